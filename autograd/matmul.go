@@ -1,0 +1,34 @@
+package autograd
+
+import "github.com/hungry-ssm/hungry/tensor"
+
+// MatMul returns op(a)·op(b) where op transposes the last two axes when its flag is set.
+// a is (..., m, k) and b (..., k, n) (before the transposes), with equal leading batch
+// axes, or either one a single matrix shared by the other's batch.
+func MatMul(g *Graph, a, b *Var, transA, transB bool) *Var {
+	dev := a.Device()
+	batchShape, m, n, _ := tensor.MatMulShapes(nil, a.Value, b.Value, transA, transB)
+	shape := append(append([]int(nil), batchShape...), m, n)
+	out := g.Result(dev.Zeros(shape...), a, b)
+	dev.MatMul(out.Value, a.Value, b.Value, transA, transB, false)
+	g.OnBackward(out, func() {
+		dc := out.Grad
+		if a.RequiresGrad() {
+			if transA {
+				// A is stored (k, m): dA = op(B)·dCᵀ.
+				dev.MatMul(a.GradTensor(), b.Value, dc, transB, true, true)
+			} else {
+				dev.MatMul(a.GradTensor(), dc, b.Value, false, !transB, true)
+			}
+		}
+		if b.RequiresGrad() {
+			if transB {
+				// B is stored (n, k): dB = dCᵀ·op(A).
+				dev.MatMul(b.GradTensor(), dc, a.Value, true, transA, true)
+			} else {
+				dev.MatMul(b.GradTensor(), a.Value, dc, !transA, false, true)
+			}
+		}
+	})
+	return out
+}

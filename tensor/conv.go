@@ -1,0 +1,4 @@
+package tensor
+
+// ConvKernels are the causal convolutions along the sequence axis.
+type ConvKernels interface{}

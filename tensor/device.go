@@ -1,0 +1,110 @@
+package tensor
+
+import (
+	"sync"
+
+	"github.com/hungry-ssm/hungry/tensor/internal/parallel"
+)
+
+// Device stores tensors and runs the kernels that ops are made of. The CPU implements it
+// here; a GPU implements the same interface elsewhere, so layers and the training loop
+// never ask which one they run on.
+//
+// Kernels trust their arguments: the ops in package autograd check shapes before calling
+// them, and every tensor passed to a device's kernel lives on that device.
+type Device interface {
+	// Name is a short label such as "cpu" or "cuda:0".
+	Name() string
+	// Zeros allocates a zero-filled tensor.
+	Zeros(shape ...int) *Tensor
+	// FromHost copies host data into a new tensor on the device.
+	FromHost(data []float32, shape ...int) *Tensor
+	// ToHost copies src's elements into dst (len(dst) == src.Numel()).
+	ToHost(dst []float32, src *Tensor)
+	// Copy copies src into dst (same number of elements).
+	Copy(dst, src *Tensor)
+	// Fill sets every element of dst to v.
+	Fill(dst *Tensor, v float32)
+	Kernels
+}
+
+// Kernels is everything a device computes. Each group is declared in its own file beside
+// its CPU implementation.
+type Kernels interface {
+	LinalgKernels
+	ElementwiseKernels
+	ReduceKernels
+	NNKernels
+	ConvKernels
+	SSMKernels
+	OptimKernels
+}
+
+// CPU is the host device. Its kernels run on a shared pool of worker goroutines.
+type CPU struct {
+	pool *parallel.Pool
+}
+
+// NewCPU returns a CPU device whose kernels use the given number of workers (<= 0 means
+// GOMAXPROCS).
+func NewCPU(workers int) *CPU { return &CPU{pool: parallel.New(workers)} }
+
+var (
+	defaultCPUOnce sync.Once
+	defaultCPU     *CPU
+)
+
+// DefaultCPU is the CPU device that New and FromSlice use, created on first use with
+// GOMAXPROCS workers. It holds no mutable state beyond its idle workers.
+func DefaultCPU() *CPU {
+	defaultCPUOnce.Do(func() { defaultCPU = &CPU{pool: parallel.Default()} })
+	return defaultCPU
+}
+
+// Name implements Device.
+func (c *CPU) Name() string { return "cpu" }
+
+// Workers is the number of goroutines a kernel may use.
+func (c *CPU) Workers() int { return c.pool.Workers() }
+
+// For runs fn over [0, n) split across the device's workers in ranges of at least grain.
+func (c *CPU) For(n, grain int, fn func(lo, hi int)) { c.pool.For(n, grain, fn) }
+
+// Zeros implements Device.
+func (c *CPU) Zeros(shape ...int) *Tensor {
+	n := checkShape("Zeros", shape)
+	return &Tensor{shape: cloneInts(shape), data: make([]float32, n), dev: c}
+}
+
+// FromHost implements Device.
+func (c *CPU) FromHost(data []float32, shape ...int) *Tensor {
+	t := c.Zeros(shape...)
+	if len(data) != len(t.data) {
+		panic(&ShapeError{Op: "FromHost", Shapes: [][]int{shape}, Msg: "data length does not match the shape"})
+	}
+	copy(t.data, data)
+	return t
+}
+
+// ToHost implements Device.
+func (c *CPU) ToHost(dst []float32, src *Tensor) { copy(dst, src.data) }
+
+// Copy implements Device.
+func (c *CPU) Copy(dst, src *Tensor) {
+	if len(dst.data) != len(src.data) {
+		panic(&ShapeError{Op: "Copy", Shapes: [][]int{dst.shape, src.shape}, Msg: "element counts differ"})
+	}
+	copy(dst.data, src.data)
+}
+
+// Fill implements Device.
+func (c *CPU) Fill(dst *Tensor, v float32) {
+	d := dst.data
+	if v == 0 {
+		clear(d)
+		return
+	}
+	for i := range d {
+		d[i] = v
+	}
+}

@@ -1,0 +1,4 @@
+package tensor
+
+// ElementwiseKernels are pointwise maps and their gradients.
+type ElementwiseKernels interface{}

@@ -1,0 +1,4 @@
+package tensor
+
+// NNKernels are the neural-network kernels: softmax, normalisation, embeddings, losses.
+type NNKernels interface{}

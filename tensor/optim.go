@@ -1,0 +1,4 @@
+package tensor
+
+// OptimKernels update parameters from their gradients.
+type OptimKernels interface{}

@@ -1,0 +1,4 @@
+package tensor
+
+// ReduceKernels sum over axes.
+type ReduceKernels interface{}
