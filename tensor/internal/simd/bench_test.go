@@ -1,0 +1,111 @@
+package simd
+
+import (
+	"fmt"
+	"math/rand/v2"
+	"testing"
+
+	"github.com/hungry-ssm/hungry/tensor/internal/parallel"
+)
+
+func benchmarkSgemm(b *testing.B, pool *parallel.Pool, kern microKernel, size int, transA, transB bool) {
+	rng := rand.New(rand.NewPCG(1, 1))
+	a := randomSlice(rng, 0, size*size)
+	bm := randomSlice(rng, 0, size*size)
+	c := make([]float32, size*size)
+	b.ResetTimer()
+	for range b.N {
+		sgemmWith(kern, pool, transA, transB, size, size, size, 1, a, size, bm, size, 0, c, size)
+	}
+	flops := 2 * float64(size) * float64(size) * float64(size) * float64(b.N)
+	b.ReportMetric(flops/b.Elapsed().Seconds()/1e9, "GFLOP/s")
+}
+
+// BenchmarkSgemm multiplies square matrices on a two-worker pool.
+func BenchmarkSgemm(b *testing.B) {
+	pool := parallel.New(2)
+	for _, size := range []int{256, 512, 1024, 2048} {
+		b.Run(fmt.Sprint(size), func(b *testing.B) { benchmarkSgemm(b, pool, activeMicroKernel(), size, false, false) })
+	}
+}
+
+// BenchmarkSgemmSerial is BenchmarkSgemm on the calling goroutine only.
+func BenchmarkSgemmSerial(b *testing.B) {
+	for _, size := range []int{256, 512, 1024, 2048} {
+		b.Run(fmt.Sprint(size), func(b *testing.B) { benchmarkSgemm(b, nil, activeMicroKernel(), size, false, false) })
+	}
+}
+
+// BenchmarkSgemmTransposed covers the packing paths that gather strided data.
+func BenchmarkSgemmTransposed(b *testing.B) {
+	pool := parallel.New(2)
+	for _, tr := range []struct {
+		name   string
+		ta, tb bool
+	}{{"NT", false, true}, {"TN", true, false}, {"TT", true, true}} {
+		b.Run(tr.name+"/1024", func(b *testing.B) { benchmarkSgemm(b, pool, activeMicroKernel(), 1024, tr.ta, tr.tb) })
+	}
+}
+
+// BenchmarkSgemmGeneric measures the Go twin that builds without assembly run.
+func BenchmarkSgemmGeneric(b *testing.B) {
+	for _, size := range []int{256, 512} {
+		b.Run(fmt.Sprint(size), func(b *testing.B) { benchmarkSgemm(b, nil, sgemmKernelGeneric, size, false, false) })
+	}
+}
+
+var vectorSizes = []int{64, 1024, 16384}
+
+func BenchmarkDot(b *testing.B) {
+	for _, n := range vectorSizes {
+		rng := rand.New(rand.NewPCG(2, 2))
+		x, y := randomSlice(rng, 0, n)[:n], randomSlice(rng, 0, n)[:n]
+		b.Run(fmt.Sprint(n), func(b *testing.B) {
+			b.SetBytes(int64(8 * n))
+			var s float32
+			for range b.N {
+				s += Dot(x, y)
+			}
+			sink = s
+		})
+	}
+}
+
+func BenchmarkSum(b *testing.B) {
+	for _, n := range vectorSizes {
+		x := randomSlice(rand.New(rand.NewPCG(3, 3)), 0, n)[:n]
+		b.Run(fmt.Sprint(n), func(b *testing.B) {
+			b.SetBytes(int64(4 * n))
+			var s float32
+			for range b.N {
+				s += Sum(x)
+			}
+			sink = s
+		})
+	}
+}
+
+var sink float32
+
+func BenchmarkElementwise(b *testing.B) {
+	ops := []struct {
+		name string
+		run  func(dst, x, y []float32)
+	}{
+		{"Add", Add}, {"Sub", Sub}, {"Mul", Mul}, {"MulAdd", MulAdd},
+		{"Axpy", func(dst, x, _ []float32) { Axpy(0.5, x, dst) }},
+		{"Scale", func(dst, x, _ []float32) { Scale(dst, 0.5, x) }},
+	}
+	for _, op := range ops {
+		for _, n := range vectorSizes {
+			rng := rand.New(rand.NewPCG(4, 4))
+			dst, x, y := make([]float32, n), randomSlice(rng, 0, n)[:n], randomSlice(rng, 0, n)[:n]
+			b.Run(fmt.Sprintf("%s/%d", op.name, n), func(b *testing.B) {
+				b.SetBytes(int64(12 * n))
+				for range b.N {
+					op.run(dst, x, y)
+				}
+			})
+		}
+	}
+}

@@ -1,0 +1,108 @@
+//go:build amd64 && !noasm
+
+package simd
+
+import "github.com/hungry-ssm/hungry/tensor/internal/cpu"
+
+// The assembly, in kernels_amd64.s. Slice arguments are read through their base pointers
+// for the length of the first slice; the Go callers guarantee the other lengths.
+
+//go:noescape
+func dotAVX2(x, y []float32) float32
+
+//go:noescape
+func sumAVX2(x []float32) float32
+
+//go:noescape
+func axpyAVX2(alpha float32, x, y []float32)
+
+//go:noescape
+func scaleAVX2(dst []float32, alpha float32, x []float32)
+
+//go:noescape
+func addAVX2(dst, a, b []float32)
+
+//go:noescape
+func subAVX2(dst, a, b []float32)
+
+//go:noescape
+func mulAVX2(dst, a, b []float32)
+
+//go:noescape
+func mulAddAVX2(dst, a, b []float32)
+
+// sgemmKernelAVX2 is the 6×16 register-blocked micro-kernel; see microKernel for the
+// contract.
+//
+//go:noescape
+func sgemmKernelAVX2(k int, a, b, c []float32, ldc int, alpha, beta float32)
+
+func dot(x, y []float32) float32 {
+	if cpu.AVX2FMA {
+		return dotAVX2(x, y)
+	}
+	return dotGeneric(x, y)
+}
+
+func sum(x []float32) float32 {
+	if cpu.AVX2FMA {
+		return sumAVX2(x)
+	}
+	return sumGeneric(x)
+}
+
+func axpy(alpha float32, x, y []float32) {
+	if cpu.AVX2FMA {
+		axpyAVX2(alpha, x, y)
+		return
+	}
+	axpyGeneric(alpha, x, y)
+}
+
+func scale(dst []float32, alpha float32, x []float32) {
+	if cpu.AVX2FMA {
+		scaleAVX2(dst, alpha, x)
+		return
+	}
+	scaleGeneric(dst, alpha, x)
+}
+
+func add(dst, a, b []float32) {
+	if cpu.AVX2FMA {
+		addAVX2(dst, a, b)
+		return
+	}
+	addGeneric(dst, a, b)
+}
+
+func sub(dst, a, b []float32) {
+	if cpu.AVX2FMA {
+		subAVX2(dst, a, b)
+		return
+	}
+	subGeneric(dst, a, b)
+}
+
+func mul(dst, a, b []float32) {
+	if cpu.AVX2FMA {
+		mulAVX2(dst, a, b)
+		return
+	}
+	mulGeneric(dst, a, b)
+}
+
+func mulAdd(dst, a, b []float32) {
+	if cpu.AVX2FMA {
+		mulAddAVX2(dst, a, b)
+		return
+	}
+	mulAddGeneric(dst, a, b)
+}
+
+// activeMicroKernel is the micro-kernel the process uses, fixed by cpu.AVX2FMA.
+func activeMicroKernel() microKernel {
+	if cpu.AVX2FMA {
+		return sgemmKernelAVX2
+	}
+	return sgemmKernelGeneric
+}

@@ -1,0 +1,319 @@
+package simd
+
+import (
+	"fmt"
+	"sync"
+
+	"github.com/hungry-ssm/hungry/tensor/internal/parallel"
+)
+
+// Blocking for the Goto/BLIS scheme. The micro-kernel computes an mr×nr tile of C from a
+// packed mr×kc sliver of A and a packed kc×nr sliver of B.
+//
+//   - mr×nr = 6×16: twelve 8-wide accumulators, plus two registers for B and two for the
+//     broadcasts of A, use all sixteen ymm registers.
+//   - kc = 256: the B sliver (kc·nr·4 = 16 KiB) stays in a 32 KiB L1D while the kernel
+//     walks down the A block, and the A sliver adds 6 KiB more.
+//   - mc = 144: the packed A block (mc·kc·4 = 144 KiB) stays in a 512 KiB L2 with room
+//     for the B sliver and C lines.
+//   - nc = 2048: the packed B block (kc·nc·4 = 2 MiB) lives in L3; bigger blocks would
+//     only cost more memory per worker.
+const (
+	mr = 6
+	nr = 16
+	kc = 256
+	mc = 144
+	nc = 2048
+)
+
+// microKernel computes C[0:mr, 0:nr] = alpha·Σₚ a[p·mr+i]·b[p·nr+j] + beta·C for p < k,
+// with C rows ldc apart. a holds k·mr packed values, b k·nr. beta == 0 writes C without
+// reading it.
+type microKernel func(k int, a, b, c []float32, ldc int, alpha, beta float32)
+
+// parallelMinFlops is the work (in multiply-adds) below which one thread runs the whole
+// product: handing a share to another worker costs a few microseconds, as much as a
+// 32×32×32 product takes on one core.
+const parallelMinFlops = 64 * 64 * 64
+
+// packBuffers holds one worker's packed panels. Buffers are recycled through a sync.Pool
+// so that repeated products allocate nothing.
+type packBuffers struct {
+	a []float32 // mc×kc, in mr-row slivers
+	b []float32 // kc×nc, in nr-column slivers
+}
+
+var packPool = sync.Pool{New: func() any {
+	return &packBuffers{a: make([]float32, mc*kc), b: make([]float32, kc*nc)}
+}}
+
+// Sgemm computes C = alpha·op(A)·op(B) + beta·C for row-major float32 matrices, where
+// op(X) is X or, when its trans flag is set, Xᵀ. op(A) is m×k, op(B) is k×n and C is m×n;
+// lda, ldb and ldc are the distances between consecutive stored rows, so A is stored as
+// m rows of k (k rows of m when transA), and so on.
+//
+// beta == 0 overwrites C without reading it, so C may start out holding NaN. pool may be
+// nil, which runs on the calling goroutine only; otherwise large products are split over
+// the pool's workers by rows (or by columns when C is short and wide).
+//
+// Inconsistent shapes (negative sizes, strides shorter than a row, slices too short for
+// the shapes) are programming errors of the caller and panic.
+func Sgemm(pool *parallel.Pool, transA, transB bool, m, n, k int, alpha float32, a []float32, lda int, b []float32, ldb int, beta float32, c []float32, ldc int) {
+	checkGemmArgs(transA, transB, m, n, k, a, lda, b, ldb, c, ldc)
+	sgemmWith(activeMicroKernel(), pool, transA, transB, m, n, k, alpha, a, lda, b, ldb, beta, c, ldc)
+}
+
+// SgemmStrided runs batch independent products C_i = alpha·op(A_i)·op(B_i) + beta·C_i,
+// where A_i starts at a[i·strideA], B_i at b[i·strideB] and C_i at c[i·strideC]. A stride
+// of 0 shares that operand across the batch (useful for a weight matrix B); strideC must
+// leave the C_i disjoint. Small products are spread over the pool one batch item per
+// share; large ones are each split as in Sgemm.
+func SgemmStrided(pool *parallel.Pool, transA, transB bool, batch, m, n, k int, alpha float32, a []float32, strideA, lda int, b []float32, strideB, ldb int, beta float32, c []float32, strideC, ldc int) {
+	if batch < 0 || strideA < 0 || strideB < 0 || strideC < 0 {
+		panic(fmt.Sprintf("simd: SgemmStrided: negative batch %d or stride (%d, %d, %d)", batch, strideA, strideB, strideC))
+	}
+	if batch == 0 || m == 0 || n == 0 {
+		return
+	}
+	if batch > 1 && strideC < (m-1)*ldc+n {
+		panic(fmt.Sprintf("simd: SgemmStrided: strideC %d overlaps C matrices of %d×%d with ldc %d", strideC, m, n, ldc))
+	}
+	// Checking the last item checks every item, as the offsets grow with i.
+	last := batch - 1
+	checkGemmArgs(transA, transB, m, n, k, tail(a, last*strideA), lda, tail(b, last*strideB), ldb, tail(c, last*strideC), ldc)
+	kern := activeMicroKernel()
+	one := func(i int, p *parallel.Pool) {
+		sgemmWith(kern, p, transA, transB, m, n, k, alpha, a[i*strideA:], lda, b[i*strideB:], ldb, beta, c[i*strideC:], ldc)
+	}
+	perItem := m * n * k
+	if pool == nil || pool.Workers() == 1 || perItem >= parallelMinFlops*pool.Workers()*4 {
+		for i := range batch {
+			one(i, pool)
+		}
+		return
+	}
+	grain := max(1, parallelMinFlops/max(perItem, 1))
+	pool.For(batch, grain, func(lo, hi int) {
+		for i := lo; i < hi; i++ {
+			one(i, nil)
+		}
+	})
+}
+
+// tail returns s[off:], or an empty slice when off is past the end, so that the shape
+// check reports the short slice instead of the slicing panicking first.
+func tail(s []float32, off int) []float32 {
+	if off > len(s) {
+		return nil
+	}
+	return s[off:]
+}
+
+func checkGemmArgs(transA, transB bool, m, n, k int, a []float32, lda int, b []float32, ldb int, c []float32, ldc int) {
+	if m < 0 || n < 0 || k < 0 {
+		panic(fmt.Sprintf("simd: Sgemm: negative size m=%d n=%d k=%d", m, n, k))
+	}
+	aRows, aCols := m, k
+	if transA {
+		aRows, aCols = k, m
+	}
+	bRows, bCols := k, n
+	if transB {
+		bRows, bCols = n, k
+	}
+	checkMatrix("A", aRows, aCols, a, lda)
+	checkMatrix("B", bRows, bCols, b, ldb)
+	checkMatrix("C", m, n, c, ldc)
+}
+
+func checkMatrix(name string, rows, cols int, s []float32, ld int) {
+	if ld < max(cols, 1) {
+		panic(fmt.Sprintf("simd: Sgemm: ld%s = %d is less than its %d columns", name, ld, cols))
+	}
+	if rows > 0 && cols > 0 && len(s) < (rows-1)*ld+cols {
+		panic(fmt.Sprintf("simd: Sgemm: %s has %d elements, %d×%d with stride %d needs %d", name, len(s), rows, cols, ld, (rows-1)*ld+cols))
+	}
+}
+
+// sgemmWith is Sgemm with the micro-kernel chosen by the caller, so tests can run the
+// assembly and the generic twin side by side. Arguments are already checked.
+func sgemmWith(kern microKernel, pool *parallel.Pool, transA, transB bool, m, n, k int, alpha float32, a []float32, lda int, b []float32, ldb int, beta float32, c []float32, ldc int) {
+	if m == 0 || n == 0 {
+		return
+	}
+	if k == 0 || alpha == 0 {
+		scaleMatrix(m, n, beta, c, ldc)
+		return
+	}
+	workers := 1
+	if pool != nil {
+		workers = pool.Workers()
+	}
+	if workers == 1 || m*n*k < parallelMinFlops {
+		sgemmSerial(kern, transA, transB, m, n, k, alpha, a, lda, b, ldb, beta, c, ldc)
+		return
+	}
+	// Split C into one stripe per worker, along whichever side gives every worker whole
+	// micro-tiles. Each stripe is an independent product with its own packed panels;
+	// packing B once per worker costs k·n copies against m·n·k/workers multiply-adds.
+	rowTiles := (m + mr - 1) / mr
+	colTiles := (n + nr - 1) / nr
+	if rowTiles >= 2*workers || rowTiles >= colTiles {
+		pool.For(rowTiles, 1, func(lo, hi int) {
+			r0, r1 := lo*mr, min(hi*mr, m)
+			aOff := r0 * lda
+			if transA {
+				aOff = r0
+			}
+			sgemmSerial(kern, transA, transB, r1-r0, n, k, alpha, a[aOff:], lda, b, ldb, beta, c[r0*ldc:], ldc)
+		})
+		return
+	}
+	pool.For(colTiles, 1, func(lo, hi int) {
+		c0, c1 := lo*nr, min(hi*nr, n)
+		bOff := c0
+		if transB {
+			bOff = c0 * ldb
+		}
+		sgemmSerial(kern, transA, transB, m, c1-c0, k, alpha, a, lda, b[bOff:], ldb, beta, c[c0:], ldc)
+	})
+}
+
+// scaleMatrix sets C = beta·C, writing zeros without reading C when beta == 0.
+func scaleMatrix(m, n int, beta float32, c []float32, ldc int) {
+	for i := range m {
+		row := c[i*ldc : i*ldc+n]
+		switch beta {
+		case 0:
+			clear(row)
+		case 1:
+		default:
+			for j := range row {
+				row[j] *= beta
+			}
+		}
+	}
+}
+
+// sgemmSerial runs the blocked product on the calling goroutine.
+func sgemmSerial(kern microKernel, transA, transB bool, m, n, k int, alpha float32, a []float32, lda int, b []float32, ldb int, beta float32, c []float32, ldc int) {
+	bufs := packPool.Get().(*packBuffers)
+	defer packPool.Put(bufs)
+	var edge [mr * nr]float32
+	for jc := 0; jc < n; jc += nc {
+		nb := min(nc, n-jc)
+		for pc := 0; pc < k; pc += kc {
+			kb := min(kc, k-pc)
+			// The first k block applies the caller's beta; later ones add to it.
+			blockBeta := beta
+			if pc > 0 {
+				blockBeta = 1
+			}
+			packB(bufs.b, transB, b, ldb, pc, kb, jc, nb)
+			for ic := 0; ic < m; ic += mc {
+				mb := min(mc, m-ic)
+				packA(bufs.a, transA, a, lda, ic, mb, pc, kb)
+				for jr := 0; jr < nb; jr += nr {
+					nw := min(nr, nb-jr)
+					bSliver := bufs.b[jr*kb : (jr+nr)*kb]
+					for ir := 0; ir < mb; ir += mr {
+						mh := min(mr, mb-ir)
+						aSliver := bufs.a[ir*kb : (ir+mr)*kb]
+						cOff := (ic+ir)*ldc + jc + jr
+						if mh == mr && nw == nr {
+							kern(kb, aSliver, bSliver, c[cOff:], ldc, alpha, blockBeta)
+							continue
+						}
+						// A partial tile goes through a full-size scratch tile, so the
+						// kernel never writes past the edge of C.
+						kern(kb, aSliver, bSliver, edge[:], nr, 1, 0)
+						for i := range mh {
+							row := c[cOff+i*ldc : cOff+i*ldc+nw]
+							t := edge[i*nr : i*nr+nw]
+							if blockBeta == 0 {
+								for j := range row {
+									row[j] = alpha * t[j]
+								}
+							} else {
+								for j := range row {
+									row[j] = alpha*t[j] + blockBeta*row[j]
+								}
+							}
+						}
+					}
+				}
+			}
+		}
+	}
+}
+
+// packA copies rows [i0, i0+mb) and columns [p0, p0+kb) of op(A) into dst as slivers of
+// mr rows: sliver s holds op(A)[i0+s·mr+r][p0+p] at s·mr·kb + p·mr + r. Rows past mb are
+// zero so the kernel can always run a full sliver.
+func packA(dst []float32, transA bool, a []float32, lda, i0, mb, p0, kb int) {
+	for s := 0; s < mb; s += mr {
+		rows := min(mr, mb-s)
+		out := dst[s*kb : (s+mr)*kb]
+		if transA {
+			// op(A)[i][p] = a[p·lda+i]: each p reads up to mr contiguous values.
+			for p := range kb {
+				src := a[(p0+p)*lda+i0+s:]
+				o := out[p*mr : p*mr+mr]
+				copy(o, src[:rows])
+				clear(o[rows:])
+			}
+			continue
+		}
+		if rows == mr {
+			base := (i0 + s) * lda
+			r0 := a[base+p0 : base+p0+kb]
+			r1 := a[base+lda+p0 : base+lda+p0+kb]
+			r2 := a[base+2*lda+p0 : base+2*lda+p0+kb]
+			r3 := a[base+3*lda+p0 : base+3*lda+p0+kb]
+			r4 := a[base+4*lda+p0 : base+4*lda+p0+kb]
+			r5 := a[base+5*lda+p0 : base+5*lda+p0+kb]
+			for p := range kb {
+				o := out[p*mr : p*mr+mr]
+				o[0], o[1], o[2], o[3], o[4], o[5] = r0[p], r1[p], r2[p], r3[p], r4[p], r5[p]
+			}
+			continue
+		}
+		clear(out)
+		for r := range rows {
+			row := a[(i0+s+r)*lda+p0 : (i0+s+r)*lda+p0+kb]
+			for p, v := range row {
+				out[p*mr+r] = v
+			}
+		}
+	}
+}
+
+// packB copies rows [p0, p0+kb) and columns [j0, j0+nb) of op(B) into dst as slivers of
+// nr columns: sliver s holds op(B)[p0+p][j0+s·nr+j] at s·nr·kb + p·nr + j. Columns past
+// nb are zero.
+func packB(dst []float32, transB bool, b []float32, ldb, p0, kb, j0, nb int) {
+	for s := 0; s < nb; s += nr {
+		cols := min(nr, nb-s)
+		out := dst[s*kb : (s+nr)*kb]
+		if !transB {
+			// op(B)[p][j] = b[p·ldb+j]: each p is a contiguous run of up to nr values.
+			for p := range kb {
+				o := out[p*nr : p*nr+nr]
+				src := b[(p0+p)*ldb+j0+s:]
+				copy(o, src[:cols])
+				clear(o[cols:])
+			}
+			continue
+		}
+		// op(B)[p][j] = b[j·ldb+p]: each stored row of B becomes one column of the sliver.
+		if cols < nr {
+			clear(out)
+		}
+		for j := range cols {
+			row := b[(j0+s+j)*ldb+p0 : (j0+s+j)*ldb+p0+kb]
+			for p, v := range row {
+				out[p*nr+j] = v
+			}
+		}
+	}
+}
