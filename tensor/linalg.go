@@ -1,6 +1,10 @@
 package tensor
 
-import "fmt"
+import (
+	"fmt"
+
+	"github.com/hungry-ssm/hungry/tensor/internal/simd"
+)
 
 // LinalgKernels are matrix products.
 type LinalgKernels interface {
@@ -84,6 +88,17 @@ func (c *CPU) MatMul(out, a, b *Tensor, transA, transB, accumulate bool) {
 	case sumOut && transA && !transB && !sharedA && !sharedB:
 		// Σ_i A_iᵀ·B_i is Aᵀ·B with the batch stacked along the shared axis.
 		c.gemm(true, false, m, n, batch*k, a.data, lda, b.data, ldb, beta, out.data, n)
+	case !sumOut:
+		// Independent products: the strided kernel spreads them over the workers when the
+		// matrices are too small to split one by one.
+		sa, sb := m*k, k*n
+		if sharedA {
+			sa = 0
+		}
+		if sharedB {
+			sb = 0
+		}
+		simd.SgemmStrided(c.pool, transA, transB, batch, m, n, k, 1, a.data, sa, lda, b.data, sb, ldb, beta, out.data, m*n, n)
 	default:
 		sa, sb := m*k, k*n
 		if sharedA {
@@ -92,50 +107,18 @@ func (c *CPU) MatMul(out, a, b *Tensor, transA, transB, accumulate bool) {
 		if sharedB {
 			sb = 0
 		}
-		sc := m * n
-		if sumOut {
-			sc = 0
-		}
+		// Every product adds into the one result matrix, so they run one after another.
 		for i := 0; i < batch; i++ {
 			bi := beta
-			if sumOut && i > 0 {
+			if i > 0 {
 				bi = 1
 			}
-			c.gemm(transA, transB, m, n, k, a.data[i*sa:], lda, b.data[i*sb:], ldb, bi, out.data[i*sc:], n)
+			c.gemm(transA, transB, m, n, k, a.data[i*sa:], lda, b.data[i*sb:], ldb, bi, out.data, n)
 		}
 	}
 }
 
 // gemm computes C = op(A)·op(B) + beta·C for row-major matrices with leading dimensions.
 func (c *CPU) gemm(transA, transB bool, m, n, k int, a []float32, lda int, b []float32, ldb int, beta float32, out []float32, ldc int) {
-	c.For(m, 8, func(lo, hi int) {
-		for i := lo; i < hi; i++ {
-			row := out[i*ldc : i*ldc+n]
-			if beta == 0 {
-				clear(row)
-			} else if beta != 1 {
-				for j := range row {
-					row[j] *= beta
-				}
-			}
-			for p := 0; p < k; p++ {
-				var av float32
-				if transA {
-					av = a[p*lda+i]
-				} else {
-					av = a[i*lda+p]
-				}
-				if transB {
-					for j := range row {
-						row[j] += av * b[j*ldb+p]
-					}
-				} else {
-					brow := b[p*ldb : p*ldb+n]
-					for j := range row {
-						row[j] += av * brow[j]
-					}
-				}
-			}
-		}
-	})
+	simd.Sgemm(c.pool, transA, transB, m, n, k, 1, a, lda, b, ldb, beta, out, ldc)
 }
