@@ -8,7 +8,7 @@ import (
 	"github.com/hungry-ssm/hungry/tensor/internal/parallel"
 )
 
-func benchmarkSgemm(b *testing.B, pool *parallel.Pool, kern microKernel, size int, transA, transB bool) {
+func benchmarkSgemm(b *testing.B, pool *parallel.Pool, kern gemmKernels, size int, transA, transB bool) {
 	rng := rand.New(rand.NewPCG(1, 1))
 	a := randomSlice(rng, 0, size*size)
 	bm := randomSlice(rng, 0, size*size)
@@ -25,14 +25,14 @@ func benchmarkSgemm(b *testing.B, pool *parallel.Pool, kern microKernel, size in
 func BenchmarkSgemm(b *testing.B) {
 	pool := parallel.New(2)
 	for _, size := range []int{256, 512, 1024, 2048} {
-		b.Run(fmt.Sprint(size), func(b *testing.B) { benchmarkSgemm(b, pool, activeMicroKernel(), size, false, false) })
+		b.Run(fmt.Sprint(size), func(b *testing.B) { benchmarkSgemm(b, pool, activeGemmKernels(), size, false, false) })
 	}
 }
 
 // BenchmarkSgemmSerial is BenchmarkSgemm on the calling goroutine only.
 func BenchmarkSgemmSerial(b *testing.B) {
 	for _, size := range []int{256, 512, 1024, 2048} {
-		b.Run(fmt.Sprint(size), func(b *testing.B) { benchmarkSgemm(b, nil, activeMicroKernel(), size, false, false) })
+		b.Run(fmt.Sprint(size), func(b *testing.B) { benchmarkSgemm(b, nil, activeGemmKernels(), size, false, false) })
 	}
 }
 
@@ -43,14 +43,14 @@ func BenchmarkSgemmTransposed(b *testing.B) {
 		name   string
 		ta, tb bool
 	}{{"NT", false, true}, {"TN", true, false}, {"TT", true, true}} {
-		b.Run(tr.name+"/1024", func(b *testing.B) { benchmarkSgemm(b, pool, activeMicroKernel(), 1024, tr.ta, tr.tb) })
+		b.Run(tr.name+"/1024", func(b *testing.B) { benchmarkSgemm(b, pool, activeGemmKernels(), 1024, tr.ta, tr.tb) })
 	}
 }
 
 // BenchmarkSgemmGeneric measures the Go twin that builds without assembly run.
 func BenchmarkSgemmGeneric(b *testing.B) {
 	for _, size := range []int{256, 512} {
-		b.Run(fmt.Sprint(size), func(b *testing.B) { benchmarkSgemm(b, nil, sgemmKernelGeneric, size, false, false) })
+		b.Run(fmt.Sprint(size), func(b *testing.B) { benchmarkSgemm(b, nil, genericGemmKernels, size, false, false) })
 	}
 }
 
@@ -107,5 +107,26 @@ func BenchmarkElementwise(b *testing.B) {
 				}
 			})
 		}
+	}
+}
+
+// BenchmarkSgemmRowVector is the generation-time shape: one row times a weight matrix,
+// stored plainly (NN) or as nn.Linear stores it (NT).
+func BenchmarkSgemmRowVector(b *testing.B) {
+	pool := parallel.New(2)
+	const k, n = 1024, 4096
+	rng := rand.New(rand.NewPCG(5, 5))
+	x, w, y := randomSlice(rng, 0, k)[:k], randomSlice(rng, 0, k*n)[:k*n], make([]float32, n)
+	for _, tb := range []bool{false, true} {
+		ldb := n
+		if tb {
+			ldb = k
+		}
+		b.Run(fmt.Sprintf("transB=%v", tb), func(b *testing.B) {
+			b.SetBytes(4 * k * n)
+			for range b.N {
+				Sgemm(pool, false, tb, 1, n, k, 1, x, k, w, ldb, 0, y, n)
+			}
+		})
 	}
 }

@@ -99,10 +99,10 @@ func mulAdd(dst, a, b []float32) {
 	mulAddGeneric(dst, a, b)
 }
 
-// activeMicroKernel is the micro-kernel the process uses, fixed by cpu.AVX2FMA.
-func activeMicroKernel() microKernel {
+// activeGemmKernels is the kernel family the process uses, fixed by cpu.AVX2FMA.
+func activeGemmKernels() gemmKernels {
 	if cpu.AVX2FMA {
-		return sgemmKernelAVX2
+		return gemmKernels{micro: sgemmKernelAVX2, dot: dotAVX2, axpy: axpyAVX2}
 	}
-	return sgemmKernelGeneric
+	return genericGemmKernels
 }

@@ -13,4 +13,4 @@ func sub(dst, a, b []float32)                         { subGeneric(dst, a, b) }
 func mul(dst, a, b []float32)                         { mulGeneric(dst, a, b) }
 func mulAdd(dst, a, b []float32)                      { mulAddGeneric(dst, a, b) }
 
-func activeMicroKernel() microKernel { return sgemmKernelGeneric }
+func activeGemmKernels() gemmKernels { return genericGemmKernels }

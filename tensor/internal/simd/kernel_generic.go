@@ -1,5 +1,7 @@
 package simd
 
+var genericGemmKernels = gemmKernels{micro: sgemmKernelGeneric, dot: dotGeneric, axpy: axpyGeneric}
+
 // sgemmKernelGeneric is the Go twin of the 6×16 micro-kernel (see microKernel). It keeps
 // one row of sums in a local array so the compiler can hold it in registers where the
 // architecture has enough of them (arm64 has 32).

@@ -31,21 +31,37 @@ const (
 // reading it.
 type microKernel func(k int, a, b, c []float32, ldc int, alpha, beta float32)
 
-// parallelMinFlops is the work (in multiply-adds) below which one thread runs the whole
-// product: handing a share to another worker costs a few microseconds, as much as a
-// 32×32×32 product takes on one core.
-const parallelMinFlops = 64 * 64 * 64
-
-// packBuffers holds one worker's packed panels. Buffers are recycled through a sync.Pool
-// so that repeated products allocate nothing.
-type packBuffers struct {
-	a []float32 // mc×kc, in mr-row slivers
-	b []float32 // kc×nc, in nr-column slivers
+// gemmKernels is one kernel family's set of building blocks for Sgemm: the micro-kernel
+// for real matrices and the vector kernels for products with a single row or column.
+type gemmKernels struct {
+	micro microKernel
+	dot   func(x, y []float32) float32
+	axpy  func(alpha float32, x, y []float32)
 }
 
-var packPool = sync.Pool{New: func() any {
-	return &packBuffers{a: make([]float32, mc*kc), b: make([]float32, kc*nc)}
-}}
+// parallelMinFlops is the work (in multiply-adds) below which one thread runs the whole
+// product: handing a share to another worker costs a few microseconds, about what a
+// 64×64×64 product takes on one core.
+const parallelMinFlops = 64 * 64 * 64
+
+// packBuffers holds one goroutine's scratch space: packed panels for the blocked product,
+// and the gathered input and the output of a matrix-vector product. Buffers are recycled
+// through a sync.Pool and grow to the largest size asked for, so repeated products of the
+// same shapes allocate nothing.
+type packBuffers struct {
+	a, b []float32
+	x, y []float32
+}
+
+var packPool = sync.Pool{New: func() any { return new(packBuffers) }}
+
+// grown returns buf if it holds n values, otherwise a new slice that does.
+func grown(buf []float32, n int) []float32 {
+	if cap(buf) >= n {
+		return buf[:n]
+	}
+	return make([]float32, n)
+}
 
 // Sgemm computes C = alpha·op(A)·op(B) + beta·C for row-major float32 matrices, where
 // op(X) is X or, when its trans flag is set, Xᵀ. op(A) is m×k, op(B) is k×n and C is m×n;
@@ -60,7 +76,7 @@ var packPool = sync.Pool{New: func() any {
 // the shapes) are programming errors of the caller and panic.
 func Sgemm(pool *parallel.Pool, transA, transB bool, m, n, k int, alpha float32, a []float32, lda int, b []float32, ldb int, beta float32, c []float32, ldc int) {
 	checkGemmArgs(transA, transB, m, n, k, a, lda, b, ldb, c, ldc)
-	sgemmWith(activeMicroKernel(), pool, transA, transB, m, n, k, alpha, a, lda, b, ldb, beta, c, ldc)
+	sgemmWith(activeGemmKernels(), pool, transA, transB, m, n, k, alpha, a, lda, b, ldb, beta, c, ldc)
 }
 
 // SgemmStrided runs batch independent products C_i = alpha·op(A_i)·op(B_i) + beta·C_i,
@@ -81,7 +97,7 @@ func SgemmStrided(pool *parallel.Pool, transA, transB bool, batch, m, n, k int, 
 	// Checking the last item checks every item, as the offsets grow with i.
 	last := batch - 1
 	checkGemmArgs(transA, transB, m, n, k, tail(a, last*strideA), lda, tail(b, last*strideB), ldb, tail(c, last*strideC), ldc)
-	kern := activeMicroKernel()
+	kern := activeGemmKernels()
 	one := func(i int, p *parallel.Pool) {
 		sgemmWith(kern, p, transA, transB, m, n, k, alpha, a[i*strideA:], lda, b[i*strideB:], ldb, beta, c[i*strideC:], ldc)
 	}
@@ -137,7 +153,7 @@ func checkMatrix(name string, rows, cols int, s []float32, ld int) {
 
 // sgemmWith is Sgemm with the micro-kernel chosen by the caller, so tests can run the
 // assembly and the generic twin side by side. Arguments are already checked.
-func sgemmWith(kern microKernel, pool *parallel.Pool, transA, transB bool, m, n, k int, alpha float32, a []float32, lda int, b []float32, ldb int, beta float32, c []float32, ldc int) {
+func sgemmWith(kern gemmKernels, pool *parallel.Pool, transA, transB bool, m, n, k int, alpha float32, a []float32, lda int, b []float32, ldb int, beta float32, c []float32, ldc int) {
 	if m == 0 || n == 0 {
 		return
 	}
@@ -149,8 +165,12 @@ func sgemmWith(kern microKernel, pool *parallel.Pool, transA, transB bool, m, n,
 	if pool != nil {
 		workers = pool.Workers()
 	}
+	if m == 1 || n == 1 {
+		gemv(kern, pool, workers, transA, transB, m, n, k, alpha, a, lda, b, ldb, beta, c, ldc)
+		return
+	}
 	if workers == 1 || m*n*k < parallelMinFlops {
-		sgemmSerial(kern, transA, transB, m, n, k, alpha, a, lda, b, ldb, beta, c, ldc)
+		sgemmSerial(kern.micro, transA, transB, m, n, k, alpha, a, lda, b, ldb, beta, c, ldc)
 		return
 	}
 	// Split C into one stripe per worker, along whichever side gives every worker whole
@@ -165,7 +185,7 @@ func sgemmWith(kern microKernel, pool *parallel.Pool, transA, transB bool, m, n,
 			if transA {
 				aOff = r0
 			}
-			sgemmSerial(kern, transA, transB, r1-r0, n, k, alpha, a[aOff:], lda, b, ldb, beta, c[r0*ldc:], ldc)
+			sgemmSerial(kern.micro, transA, transB, r1-r0, n, k, alpha, a[aOff:], lda, b, ldb, beta, c[r0*ldc:], ldc)
 		})
 		return
 	}
@@ -175,7 +195,7 @@ func sgemmWith(kern microKernel, pool *parallel.Pool, transA, transB bool, m, n,
 		if transB {
 			bOff = c0 * ldb
 		}
-		sgemmSerial(kern, transA, transB, m, c1-c0, k, alpha, a, lda, b[bOff:], ldb, beta, c[c0:], ldc)
+		sgemmSerial(kern.micro, transA, transB, m, c1-c0, k, alpha, a, lda, b[bOff:], ldb, beta, c[c0:], ldc)
 	})
 }
 
@@ -199,6 +219,9 @@ func scaleMatrix(m, n int, beta float32, c []float32, ldc int) {
 func sgemmSerial(kern microKernel, transA, transB bool, m, n, k int, alpha float32, a []float32, lda int, b []float32, ldb int, beta float32, c []float32, ldc int) {
 	bufs := packPool.Get().(*packBuffers)
 	defer packPool.Put(bufs)
+	// Slivers are whole: the last one of a block is zero-padded to mr rows or nr columns.
+	bufs.a = grown(bufs.a, min(roundUp(m, mr), mc)*min(k, kc))
+	bufs.b = grown(bufs.b, min(roundUp(n, nr), nc)*min(k, kc))
 	var edge [mr * nr]float32
 	for jc := 0; jc < n; jc += nc {
 		nb := min(nc, n-jc)
@@ -297,6 +320,15 @@ func packB(dst []float32, transB bool, b []float32, ldb, p0, kb, j0, nb int) {
 		out := dst[s*kb : (s+nr)*kb]
 		if !transB {
 			// op(B)[p][j] = b[p·ldb+j]: each p is a contiguous run of up to nr values.
+			if cols == nr {
+				// A fixed-size array copy compiles to a few vector moves, where copy()
+				// would call memmove for every 64 bytes.
+				for p := range kb {
+					off := (p0+p)*ldb + j0 + s
+					*(*[nr]float32)(out[p*nr:]) = *(*[nr]float32)(b[off : off+nr])
+				}
+				continue
+			}
 			for p := range kb {
 				o := out[p*nr : p*nr+nr]
 				src := b[(p0+p)*ldb+j0+s:]
@@ -316,4 +348,92 @@ func packB(dst []float32, transB bool, b []float32, ldb, p0, kb, j0, nb int) {
 			}
 		}
 	}
+}
+
+func roundUp(x, to int) int { return (x + to - 1) / to * to }
+
+// gemv handles products where C is a single row or a single column. Packing would copy
+// the whole matrix operand to use it once, and the micro-kernel would waste five of its
+// six rows, so these run on the vector kernels instead, reading the matrix operand once in
+// its stored order.
+//
+// The product reduces to y = M·x or y = Mᵀ·x for the matrix operand M, a vector x (the
+// other operand, gathered when strided) and y (C, scattered when strided):
+//
+//   - m == 1: y[j] = Σₚ op(A)[0][p]·op(B)[p][j]. M = B; B's stored rows run over p when
+//     !transB (accumulate rows: y += x[p]·B[p,:]) and over j when transB (y[j] = B[j,:]·x).
+//   - n == 1: y[i] = Σₚ op(A)[i][p]·op(B)[p][0]. M = A; A's stored rows run over i when
+//     !transA (dots) and over p when transA (accumulate rows).
+func gemv(kern gemmKernels, pool *parallel.Pool, workers int, transA, transB bool, m, n, k int, alpha float32, a []float32, lda int, b []float32, ldb int, beta float32, c []float32, ldc int) {
+	var (
+		mat     []float32 // M, row-major with stride ldm
+		ldm     int
+		vec     []float32 // x: k values, every vecStride-th element
+		vecInc  int
+		outLen  int // length of y
+		outInc  int // stride of y inside c
+		accumRw bool
+	)
+	if m == 1 {
+		mat, ldm, outLen, outInc = b, ldb, n, 1
+		vec, vecInc = a, 1
+		if transA {
+			vecInc = lda
+		}
+		accumRw = !transB
+	} else {
+		mat, ldm, outLen, outInc = a, lda, m, ldc
+		vec, vecInc = b, ldb
+		if transB {
+			vecInc = 1
+		}
+		accumRw = transA
+	}
+	bufs := packPool.Get().(*packBuffers)
+	defer packPool.Put(bufs)
+	x := vec[:k:k]
+	if vecInc != 1 {
+		bufs.x = grown(bufs.x, k)
+		x = bufs.x
+		for p := range x {
+			x[p] = vec[p*vecInc]
+		}
+	}
+	bufs.y = grown(bufs.y, outLen)
+	y := bufs.y
+	// Each share owns a disjoint range of y; splitting by output keeps the result
+	// independent of the number of workers.
+	run := func(lo, hi int) {
+		yr := y[lo:hi]
+		if accumRw {
+			// Chunks of y small enough to stay in L1 while every row of M adds to them.
+			const chunk = 2048
+			for c0 := 0; c0 < len(yr); c0 += chunk {
+				yc := yr[c0:min(c0+chunk, len(yr))]
+				clear(yc)
+				for p, xp := range x {
+					off := p*ldm + lo + c0
+					kern.axpy(xp, mat[off:off+len(yc)], yc)
+				}
+			}
+		} else {
+			for j := range yr {
+				off := (lo + j) * ldm
+				yr[j] = kern.dot(x, mat[off:off+k])
+			}
+		}
+		for j, v := range yr {
+			ci := (lo + j) * outInc
+			if beta == 0 {
+				c[ci] = alpha * v
+			} else {
+				c[ci] = alpha*v + beta*c[ci]
+			}
+		}
+	}
+	if workers == 1 || outLen*k < parallelMinFlops {
+		run(0, outLen)
+		return
+	}
+	pool.For(outLen, max(64, parallelMinFlops/k), run)
 }

@@ -260,7 +260,7 @@ func runCase(t *testing.T, im impl, pool *parallel.Pool, g gemmCase, rng *rand.R
 	o := g.operands(rng)
 	got := append([]float32(nil), o.c...)
 	checkGemmArgs(g.transA, g.transB, g.m, g.n, g.k, o.a[o.off:], o.lda, o.b[o.off:], o.ldb, got[o.off:], o.ldc)
-	sgemmWith(im.kernel, pool, g.transA, g.transB, g.m, g.n, g.k, g.alpha, o.a[o.off:], o.lda, o.b[o.off:], o.ldb, g.beta, got[o.off:], o.ldc)
+	sgemmWith(gemmKernels{micro: im.kernel, dot: im.dot, axpy: im.axpy}, pool, g.transA, g.transB, g.m, g.n, g.k, g.alpha, o.a[o.off:], o.lda, o.b[o.off:], o.ldb, g.beta, got[o.off:], o.ldc)
 	checkAgainstReference(t, im.name, g, o, got)
 }
 
@@ -291,6 +291,8 @@ func TestSgemmBlockEdges(t *testing.T) {
 	shapes := [][3]int{
 		{mr - 1, nr + 1, kc + 1}, {mr + 1, nr - 1, kc}, {mc + 1, 2*nr + 3, 31}, {mc, nr, 2*kc + 7},
 		{mc - 1, 33, kc - 1}, {7, nc + 5, 9}, {1, 1000, 7}, {1000, 1, 7}, {2, 300, 300},
+		// Single rows and columns take the matrix-vector path, split over workers here.
+		{1, 4500, 70}, {4500, 1, 70}, {1, 1, 300},
 	}
 	for _, im := range implementations() {
 		for i, sh := range shapes {
@@ -322,7 +324,7 @@ func TestSgemmRandomShapes(t *testing.T) {
 // exactly as the serial code would, so the thread count must not change a single bit.
 func TestSgemmThreadCountDoesNotChangeResult(t *testing.T) {
 	rng := rand.New(rand.NewPCG(13, 14))
-	shapes := [][3]int{{200, 150, 300}, {5, 700, 260}, {97, 97, 97}}
+	shapes := [][3]int{{200, 150, 300}, {5, 700, 260}, {97, 97, 97}, {1, 3000, 100}, {3000, 1, 100}}
 	for _, sh := range shapes {
 		for mask := range 4 {
 			g := gemmCase{transA: mask&1 != 0, transB: mask&2 != 0, m: sh[0], n: sh[1], k: sh[2], alpha: 0.5, beta: 2, pad: 1}
