@@ -37,6 +37,51 @@ func mulAddAVX2(dst, a, b []float32)
 //go:noescape
 func sgemmKernelAVX2(k int, a, b, c []float32, ldc int, alpha, beta float32)
 
+//go:noescape
+func packA6RowsAVX2(dst, src []float32, kb, lda int)
+
+//go:noescape
+func packB16RowsAVX2(dst, src []float32, kb, ldb int)
+
+//go:noescape
+func packB16ColsAVX2(dst, src []float32, kb, ldb int)
+
+// The packing wrappers check, by indexing, every bound the assembly relies on, and leave
+// the p that do not fill a whole 8×8 transpose to the generic code.
+
+func packA6RowsAsm(dst, src []float32, kb, lda int) {
+	whole := kb &^ 7
+	if whole > 0 {
+		_ = src[5*lda+kb-1]
+		_ = dst[mr*whole+1] // the transposes store 2 floats past their last p
+		packA6RowsAVX2(dst, src, kb, lda)
+	}
+	packA6RowsGeneric(dst[mr*whole:], src[whole:], kb-whole, lda)
+}
+
+func packB16RowsAsm(dst, src []float32, kb, ldb int) {
+	if kb > 0 {
+		_ = src[(kb-1)*ldb+nr-1]
+		_ = dst[nr*kb-1]
+		packB16RowsAVX2(dst, src, kb, ldb)
+	}
+}
+
+func packB16ColsAsm(dst, src []float32, kb, ldb int) {
+	whole := kb &^ 7
+	if whole > 0 {
+		_ = src[(nr-1)*ldb+kb-1]
+		_ = dst[nr*kb-1]
+		packB16ColsAVX2(dst, src, kb, ldb)
+	}
+	packB16ColsGeneric(dst[nr*whole:], src[whole:], kb-whole, ldb)
+}
+
+var asmGemmKernels = gemmKernels{
+	micro: sgemmKernelAVX2, dot: dotAVX2, axpy: axpyAVX2,
+	packA6Rows: packA6RowsAsm, packB16Rows: packB16RowsAsm, packB16Cols: packB16ColsAsm,
+}
+
 func dot(x, y []float32) float32 {
 	if cpu.AVX2FMA {
 		return dotAVX2(x, y)
@@ -102,7 +147,7 @@ func mulAdd(dst, a, b []float32) {
 // activeGemmKernels is the kernel family the process uses, fixed by cpu.AVX2FMA.
 func activeGemmKernels() gemmKernels {
 	if cpu.AVX2FMA {
-		return gemmKernels{micro: sgemmKernelAVX2, dot: dotAVX2, axpy: axpyAVX2}
+		return asmGemmKernels
 	}
 	return genericGemmKernels
 }

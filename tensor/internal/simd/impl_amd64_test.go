@@ -12,6 +12,6 @@ func implementations() []impl {
 	}
 	return []impl{genericImpl, {
 		name: "avx2", dot: dotAVX2, sum: sumAVX2, axpy: axpyAVX2, scale: scaleAVX2,
-		add: addAVX2, sub: subAVX2, mul: mulAVX2, mulAdd: mulAddAVX2, kernel: sgemmKernelAVX2,
+		add: addAVX2, sub: subAVX2, mul: mulAVX2, mulAdd: mulAddAVX2, gemm: asmGemmKernels,
 	}}
 }

@@ -1,6 +1,9 @@
 package simd
 
-var genericGemmKernels = gemmKernels{micro: sgemmKernelGeneric, dot: dotGeneric, axpy: axpyGeneric}
+var genericGemmKernels = gemmKernels{
+	micro: sgemmKernelGeneric, dot: dotGeneric, axpy: axpyGeneric,
+	packA6Rows: packA6RowsGeneric, packB16Rows: packB16RowsGeneric, packB16Cols: packB16ColsGeneric,
+}
 
 // sgemmKernelGeneric is the Go twin of the 6×16 micro-kernel (see microKernel). It keeps
 // one row of sums in a local array so the compiler can hold it in registers where the
@@ -26,6 +29,48 @@ func sgemmKernelGeneric(k int, a, b, c []float32, ldc int, alpha, beta float32) 
 			for j := range nr {
 				row[j] = alpha*acc[j] + beta*row[j]
 			}
+		}
+	}
+}
+
+// packA6RowsGeneric interleaves 6 stored rows of A, lda apart, into one packed sliver:
+// dst[p·6+r] = src[r·lda+p] for p < kb.
+func packA6RowsGeneric(dst, src []float32, kb, lda int) {
+	if kb == 0 {
+		return
+	}
+	r0 := src[0:kb]
+	r1 := src[lda : lda+kb]
+	r2 := src[2*lda : 2*lda+kb]
+	r3 := src[3*lda : 3*lda+kb]
+	r4 := src[4*lda : 4*lda+kb]
+	r5 := src[5*lda : 5*lda+kb]
+	dst = dst[:kb*mr]
+	for p := range kb {
+		o := (*[mr]float32)(dst[p*mr:])
+		o[0], o[1], o[2], o[3], o[4], o[5] = r0[p], r1[p], r2[p], r3[p], r4[p], r5[p]
+	}
+}
+
+// packB16RowsGeneric copies 16 columns of kb stored rows of B, ldb apart:
+// dst[p·16+j] = src[p·ldb+j].
+func packB16RowsGeneric(dst, src []float32, kb, ldb int) {
+	for p := range kb {
+		copy(dst[p*nr:p*nr+nr], src[p*ldb:p*ldb+nr])
+	}
+}
+
+// packB16ColsGeneric turns 16 stored rows of B, ldb apart, into the columns of a packed
+// sliver: dst[p·16+j] = src[j·ldb+p] for p < kb.
+func packB16ColsGeneric(dst, src []float32, kb, ldb int) {
+	if kb == 0 {
+		return
+	}
+	dst = dst[:kb*nr]
+	for j := range nr {
+		row := src[j*ldb : j*ldb+kb]
+		for p, v := range row {
+			dst[p*nr+j] = v
 		}
 	}
 }

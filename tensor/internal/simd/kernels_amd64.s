@@ -739,3 +739,167 @@ kern_overwrite:
 	VMOVUPS Y15, 32(DX)
 	VZEROUPPER
 	RET
+
+// TRANSPOSE_8X8 turns rows Y0..Y7 into columns Y8..Y15 (Y8 holds element 0 of every
+// row, and so on), clobbering Y0..Y7.
+#define TRANSPOSE_8X8 \
+	VUNPCKLPS  Y1, Y0, Y8        \
+	VUNPCKHPS  Y1, Y0, Y9        \
+	VUNPCKLPS  Y3, Y2, Y10       \
+	VUNPCKHPS  Y3, Y2, Y11       \
+	VUNPCKLPS  Y5, Y4, Y12       \
+	VUNPCKHPS  Y5, Y4, Y13       \
+	VUNPCKLPS  Y7, Y6, Y14       \
+	VUNPCKHPS  Y7, Y6, Y15       \
+	VSHUFPS    $0x44, Y10, Y8, Y0 \
+	VSHUFPS    $0xEE, Y10, Y8, Y1 \
+	VSHUFPS    $0x44, Y11, Y9, Y2 \
+	VSHUFPS    $0xEE, Y11, Y9, Y3 \
+	VSHUFPS    $0x44, Y14, Y12, Y4 \
+	VSHUFPS    $0xEE, Y14, Y12, Y5 \
+	VSHUFPS    $0x44, Y15, Y13, Y6 \
+	VSHUFPS    $0xEE, Y15, Y13, Y7 \
+	VPERM2F128 $0x20, Y4, Y0, Y8 \
+	VPERM2F128 $0x20, Y5, Y1, Y9 \
+	VPERM2F128 $0x20, Y6, Y2, Y10 \
+	VPERM2F128 $0x20, Y7, Y3, Y11 \
+	VPERM2F128 $0x31, Y4, Y0, Y12 \
+	VPERM2F128 $0x31, Y5, Y1, Y13 \
+	VPERM2F128 $0x31, Y6, Y2, Y14 \
+	VPERM2F128 $0x31, Y7, Y3, Y15
+
+// func packB16RowsAVX2(dst, src []float32, kb, ldb int)
+//
+// dst[p·16+j] = src[p·ldb+j] for p < kb, j < 16.
+TEXT ·packB16RowsAVX2(SB), NOSPLIT, $0-64
+	MOVQ dst_base+0(FP), DI
+	MOVQ src_base+24(FP), SI
+	MOVQ kb+48(FP), CX
+	MOVQ ldb+56(FP), R8
+	SHLQ $2, R8
+	TESTQ CX, CX
+	JEQ  pbr_done
+
+pbr_loop:
+	VMOVUPS (SI), Y0
+	VMOVUPS 32(SI), Y1
+	VMOVUPS Y0, (DI)
+	VMOVUPS Y1, 32(DI)
+	ADDQ    R8, SI
+	ADDQ    $64, DI
+	DECQ    CX
+	JNE     pbr_loop
+
+pbr_done:
+	VZEROUPPER
+	RET
+
+// func packB16ColsAVX2(dst, src []float32, kb, ldb int)
+//
+// dst[p·16+j] = src[j·ldb+p] for p < kb&^7, j < 16: two 8×8 transposes per 8 values of p.
+TEXT ·packB16ColsAVX2(SB), NOSPLIT, $0-64
+	MOVQ dst_base+0(FP), DI
+	MOVQ src_base+24(FP), SI
+	MOVQ kb+48(FP), CX
+	MOVQ ldb+56(FP), R8
+	SHLQ $2, R8
+	SHRQ $3, CX
+	JEQ  pbc_done
+	LEAQ (R8)(R8*2), R9 // 3 rows
+
+pbc_loop:
+	// Rows 0-7 of the sliver's columns: src rows j = 0..7.
+	MOVQ    SI, AX
+	VMOVUPS (AX), Y0
+	VMOVUPS (AX)(R8*1), Y1
+	VMOVUPS (AX)(R8*2), Y2
+	VMOVUPS (AX)(R9*1), Y3
+	LEAQ    (AX)(R8*4), AX
+	VMOVUPS (AX), Y4
+	VMOVUPS (AX)(R8*1), Y5
+	VMOVUPS (AX)(R8*2), Y6
+	VMOVUPS (AX)(R9*1), Y7
+	LEAQ    (AX)(R8*4), AX
+	TRANSPOSE_8X8
+	VMOVUPS Y8, (DI)
+	VMOVUPS Y9, 64(DI)
+	VMOVUPS Y10, 128(DI)
+	VMOVUPS Y11, 192(DI)
+	VMOVUPS Y12, 256(DI)
+	VMOVUPS Y13, 320(DI)
+	VMOVUPS Y14, 384(DI)
+	VMOVUPS Y15, 448(DI)
+
+	// src rows j = 8..15 fill the upper halves.
+	VMOVUPS (AX), Y0
+	VMOVUPS (AX)(R8*1), Y1
+	VMOVUPS (AX)(R8*2), Y2
+	VMOVUPS (AX)(R9*1), Y3
+	LEAQ    (AX)(R8*4), AX
+	VMOVUPS (AX), Y4
+	VMOVUPS (AX)(R8*1), Y5
+	VMOVUPS (AX)(R8*2), Y6
+	VMOVUPS (AX)(R9*1), Y7
+	TRANSPOSE_8X8
+	VMOVUPS Y8, 32(DI)
+	VMOVUPS Y9, 96(DI)
+	VMOVUPS Y10, 160(DI)
+	VMOVUPS Y11, 224(DI)
+	VMOVUPS Y12, 288(DI)
+	VMOVUPS Y13, 352(DI)
+	VMOVUPS Y14, 416(DI)
+	VMOVUPS Y15, 480(DI)
+
+	ADDQ $32, SI
+	ADDQ $512, DI
+	DECQ CX
+	JNE  pbc_loop
+
+pbc_done:
+	VZEROUPPER
+	RET
+
+// func packA6RowsAVX2(dst, src []float32, kb, lda int)
+//
+// dst[p·6+r] = src[r·lda+p] for p < kb&^7, r < 6. Each 8×8 transpose takes row 5 twice
+// more as rows 6 and 7 and stores 8 values per p; the two extra values land where the
+// next p's values go and are overwritten by them, so dst needs 2 floats of room past
+// 6·(kb&^7).
+TEXT ·packA6RowsAVX2(SB), NOSPLIT, $0-64
+	MOVQ dst_base+0(FP), DI
+	MOVQ src_base+24(FP), SI
+	MOVQ kb+48(FP), CX
+	MOVQ lda+56(FP), R8
+	SHLQ $2, R8
+	SHRQ $3, CX
+	JEQ  pa_done
+	LEAQ (R8)(R8*2), R9 // 3 rows
+
+pa_loop:
+	MOVQ    SI, AX
+	VMOVUPS (AX), Y0
+	VMOVUPS (AX)(R8*1), Y1
+	VMOVUPS (AX)(R8*2), Y2
+	VMOVUPS (AX)(R9*1), Y3
+	LEAQ    (AX)(R8*4), AX
+	VMOVUPS (AX), Y4
+	VMOVUPS (AX)(R8*1), Y5
+	VMOVAPS Y5, Y6
+	VMOVAPS Y5, Y7
+	TRANSPOSE_8X8
+	VMOVUPS Y8, (DI)
+	VMOVUPS Y9, 24(DI)
+	VMOVUPS Y10, 48(DI)
+	VMOVUPS Y11, 72(DI)
+	VMOVUPS Y12, 96(DI)
+	VMOVUPS Y13, 120(DI)
+	VMOVUPS Y14, 144(DI)
+	VMOVUPS Y15, 168(DI)
+	ADDQ    $32, SI
+	ADDQ    $192, DI
+	DECQ    CX
+	JNE     pa_loop
+
+pa_done:
+	VZEROUPPER
+	RET

@@ -37,6 +37,9 @@ type gemmKernels struct {
 	micro microKernel
 	dot   func(x, y []float32) float32
 	axpy  func(alpha float32, x, y []float32)
+	// Packing of whole slivers; see packA6RowsGeneric, packB16RowsGeneric and
+	// packB16ColsGeneric for the contracts.
+	packA6Rows, packB16Rows, packB16Cols func(dst, src []float32, kb, ld int)
 }
 
 // parallelMinFlops is the work (in multiply-adds) below which one thread runs the whole
@@ -170,7 +173,7 @@ func sgemmWith(kern gemmKernels, pool *parallel.Pool, transA, transB bool, m, n,
 		return
 	}
 	if workers == 1 || m*n*k < parallelMinFlops {
-		sgemmSerial(kern.micro, transA, transB, m, n, k, alpha, a, lda, b, ldb, beta, c, ldc)
+		sgemmSerial(kern, transA, transB, m, n, k, alpha, a, lda, b, ldb, beta, c, ldc)
 		return
 	}
 	// Split C into one stripe per worker, along whichever side gives every worker whole
@@ -185,7 +188,7 @@ func sgemmWith(kern gemmKernels, pool *parallel.Pool, transA, transB bool, m, n,
 			if transA {
 				aOff = r0
 			}
-			sgemmSerial(kern.micro, transA, transB, r1-r0, n, k, alpha, a[aOff:], lda, b, ldb, beta, c[r0*ldc:], ldc)
+			sgemmSerial(kern, transA, transB, r1-r0, n, k, alpha, a[aOff:], lda, b, ldb, beta, c[r0*ldc:], ldc)
 		})
 		return
 	}
@@ -195,7 +198,7 @@ func sgemmWith(kern gemmKernels, pool *parallel.Pool, transA, transB bool, m, n,
 		if transB {
 			bOff = c0 * ldb
 		}
-		sgemmSerial(kern.micro, transA, transB, m, c1-c0, k, alpha, a, lda, b[bOff:], ldb, beta, c[c0:], ldc)
+		sgemmSerial(kern, transA, transB, m, c1-c0, k, alpha, a, lda, b[bOff:], ldb, beta, c[c0:], ldc)
 	})
 }
 
@@ -216,11 +219,12 @@ func scaleMatrix(m, n int, beta float32, c []float32, ldc int) {
 }
 
 // sgemmSerial runs the blocked product on the calling goroutine.
-func sgemmSerial(kern microKernel, transA, transB bool, m, n, k int, alpha float32, a []float32, lda int, b []float32, ldb int, beta float32, c []float32, ldc int) {
+func sgemmSerial(kern gemmKernels, transA, transB bool, m, n, k int, alpha float32, a []float32, lda int, b []float32, ldb int, beta float32, c []float32, ldc int) {
 	bufs := packPool.Get().(*packBuffers)
 	defer packPool.Put(bufs)
 	// Slivers are whole: the last one of a block is zero-padded to mr rows or nr columns.
-	bufs.a = grown(bufs.a, min(roundUp(m, mr), mc)*min(k, kc))
+	// packA6Rows may store 2 floats past the end of a block.
+	bufs.a = grown(bufs.a, min(roundUp(m, mr), mc)*min(k, kc)+2)
 	bufs.b = grown(bufs.b, min(roundUp(n, nr), nc)*min(k, kc))
 	var edge [mr * nr]float32
 	for jc := 0; jc < n; jc += nc {
@@ -232,10 +236,10 @@ func sgemmSerial(kern microKernel, transA, transB bool, m, n, k int, alpha float
 			if pc > 0 {
 				blockBeta = 1
 			}
-			packB(bufs.b, transB, b, ldb, pc, kb, jc, nb)
+			packB(kern, bufs.b, transB, b, ldb, pc, kb, jc, nb)
 			for ic := 0; ic < m; ic += mc {
 				mb := min(mc, m-ic)
-				packA(bufs.a, transA, a, lda, ic, mb, pc, kb)
+				packA(kern, bufs.a, transA, a, lda, ic, mb, pc, kb)
 				for jr := 0; jr < nb; jr += nr {
 					nw := min(nr, nb-jr)
 					bSliver := bufs.b[jr*kb : (jr+nr)*kb]
@@ -244,12 +248,12 @@ func sgemmSerial(kern microKernel, transA, transB bool, m, n, k int, alpha float
 						aSliver := bufs.a[ir*kb : (ir+mr)*kb]
 						cOff := (ic+ir)*ldc + jc + jr
 						if mh == mr && nw == nr {
-							kern(kb, aSliver, bSliver, c[cOff:], ldc, alpha, blockBeta)
+							kern.micro(kb, aSliver, bSliver, c[cOff:], ldc, alpha, blockBeta)
 							continue
 						}
 						// A partial tile goes through a full-size scratch tile, so the
 						// kernel never writes past the edge of C.
-						kern(kb, aSliver, bSliver, edge[:], nr, 1, 0)
+						kern.micro(kb, aSliver, bSliver, edge[:], nr, 1, 0)
 						for i := range mh {
 							row := c[cOff+i*ldc : cOff+i*ldc+nw]
 							t := edge[i*nr : i*nr+nw]
@@ -272,40 +276,35 @@ func sgemmSerial(kern microKernel, transA, transB bool, m, n, k int, alpha float
 
 // packA copies rows [i0, i0+mb) and columns [p0, p0+kb) of op(A) into dst as slivers of
 // mr rows: sliver s holds op(A)[i0+s·mr+r][p0+p] at s·mr·kb + p·mr + r. Rows past mb are
-// zero so the kernel can always run a full sliver.
-func packA(dst []float32, transA bool, a []float32, lda, i0, mb, p0, kb int) {
+// zero so the kernel can always run a full sliver. dst must hold 2 floats more than the
+// slivers, for packA6Rows.
+func packA(kern gemmKernels, dst []float32, transA bool, a []float32, lda, i0, mb, p0, kb int) {
 	for s := 0; s < mb; s += mr {
 		rows := min(mr, mb-s)
 		out := dst[s*kb : (s+mr)*kb]
-		if transA {
-			// op(A)[i][p] = a[p·lda+i]: each p reads up to mr contiguous values.
+		switch {
+		case transA && rows == mr:
+			// op(A)[i][p] = a[p·lda+i]: each p is a run of mr contiguous values.
 			for p := range kb {
-				src := a[(p0+p)*lda+i0+s:]
+				off := (p0+p)*lda + i0 + s
+				*(*[mr]float32)(out[p*mr:]) = *(*[mr]float32)(a[off : off+mr])
+			}
+		case transA:
+			for p := range kb {
 				o := out[p*mr : p*mr+mr]
-				copy(o, src[:rows])
+				off := (p0+p)*lda + i0 + s
+				copy(o, a[off:off+rows])
 				clear(o[rows:])
 			}
-			continue
-		}
-		if rows == mr {
-			base := (i0 + s) * lda
-			r0 := a[base+p0 : base+p0+kb]
-			r1 := a[base+lda+p0 : base+lda+p0+kb]
-			r2 := a[base+2*lda+p0 : base+2*lda+p0+kb]
-			r3 := a[base+3*lda+p0 : base+3*lda+p0+kb]
-			r4 := a[base+4*lda+p0 : base+4*lda+p0+kb]
-			r5 := a[base+5*lda+p0 : base+5*lda+p0+kb]
-			for p := range kb {
-				o := out[p*mr : p*mr+mr]
-				o[0], o[1], o[2], o[3], o[4], o[5] = r0[p], r1[p], r2[p], r3[p], r4[p], r5[p]
-			}
-			continue
-		}
-		clear(out)
-		for r := range rows {
-			row := a[(i0+s+r)*lda+p0 : (i0+s+r)*lda+p0+kb]
-			for p, v := range row {
-				out[p*mr+r] = v
+		case rows == mr:
+			kern.packA6Rows(dst[s*kb:], a[(i0+s)*lda+p0:], kb, lda)
+		default:
+			clear(out)
+			for r := range rows {
+				row := a[(i0+s+r)*lda+p0 : (i0+s+r)*lda+p0+kb]
+				for p, v := range row {
+					out[p*mr+r] = v
+				}
 			}
 		}
 	}
@@ -314,37 +313,30 @@ func packA(dst []float32, transA bool, a []float32, lda, i0, mb, p0, kb int) {
 // packB copies rows [p0, p0+kb) and columns [j0, j0+nb) of op(B) into dst as slivers of
 // nr columns: sliver s holds op(B)[p0+p][j0+s·nr+j] at s·nr·kb + p·nr + j. Columns past
 // nb are zero.
-func packB(dst []float32, transB bool, b []float32, ldb, p0, kb, j0, nb int) {
+func packB(kern gemmKernels, dst []float32, transB bool, b []float32, ldb, p0, kb, j0, nb int) {
 	for s := 0; s < nb; s += nr {
 		cols := min(nr, nb-s)
 		out := dst[s*kb : (s+nr)*kb]
-		if !transB {
-			// op(B)[p][j] = b[p·ldb+j]: each p is a contiguous run of up to nr values.
-			if cols == nr {
-				// A fixed-size array copy compiles to a few vector moves, where copy()
-				// would call memmove for every 64 bytes.
-				for p := range kb {
-					off := (p0+p)*ldb + j0 + s
-					*(*[nr]float32)(out[p*nr:]) = *(*[nr]float32)(b[off : off+nr])
-				}
-				continue
-			}
+		switch {
+		case !transB && cols == nr:
+			kern.packB16Rows(out, b[p0*ldb+j0+s:], kb, ldb)
+		case !transB:
 			for p := range kb {
 				o := out[p*nr : p*nr+nr]
-				src := b[(p0+p)*ldb+j0+s:]
-				copy(o, src[:cols])
+				off := (p0+p)*ldb + j0 + s
+				copy(o, b[off:off+cols])
 				clear(o[cols:])
 			}
-			continue
-		}
-		// op(B)[p][j] = b[j·ldb+p]: each stored row of B becomes one column of the sliver.
-		if cols < nr {
+		case cols == nr:
+			kern.packB16Cols(out, b[(j0+s)*ldb+p0:], kb, ldb)
+		default:
+			// op(B)[p][j] = b[j·ldb+p]: each stored row of B becomes one column.
 			clear(out)
-		}
-		for j := range cols {
-			row := b[(j0+s+j)*ldb+p0 : (j0+s+j)*ldb+p0+kb]
-			for p, v := range row {
-				out[p*nr+j] = v
+			for j := range cols {
+				row := b[(j0+s+j)*ldb+p0 : (j0+s+j)*ldb+p0+kb]
+				for p, v := range row {
+					out[p*nr+j] = v
+				}
 			}
 		}
 	}

@@ -16,12 +16,12 @@ type impl struct {
 	axpy                  func(alpha float32, x, y []float32)
 	scale                 func(dst []float32, alpha float32, x []float32)
 	add, sub, mul, mulAdd func(dst, a, b []float32)
-	kernel                microKernel
+	gemm                  gemmKernels
 }
 
 var genericImpl = impl{
 	name: "generic", dot: dotGeneric, sum: sumGeneric, axpy: axpyGeneric, scale: scaleGeneric,
-	add: addGeneric, sub: subGeneric, mul: mulGeneric, mulAdd: mulAddGeneric, kernel: sgemmKernelGeneric,
+	add: addGeneric, sub: subGeneric, mul: mulGeneric, mulAdd: mulAddGeneric, gemm: genericGemmKernels,
 }
 
 // unitRoundoff is 2⁻²⁴, the relative error of one float32 rounding.
@@ -260,7 +260,7 @@ func runCase(t *testing.T, im impl, pool *parallel.Pool, g gemmCase, rng *rand.R
 	o := g.operands(rng)
 	got := append([]float32(nil), o.c...)
 	checkGemmArgs(g.transA, g.transB, g.m, g.n, g.k, o.a[o.off:], o.lda, o.b[o.off:], o.ldb, got[o.off:], o.ldc)
-	sgemmWith(gemmKernels{micro: im.kernel, dot: im.dot, axpy: im.axpy}, pool, g.transA, g.transB, g.m, g.n, g.k, g.alpha, o.a[o.off:], o.lda, o.b[o.off:], o.ldb, g.beta, got[o.off:], o.ldc)
+	sgemmWith(im.gemm, pool, g.transA, g.transB, g.m, g.n, g.k, g.alpha, o.a[o.off:], o.lda, o.b[o.off:], o.ldb, g.beta, got[o.off:], o.ldc)
 	checkAgainstReference(t, im.name, g, o, got)
 }
 
