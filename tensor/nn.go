@@ -94,9 +94,11 @@ func (c *CPU) Softmax(out, x *Tensor, mode SoftmaxMode) {
 				for _, v := range xr {
 					s += float64(expf(v - m))
 				}
-				shift := m + float32(math.Log(s))
+				// (v−m) is exact for the large entries; folding m into log s first would
+				// round the sum at m's magnitude.
+				ls := float32(math.Log(s))
 				for j, v := range xr {
-					or[j] = v - shift
+					or[j] = (v - m) - ls
 				}
 				continue
 			}

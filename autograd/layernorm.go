@@ -1,0 +1,48 @@
+package autograd
+
+import "github.com/hungry-ssm/hungry/tensor"
+
+// LayerNorm normalises the last axis of x (length d) to zero mean and unit variance
+// (biased, as PyTorch's), then scales by w and shifts by b, both of shape (d); either may
+// be nil. eps is added to the variance.
+func LayerNorm(g *Graph, x, w, b *Var, eps float32) *Var {
+	shape := x.Shape()
+	if len(shape) == 0 {
+		panic(&tensor.ShapeError{Op: "LayerNorm", Shapes: [][]int{shape}, Msg: "needs at least one axis"})
+	}
+	d := shape[len(shape)-1]
+	var wt, bt *tensor.Tensor
+	for _, p := range []*Var{w, b} {
+		if p != nil && !tensor.SameShape(p.Shape(), []int{d}) {
+			panic(&tensor.ShapeError{Op: "LayerNorm", Shapes: [][]int{shape, p.Shape()}, Msg: "scale and shift must have the length of the last axis"})
+		}
+	}
+	if w != nil {
+		wt = w.Value
+	}
+	if b != nil {
+		bt = b.Value
+	}
+	rows := 0
+	if d > 0 {
+		rows = x.Value.Numel() / d
+	}
+	dev := x.Device()
+	out := g.Result(dev.Zeros(shape...), x, w, b)
+	mean, rstd := dev.Zeros(rows), dev.Zeros(rows)
+	dev.LayerNorm(out.Value, mean, rstd, x.Value, wt, bt, eps)
+	g.OnBackward(out, func() {
+		var dx, dw, db *tensor.Tensor
+		if x.RequiresGrad() {
+			dx = x.GradTensor()
+		}
+		if w != nil && w.RequiresGrad() {
+			dw = w.GradTensor()
+		}
+		if b != nil && b.RequiresGrad() {
+			db = b.GradTensor()
+		}
+		dev.LayerNormBackward(dx, dw, db, out.Grad, x.Value, wt, mean, rstd)
+	})
+	return out
+}
