@@ -88,20 +88,22 @@ func BenchmarkSum(b *testing.B) {
 var sink float32
 
 func BenchmarkElementwise(b *testing.B) {
+	// bytes counts the floats each element moves: loads plus stores.
 	ops := []struct {
-		name string
-		run  func(dst, x, y []float32)
+		name  string
+		bytes int
+		run   func(dst, x, y []float32)
 	}{
-		{"Add", Add}, {"Sub", Sub}, {"Mul", Mul}, {"MulAdd", MulAdd},
-		{"Axpy", func(dst, x, _ []float32) { Axpy(0.5, x, dst) }},
-		{"Scale", func(dst, x, _ []float32) { Scale(dst, 0.5, x) }},
+		{"Add", 12, Add}, {"Sub", 12, Sub}, {"Mul", 12, Mul}, {"MulAdd", 16, MulAdd},
+		{"Axpy", 12, func(dst, x, _ []float32) { Axpy(0.5, x, dst) }},
+		{"Scale", 8, func(dst, x, _ []float32) { Scale(dst, 0.5, x) }},
 	}
 	for _, op := range ops {
 		for _, n := range vectorSizes {
 			rng := rand.New(rand.NewPCG(4, 4))
 			dst, x, y := make([]float32, n), randomSlice(rng, 0, n)[:n], randomSlice(rng, 0, n)[:n]
 			b.Run(fmt.Sprintf("%s/%d", op.name, n), func(b *testing.B) {
-				b.SetBytes(int64(12 * n))
+				b.SetBytes(int64(op.bytes * n))
 				for range b.N {
 					op.run(dst, x, y)
 				}

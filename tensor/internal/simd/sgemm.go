@@ -3,6 +3,7 @@ package simd
 import (
 	"fmt"
 	"sync"
+	"sync/atomic"
 
 	"github.com/hungry-ssm/hungry/tensor/internal/parallel"
 )
@@ -176,30 +177,7 @@ func sgemmWith(kern gemmKernels, pool *parallel.Pool, transA, transB bool, m, n,
 		sgemmSerial(kern, transA, transB, m, n, k, alpha, a, lda, b, ldb, beta, c, ldc)
 		return
 	}
-	// Split C into one stripe per worker, along whichever side gives every worker whole
-	// micro-tiles. Each stripe is an independent product with its own packed panels;
-	// packing B once per worker costs k·n copies against m·n·k/workers multiply-adds.
-	rowTiles := (m + mr - 1) / mr
-	colTiles := (n + nr - 1) / nr
-	if rowTiles >= 2*workers || rowTiles >= colTiles {
-		pool.For(rowTiles, 1, func(lo, hi int) {
-			r0, r1 := lo*mr, min(hi*mr, m)
-			aOff := r0 * lda
-			if transA {
-				aOff = r0
-			}
-			sgemmSerial(kern, transA, transB, r1-r0, n, k, alpha, a[aOff:], lda, b, ldb, beta, c[r0*ldc:], ldc)
-		})
-		return
-	}
-	pool.For(colTiles, 1, func(lo, hi int) {
-		c0, c1 := lo*nr, min(hi*nr, n)
-		bOff := c0
-		if transB {
-			bOff = c0 * ldb
-		}
-		sgemmSerial(kern, transA, transB, m, c1-c0, k, alpha, a, lda, b[bOff:], ldb, beta, c[c0:], ldc)
-	})
+	sgemmParallel(kern, pool, workers, transA, transB, m, n, k, alpha, a, lda, b, ldb, beta, c, ldc)
 }
 
 // scaleMatrix sets C = beta·C, writing zeros without reading C when beta == 0.
@@ -226,7 +204,6 @@ func sgemmSerial(kern gemmKernels, transA, transB bool, m, n, k int, alpha float
 	// packA6Rows may store 2 floats past the end of a block.
 	bufs.a = grown(bufs.a, min(roundUp(m, mr), mc)*min(k, kc)+2)
 	bufs.b = grown(bufs.b, min(roundUp(n, nr), nc)*min(k, kc))
-	var edge [mr * nr]float32
 	for jc := 0; jc < n; jc += nc {
 		nb := min(nc, n-jc)
 		for pc := 0; pc < k; pc += kc {
@@ -240,33 +217,101 @@ func sgemmSerial(kern gemmKernels, transA, transB bool, m, n, k int, alpha float
 			for ic := 0; ic < m; ic += mc {
 				mb := min(mc, m-ic)
 				packA(kern, bufs.a, transA, a, lda, ic, mb, pc, kb)
-				for jr := 0; jr < nb; jr += nr {
-					nw := min(nr, nb-jr)
-					bSliver := bufs.b[jr*kb : (jr+nr)*kb]
-					for ir := 0; ir < mb; ir += mr {
-						mh := min(mr, mb-ir)
-						aSliver := bufs.a[ir*kb : (ir+mr)*kb]
-						cOff := (ic+ir)*ldc + jc + jr
-						if mh == mr && nw == nr {
-							kern.micro(kb, aSliver, bSliver, c[cOff:], ldc, alpha, blockBeta)
-							continue
-						}
-						// A partial tile goes through a full-size scratch tile, so the
-						// kernel never writes past the edge of C.
-						kern.micro(kb, aSliver, bSliver, edge[:], nr, 1, 0)
-						for i := range mh {
-							row := c[cOff+i*ldc : cOff+i*ldc+nw]
-							t := edge[i*nr : i*nr+nw]
-							if blockBeta == 0 {
-								for j := range row {
-									row[j] = alpha * t[j]
-								}
-							} else {
-								for j := range row {
-									row[j] = alpha*t[j] + blockBeta*row[j]
-								}
-							}
-						}
+				macroKernel(kern.micro, bufs.a, bufs.b, mb, nb, kb, alpha, blockBeta, c[ic*ldc+jc:], ldc)
+			}
+		}
+	}
+}
+
+// sgemmParallel shares the product between the pool's workers. For each block of op(B)
+// (kc rows by nc columns) the workers first pack it together into one shared buffer, then
+// take tasks, rectangles of C, from a common counter until none are left: a worker that
+// the scheduler slows down simply takes fewer tasks, where fixed shares would make every
+// other worker wait for it.
+//
+// Task edges fall on multiples of mr rows and nr columns, and every C element sums its k
+// blocks in the same order, so the result is bit-for-bit the serial one.
+func sgemmParallel(kern gemmKernels, pool *parallel.Pool, workers int, transA, transB bool, m, n, k int, alpha float32, a []float32, lda int, b []float32, ldb int, beta float32, c []float32, ldc int) {
+	shared := packPool.Get().(*packBuffers)
+	defer packPool.Put(shared)
+	shared.b = grown(shared.b, min(roundUp(n, nr), nc)*min(k, kc))
+	// About four tasks per worker: enough to even out uneven progress, few enough that
+	// each task still reuses its packed A across many columns.
+	target := 4 * workers
+	rowH := min(mc, roundUp((m+target-1)/target, mr))
+	rowBlocks := (m + rowH - 1) / rowH
+	for jc := 0; jc < n; jc += nc {
+		nb := min(nc, n-jc)
+		slivers := (nb + nr - 1) / nr
+		// Short, wide products also cut the columns.
+		colBlocks := min(max(1, (target+rowBlocks-1)/rowBlocks), slivers)
+		colW := roundUp((nb+colBlocks-1)/colBlocks, nr)
+		colBlocks = (nb + colW - 1) / colW
+		tasks := rowBlocks * colBlocks
+		for pc := 0; pc < k; pc += kc {
+			kb := min(kc, k-pc)
+			blockBeta := beta
+			if pc > 0 {
+				blockBeta = 1
+			}
+			// Shares of at least 32K floats, so small blocks are packed by one worker.
+			pool.For(slivers, max(1, 32768/(nr*kb)), func(lo, hi int) {
+				packB(kern, shared.b[lo*nr*kb:], transB, b, ldb, pc, kb, jc+lo*nr, min(hi*nr, nb)-lo*nr)
+			})
+			var next atomic.Int64
+			pool.For(workers, 1, func(int, int) {
+				bufs := packPool.Get().(*packBuffers)
+				defer packPool.Put(bufs)
+				bufs.a = grown(bufs.a, rowH*kb+2)
+				packed := -1 // the row block now in bufs.a
+				for {
+					t := int(next.Add(1) - 1)
+					if t >= tasks {
+						return
+					}
+					ib, jb := t/colBlocks, t%colBlocks
+					i0, j0 := ib*rowH, jb*colW
+					mb, nw := min(rowH, m-i0), min(colW, nb-j0)
+					if ib != packed {
+						packA(kern, bufs.a, transA, a, lda, i0, mb, pc, kb)
+						packed = ib
+					}
+					macroKernel(kern.micro, bufs.a, shared.b[j0*kb:], mb, nw, kb, alpha, blockBeta, c[i0*ldc+jc+j0:], ldc)
+				}
+			})
+		}
+	}
+}
+
+// macroKernel multiplies a packed mb×kb block of A by a packed kb×nb block of B into C,
+// one mr×nr tile at a time, walking down A for each sliver of B so the B sliver stays in
+// L1 while the A block streams from L2.
+func macroKernel(micro microKernel, ap, bp []float32, mb, nb, kb int, alpha, beta float32, c []float32, ldc int) {
+	var edge [mr * nr]float32
+	for jr := 0; jr < nb; jr += nr {
+		nw := min(nr, nb-jr)
+		bSliver := bp[jr*kb : (jr+nr)*kb]
+		for ir := 0; ir < mb; ir += mr {
+			mh := min(mr, mb-ir)
+			aSliver := ap[ir*kb : (ir+mr)*kb]
+			cOff := ir*ldc + jr
+			if mh == mr && nw == nr {
+				micro(kb, aSliver, bSliver, c[cOff:], ldc, alpha, beta)
+				continue
+			}
+			// A partial tile goes through a full-size scratch tile, so the kernel never
+			// writes past the edge of C.
+			micro(kb, aSliver, bSliver, edge[:], nr, 1, 0)
+			for i := range mh {
+				row := c[cOff+i*ldc : cOff+i*ldc+nw]
+				t := edge[i*nr : i*nr+nw]
+				if beta == 0 {
+					for j := range row {
+						row[j] = alpha * t[j]
+					}
+				} else {
+					for j := range row {
+						row[j] = alpha*t[j] + beta*row[j]
 					}
 				}
 			}
