@@ -1,0 +1,54 @@
+//go:build amd64 && !noasm
+
+package fft
+
+import "github.com/hungry-ssm/hungry/tensor/internal/cpu"
+
+// The assembly, in kernels_amd64.s. Slices are read through their base pointers for the
+// lengths the contracts in generic.go name; the Go callers guarantee the other lengths.
+// The butterfly kernels take 4 complex values per ymm register, so their half-size h must
+// be a multiple of 4, which every stage they run (h ≥ 4, a power of two) satisfies.
+
+//go:noescape
+func radix2AVX2(x, w []complex64)
+
+//go:noescape
+func radix4AVX2(x, w1, w2 []complex64)
+
+//go:noescape
+func mulSpectraAVX2(dst, a, b []complex64, conjA bool)
+
+//go:noescape
+func mulAddSpectraAVX2(dst, a, b []complex64, conjA bool)
+
+func radix2(x, w []complex64) {
+	if cpu.AVX2FMA {
+		radix2AVX2(x, w)
+		return
+	}
+	radix2Generic(x, w)
+}
+
+func radix4(x, w1, w2 []complex64) {
+	if cpu.AVX2FMA {
+		radix4AVX2(x, w1, w2)
+		return
+	}
+	radix4Generic(x, w1, w2)
+}
+
+func mulSpectra(dst, a, b []complex64, conjA bool) {
+	if cpu.AVX2FMA {
+		mulSpectraAVX2(dst, a, b, conjA)
+		return
+	}
+	mulSpectraGeneric(dst, a, b, conjA)
+}
+
+func mulAddSpectra(dst, a, b []complex64, conjA bool) {
+	if cpu.AVX2FMA {
+		mulAddSpectraAVX2(dst, a, b, conjA)
+		return
+	}
+	mulAddSpectraGeneric(dst, a, b, conjA)
+}

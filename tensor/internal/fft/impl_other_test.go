@@ -1,0 +1,5 @@
+//go:build !amd64 || noasm
+
+package fft
+
+func implementations() []impl { return []impl{genericImpl} }

@@ -1,0 +1,263 @@
+//go:build amd64 && !noasm
+
+#include "textflag.h"
+
+// AVX2+FMA kernels; the contracts are the generic twins' in generic.go. Complex values are
+// interleaved (re, im) float32 pairs, four per ymm register. A product x·w is
+//   fmaddsub(x, re(w) re(w), swap(x) · im(w) im(w))
+// = (xr·wr − xi·wi, xi·wr + xr·wi), one permute, one multiply and one fused op.
+
+// negodd flips the sign of the imaginary lanes: conj(x) = x XOR negodd, and
+// −i·x = swap(x) XOR negodd.
+DATA negodd<>+0(SB)/4, $0x00000000
+DATA negodd<>+4(SB)/4, $0x80000000
+DATA negodd<>+8(SB)/4, $0x00000000
+DATA negodd<>+12(SB)/4, $0x80000000
+DATA negodd<>+16(SB)/4, $0x00000000
+DATA negodd<>+20(SB)/4, $0x80000000
+DATA negodd<>+24(SB)/4, $0x00000000
+DATA negodd<>+28(SB)/4, $0x80000000
+GLOBL negodd<>(SB), RODATA|NOPTR, $32
+
+// CMUL sets T = X·W, where WR and WI hold W's real and imaginary parts duplicated into
+// both lanes of each complex value. X is preserved.
+#define CMUL(X, WR, WI, T) \
+	VPERMILPS      $0xB1, X, T \
+	VMULPS         WI, T, T    \
+	VFMADDSUB231PS WR, X, T
+
+// func radix2AVX2(x, w []complex64)
+TEXT ·radix2AVX2(SB), NOSPLIT, $0-48
+	MOVQ x_base+0(FP), SI
+	MOVQ x_len+8(FP), CX
+	MOVQ w_base+24(FP), R12
+	MOVQ w_len+32(FP), R8
+	TESTQ R8, R8
+	JZ    r2_done
+	SHLQ $3, R8          // half block, bytes
+	SHLQ $3, CX
+	ADDQ SI, CX          // end of x
+	LEAQ (R8)(R8*1), R11 // block, bytes
+
+r2_block:
+	LEAQ (SI)(R11*1), AX
+	CMPQ AX, CX
+	JGT  r2_done
+	LEAQ (SI)(R8*1), DI
+	XORQ DX, DX
+
+r2_inner:
+	VMOVSLDUP (R12)(DX*1), Y8
+	VMOVSHDUP (R12)(DX*1), Y9
+	VMOVUPS   (DI)(DX*1), Y1
+	CMUL(Y1, Y8, Y9, Y2)
+	VMOVUPS   (SI)(DX*1), Y0
+	VADDPS    Y2, Y0, Y3
+	VSUBPS    Y2, Y0, Y4
+	VMOVUPS   Y3, (SI)(DX*1)
+	VMOVUPS   Y4, (DI)(DX*1)
+	ADDQ      $32, DX
+	CMPQ      DX, R8
+	JLT       r2_inner
+	MOVQ      AX, SI
+	JMP       r2_block
+
+r2_done:
+	VZEROUPPER
+	RET
+
+// func radix4AVX2(x, w1, w2 []complex64)
+TEXT ·radix4AVX2(SB), NOSPLIT, $0-72
+	MOVQ x_base+0(FP), SI
+	MOVQ x_len+8(FP), CX
+	MOVQ w1_base+24(FP), R12
+	MOVQ w1_len+32(FP), R8
+	MOVQ w2_base+48(FP), R13
+	TESTQ R8, R8
+	JZ    r4_done
+	VMOVUPS negodd<>(SB), Y15
+	SHLQ $3, R8          // quarter block, bytes
+	SHLQ $3, CX
+	ADDQ SI, CX          // end of x
+	LEAQ (R8)(R8*1), R14
+	ADDQ R14, R14        // block, bytes
+
+r4_block:
+	LEAQ (SI)(R14*1), AX
+	CMPQ AX, CX
+	JGT  r4_done
+	LEAQ (SI)(R8*1), R9
+	LEAQ (R9)(R8*1), R10
+	LEAQ (R10)(R8*1), R11
+	XORQ DX, DX
+
+r4_inner:
+	// First stage, half-size h: (a, b) and (c, d) with twiddle w1.
+	VMOVSLDUP (R12)(DX*1), Y8
+	VMOVSHDUP (R12)(DX*1), Y9
+	VMOVUPS   (R9)(DX*1), Y1
+	CMUL(Y1, Y8, Y9, Y12)
+	VMOVUPS   (R11)(DX*1), Y3
+	CMUL(Y3, Y8, Y9, Y13)
+	VMOVUPS   (SI)(DX*1), Y0
+	VMOVUPS   (R10)(DX*1), Y2
+	VADDPS    Y12, Y0, Y4
+	VSUBPS    Y12, Y0, Y5
+	VADDPS    Y13, Y2, Y6
+	VSUBPS    Y13, Y2, Y7
+
+	// Second stage, half-size 2h: (a1, c1) with w2 and (b1, d1) with −i·w2.
+	VMOVSLDUP (R13)(DX*1), Y10
+	VMOVSHDUP (R13)(DX*1), Y11
+	CMUL(Y6, Y10, Y11, Y12)
+	CMUL(Y7, Y10, Y11, Y13)
+	VPERMILPS $0xB1, Y13, Y13
+	VXORPS    Y15, Y13, Y13
+	VADDPS    Y12, Y4, Y0
+	VSUBPS    Y12, Y4, Y2
+	VADDPS    Y13, Y5, Y1
+	VSUBPS    Y13, Y5, Y3
+	VMOVUPS   Y0, (SI)(DX*1)
+	VMOVUPS   Y1, (R9)(DX*1)
+	VMOVUPS   Y2, (R10)(DX*1)
+	VMOVUPS   Y3, (R11)(DX*1)
+	ADDQ      $32, DX
+	CMPQ      DX, R8
+	JLT       r4_inner
+	MOVQ      AX, SI
+	JMP       r4_block
+
+r4_done:
+	VZEROUPPER
+	RET
+
+// The spectra kernels set Y15 to negodd when conjA, else to zero, so that XOR with Y15
+// conjugates a or leaves it. They walk 4 values per ymm register, then 2 in an xmm
+// register, then the last one, and never touch memory past the end of a slice.
+
+// func mulSpectraAVX2(dst, a, b []complex64, conjA bool)
+TEXT ·mulSpectraAVX2(SB), NOSPLIT, $0-73
+	MOVQ    dst_base+0(FP), DI
+	MOVQ    dst_len+8(FP), CX
+	MOVQ    a_base+24(FP), SI
+	MOVQ    b_base+48(FP), DX
+	MOVBLZX conjA+72(FP), AX
+	VXORPS  Y15, Y15, Y15
+	TESTQ   AX, AX
+	JZ      ms_start
+	VMOVUPS negodd<>(SB), Y15
+
+ms_start:
+	CMPQ CX, $4
+	JLT  ms_2
+
+ms_4:
+	VMOVUPS   (SI), Y0
+	VXORPS    Y15, Y0, Y0
+	VMOVSLDUP Y0, Y1
+	VMOVSHDUP Y0, Y2
+	VMOVUPS   (DX), Y3
+	CMUL(Y3, Y1, Y2, Y4)
+	VMOVUPS   Y4, (DI)
+	ADDQ      $32, SI
+	ADDQ      $32, DX
+	ADDQ      $32, DI
+	SUBQ      $4, CX
+	CMPQ      CX, $4
+	JGE       ms_4
+
+ms_2:
+	CMPQ      CX, $2
+	JLT       ms_1
+	VMOVUPS   (SI), X0
+	VXORPS    X15, X0, X0
+	VMOVSLDUP X0, X1
+	VMOVSHDUP X0, X2
+	VMOVUPS   (DX), X3
+	CMUL(X3, X1, X2, X4)
+	VMOVUPS   X4, (DI)
+	ADDQ      $16, SI
+	ADDQ      $16, DX
+	ADDQ      $16, DI
+	SUBQ      $2, CX
+
+ms_1:
+	CMPQ      CX, $1
+	JLT       ms_done
+	VMOVQ     (SI), X0
+	VXORPS    X15, X0, X0
+	VMOVSLDUP X0, X1
+	VMOVSHDUP X0, X2
+	VMOVQ     (DX), X3
+	CMUL(X3, X1, X2, X4)
+	VMOVQ     X4, (DI)
+
+ms_done:
+	VZEROUPPER
+	RET
+
+// func mulAddSpectraAVX2(dst, a, b []complex64, conjA bool)
+TEXT ·mulAddSpectraAVX2(SB), NOSPLIT, $0-73
+	MOVQ    dst_base+0(FP), DI
+	MOVQ    dst_len+8(FP), CX
+	MOVQ    a_base+24(FP), SI
+	MOVQ    b_base+48(FP), DX
+	MOVBLZX conjA+72(FP), AX
+	VXORPS  Y15, Y15, Y15
+	TESTQ   AX, AX
+	JZ      ma_start
+	VMOVUPS negodd<>(SB), Y15
+
+ma_start:
+	CMPQ CX, $4
+	JLT  ma_2
+
+ma_4:
+	VMOVUPS   (SI), Y0
+	VXORPS    Y15, Y0, Y0
+	VMOVSLDUP Y0, Y1
+	VMOVSHDUP Y0, Y2
+	VMOVUPS   (DX), Y3
+	CMUL(Y3, Y1, Y2, Y4)
+	VADDPS    (DI), Y4, Y4
+	VMOVUPS   Y4, (DI)
+	ADDQ      $32, SI
+	ADDQ      $32, DX
+	ADDQ      $32, DI
+	SUBQ      $4, CX
+	CMPQ      CX, $4
+	JGE       ma_4
+
+ma_2:
+	CMPQ      CX, $2
+	JLT       ma_1
+	VMOVUPS   (SI), X0
+	VXORPS    X15, X0, X0
+	VMOVSLDUP X0, X1
+	VMOVSHDUP X0, X2
+	VMOVUPS   (DX), X3
+	CMUL(X3, X1, X2, X4)
+	VMOVUPS   (DI), X5
+	VADDPS    X5, X4, X4
+	VMOVUPS   X4, (DI)
+	ADDQ      $16, SI
+	ADDQ      $16, DX
+	ADDQ      $16, DI
+	SUBQ      $2, CX
+
+ma_1:
+	CMPQ      CX, $1
+	JLT       ma_done
+	VMOVQ     (SI), X0
+	VXORPS    X15, X0, X0
+	VMOVSLDUP X0, X1
+	VMOVSHDUP X0, X2
+	VMOVQ     (DX), X3
+	CMUL(X3, X1, X2, X4)
+	VMOVQ     (DI), X5
+	VADDPS    X5, X4, X4
+	VMOVQ     X4, (DI)
+
+ma_done:
+	VZEROUPPER
+	RET

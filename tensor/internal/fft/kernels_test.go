@@ -1,0 +1,161 @@
+package fft
+
+import (
+	"math"
+	"math/cmplx"
+	"math/rand/v2"
+	"testing"
+)
+
+type impl struct {
+	name        string
+	radix2      func(x, w []complex64)
+	radix4      func(x, w1, w2 []complex64)
+	mul, mulAdd func(dst, a, b []complex64, conjA bool)
+}
+
+var genericImpl = impl{
+	name: "generic", radix2: radix2Generic, radix4: radix4Generic,
+	mul: mulSpectraGeneric, mulAdd: mulAddSpectraGeneric,
+}
+
+func randComplex(r *rand.Rand, n int) []complex64 {
+	out := make([]complex64, n)
+	for i := range out {
+		out[i] = complex(float32(r.NormFloat64()), float32(r.NormFloat64()))
+	}
+	return out
+}
+
+func unitTwiddles(r *rand.Rand, n int) []complex64 {
+	out := make([]complex64, n)
+	for i := range out {
+		s, c := math.Sincos(2 * math.Pi * r.Float64())
+		out[i] = complex(float32(c), float32(s))
+	}
+	return out
+}
+
+// kernelTol bounds the per-element error of one complex product or butterfly in float32,
+// relative to the magnitudes involved: a handful of roundings of 6e-8 each, with room for
+// the assembly's fused multiply-adds rounding differently from Go's separate operations.
+const kernelTol = 1e-6
+
+func TestSpectraKernels(t *testing.T) {
+	r := rand.New(rand.NewPCG(1, 2))
+	for _, im := range implementations() {
+		for n := 0; n <= 300; n++ {
+			for _, off := range []int{0, 1, 3} {
+				for _, conjA := range []bool{false, true} {
+					a := randComplex(r, n+off)[off:]
+					b := randComplex(r, n+off)[off:]
+					old := randComplex(r, n+off+1)
+					dst := append([]complex64(nil), old...)
+					im.mul(dst[off:off+n], a, b, conjA)
+					verifySpectra(t, im.name+" mul", n, off, conjA, dst, old, a, b, false)
+					dst = append(dst[:0], old...)
+					im.mulAdd(dst[off:off+n], a, b, conjA)
+					verifySpectra(t, im.name+" mulAdd", n, off, conjA, dst, old, a, b, true)
+				}
+			}
+		}
+	}
+}
+
+func verifySpectra(t *testing.T, name string, n, off int, conjA bool, dst, old, a, b []complex64, acc bool) {
+	t.Helper()
+	for i, v := range dst {
+		if i < off || i >= off+n {
+			if v != old[i] {
+				t.Fatalf("%s n=%d off=%d: wrote outside dst at %d", name, n, off, i)
+			}
+			continue
+		}
+		x, y := complex128(a[i-off]), complex128(b[i-off])
+		if conjA {
+			x = cmplx.Conj(x)
+		}
+		want := x * y
+		scale := cmplx.Abs(x) * cmplx.Abs(y)
+		if acc {
+			want += complex128(old[i])
+			scale += cmplx.Abs(complex128(old[i]))
+		}
+		if cmplx.Abs(complex128(v)-want) > kernelTol*scale {
+			t.Fatalf("%s n=%d off=%d conj=%v: element %d = %v, want %v", name, n, off, conjA, i-off, v, want)
+		}
+	}
+}
+
+// TestButterflyKernels holds every implementation of the radix-2 and radix-4 stages to a
+// float64 evaluation of the same butterflies, on misaligned slices with several blocks.
+func TestButterflyKernels(t *testing.T) {
+	r := rand.New(rand.NewPCG(3, 4))
+	for _, im := range implementations() {
+		for _, h := range []int{4, 8, 16, 64, 256} {
+			for _, blocks := range []int{1, 3} {
+				for _, off := range []int{0, 1, 3} {
+					w1, w2 := unitTwiddles(r, h+off)[off:], unitTwiddles(r, h)
+					buf := randComplex(r, 4*h*blocks+off+1)
+					x := buf[off : off+4*h*blocks]
+					orig := append([]complex64(nil), buf...)
+
+					im.radix2(x[:2*h*blocks], w1)
+					want := make([]complex128, len(x))
+					scale := make([]float64, len(x))
+					for i := range want {
+						want[i] = complex128(orig[off+i])
+					}
+					for k := 0; k < 2*h*blocks; k += 2 * h {
+						for j := 0; j < h; j++ {
+							a, b := want[k+j], complex128(w1[j])*want[k+h+j]
+							want[k+j], want[k+h+j] = a+b, a-b
+							scale[k+j] = cmplx.Abs(a) + cmplx.Abs(b)
+							scale[k+h+j] = scale[k+j]
+						}
+					}
+					checkButterfly(t, im.name+" radix2", h, off, buf, orig, want, scale)
+
+					copy(buf, orig)
+					im.radix4(x, w1, w2)
+					for i := range want {
+						want[i] = complex128(orig[off+i])
+					}
+					for k := 0; k < len(x); k += 4 * h {
+						for j := 0; j < h; j++ {
+							a, b, c, d := want[k+j], want[k+h+j], want[k+2*h+j], want[k+3*h+j]
+							sum := cmplx.Abs(a) + cmplx.Abs(b) + cmplx.Abs(c) + cmplx.Abs(d)
+							scale[k+j], scale[k+h+j], scale[k+2*h+j], scale[k+3*h+j] = sum, sum, sum, sum
+							wa, wb := complex128(w1[j]), complex128(w2[j])
+							a, b = a+wa*b, a-wa*b
+							c, d = c+wa*d, c-wa*d
+							wd := -1i * wb
+							a, c = a+wb*c, a-wb*c
+							b, d = b+wd*d, b-wd*d
+							want[k+j], want[k+h+j], want[k+2*h+j], want[k+3*h+j] = a, b, c, d
+						}
+					}
+					checkButterfly(t, im.name+" radix4", h, off, buf, orig, want, scale)
+				}
+			}
+		}
+	}
+}
+
+func checkButterfly(t *testing.T, name string, h, off int, buf, orig []complex64, want []complex128, scale []float64) {
+	t.Helper()
+	for i, v := range buf {
+		j := i - off
+		if j < 0 || j >= len(want) {
+			if v != orig[i] {
+				t.Fatalf("%s h=%d off=%d: wrote outside x at %d", name, h, off, i)
+			}
+			continue
+		}
+		// scale is the sum of the magnitudes of the butterfly's inputs; every rounding in
+		// it is relative to at most that.
+		if cmplx.Abs(complex128(v)-want[j]) > kernelTol*scale[j] {
+			t.Fatalf("%s h=%d off=%d: element %d = %v, want %v", name, h, off, j, v, want[j])
+		}
+	}
+}

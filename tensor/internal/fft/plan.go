@@ -1,0 +1,227 @@
+// Package fft computes float32 real discrete Fourier transforms of power-of-two length.
+//
+// An n-point real transform runs as an n/2-point complex transform of the samples packed
+// in pairs (even index in the real part, odd in the imaginary part), followed by an
+// O(n) pass that separates the spectra of the even and odd samples. The complex transform
+// is an in-place radix-4 decimation-in-time FFT whose passes over blocks larger than the
+// L1/L2 caches are split recursively, so every pass below the top few works on data that
+// is already in cache.
+package fft
+
+import (
+	"fmt"
+	"math"
+	"math/bits"
+	"sync"
+	"unsafe"
+)
+
+// MinSize and MaxSize bound the transform lengths NewPlan accepts.
+const (
+	MinSize = 8
+	MaxSize = 1 << 22
+)
+
+// leafSize is the largest complex block transformed pass by pass; 2^11 complex64 values
+// (16 KiB) plus their twiddles stay in a 32 KiB L1 data cache. Larger blocks recurse.
+const leafSize = 1 << 11
+
+// Plan holds the tables of one transform length. It is immutable after NewPlan and may be
+// used by any number of goroutines at once.
+type Plan struct {
+	n int // real length
+	m int // complex length n/2
+	// tw[h+j] = exp(-2πi·j/(2h)) for every power of two h ≤ m and 0 ≤ j < h: the
+	// twiddles of the radix-2 stage of half-size h lie contiguously at tw[h:2h], and
+	// tw[m:m+m/2+1] are the exp(-2πi·k/n) of the real-to-complex split.
+	tw []complex64
+	// rev4[t] is the bit reversal of 4t over log2(m) bits: the first of the four packed
+	// inputs of the 4-point block t.
+	rev4 []int32
+}
+
+var plans sync.Map // int → *Plan; plans are immutable, so sharing them is safe
+
+// NewPlan returns the plan for real transforms of length n, a power of two in
+// [MinSize, MaxSize]. Plans are cached per length for the life of the process.
+func NewPlan(n int) (*Plan, error) {
+	if n < MinSize || n > MaxSize || n&(n-1) != 0 {
+		return nil, fmt.Errorf("fft: length %d is not a power of two in [%d, %d]", n, MinSize, MaxSize)
+	}
+	if p, ok := plans.Load(n); ok {
+		return p.(*Plan), nil
+	}
+	p, _ := plans.LoadOrStore(n, newPlan(n))
+	return p.(*Plan), nil
+}
+
+func newPlan(n int) *Plan {
+	m := n / 2
+	p := &Plan{n: n, m: m, tw: make([]complex64, m+m/2+1), rev4: make([]int32, m/4)}
+	for h := 1; h <= m; h *= 2 {
+		cnt := h
+		if h == m {
+			cnt = m/2 + 1
+		}
+		for j := 0; j < cnt; j++ {
+			// Angles computed in float64 from exact integers, then rounded once, so every
+			// twiddle is the correctly rounded float32 of the exact value (up to sincos's
+			// own sub-ulp error).
+			s, c := math.Sincos(-2 * math.Pi * float64(j) / float64(2*h))
+			p.tw[h+j] = complex(float32(c), float32(s))
+		}
+	}
+	logm := bits.TrailingZeros(uint(m))
+	for t := range p.rev4 {
+		p.rev4[t] = int32(bits.Reverse64(uint64(4*t)) >> (64 - logm))
+	}
+	return p
+}
+
+// Len is the real transform length n.
+func (p *Plan) Len() int { return p.n }
+
+// Forward stores the first n/2+1 bins of the unnormalised DFT of src in dst:
+// dst[k] = Σ_j src[j]·exp(-2πi·jk/n). len(src) must be n and len(dst) n/2+1; dst and src
+// must not overlap. It allocates nothing.
+func (p *Plan) Forward(dst []complex64, src []float32) {
+	m := p.m
+	if len(src) != p.n || len(dst) != m+1 {
+		panic(fmt.Sprintf("fft: Forward of length %d got src %d, dst %d", p.n, len(src), len(dst)))
+	}
+	z := dst[:m]
+	// Pack pairs of samples as complex values, in bit-reversed order, and run the two
+	// trivial radix-2 stages (twiddles 1 and -i) on the way.
+	q1, q2, q3 := m/2, m/4, 3*m/4
+	for t, j0 := range p.rev4 {
+		j := int(j0)
+		a := complex(src[2*j], src[2*j+1])
+		b := complex(src[2*(j+q1)], src[2*(j+q1)+1])
+		c := complex(src[2*(j+q2)], src[2*(j+q2)+1])
+		d := complex(src[2*(j+q3)], src[2*(j+q3)+1])
+		butterfly4(z[4*t:4*t+4:4*t+4], a, b, c, d)
+	}
+	p.transform(z)
+	p.splitForward(dst)
+}
+
+// Inverse stores in dst the length-n real signal whose spectrum (as Forward returns it) is
+// src, including the 1/n factor, so Inverse(Forward(x)) == x up to rounding. The
+// imaginary parts of src[0] and src[n/2], which a real signal's spectrum cannot have, are
+// ignored. len(src) must be n/2+1 and len(dst) n; they must not overlap. It allocates
+// nothing.
+func (p *Plan) Inverse(dst []float32, src []complex64) {
+	m := p.m
+	if len(dst) != p.n || len(src) != m+1 {
+		panic(fmt.Sprintf("fft: Inverse of length %d got dst %d, src %d", p.n, len(dst), len(src)))
+	}
+	// dst has exactly the bytes of m complex64 values and complex64 needs only float32
+	// alignment, so the complex transform runs in dst itself.
+	z := unsafe.Slice((*complex64)(unsafe.Pointer(&dst[0])), m)
+	p.joinInverse(z, src)
+	for i := 0; i < m; i += 4 {
+		butterfly4(z[i:i+4:i+4], z[i], z[i+1], z[i+2], z[i+3])
+	}
+	p.transform(z)
+	// The join stored swap(Z) (real and imaginary parts exchanged): the forward transform
+	// of swap(Z) is swap of m times the inverse transform of Z, so exchanging the parts
+	// again while scaling finishes the inverse.
+	scale := float32(1) / float32(p.n)
+	for j, v := range z {
+		z[j] = complex(imag(v)*scale, real(v)*scale)
+	}
+}
+
+// butterfly4 runs the first two radix-2 stages on four bit-reversed inputs.
+func butterfly4(out []complex64, a, b, c, d complex64) {
+	a1, b1 := a+b, a-b
+	c1, d1 := c+d, c-d
+	// -i·d1
+	md := complex(imag(d1), -real(d1))
+	out[0] = a1 + c1
+	out[2] = a1 - c1
+	out[1] = b1 + md
+	out[3] = b1 - md
+}
+
+// transform runs the stages of half-size 4 and up on z, whose first two stages are done.
+func (p *Plan) transform(z []complex64) {
+	n := len(z)
+	if n <= leafSize {
+		h := 4
+		for ; 4*h <= n; h *= 4 {
+			radix4(z, p.tw[h:2*h], p.tw[2*h:3*h])
+		}
+		if 2*h <= n {
+			radix2(z, p.tw[h:2*h])
+		}
+		return
+	}
+	// Above the leaf, radix-4 levels first recurse into the four quarters, so their stages
+	// run while each quarter is still cached; an odd number of levels above the leaf takes
+	// one radix-2 level at the top.
+	if (bits.TrailingZeros(uint(n))-bits.TrailingZeros(leafSize))%2 == 1 {
+		p.transform(z[:n/2])
+		p.transform(z[n/2:])
+		radix2(z, p.tw[n/2:n])
+		return
+	}
+	q := n / 4
+	for i := 0; i < 4; i++ {
+		p.transform(z[i*q : (i+1)*q])
+	}
+	radix4(z, p.tw[q:2*q], p.tw[2*q:3*q])
+}
+
+// splitForward turns Z, the m-point transform of the packed samples held in dst[:m], into
+// the n/2+1 bins of the real transform, in place.
+func (p *Plan) splitForward(dst []complex64) {
+	m := p.m
+	w := p.tw[m:]
+	z0 := dst[0]
+	dst[0] = complex(real(z0)+imag(z0), 0)
+	dst[m] = complex(real(z0)-imag(z0), 0)
+	for k := 1; k <= m/2; k++ {
+		zk, zmk := dst[k], dst[m-k]
+		// E and O are the spectra of the even and odd samples at bin k.
+		er := 0.5 * (real(zk) + real(zmk))
+		ei := 0.5 * (imag(zk) - imag(zmk))
+		// O = -i/2·(Z[k] - conj Z[m-k])
+		or := 0.5 * (imag(zk) + imag(zmk))
+		oi := -0.5 * (real(zk) - real(zmk))
+		wr, wi := real(w[k]), imag(w[k])
+		tr := wr*or - wi*oi
+		ti := wr*oi + wi*or
+		dst[k] = complex(er+tr, ei+ti)
+		// X[m-k] = conj(E - W^k·O)
+		dst[m-k] = complex(er-tr, ti-ei)
+	}
+}
+
+// joinInverse stores swap(Z) in bit-reversed order in z, where Z[k] = 2(E[k] + i·O[k]) is
+// built from the spectra of the even and odd samples that the real spectrum x holds.
+func (p *Plan) joinInverse(z, x []complex64) {
+	m := p.m
+	w := p.tw[m:]
+	logm := bits.TrailingZeros(uint(m))
+	rev := func(k int) int { return int(bits.Reverse64(uint64(k)) >> (64 - logm)) }
+	{
+		x0, xm := real(x[0]), real(x[m])
+		// Z[0] = (x0 + xm) + i(x0 - xm), stored swapped.
+		z[0] = complex(x0-xm, x0+xm)
+	}
+	for k := 1; k <= m/2; k++ {
+		a, b := x[k], x[m-k]
+		// S = A + conj B, D = A - conj B, T = i·conj(W^k)·D.
+		sr, si := real(a)+real(b), imag(a)-imag(b)
+		dr, di := real(a)-real(b), imag(a)+imag(b)
+		wr, wi := real(w[k]), -imag(w[k])
+		// conj(W)·D, then times i.
+		cr := wr*dr - wi*di
+		ci := wr*di + wi*dr
+		tr, ti := -ci, cr
+		// Z[k] = S + T and Z[m-k] = conj(S - T), both stored swapped.
+		z[rev(k)] = complex(si+ti, sr+tr)
+		z[rev(m-k)] = complex(ti-si, sr-tr)
+	}
+}
