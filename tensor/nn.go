@@ -62,10 +62,6 @@ func lastAxis(op string, t *Tensor) (rows, d int) {
 	return len(t.data) / d, d
 }
 
-// expf is e^x in float32. Softmax rows pass x ≤ 0, where float64's exp rounded to float32
-// is exact to half an ulp.
-func expf(x float32) float32 { return float32(math.Exp(float64(x))) }
-
 func rowMax(x []float32) float32 {
 	m := float32(math.Inf(-1))
 	for _, v := range x {
