@@ -2,7 +2,10 @@ module github.com/hungry-ssm/hungry
 
 go 1.26.0
 
-require github.com/klauspost/cpuid/v2 v2.4.2
+require (
+	github.com/ebitengine/purego v0.11.3
+	github.com/klauspost/cpuid/v2 v2.4.2
+)
 
 require (
 	codeberg.org/go-fonts/liberation v0.5.0 // indirect
