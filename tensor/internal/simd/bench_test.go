@@ -132,3 +132,23 @@ func BenchmarkSgemmRowVector(b *testing.B) {
 		})
 	}
 }
+
+// BenchmarkSgemmModelShapes times shapes from a GPT-2-small-sized model on two workers:
+// a batch of 2048 tokens through a 768→768 and a 768→3072 layer (weights stored
+// out×in, as nn.Linear keeps them), and 64 tokens through the 768→50257 output layer.
+func BenchmarkSgemmModelShapes(b *testing.B) {
+	pool := parallel.New(2)
+	for _, sh := range []struct{ m, n, k int }{{2048, 768, 768}, {2048, 3072, 768}, {64, 50257, 768}} {
+		b.Run(fmt.Sprintf("%dx%dx%d", sh.m, sh.n, sh.k), func(b *testing.B) {
+			rng := rand.New(rand.NewPCG(6, 6))
+			x := randomSlice(rng, 0, sh.m*sh.k)
+			w := randomSlice(rng, 0, sh.n*sh.k)
+			y := make([]float32, sh.m*sh.n)
+			b.ResetTimer()
+			for range b.N {
+				Sgemm(pool, false, true, sh.m, sh.n, sh.k, 1, x, sh.k, w, sh.k, 0, y, sh.n)
+			}
+			b.ReportMetric(2*float64(sh.m)*float64(sh.n)*float64(sh.k)*float64(b.N)/b.Elapsed().Seconds()/1e9, "GFLOP/s")
+		})
+	}
+}

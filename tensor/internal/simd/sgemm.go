@@ -236,10 +236,13 @@ func sgemmParallel(kern gemmKernels, pool *parallel.Pool, workers int, transA, t
 	defer packPool.Put(shared)
 	shared.b = grown(shared.b, min(roundUp(n, nr), nc)*min(k, kc))
 	// About four tasks per worker: enough to even out uneven progress, few enough that
-	// each task still reuses its packed A across many columns.
+	// each task still reuses its packed A across many columns. Row blocks are as tall as
+	// the L2 budget allows (evened out, in whole slivers); when that gives too few tasks
+	// the columns are cut as well.
 	target := 4 * workers
-	rowH := min(mc, roundUp((m+target-1)/target, mr))
-	rowBlocks := (m + rowH - 1) / rowH
+	rowBlocks := (m + mc - 1) / mc
+	rowH := roundUp((m+rowBlocks-1)/rowBlocks, mr)
+	rowBlocks = (m + rowH - 1) / rowH
 	for jc := 0; jc < n; jc += nc {
 		nb := min(nc, n-jc)
 		slivers := (nb + nr - 1) / nr
