@@ -273,3 +273,27 @@ func TestExpfAgainstMathExp(t *testing.T) {
 		t.Fatal("edge cases: want +Inf above, 0 below, NaN for NaN")
 	}
 }
+
+func TestUnaryExtremeInputs(t *testing.T) {
+	// Far into the tails the exponentials overflow or underflow; the activations must
+	// still reach their limits without NaN.
+	dev := DefaultCPU()
+	xs := []float32{-1e6, -100, -30, 30, 100, 1e6}
+	x := FromSlice(xs, len(xs))
+	for _, op := range []UnaryOp{OpGELU, OpSiLU, OpSigmoid, OpTanh} {
+		y := dev.Zeros(len(xs))
+		dev.Unary(op, y, x)
+		dx := dev.Zeros(len(xs))
+		dev.UnaryBackward(op, dx, FromSlice([]float32{1, 1, 1, 1, 1, 1}, len(xs)), x, y)
+		for i, v := range xs {
+			want, wantD := refUnary(op, float64(v))
+			if math.IsNaN(want) || math.IsNaN(wantD) {
+				t.Fatalf("reference NaN at %v", v)
+			}
+			got, gotD := float64(y.Data()[i]), float64(dx.Data()[i])
+			if math.Abs(got-want) > 1e-6*(1+math.Abs(want)) || math.Abs(gotD-wantD) > 1e-6*(1+math.Abs(wantD)) {
+				t.Errorf("%s(%v) = %v, %v; want %v, %v", op, v, got, gotD, want, wantD)
+			}
+		}
+	}
+}
