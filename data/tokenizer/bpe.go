@@ -82,8 +82,9 @@ func (t *BPE) Decode(ids []int32) ([]byte, error) {
 	return out, nil
 }
 
-// Encode splits text at special tokens, pre-tokenises the rest and applies
-// the merges to each word. Words repeat a lot in natural text, so each
+// Encode splits text at special tokens (so "<|endoftext|>" in the text
+// becomes GPT-2's id 50256, as with Hugging Face's GPT2Tokenizer),
+// pre-tokenises the rest and applies the merges to each word. Words repeat a lot in natural text, so each
 // distinct word is merged once per call and looked up afterwards.
 func (t *BPE) Encode(text []byte) []int32 {
 	e := encoder{tok: t, cache: make(map[string][]int32)}
@@ -320,8 +321,12 @@ func newBPE(name string, tokens [][]byte, merges []merge) (*BPE, error) {
 // LoadBPE reads a vocabulary (JSON object token -> id, tokens written in
 // GPT-2's byte alphabet) and a merges file ("#version" line, then one "a b"
 // pair per line, highest priority first): GPT-2's encoder.json/vocab.bpe or
-// the vocab.json/merges.txt that Save writes. name is what Name() reports.
+// the vocab.json/merges.txt that Save writes. name, KindBPE or KindGPT2, is
+// what Name() reports and decides the file names Save uses.
 func LoadBPE(vocabPath, mergesPath, name string) (*BPE, error) {
+	if name != KindBPE && name != KindGPT2 {
+		return nil, fmt.Errorf("tokenizer: LoadBPE: kind %q, want %q or %q", name, KindBPE, KindGPT2)
+	}
 	raw, err := os.ReadFile(vocabPath)
 	if err != nil {
 		return nil, fmt.Errorf("tokenizer: %s: %w", name, err)

@@ -426,3 +426,17 @@ func BenchmarkTrainBPESample(b *testing.B) {
 		}
 	}
 }
+
+func TestLoadBPEKind(t *testing.T) {
+	dir := t.TempDir()
+	tok, err := TrainBPE([]byte("ab ab ab abc"), 300)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := tok.Save(dir); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := LoadBPE(filepath.Join(dir, BPEVocabFile), filepath.Join(dir, BPEMergesFile), "sentencepiece"); err == nil {
+		t.Error("unknown kind accepted")
+	}
+}
