@@ -373,3 +373,50 @@ func FuzzParse(f *testing.F) {
 		}
 	})
 }
+
+// TestTruncatedSource: a reader whose data ends before the size it claims must give an
+// error when the missing bytes are requested, not a panic or a short tensor.
+func TestTruncatedSource(t *testing.T) {
+	full := encode(t, map[string]Tensor{"x": mustF32(t, []int{4}, []float32{1, 2, 3, 4})}, nil)
+	f, err := Read(bytes.NewReader(full[:len(full)-4]), int64(len(full)))
+	if err != nil {
+		t.Fatal(err) // the header itself is intact
+	}
+	if _, err := f.Tensor("x"); err == nil || !strings.Contains(err.Error(), `"x"`) {
+		t.Fatalf("reading a truncated tensor: err = %v", err)
+	}
+	if _, err := Read(bytes.NewReader(full[:12]), int64(len(full))); err == nil {
+		t.Fatal("Read accepted a source that ends inside the header")
+	}
+}
+
+func BenchmarkF32(b *testing.B) {
+	const n = 1 << 20
+	x := mustF32(b, []int{n}, make([]float32, n))
+	b.SetBytes(4 * n)
+	for b.Loop() {
+		if _, err := x.F32(); err != nil {
+			b.Fatal(err)
+		}
+	}
+}
+
+func BenchmarkParseAndRead(b *testing.B) {
+	tensors := map[string]Tensor{}
+	for i := range 64 {
+		tensors[strings.Repeat("w", i+1)] = mustF32(b, []int{128, 128}, make([]float32, 128*128))
+	}
+	data := encode(b, tensors, nil)
+	b.SetBytes(int64(len(data)))
+	for b.Loop() {
+		f, err := Parse(data)
+		if err != nil {
+			b.Fatal(err)
+		}
+		for _, name := range f.Names() {
+			if _, _, err := f.F32(name); err != nil {
+				b.Fatal(err)
+			}
+		}
+	}
+}

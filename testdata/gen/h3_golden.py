@@ -236,7 +236,9 @@ def sub(p, prefix):
     return {k[len(prefix) :]: v for k, v in p.items() if k.startswith(prefix)}
 
 
-def lm_forward(ids, p, cfg):
+def lm_forward(ids, p, cfg, aux):
+    """Logits (B, L, vocab); aux receives each block's outputs (h, residual) and ln_f's output
+    so that a mismatching implementation can find the first layer that differs."""
     h = p["backbone.embeddings.word_embeddings.weight"][ids]
     residual = None
     for i in range(cfg["n_layer"]):
@@ -251,8 +253,11 @@ def lm_forward(ids, p, cfg):
         h = layer_norm(residual, p, pre + "norm2")
         h = F.gelu(linear(h, p, pre + "mlp.fc1"), approximate="tanh")
         h = linear(h, p, pre + "mlp.fc2")
+        aux[f"aux.layers.{i}.h"] = h
+        aux[f"aux.layers.{i}.residual"] = residual
     residual = h + residual
     h = layer_norm(residual, p, "backbone.ln_f")
+    aux["aux.ln_f"] = h
     return h @ p["backbone.embeddings.word_embeddings.weight"].T
 
 
@@ -350,7 +355,8 @@ def np_gelu_tanh(x):
     return 0.5 * x * (1 + np.tanh(math.sqrt(2 / math.pi) * (x + 0.044715 * x**3)))
 
 
-def np_lm_forward(ids, p, cfg):
+def np_lm_forward(ids, p, cfg, aux=None):
+    aux = {} if aux is None else aux
     E = p["backbone.embeddings.word_embeddings.weight"]
     h, residual = E[ids], None
     for i in range(cfg["n_layer"]):
@@ -364,8 +370,11 @@ def np_lm_forward(ids, p, cfg):
         residual = h + residual
         h = np_layer_norm(residual, p, pre + "norm2")
         h = np_linear(np_gelu_tanh(np_linear(h, p, pre + "mlp.fc1")), p, pre + "mlp.fc2")
+        aux[f"aux.layers.{i}.h"] = h
+        aux[f"aux.layers.{i}.residual"] = residual
     residual = h + residual
-    return np_layer_norm(residual, p, "backbone.ln_f") @ E.T
+    aux["aux.ln_f"] = np_layer_norm(residual, p, "backbone.ln_f")
+    return aux["aux.ln_f"] @ E.T
 
 
 def np_cross_entropy(logits, targets):
@@ -497,13 +506,18 @@ def lm_case(name, seed, cfg, Bsz, L):
     targets = rng.integers(0, cfg["vocab_size"], (Bsz, L))
 
     tp = to_torch(P)
-    logits = lm_forward(torch.tensor(ids), tp, cfg)
+    aux = {}
+    logits = lm_forward(torch.tensor(ids), tp, cfg, aux)
     loss = F.cross_entropy(logits.reshape(-1, cfg["vocab_size"]), torch.tensor(targets).reshape(-1))
     loss.backward()
     grads = {k: v.grad.numpy() for k, v in tp.items()}
 
-    ref = np_lm_forward(ids, P, cfg)
+    ref_aux = {}
+    ref = np_lm_forward(ids, P, cfg, ref_aux)
     fwd_err = assert_close(name + " logits", logits.detach().numpy(), ref, FWD_RTOL)
+    assert sorted(aux) == sorted(ref_aux)
+    for k in aux:
+        assert_close(f"{name} {k}", aux[k].detach().numpy(), ref_aux[k], FWD_RTOL)
     assert_close(name + " loss", loss.item(), np_cross_entropy(ref, targets), FWD_RTOL)
 
     def np_loss(params, _):
@@ -512,6 +526,7 @@ def lm_case(name, seed, cfg, Bsz, L):
     grad_err = check_gradients(name, np_loss, P, grads, None, np.random.default_rng(seed + 1000))
 
     io = {"input_ids": ids, "targets": targets, "logits": logits.detach().numpy(), "loss": np.array(loss.item())}
+    io.update({k: v.detach().numpy() for k, v in aux.items()})
     io.update({"grad." + k: v for k, v in grads.items()})
     meta = {"case": "lm", "loss": "mean cross-entropy of logits vs targets over all B*L positions", "seed": str(seed)}
     write_case(name, cfg, P, io, meta)
