@@ -72,9 +72,11 @@ func grown(buf []float32, n int) []float32 {
 // lda, ldb and ldc are the distances between consecutive stored rows, so A is stored as
 // m rows of k (k rows of m when transA), and so on.
 //
-// beta == 0 overwrites C without reading it, so C may start out holding NaN. pool may be
-// nil, which runs on the calling goroutine only; otherwise large products are split over
-// the pool's workers by rows (or by columns when C is short and wide).
+// beta == 0 overwrites C without reading it, so C may start out holding NaN; alpha == 0
+// or k == 0 reads neither A nor B. pool may be nil, which runs on the calling goroutine
+// only; otherwise products of more than 64³ multiply-adds are shared between the pool's
+// workers in rectangles of C. The result does not depend on the pool: every element of C
+// is summed in the same order however the work is split.
 //
 // Inconsistent shapes (negative sizes, strides shorter than a row, slices too short for
 // the shapes) are programming errors of the caller and panic.
@@ -103,7 +105,7 @@ func SgemmStrided(pool *parallel.Pool, transA, transB bool, batch, m, n, k int, 
 	checkGemmArgs(transA, transB, m, n, k, tail(a, last*strideA), lda, tail(b, last*strideB), ldb, tail(c, last*strideC), ldc)
 	kern := activeGemmKernels()
 	one := func(i int, p *parallel.Pool) {
-		sgemmWith(kern, p, transA, transB, m, n, k, alpha, a[i*strideA:], lda, b[i*strideB:], ldb, beta, c[i*strideC:], ldc)
+		sgemmWith(kern, p, transA, transB, m, n, k, alpha, tail(a, i*strideA), lda, tail(b, i*strideB), ldb, beta, c[i*strideC:], ldc)
 	}
 	perItem := m * n * k
 	if pool == nil || pool.Workers() == 1 || perItem >= parallelMinFlops*pool.Workers()*4 {
@@ -155,7 +157,7 @@ func checkMatrix(name string, rows, cols int, s []float32, ld int) {
 	}
 }
 
-// sgemmWith is Sgemm with the micro-kernel chosen by the caller, so tests can run the
+// sgemmWith is Sgemm with the kernel family chosen by the caller, so tests can run the
 // assembly and the generic twin side by side. Arguments are already checked.
 func sgemmWith(kern gemmKernels, pool *parallel.Pool, transA, transB bool, m, n, k int, alpha float32, a []float32, lda int, b []float32, ldb int, beta float32, c []float32, ldc int) {
 	if m == 0 || n == 0 {
@@ -406,13 +408,15 @@ func roundUp(x, to int) int { return (x + to - 1) / to * to }
 //     !transA (dots) and over p when transA (accumulate rows).
 func gemv(kern gemmKernels, pool *parallel.Pool, workers int, transA, transB bool, m, n, k int, alpha float32, a []float32, lda int, b []float32, ldb int, beta float32, c []float32, ldc int) {
 	var (
-		mat     []float32 // M, row-major with stride ldm
-		ldm     int
-		vec     []float32 // x: k values, every vecStride-th element
-		vecInc  int
-		outLen  int // length of y
-		outInc  int // stride of y inside c
-		accumRw bool
+		mat    []float32 // M, row-major with stride ldm
+		ldm    int
+		vec    []float32 // x: k values, vecInc apart
+		vecInc int
+		outLen int // length of y
+		outInc int // stride of y inside c
+		// accumulate is set when M's stored rows run over p, so y is built as a sum of
+		// scaled rows; otherwise each y element is the dot product of a row with x.
+		accumulate bool
 	)
 	if m == 1 {
 		mat, ldm, outLen, outInc = b, ldb, n, 1
@@ -420,14 +424,14 @@ func gemv(kern gemmKernels, pool *parallel.Pool, workers int, transA, transB boo
 		if transA {
 			vecInc = lda
 		}
-		accumRw = !transB
+		accumulate = !transB
 	} else {
 		mat, ldm, outLen, outInc = a, lda, m, ldc
 		vec, vecInc = b, ldb
 		if transB {
 			vecInc = 1
 		}
-		accumRw = transA
+		accumulate = transA
 	}
 	bufs := packPool.Get().(*packBuffers)
 	defer packPool.Put(bufs)
@@ -445,7 +449,7 @@ func gemv(kern gemmKernels, pool *parallel.Pool, workers int, transA, transB boo
 	// independent of the number of workers.
 	run := func(lo, hi int) {
 		yr := y[lo:hi]
-		if accumRw {
+		if accumulate {
 			// Chunks of y small enough to stay in L1 while every row of M adds to them.
 			const chunk = 2048
 			for c0 := 0; c0 < len(yr); c0 += chunk {
