@@ -317,3 +317,20 @@ func (c *CPU) ShiftSSMKernelBackward(dk, b, cp, dB, dC *Tensor) {
 		}
 	})
 }
+
+// DiagSSMDiscrete returns, per head and mode ((H, N) row-major), dA and C' = B·C·dB in
+// float64: what the recurrent form x ← dA·x + u, y = 2·Re Σₙ C'·x needs. Its kernel is
+// the one DiagSSMKernel computes. The parameters may live on any device.
+func DiagSSMDiscrete(logDt, invAReal, aImag, b, c *Tensor, disc Discretization) (dA, w []complex128) {
+	h, n := DiagSSMShapes("DiagSSMDiscrete", logDt, invAReal, aImag, b, c)
+	ld, ar, ai, bd, cd := logDt.Host(), invAReal.Host(), aImag.Host(), b.Host(), c.Host()
+	dA = make([]complex128, h*n)
+	w = make([]complex128, h*n)
+	for hh := 0; hh < h; hh++ {
+		for j := 0; j < n; j++ {
+			m := diagModeAt(ld, ar, ai, bd, cd, hh, n, j, disc)
+			dA[hh*n+j], w[hh*n+j] = m.z, m.w
+		}
+	}
+	return dA, w
+}

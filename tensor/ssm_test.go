@@ -296,3 +296,34 @@ func TestSSMKernelShapeErrors(t *testing.T) {
 		}
 	}
 }
+
+func TestDiagSSMDiscreteMatchesKernel(t *testing.T) {
+	// Running the recurrence on an impulse must reproduce the convolution kernel.
+	rng := NewRNG(15)
+	dev := DefaultCPU()
+	const h, n, L = 3, 5, 200
+	for _, disc := range []Discretization{ZOH, Bilinear} {
+		p := randomDiagParams(rng, h, n)
+		dA, w := DiagSSMDiscrete(p.logDt, p.invAReal, p.aImag, p.b, p.c, disc)
+		k := dev.Zeros(h, L)
+		dev.DiagSSMKernel(k, p.logDt, p.invAReal, p.aImag, p.b, p.c, disc)
+		want := make([]float64, h*L)
+		for hh := 0; hh < h; hh++ {
+			x := make([]complex128, n)
+			for l := 0; l < L; l++ {
+				y := 0.0
+				for j := range x {
+					x[j] *= dA[hh*n+j]
+					if l == 0 {
+						x[j] += 1
+					}
+					y += 2 * real(w[hh*n+j]*x[j])
+				}
+				want[hh*L+l] = y
+			}
+		}
+		if e := maxRelErr(k.data, want); e > 1e-6 {
+			t.Errorf("%v: kernel and recurrence differ by %.3g", disc, e)
+		}
+	}
+}
