@@ -8,27 +8,29 @@ import (
 
 // Data type names as they appear in the "dtype" field of a header.
 const (
-	BOOL        = "BOOL"
-	U8          = "U8"
-	I8          = "I8"
-	F8E5M2      = "F8_E5M2"
-	F8E4M3      = "F8_E4M3"
-	F8E8M0      = "F8_E8M0"
-	F8E4M3FNUZ  = "F8_E4M3FNUZ"
-	F8E5M2FNUZ  = "F8_E5M2FNUZ"
-	I16         = "I16"
-	U16         = "U16"
-	F16         = "F16"
-	BF16        = "BF16"
-	I32         = "I32"
-	U32         = "U32"
-	F32         = "F32"
-	C64         = "C64"
-	F64         = "F64"
-	I64         = "I64"
-	U64         = "U64"
-	unknownRank = -1
+	BOOL       = "BOOL"
+	U8         = "U8"
+	I8         = "I8"
+	F8E5M2     = "F8_E5M2"
+	F8E4M3     = "F8_E4M3"
+	F8E8M0     = "F8_E8M0"
+	F8E4M3FNUZ = "F8_E4M3FNUZ"
+	F8E5M2FNUZ = "F8_E5M2FNUZ"
+	I16        = "I16"
+	U16        = "U16"
+	F16        = "F16"
+	BF16       = "BF16"
+	I32        = "I32"
+	U32        = "U32"
+	F32        = "F32"
+	C64        = "C64"
+	F64        = "F64"
+	I64        = "I64"
+	U64        = "U64"
 )
+
+// unknownRank marks a dtype name this package does not know.
+const unknownRank = -1
 
 // dtypeInfo returns the element size in bytes and the position of the dtype in the
 // reference implementation's Dtype enum. The writer orders tensors by descending rank

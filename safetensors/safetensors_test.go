@@ -154,6 +154,19 @@ func TestConversions(t *testing.T) {
 	if err != nil || !reflect.DeepEqual(ids, []int64{255, -1}) {
 		t.Fatalf("Int64 = %v, %v", ids, err)
 	}
+	it, err := FromInt64([]int{3}, []int64{-1, 0, math.MaxInt64})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if back, err := it.Int64(); err != nil || !reflect.DeepEqual(back, []int64{-1, 0, math.MaxInt64}) {
+		t.Fatalf("FromInt64 round trip = %v, %v", back, err)
+	}
+	if _, err := FromInt64([]int{2}, []int64{1}); err == nil {
+		t.Fatal("FromInt64 with a mismatched shape succeeded")
+	}
+	if _, err := (Tensor{U64, []int{1}, le.AppendUint64(nil, math.MaxUint64)}).Int64(); err == nil {
+		t.Fatal("Int64 of a U64 above MaxInt64 succeeded")
+	}
 	if _, err := (Tensor{F32, []int{1}, make([]byte, 4)}).Int64(); err == nil {
 		t.Fatal("Int64 of an F32 tensor succeeded")
 	}
