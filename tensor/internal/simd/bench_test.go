@@ -152,3 +152,17 @@ func BenchmarkSgemmModelShapes(b *testing.B) {
 		})
 	}
 }
+
+// BenchmarkSgemmStrided is a batch of small products, as in per-head attention scores.
+func BenchmarkSgemmStrided(b *testing.B) {
+	pool := parallel.New(2)
+	const batch, m, n, k = 48, 64, 64, 64
+	rng := rand.New(rand.NewPCG(7, 7))
+	a, bm := randomSlice(rng, 0, batch*m*k), randomSlice(rng, 0, batch*k*n)
+	c := make([]float32, batch*m*n)
+	b.ResetTimer()
+	for range b.N {
+		SgemmStrided(pool, false, true, batch, m, n, k, 1, a, m*k, k, bm, k*n, k, 0, c, m*n, n)
+	}
+	b.ReportMetric(2*batch*m*n*k*float64(b.N)/b.Elapsed().Seconds()/1e9, "GFLOP/s")
+}

@@ -376,6 +376,17 @@ func TestSgemmStridedMatchesLoop(t *testing.T) {
 	}
 }
 
+// With k == 0 the operands hold nothing, and the batch only scales C.
+func TestSgemmStridedEmptyInner(t *testing.T) {
+	c := []float32{1, 2, 3, 4, 5, 6}
+	SgemmStrided(parallel.New(2), false, false, 3, 1, 2, 0, 1, nil, 4, 1, nil, 4, 2, 3, c, 2, 2)
+	for i, v := range c {
+		if want := 3 * float32(i+1); v != want {
+			t.Fatalf("c[%d] = %v, want %v", i, v, want)
+		}
+	}
+}
+
 func TestSgemmRejectsShortSlices(t *testing.T) {
 	cases := []struct {
 		name string
