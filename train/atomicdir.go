@@ -80,3 +80,6 @@ func syncPath(path string) error {
 	defer f.Close()
 	return f.Sync()
 }
+
+// ResolveCheckpoint returns the folder holding a run's latest complete checkpoint.
+func ResolveCheckpoint(runDir string) (string, error) { return resolveDir(CheckpointDir(runDir)) }

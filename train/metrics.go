@@ -54,7 +54,7 @@ func plotLoss(path, title string, recs []Record) error {
 		}
 	}
 	if len(trainPts) == 0 {
-		return fmt.Errorf("no losses to plot")
+		return errNothingToPlot
 	}
 	tl, err := plotter.NewLine(trainPts)
 	if err != nil {
@@ -75,3 +75,5 @@ func plotLoss(path, title string, recs []Record) error {
 	p.Add(plotter.NewGrid())
 	return p.Save(8*vg.Inch, 5*vg.Inch, path)
 }
+
+var errNothingToPlot = fmt.Errorf("no losses to plot")
