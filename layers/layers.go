@@ -1,0 +1,41 @@
+// Package layers holds the building blocks of the H3 language model: linear maps,
+// embeddings, normalisation, the MLP, causal attention and the H3 mixer with its two
+// state-space models.
+//
+// Every module owns its parameters as autograd variables named with their full official
+// checkpoint names (the PyTorch state-dict keys of HazyResearch/H3), so a checkpoint maps
+// onto Params() one to one. Constructors initialise the parameters as the official code
+// does, drawing from the RNG they are given in a fixed order.
+package layers
+
+import (
+	"github.com/hungry-ssm/hungry/autograd"
+	"github.com/hungry-ssm/hungry/tensor"
+)
+
+// Module is anything that owns parameters.
+type Module interface {
+	Params() []*autograd.Var
+}
+
+// join builds a dotted checkpoint name.
+func join(prefix, name string) string {
+	if prefix == "" {
+		return name
+	}
+	return prefix + "." + name
+}
+
+func param(dev tensor.Device, name string, data []float32, shape ...int) *autograd.Var {
+	return autograd.NewParam(name, dev.FromHost(data, shape...))
+}
+
+func zerosParam(dev tensor.Device, name string, shape ...int) *autograd.Var {
+	return autograd.NewParam(name, dev.Zeros(shape...))
+}
+
+func filledParam(dev tensor.Device, name string, v float32, shape ...int) *autograd.Var {
+	t := dev.Zeros(shape...)
+	dev.Fill(t, v)
+	return autograd.NewParam(name, t)
+}
