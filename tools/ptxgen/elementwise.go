@@ -1,0 +1,149 @@
+package main
+
+import "math"
+
+// Elementwise kernels: each thread handles 4 consecutive elements with one v4 load per
+// input when all 4 are in range, and falls back to scalar accesses for the tail.
+// Launch: block (256,1,1), grid (ceil(n/1024),1,1). Pointers must be 16-byte aligned
+// (cudaMalloc's are).
+const ewThreads = 256
+
+type ewSpec struct {
+	name    string
+	doc     string
+	outs    []string // output pointer params
+	ins     []string // input pointer params (may repeat an output for in-place updates)
+	scalars []string // .f32 params
+	op      func(k *Kernel, in []Reg, s []Reg) []Reg
+}
+
+func elementwiseKernel(s ewSpec) *Kernel {
+	k := NewKernel(s.name, s.doc, "launch: block (256,1,1), grid (ceil(n/1024),1,1); pointers 16-byte aligned")
+	ptr := map[string]Reg{}
+	for _, n := range append(append([]string{}, s.outs...), s.ins...) {
+		if _, ok := ptr[n]; !ok {
+			ptr[n] = k.Param(n, ".u64")
+		}
+	}
+	var sc []Reg
+	for _, n := range s.scalars {
+		sc = append(sc, k.Param(n, ".f32"))
+	}
+	n := k.Param("n", ".u32")
+	gid, _ := globalIndex(k)
+	i := k.Bin("shl.b32", gid, Imm(2))
+	end := k.Bin("add.u32", i, Imm(4))
+	full := k.Setp("le.u32", end, n)
+	addrs := map[string]Reg{}
+	for _, name := range append(append([]string{}, s.outs...), s.ins...) {
+		if _, done := addrs[name]; !done {
+			addrs[name] = elemAddr(k, ptr[name], i, 4)
+		}
+	}
+	tail, done := k.NewLabel("tail"), k.NewLabel("done")
+	k.OpIf(full, true, "bra.uni", tail)
+	k.Comment("four elements in range: vector path")
+	vin := make([]Vec, len(s.ins))
+	for x, name := range s.ins {
+		vin[x] = k.LdV("global", ".f32", 4, At(addrs[name], 0))
+	}
+	vout := make([]Vec, len(s.outs))
+	for e := 0; e < 4; e++ {
+		args := make([]Reg, len(s.ins))
+		for x := range s.ins {
+			args[x] = vin[x][e]
+		}
+		res := s.op(k, args, sc)
+		for o := range s.outs {
+			vout[o] = append(vout[o], res[o])
+		}
+	}
+	for o, name := range s.outs {
+		k.St("global", ".f32", At(addrs[name], 0), vout[o])
+	}
+	k.Op("bra.uni", done)
+	k.Place(tail)
+	k.Comment("tail: up to three elements, one at a time")
+	for e := 0; e < 3; e++ {
+		ie := k.Bin("add.u32", i, Imm(e))
+		out := k.Setp("ge.u32", ie, n)
+		k.OpIf(out, false, "bra.uni", done)
+		args := make([]Reg, len(s.ins))
+		for x, name := range s.ins {
+			args[x] = k.Ld("global", ".f32", At(addrs[name], 4*e))
+		}
+		res := s.op(k, args, sc)
+		for o, name := range s.outs {
+			k.St("global", ".f32", At(addrs[name], 4*e), res[o])
+		}
+	}
+	k.Place(done)
+	k.Op("ret")
+	return k
+}
+
+// GELU, tanh approximation: 0.5·x·(1+tanh(z)), z = √(2/π)·(x + 0.044715·x³). Written as
+// x·σ(2z) = x / (1 + e^(−2z)), which never subtracts nearly equal numbers.
+var geluC = math.Sqrt(2 / math.Pi)
+
+// geluSigma returns σ(2z) for input x.
+func geluSigma(k *Kernel, x Reg) Reg {
+	x2 := k.Bin("mul.f32", x, x)
+	t := k.Tern("fma.rn.f32", x2, F(0.044715), F(1))
+	u := k.Bin("mul.f32", x, t)
+	e := k.Un("ex2.approx.f32", k.Bin("mul.f32", u, F(-2*geluC*math.Log2E)))
+	den := k.Bin("add.f32", e, F(1))
+	return k.Bin("div.rn.f32", F(1), den)
+}
+
+func elementwiseModule() *Module {
+	m := &Module{File: "elementwise.ptx", Doc: []string{"Fused elementwise fp32 kernels."}}
+	specs := []ewSpec{
+		{name: "add_f32", doc: "out[i] = a[i] + b[i]", outs: []string{"out"}, ins: []string{"a", "b"},
+			op: func(k *Kernel, in, _ []Reg) []Reg { return []Reg{k.Bin("add.f32", in[0], in[1])} }},
+		{name: "mul_f32", doc: "out[i] = a[i] * b[i]", outs: []string{"out"}, ins: []string{"a", "b"},
+			op: func(k *Kernel, in, _ []Reg) []Reg { return []Reg{k.Bin("mul.f32", in[0], in[1])} }},
+		{name: "scale_f32", doc: "out[i] = alpha * a[i]", outs: []string{"out"}, ins: []string{"a"}, scalars: []string{"alpha"},
+			op: func(k *Kernel, in, s []Reg) []Reg { return []Reg{k.Bin("mul.f32", in[0], s[0])} }},
+		{name: "axpy_f32", doc: "y[i] += alpha * x[i] (one fused multiply-add)", outs: []string{"y"}, ins: []string{"x", "y"}, scalars: []string{"alpha"},
+			op: func(k *Kernel, in, s []Reg) []Reg { return []Reg{k.Tern("fma.rn.f32", s[0], in[0], in[1])} }},
+		{name: "gelu_fwd_f32", doc: "out[i] = gelu_tanh(x[i]) = x / (1 + exp(-2*sqrt(2/pi)*(x + 0.044715 x^3)))",
+			outs: []string{"out"}, ins: []string{"x"},
+			op: func(k *Kernel, in, _ []Reg) []Reg {
+				return []Reg{k.Bin("mul.f32", in[0], geluSigma(k, in[0]))}
+			}},
+		{name: "gelu_bwd_f32", doc: "dx[i] = dy[i] * gelu_tanh'(x[i]), with s = sigma(2z): s + x*s*(1-s)*2*sqrt(2/pi)*(1 + 3*0.044715 x^2)",
+			outs: []string{"dx"}, ins: []string{"x", "dy"},
+			op: func(k *Kernel, in, _ []Reg) []Reg {
+				x := in[0]
+				s := geluSigma(k, x)
+				oneMinus := k.Bin("sub.f32", F(1), s)
+				ds := k.Bin("mul.f32", s, oneMinus)
+				x2 := k.Bin("mul.f32", x, x)
+				dz := k.Tern("fma.rn.f32", x2, F(3*0.044715*2*geluC), F(2*geluC))
+				g := k.Tern("fma.rn.f32", k.Bin("mul.f32", x, ds), dz, s)
+				return []Reg{k.Bin("mul.f32", g, in[1])}
+			}},
+		{name: "adamw_f32",
+			doc: "AdamW (decoupled decay), as tensor.CPU.AdamW: g=grad*gscale; m=b1*m+(1-b1)g; v=b2*v+(1-b2)g^2; p=p*decay - step*m/(sqrt(v)/sqrtbc2+eps); decay=1-lr*wd, step=lr/(1-b1^t), sqrtbc2=sqrt(1-b2^t)",
+			outs: []string{"p", "m", "v"}, ins: []string{"p", "grad", "m", "v"},
+			scalars: []string{"beta1", "beta2", "eps", "decay", "step_size", "sqrt_bc2", "grad_scale"},
+			op: func(k *Kernel, in, s []Reg) []Reg {
+				p, g0, m0, v0 := in[0], in[1], in[2], in[3]
+				b1, b2, eps, decay, step, sbc2, gs := s[0], s[1], s[2], s[3], s[4], s[5], s[6]
+				g := k.Bin("mul.f32", g0, gs)
+				omb1 := k.Bin("sub.f32", F(1), b1)
+				omb2 := k.Bin("sub.f32", F(1), b2)
+				m := k.Tern("fma.rn.f32", b1, m0, k.Bin("mul.f32", omb1, g))
+				v := k.Tern("fma.rn.f32", b2, v0, k.Bin("mul.f32", k.Bin("mul.f32", omb2, g), g))
+				den := k.Bin("add.f32", k.Bin("div.rn.f32", k.Un("sqrt.rn.f32", v), sbc2), eps)
+				upd := k.Bin("div.rn.f32", k.Bin("mul.f32", step, m), den)
+				pn := k.Bin("sub.f32", k.Bin("mul.f32", p, decay), upd)
+				return []Reg{pn, m, v}
+			}},
+	}
+	for _, s := range specs {
+		m.Kernels = append(m.Kernels, elementwiseKernel(s))
+	}
+	return m
+}

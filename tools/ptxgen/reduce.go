@@ -1,0 +1,254 @@
+package main
+
+// Row kernels: one block of 256 threads per row of a row-major (rows, cols) matrix, i.e.
+// a reduction over the last axis. Launch: block (256,1,1), grid (rows,1,1).
+const redThreads = 256
+
+type rowCtx struct {
+	k    *Kernel
+	tid  Reg
+	row  Reg
+	cols Reg
+	red  *blockReducer
+}
+
+func newRowKernel(name string, doc ...string) *Kernel {
+	return NewKernel(name, append(doc, "launch: block (256,1,1), grid (rows,1,1)")...)
+}
+
+func (c *rowCtx) init(k *Kernel, cols Reg) {
+	c.k, c.cols = k, cols
+	c.tid = k.Special("%tid.x")
+	c.row = k.Special("%ctaid.x")
+	c.red = newBlockReducer(k, c.tid, redThreads)
+}
+
+// rowBase returns the address of element (row, 0) of a rows×cols fp32 matrix.
+func (c *rowCtx) rowBase(base Reg) Reg {
+	off := c.k.Reg(B64)
+	c.k.Op("mul.wide.u32", off, c.row, c.cols)
+	c.k.Op("shl.b64", off, off, 2)
+	return c.k.Bin("add.u64", base, off)
+}
+
+// fold accumulates f(j) over the row with op, then reduces over the block.
+func (c *rowCtx) fold(op string, init float32, hint string, f func(j Reg) Reg) Reg {
+	k := c.k
+	acc := k.Mov(".f32", F(init))
+	rowLoop(k, c.tid, c.cols, redThreads, hint, func(j Reg) {
+		k.Op(op, acc, acc, f(j))
+	})
+	return c.red.reduce(acc, op)
+}
+
+// forEach runs body for every column this thread owns.
+func (c *rowCtx) forEach(hint string, body func(j Reg)) {
+	rowLoop(c.k, c.tid, c.cols, redThreads, hint, body)
+}
+
+func ldAt(k *Kernel, base, j Reg) Reg { return k.Ld("global", ".f32", At(elemAddr(k, base, j, 4), 0)) }
+func stAt(k *Kernel, base, j, v Reg)  { k.St("global", ".f32", At(elemAddr(k, base, j, 4), 0), v) }
+
+// thread0 emits body guarded so only thread 0 of the block runs it.
+func (c *rowCtx) thread0(body func()) {
+	k := c.k
+	p := k.Setp("ne.u32", c.tid, Imm(0))
+	skip := k.NewLabel("not_thread0")
+	k.OpIf(p, false, "bra", skip)
+	body()
+	k.Place(skip)
+}
+
+const negInf = float32(-3.4028235e38) // -FLT_MAX: max-reductions start here so no Inf arithmetic occurs
+
+func reduceModule() *Module {
+	m := &Module{File: "reduce.ptx", Doc: []string{"Reductions over the last axis, one block of 256 threads per row."}}
+
+	{ // sum
+		k := newRowKernel("sum_lastaxis_f32", "out[r] = sum_j x[r, j]")
+		out, x := k.Param("out", ".u64"), k.Param("x", ".u64")
+		k.Param("rows", ".u32")
+		var c rowCtx
+		c.init(k, k.Param("cols", ".u32"))
+		xr := c.rowBase(x)
+		s := c.fold("add.f32", 0, "sum", func(j Reg) Reg { return ldAt(k, xr, j) })
+		c.thread0(func() { stAt(k, out, c.row, s) })
+		k.Op("ret")
+		m.Kernels = append(m.Kernels, k)
+	}
+	for _, logMode := range []bool{false, true} {
+		name, doc := "softmax_fwd_f32", "y[r, j] = exp(x[r,j] - max_r) / sum_j exp(x[r,j] - max_r)"
+		if logMode {
+			name, doc = "logsoftmax_fwd_f32", "y[r, j] = x[r,j] - max_r - log(sum_j exp(x[r,j] - max_r))"
+		}
+		k := newRowKernel(name, doc)
+		y, x := k.Param("y", ".u64"), k.Param("x", ".u64")
+		k.Param("rows", ".u32")
+		var c rowCtx
+		c.init(k, k.Param("cols", ".u32"))
+		xr, yr := c.rowBase(x), c.rowBase(y)
+		mx := c.fold("max.f32", negInf, "max", func(j Reg) Reg { return ldAt(k, xr, j) })
+		sum := c.fold("add.f32", 0, "sumexp", func(j Reg) Reg {
+			return exp(k, k.Bin("sub.f32", ldAt(k, xr, j), mx))
+		})
+		if logMode {
+			shift := k.Bin("add.f32", mx, ln(k, sum))
+			c.forEach("write", func(j Reg) { stAt(k, yr, j, k.Bin("sub.f32", ldAt(k, xr, j), shift)) })
+		} else {
+			c.forEach("write", func(j Reg) {
+				e := exp(k, k.Bin("sub.f32", ldAt(k, xr, j), mx))
+				stAt(k, yr, j, k.Bin("div.rn.f32", e, sum))
+			})
+		}
+		k.Op("ret")
+		m.Kernels = append(m.Kernels, k)
+	}
+	{
+		k := newRowKernel("softmax_bwd_f32", "dx = y * (dy - sum_j dy*y), y the softmax output")
+		dx, y, dy := k.Param("dx", ".u64"), k.Param("y", ".u64"), k.Param("dy", ".u64")
+		k.Param("rows", ".u32")
+		var c rowCtx
+		c.init(k, k.Param("cols", ".u32"))
+		dxr, yr, dyr := c.rowBase(dx), c.rowBase(y), c.rowBase(dy)
+		dot := c.fold("add.f32", 0, "dot", func(j Reg) Reg { return k.Bin("mul.f32", ldAt(k, yr, j), ldAt(k, dyr, j)) })
+		c.forEach("write", func(j Reg) {
+			yj := ldAt(k, yr, j)
+			stAt(k, dxr, j, k.Bin("mul.f32", yj, k.Bin("sub.f32", ldAt(k, dyr, j), dot)))
+		})
+		k.Op("ret")
+		m.Kernels = append(m.Kernels, k)
+	}
+	{
+		k := newRowKernel("logsoftmax_bwd_f32", "dx = dy - exp(y) * sum_j dy, y the log-softmax output")
+		dx, y, dy := k.Param("dx", ".u64"), k.Param("y", ".u64"), k.Param("dy", ".u64")
+		k.Param("rows", ".u32")
+		var c rowCtx
+		c.init(k, k.Param("cols", ".u32"))
+		dxr, yr, dyr := c.rowBase(dx), c.rowBase(y), c.rowBase(dy)
+		s := c.fold("add.f32", 0, "sum", func(j Reg) Reg { return ldAt(k, dyr, j) })
+		c.forEach("write", func(j Reg) {
+			p := exp(k, ldAt(k, yr, j))
+			stAt(k, dxr, j, k.Bin("sub.f32", ldAt(k, dyr, j), k.Bin("mul.f32", p, s)))
+		})
+		k.Op("ret")
+		m.Kernels = append(m.Kernels, k)
+	}
+	{
+		k := newRowKernel("layernorm_fwd_f32",
+			"y = (x - mean) * rstd * gamma + beta; mean[r] and rstd[r] = 1/sqrt(var + eps) saved for backward",
+			"variance is two-pass (mean first, then squared deviations): no cancellation")
+		y, mean, rstd := k.Param("y", ".u64"), k.Param("mean", ".u64"), k.Param("rstd", ".u64")
+		x, gamma, beta := k.Param("x", ".u64"), k.Param("gamma", ".u64"), k.Param("beta", ".u64")
+		k.Param("rows", ".u32")
+		var c rowCtx
+		c.init(k, k.Param("cols", ".u32"))
+		eps := k.Param("eps", ".f32")
+		xr, yr := c.rowBase(x), c.rowBase(y)
+		fcols := k.Cvt("cvt.rn.f32.u32", c.cols)
+		s := c.fold("add.f32", 0, "sum", func(j Reg) Reg { return ldAt(k, xr, j) })
+		mu := k.Bin("div.rn.f32", s, fcols)
+		ss := c.fold("add.f32", 0, "sq", func(j Reg) Reg {
+			d := k.Bin("sub.f32", ldAt(k, xr, j), mu)
+			return k.Bin("mul.f32", d, d)
+		})
+		vr := k.Bin("add.f32", k.Bin("div.rn.f32", ss, fcols), eps)
+		rs := k.Bin("div.rn.f32", F(1), k.Un("sqrt.rn.f32", vr))
+		c.forEach("write", func(j Reg) {
+			xh := k.Bin("mul.f32", k.Bin("sub.f32", ldAt(k, xr, j), mu), rs)
+			stAt(k, yr, j, k.Tern("fma.rn.f32", xh, ldAt(k, gamma, j), ldAt(k, beta, j)))
+		})
+		c.thread0(func() {
+			stAt(k, mean, c.row, mu)
+			stAt(k, rstd, c.row, rs)
+		})
+		k.Op("ret")
+		m.Kernels = append(m.Kernels, k)
+	}
+	{
+		k := newRowKernel("layernorm_bwd_f32",
+			"xhat = (x-mean)*rstd, g = dy*gamma: dx = rstd*(g - mean_j g - xhat*mean_j(g*xhat));",
+			"dgamma[j] += dy*xhat and dbeta[j] += dy by atomics: dgamma, dbeta must be zeroed first")
+		dx, dgamma, dbeta := k.Param("dx", ".u64"), k.Param("dgamma", ".u64"), k.Param("dbeta", ".u64")
+		dy, x, mean, rstd, gamma := k.Param("dy", ".u64"), k.Param("x", ".u64"), k.Param("mean", ".u64"), k.Param("rstd", ".u64"), k.Param("gamma", ".u64")
+		k.Param("rows", ".u32")
+		var c rowCtx
+		c.init(k, k.Param("cols", ".u32"))
+		xr, dyr, dxr := c.rowBase(x), c.rowBase(dy), c.rowBase(dx)
+		mu := ldAt(k, mean, c.row)
+		rs := ldAt(k, rstd, c.row)
+		fcols := k.Cvt("cvt.rn.f32.u32", c.cols)
+		xhat := func(j Reg) Reg { return k.Bin("mul.f32", k.Bin("sub.f32", ldAt(k, xr, j), mu), rs) }
+		s1 := c.fold("add.f32", 0, "sg", func(j Reg) Reg { return k.Bin("mul.f32", ldAt(k, dyr, j), ldAt(k, gamma, j)) })
+		s2 := c.fold("add.f32", 0, "sgx", func(j Reg) Reg {
+			g := k.Bin("mul.f32", ldAt(k, dyr, j), ldAt(k, gamma, j))
+			return k.Bin("mul.f32", g, xhat(j))
+		})
+		m1 := k.Bin("div.rn.f32", s1, fcols)
+		m2 := k.Bin("div.rn.f32", s2, fcols)
+		c.forEach("write", func(j Reg) {
+			d := ldAt(k, dyr, j)
+			xh := xhat(j)
+			g := k.Bin("mul.f32", d, ldAt(k, gamma, j))
+			t := k.Bin("sub.f32", k.Bin("sub.f32", g, m1), k.Bin("mul.f32", xh, m2))
+			stAt(k, dxr, j, k.Bin("mul.f32", t, rs))
+			old := k.Reg(F32)
+			k.Op("atom.global.add.f32", old, At(elemAddr(k, dgamma, j, 4), 0), k.Bin("mul.f32", d, xh))
+			old2 := k.Reg(F32)
+			k.Op("atom.global.add.f32", old2, At(elemAddr(k, dbeta, j, 4), 0), d)
+		})
+		k.Op("ret")
+		m.Kernels = append(m.Kernels, k)
+	}
+	{
+		k := newRowKernel("cross_entropy_fwd_f32",
+			"loss[r] = lse[r] - logits[r, t[r]], lse[r] = log sum_j exp(logits[r, j]); targets are s32;",
+			"t[r] == -100 is ignored (loss 0); any other target outside [0, cols) gives a NaN loss")
+		loss, lse, logits, targets := k.Param("loss", ".u64"), k.Param("lse", ".u64"), k.Param("logits", ".u64"), k.Param("targets", ".u64")
+		k.Param("rows", ".u32")
+		var c rowCtx
+		c.init(k, k.Param("cols", ".u32"))
+		xr := c.rowBase(logits)
+		mx := c.fold("max.f32", negInf, "max", func(j Reg) Reg { return ldAt(k, xr, j) })
+		sum := c.fold("add.f32", 0, "sumexp", func(j Reg) Reg { return exp(k, k.Bin("sub.f32", ldAt(k, xr, j), mx)) })
+		l := k.Bin("add.f32", mx, ln(k, sum))
+		c.thread0(func() {
+			t := k.Ld("global", ".s32", At(elemAddr(k, targets, c.row, 4), 0))
+			ignored := k.Setp("eq.s32", t, Imm(-100))
+			// An unsigned compare folds t < 0 and t >= cols into one test.
+			valid := k.Setp("lt.u32", t, c.cols)
+			v := k.Mov(".f32", F(0))
+			nan := k.Mov(".f32", "0f7FC00000")
+			k.Op("selp.f32", v, v, nan, ignored)
+			xt := k.Reg(F32)
+			k.OpIf(valid, false, "ld.global.f32", xt, At(elemAddr(k, xr, t, 4), 0))
+			k.OpIf(valid, false, "sub.f32", v, l, xt)
+			stAt(k, loss, c.row, v)
+			stAt(k, lse, c.row, l)
+		})
+		k.Op("ret")
+		m.Kernels = append(m.Kernels, k)
+	}
+	{
+		k := newRowKernel("cross_entropy_bwd_f32",
+			"dlogits[r, j] = (exp(logits[r,j] - lse[r]) - [j == t[r]]) * dloss[r]; rows with t[r] == -100 get 0")
+		dlogits, logits, lse, targets, dloss := k.Param("dlogits", ".u64"), k.Param("logits", ".u64"), k.Param("lse", ".u64"), k.Param("targets", ".u64"), k.Param("dloss", ".u64")
+		k.Param("rows", ".u32")
+		var c rowCtx
+		c.init(k, k.Param("cols", ".u32"))
+		xr, dr := c.rowBase(logits), c.rowBase(dlogits)
+		t := k.Ld("global", ".s32", At(elemAddr(k, targets, c.row, 4), 0))
+		l := ldAt(k, lse, c.row)
+		scale := ldAt(k, dloss, c.row)
+		ignored := k.Setp("eq.s32", t, Imm(-100))
+		k.Op("selp.f32", scale, F(0), scale, ignored)
+		c.forEach("write", func(j Reg) {
+			p := exp(k, k.Bin("sub.f32", ldAt(k, xr, j), l))
+			hit := k.Setp("eq.u32", j, t)
+			k.OpIf(hit, false, "sub.f32", p, p, F(1))
+			stAt(k, dr, j, k.Bin("mul.f32", p, scale))
+		})
+		k.Op("ret")
+		m.Kernels = append(m.Kernels, k)
+	}
+	return m
+}
