@@ -291,8 +291,8 @@ func TestSgemmBlockEdges(t *testing.T) {
 	shapes := [][3]int{
 		{mr - 1, nr + 1, kc + 1}, {mr + 1, nr - 1, kc}, {mc + 1, 2*nr + 3, 31}, {mc, nr, 2*kc + 7},
 		{mc - 1, 33, kc - 1}, {7, nc + 5, 9}, {1, 1000, 7}, {1000, 1, 7}, {2, 300, 300},
-		// Single rows and columns take the matrix-vector path, split over workers here.
-		{1, 4500, 70}, {4500, 1, 70}, {1, 1, 300},
+		// One or two rows or columns take the matrix-vector path, split over workers here.
+		{1, 4500, 70}, {4500, 1, 70}, {1, 1, 300}, {2, 4500, 70}, {4500, 2, 70},
 	}
 	for _, im := range implementations() {
 		for i, sh := range shapes {
