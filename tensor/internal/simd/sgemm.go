@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"sync"
 	"sync/atomic"
+	"unsafe"
 
 	"github.com/hungry-ssm/hungry/tensor/internal/parallel"
 )
@@ -59,12 +60,17 @@ type packBuffers struct {
 
 var packPool = sync.Pool{New: func() any { return new(packBuffers) }}
 
-// grown returns buf if it holds n values, otherwise a new slice that does.
+// grown returns buf if it holds n values, otherwise a new slice that does. New slices
+// start on a 64-byte boundary, so every 16-float row of a packed B sliver is one cache
+// line and the kernel's loads never straddle two.
 func grown(buf []float32, n int) []float32 {
 	if cap(buf) >= n {
 		return buf[:n]
 	}
-	return make([]float32, n)
+	const lineFloats = 64 / 4
+	raw := make([]float32, n+lineFloats)
+	skip := (lineFloats - int(uintptr(unsafe.Pointer(&raw[0]))%64)/4) % lineFloats
+	return raw[skip : skip+n]
 }
 
 // Sgemm computes C = alpha·op(A)·op(B) + beta·C for row-major float32 matrices, where
