@@ -1,16 +1,21 @@
-// Package simd holds the CPU hot kernels: single-precision matrix multiply and the
-// vector primitives the ops are built from.
+// Package simd holds the CPU hot kernels: single-precision matrix multiply (Sgemm,
+// SgemmStrided) and the vector primitives the ops are built from (Dot, Sum, Axpy, Scale,
+// Add, Sub, Mul, MulAdd).
 //
-// Every kernel has two implementations: AVX2+FMA assembly for amd64, and a generic Go
-// twin that every other build (other architectures, -tags noasm, processors without
-// AVX2 or FMA) compiles and runs. cpu.AVX2FMA, fixed at start-up, picks one for the whole
-// process, so results do not change between calls.
+// Every kernel has two implementations: AVX2+FMA assembly for amd64 (kernels_amd64.s),
+// and a generic Go twin that every other build (other architectures, -tags noasm,
+// processors without AVX2 or FMA) compiles and runs. cpu.AVX2FMA, fixed at start-up,
+// picks one for the whole process, so results do not change from call to call.
 //
 // Vector kernels take slices whose lengths the caller guarantees to be equal (the length
-// of the first slice argument is used; the others must be at least that long). They run
-// on the calling goroutine; callers that want threads split the work themselves.
+// of the first slice argument is used; the others must be at least that long, or the call
+// panics with an index error). They run on the calling goroutine; callers that want
+// threads split the work themselves. Sgemm takes a *parallel.Pool and splits large
+// products itself.
 //
 // Floating-point results are not bit-identical between the two implementations: the
-// assembly fuses multiply and add and sums in a different order. Both stay within the
-// usual bound for float32 sums of n terms, |error| <= n·2⁻²⁴·Σ|terms|.
+// assembly fuses multiplies into adds and sums in a different order. Both stay within the
+// float32 bound for sums of n terms in any order, |error| <= n·2⁻²⁴·Σ|terms| (the tests
+// check against float64 references with that bound). Add, Sub, Mul and Scale round once
+// and are exact IEEE operations in both.
 package simd
