@@ -347,6 +347,36 @@ func TestSgemmThreadCountDoesNotChangeResult(t *testing.T) {
 	}
 }
 
+// Ops parallelise over their own loops and call Sgemm with the same pool inside; the
+// nested shares must neither deadlock nor mix up their products.
+func TestSgemmNestedInPoolLoop(t *testing.T) {
+	rng := rand.New(rand.NewPCG(17, 18))
+	pool := parallel.New(2)
+	const items, m, n, k = 4, 90, 70, 300
+	g := gemmCase{m: m, n: n, k: k, alpha: 1, beta: 0}
+	ops := make([]gemmOperands, items)
+	want := make([][]float32, items)
+	for i := range ops {
+		ops[i] = g.operands(rng)
+		want[i] = make([]float32, m*n)
+		Sgemm(nil, false, false, m, n, k, 1, ops[i].a, ops[i].lda, ops[i].b, ops[i].ldb, 0, want[i], n)
+	}
+	got := make([][]float32, items)
+	pool.For(items, 1, func(lo, hi int) {
+		for i := lo; i < hi; i++ {
+			got[i] = make([]float32, m*n)
+			Sgemm(pool, false, false, m, n, k, 1, ops[i].a, ops[i].lda, ops[i].b, ops[i].ldb, 0, got[i], n)
+		}
+	})
+	for i := range got {
+		for j := range got[i] {
+			if math.Float32bits(got[i][j]) != math.Float32bits(want[i][j]) {
+				t.Fatalf("item %d element %d = %v nested, %v serially", i, j, got[i][j], want[i][j])
+			}
+		}
+	}
+}
+
 func TestSgemmStridedMatchesLoop(t *testing.T) {
 	rng := rand.New(rand.NewPCG(15, 16))
 	pool := parallel.New(2)
