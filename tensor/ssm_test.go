@@ -327,3 +327,24 @@ func TestDiagSSMDiscreteMatchesKernel(t *testing.T) {
 		}
 	}
 }
+
+// BenchmarkDiagSSMKernel generates the kernel of one 125M-model layer (768 heads, 32
+// modes, L = 2048) and its gradient.
+func BenchmarkDiagSSMKernel(b *testing.B) {
+	const h, n, L = 768, 32, 2048
+	dev := DefaultCPU()
+	p := randomDiagParams(NewRNG(1), h, n)
+	k := dev.Zeros(h, L)
+	dk := RandNormal(dev, NewRNG(2), 1, h, L)
+	grads := []*Tensor{New(h), New(h, n), New(h, n), New(h, n, 2), New(1, h, n, 2)}
+	b.Run("forward", func(b *testing.B) {
+		for i := 0; i < b.N; i++ {
+			dev.DiagSSMKernel(k, p.logDt, p.invAReal, p.aImag, p.b, p.c, ZOH)
+		}
+	})
+	b.Run("backward", func(b *testing.B) {
+		for i := 0; i < b.N; i++ {
+			dev.DiagSSMKernelBackward(dk, p.logDt, p.invAReal, p.aImag, p.b, p.c, ZOH, grads[0], grads[1], grads[2], grads[3], grads[4])
+		}
+	})
+}
