@@ -415,6 +415,14 @@ func TestSgemmStridedEmptyInner(t *testing.T) {
 			t.Fatalf("c[%d] = %v, want %v", i, v, want)
 		}
 	}
+	// Empty operands may come with zero strides, as shape code computes them.
+	c = []float32{float32(math.NaN()), 1, 2, 3}
+	Sgemm(nil, false, false, 2, 2, 0, 1, nil, 0, nil, 0, 0, c, 2)
+	for i, v := range c {
+		if v != 0 {
+			t.Fatalf("k=0, beta=0: c[%d] = %v, want 0", i, v)
+		}
+	}
 }
 
 func TestSgemmRejectsShortSlices(t *testing.T) {
