@@ -5,7 +5,9 @@
 // Every module owns its parameters as autograd variables named with their full official
 // checkpoint names (the PyTorch state-dict keys of HazyResearch/H3), so a checkpoint maps
 // onto Params() one to one. Constructors initialise the parameters as the official code
-// does, drawing from the RNG they are given in a fixed order.
+// does, drawing from the RNG they are given in a fixed order. A nil RNG leaves the
+// randomly initialised parameters at zero (the deterministic ones still get their values),
+// for a model whose weights are about to be loaded: drawing them would only cost time.
 package layers
 
 import (
@@ -38,4 +40,20 @@ func filledParam(dev tensor.Device, name string, v float32, shape ...int) *autog
 	t := dev.Zeros(shape...)
 	dev.Fill(t, v)
 	return autograd.NewParam(name, t)
+}
+
+// normal returns n draws from N(0, std²), or zeros without a generator.
+func normal(rng *tensor.RNG, n int, std float32) []float32 {
+	if rng == nil {
+		return make([]float32, n)
+	}
+	return rng.Normal(n, 0, std)
+}
+
+// uniform returns n draws from U[−bound, bound), or zeros without a generator.
+func uniform(rng *tensor.RNG, n int, bound float32) []float32 {
+	if rng == nil {
+		return make([]float32, n)
+	}
+	return rng.Uniform(n, -bound, bound)
 }

@@ -17,7 +17,7 @@ type Linear struct {
 // from N(0, std²) and a zero bias (the GPT-2 initialisation the official code applies).
 func NewLinear(dev tensor.Device, rng *tensor.RNG, prefix string, in, out int, bias bool, std float32) *Linear {
 	l := &Linear{In: in, Out: out}
-	l.Weight = param(dev, join(prefix, "weight"), rng.Normal(out*in, 0, std), out, in)
+	l.Weight = param(dev, join(prefix, "weight"), normal(rng, out*in, std), out, in)
 	if bias {
 		l.Bias = zerosParam(dev, join(prefix, "bias"), out)
 	}
@@ -59,7 +59,7 @@ type Embedding struct {
 
 // NewEmbedding returns a table named prefix.weight drawn from N(0, std²).
 func NewEmbedding(dev tensor.Device, rng *tensor.RNG, prefix string, vocab, dim int, std float32) *Embedding {
-	return &Embedding{Weight: param(dev, join(prefix, "weight"), rng.Normal(vocab*dim, 0, std), vocab, dim)}
+	return &Embedding{Weight: param(dev, join(prefix, "weight"), normal(rng, vocab*dim, std), vocab, dim)}
 }
 
 // Forward gathers the rows of ids into a tensor of shape (shape..., dim).

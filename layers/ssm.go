@@ -28,8 +28,8 @@ func NewShiftSSM(dev tensor.Device, rng *tensor.RNG, prefix string, channels, n 
 	bound := float32(1 / math.Sqrt(float64(n)))
 	return &ShiftSSM{
 		B: param(dev, join(prefix, "ssm_k_kernel.kernel.B"), b, channels, n),
-		C: param(dev, join(prefix, "ssm_k_kernel.kernel.C"), rng.Uniform(channels*n, -bound, bound), 1, channels, n),
-		D: param(dev, join(prefix, "ssm_k_D"), rng.Normal(channels, 0, 1), channels),
+		C: param(dev, join(prefix, "ssm_k_kernel.kernel.C"), uniform(rng, channels*n, bound), 1, channels, n),
+		D: param(dev, join(prefix, "ssm_k_D"), normal(rng, channels, 1), channels),
 	}
 }
 
@@ -63,7 +63,9 @@ func NewDiagSSM(dev tensor.Device, rng *tensor.RNG, prefix string, heads, modes 
 	logDt := make([]float32, heads)
 	lo, hi := math.Log(1e-3), math.Log(1e-1)
 	for i := range logDt {
-		logDt[i] = float32(lo + rng.Float64()*(hi-lo))
+		if rng != nil {
+			logDt[i] = float32(lo + rng.Float64()*(hi-lo))
+		}
 	}
 	invA := make([]float32, heads*modes)
 	aImag := make([]float32, heads*modes)
@@ -82,8 +84,8 @@ func NewDiagSSM(dev tensor.Device, rng *tensor.RNG, prefix string, heads, modes 
 		InvAReal: param(dev, join(kp, "inv_A_real"), invA, heads, modes),
 		AImag:    param(dev, join(kp, "A_imag"), aImag, heads, modes),
 		B:        param(dev, join(kp, "B"), b, heads, modes, 2),
-		C:        param(dev, join(kp, "C"), rng.Normal(heads*modes*2, 0, float32(1/math.Sqrt2)), 1, heads, modes, 2),
-		D:        param(dev, join(prefix, "D"), rng.Normal(heads, 0, 1), heads),
+		C:        param(dev, join(kp, "C"), normal(rng, heads*modes*2, float32(1/math.Sqrt2)), 1, heads, modes, 2),
+		D:        param(dev, join(prefix, "D"), normal(rng, heads, 1), heads),
 		Disc:     disc,
 	}
 }

@@ -62,7 +62,7 @@ func Load(dir string, dev tensor.Device) (*LM, error) {
 	if err != nil {
 		return nil, err
 	}
-	m, err := New(cfg, dev, 0)
+	m, err := build(cfg, dev, nil)
 	if err != nil {
 		return nil, err
 	}

@@ -50,6 +50,11 @@ type LM struct {
 
 // New builds a model with freshly initialised parameters, deterministic given seed.
 func New(cfg Config, dev tensor.Device, seed uint64) (*LM, error) {
+	return build(cfg, dev, tensor.NewRNG(seed))
+}
+
+// build makes the model; a nil rng skips the random draws of parameters about to be loaded.
+func build(cfg Config, dev tensor.Device, rng *tensor.RNG) (*LM, error) {
 	if cfg.DInner == 0 {
 		cfg.DInner = 4 * cfg.DModel
 	}
@@ -57,7 +62,6 @@ func New(cfg Config, dev tensor.Device, seed uint64) (*LM, error) {
 		return nil, err
 	}
 	disc, _ := tensor.ParseDiscretization(cfg.SSMDiscretization)
-	rng := tensor.NewRNG(seed)
 	m := &LM{
 		Config: cfg,
 		Device: dev,
