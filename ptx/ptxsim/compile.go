@@ -188,7 +188,7 @@ type entry struct {
 	hasDynamic   bool
 }
 
-func compileEntry(r *rawEntry) (*entry, error) {
+func compileEntry(r *rawEntry, externs []sharedDecl) (*entry, error) {
 	e := &entry{name: r.name, params: r.params}
 	regIndex := map[string]int{}
 	for _, d := range r.regs {
@@ -209,7 +209,7 @@ func compileEntry(r *rawEntry) (*entry, error) {
 		off += d.size
 	}
 	e.staticShared = off
-	for _, d := range r.shared {
+	for _, d := range append(append([]sharedDecl(nil), externs...), r.shared...) {
 		if d.dynamic {
 			// Dynamic shared memory follows the static part, 16-byte aligned as on hardware.
 			e.dynOffset = (off + 15) &^ 15

@@ -15,13 +15,13 @@ type Module struct {
 
 // Load parses and checks PTX text (the subset tools/ptxgen emits).
 func Load(src string) (*Module, error) {
-	raws, err := parseModule(src)
+	raws, externs, err := parseModule(src)
 	if err != nil {
 		return nil, err
 	}
 	m := &Module{entries: map[string]*entry{}}
 	for _, r := range raws {
-		e, err := compileEntry(r)
+		e, err := compileEntry(r, externs)
 		if err != nil {
 			return nil, err
 		}

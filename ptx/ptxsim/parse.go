@@ -153,13 +153,14 @@ type rawStmt struct {
 	line     int
 }
 
-func parseModule(src string) ([]*rawEntry, error) {
+func parseModule(src string) ([]*rawEntry, []sharedDecl, error) {
 	toks, err := lex(src)
 	if err != nil {
-		return nil, err
+		return nil, nil, err
 	}
 	p := &parser{toks: toks}
 	var entries []*rawEntry
+	var externs []sharedDecl
 	for p.pos < len(p.toks) {
 		switch t := p.next(); t {
 		case ".version", ".target", ".address_size":
@@ -172,14 +173,24 @@ func parseModule(src string) ([]*rawEntry, error) {
 		case ".entry":
 			e, err := p.parseEntry()
 			if err != nil {
-				return nil, err
+				return nil, nil, err
 			}
 			entries = append(entries, e)
+		case ".extern":
+			p.pos--
+			d, err := p.parseShared()
+			if err != nil {
+				return nil, nil, err
+			}
+			if !d.dynamic {
+				return nil, nil, fmt.Errorf("ptxsim: line %d: only .extern .shared is supported at module scope", p.line())
+			}
+			externs = append(externs, d)
 		default:
-			return nil, fmt.Errorf("ptxsim: line %d: unsupported top-level token %q", p.line(), t)
+			return nil, nil, fmt.Errorf("ptxsim: line %d: unsupported top-level token %q", p.line(), t)
 		}
 	}
-	return entries, nil
+	return entries, externs, nil
 }
 
 func (p *parser) parseEntry() (*rawEntry, error) {
@@ -235,41 +246,8 @@ func (p *parser) parseEntry() (*rawEntry, error) {
 				return nil, err
 			}
 		case t == ".shared" || t == ".extern":
-			d := sharedDecl{align: 1}
-			if p.next() == ".extern" {
-				d.dynamic = true
-				if err := p.expect(".shared"); err != nil {
-					return nil, err
-				}
-			}
-			if p.peek() == ".align" {
-				p.next()
-				a, err := parseInt(p.next())
-				if err != nil {
-					return nil, fmt.Errorf("ptxsim: line %d: bad alignment", ln)
-				}
-				d.align = int(a)
-			}
-			elem := p.next()
-			esz := map[string]int{".b8": 1, ".u8": 1, ".b32": 4, ".f32": 4, ".u32": 4, ".b64": 8}[elem]
-			if esz == 0 {
-				return nil, fmt.Errorf("ptxsim: line %d: unsupported shared element type %q", ln, elem)
-			}
-			d.name = p.next()
-			if err := p.expect("["); err != nil {
-				return nil, err
-			}
-			if !d.dynamic {
-				n, err := parseInt(p.next())
-				if err != nil {
-					return nil, fmt.Errorf("ptxsim: line %d: bad shared size", ln)
-				}
-				d.size = int(n) * esz
-			}
-			if err := p.expect("]"); err != nil {
-				return nil, err
-			}
-			if err := p.expect(";"); err != nil {
+			d, err := p.parseShared()
+			if err != nil {
 				return nil, err
 			}
 			e.shared = append(e.shared, d)
@@ -369,4 +347,46 @@ func (p *parser) parseOperand() (rawOperand, error) {
 		}
 		return o, nil
 	}
+}
+
+func (p *parser) parseShared() (sharedDecl, error) {
+	ln := p.line()
+	d := sharedDecl{align: 1}
+	if p.next() == ".extern" {
+		d.dynamic = true
+		if err := p.expect(".shared"); err != nil {
+			return d, err
+		}
+	}
+	if p.peek() == ".align" {
+		p.next()
+		a, err := parseInt(p.next())
+		if err != nil {
+			return d, fmt.Errorf("ptxsim: line %d: bad alignment", ln)
+		}
+		d.align = int(a)
+	}
+	elem := p.next()
+	esz := map[string]int{".b8": 1, ".u8": 1, ".b32": 4, ".f32": 4, ".u32": 4, ".b64": 8}[elem]
+	if esz == 0 {
+		return d, fmt.Errorf("ptxsim: line %d: unsupported shared element type %q", ln, elem)
+	}
+	d.name = p.next()
+	if err := p.expect("["); err != nil {
+		return d, err
+	}
+	if !d.dynamic {
+		n, err := parseInt(p.next())
+		if err != nil {
+			return d, fmt.Errorf("ptxsim: line %d: bad shared size", ln)
+		}
+		d.size = int(n) * esz
+	}
+	if err := p.expect("]"); err != nil {
+		return d, err
+	}
+	if err := p.expect(";"); err != nil {
+		return d, err
+	}
+	return d, nil
 }

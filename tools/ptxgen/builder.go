@@ -105,6 +105,7 @@ type Kernel struct {
 	params []paramDecl
 	counts [numClasses]int
 	shared []string
+	extern string // module-scope dynamic shared array this kernel uses
 	body   []string
 	labels int
 }
@@ -134,9 +135,10 @@ func (k *Kernel) Shared(name string, align, n int) Sym {
 	return Sym(name)
 }
 
-// DynamicShared declares the kernel's dynamic shared memory.
+// DynamicShared names the kernel's dynamic shared memory. PTX only allows .extern
+// .shared at module scope, so Module.Text declares it there.
 func (k *Kernel) DynamicShared(name string) Sym {
-	k.shared = append(k.shared, fmt.Sprintf(".extern .shared .align 16 .b8 %s[];", name))
+	k.extern = name
 	return Sym(name)
 }
 
@@ -342,6 +344,13 @@ func (m *Module) Text() string {
 		b.WriteString("// " + d + "\n")
 	}
 	b.WriteString("\n.version 7.8\n.target sm_80\n.address_size 64\n")
+	declared := map[string]bool{}
+	for _, k := range m.Kernels {
+		if k.extern != "" && !declared[k.extern] {
+			declared[k.extern] = true
+			fmt.Fprintf(&b, "\n// dynamic shared memory (size given at launch)\n.extern .shared .align 16 .b8 %s[];\n", k.extern)
+		}
+	}
 	for _, k := range m.Kernels {
 		b.WriteString("\n" + k.Text())
 	}

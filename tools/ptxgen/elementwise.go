@@ -125,7 +125,7 @@ func elementwiseModule() *Module {
 				return []Reg{k.Bin("mul.f32", g, in[1])}
 			}},
 		{name: "adamw_f32",
-			doc: "AdamW (decoupled decay), as tensor.CPU.AdamW: g=grad*gscale; m=b1*m+(1-b1)g; v=b2*v+(1-b2)g^2; p=p*decay - step*m/(sqrt(v)/sqrtbc2+eps); decay=1-lr*wd, step=lr/(1-b1^t), sqrtbc2=sqrt(1-b2^t)",
+			doc:  "AdamW (decoupled decay), as tensor.CPU.AdamW: g=grad*gscale; m=b1*m+(1-b1)g; v=b2*v+(1-b2)g^2; p=p*decay - step*m/(sqrt(v)/sqrtbc2+eps); decay=1-lr*wd, step=lr/(1-b1^t), sqrtbc2=sqrt(1-b2^t)",
 			outs: []string{"p", "m", "v"}, ins: []string{"p", "grad", "m", "v"},
 			scalars: []string{"beta1", "beta2", "eps", "decay", "step_size", "sqrt_bc2", "grad_scale"},
 			op: func(k *Kernel, in, s []Reg) []Reg {

@@ -12,7 +12,7 @@ import (
 )
 
 func modules() []*Module {
-	return []*Module{elementwiseModule(), reduceModule(), gemmModule()}
+	return []*Module{elementwiseModule(), reduceModule(), gemmModule(), embeddingModule(), convModule(), h3StepModule(), fftModule()}
 }
 
 // generate writes every module into dir.

@@ -1,0 +1,168 @@
+package kernels_test
+
+import (
+	"math"
+	"testing"
+)
+
+func ewLaunch(n int) ([3]int, [3]int) {
+	return [3]int{max(ceilDiv(n, 256), 1), 1, 1}, [3]int{256, 1, 1}
+}
+
+func TestEmbedding(t *testing.T) {
+	for _, s := range [][3]int{{1, 1, 1}, {7, 5, 3}, {31, 10, 33}, {100, 7, 31}, {33, 100, 7}} {
+		ntok, vocab, dim := s[0], s[1], s[2]
+		e := newEnv(t, "embedding")
+		table := e.rand(vocab*dim, -1, 1)
+		ids := make([]int32, ntok)
+		for i := range ids {
+			ids[i] = int32(e.rng.IntN(vocab)) // repeats are likely: they exercise the atomics
+		}
+		pids := e.i32(ids)
+		out := e.out(ntok * dim)
+		g, b := ewLaunch(ntok * dim)
+		e.launch("embedding_fwd_f32", g, b, 0, out, e.f32(table), pids, ntok, vocab, dim)
+		want := make([]float64, ntok*dim)
+		for i, id := range ids {
+			for j := 0; j < dim; j++ {
+				want[i*dim+j] = float64(table[int(id)*dim+j])
+			}
+		}
+		check(t, name("embedding fwd %v", s), e.read(out, ntok*dim), want, 0, nil)
+
+		dout := e.rand(ntok*dim, -1, 1)
+		dt := e.f32(make([]float32, vocab*dim))
+		e.launch("embedding_bwd_f32", g, b, 0, dt, e.f32(dout), pids, ntok, vocab, dim)
+		wd, abs := make([]float64, vocab*dim), make([]float64, vocab*dim)
+		for i, id := range ids {
+			for j := 0; j < dim; j++ {
+				wd[int(id)*dim+j] += float64(dout[i*dim+j])
+				abs[int(id)*dim+j] += math.Abs(float64(dout[i*dim+j]))
+			}
+		}
+		// Atomic sums of mixed signs: error relative to the sum of magnitudes.
+		check(t, name("embedding bwd %v", s), e.read(dt, vocab*dim), wd, rtolF32, func(i int) float64 { return abs[i] })
+	}
+}
+
+func TestEmbeddingOutOfRangeIDs(t *testing.T) {
+	e := newEnv(t, "embedding")
+	table := e.rand(4*2, -1, 1)
+	out := e.out(2 * 2)
+	ids := e.i32([]int32{4, -1})
+	e.launch("embedding_fwd_f32", [3]int{1, 1, 1}, [3]int{256, 1, 1}, 0, out, e.f32(table), ids, 2, 4, 2)
+	for i, v := range e.read(out, 4) {
+		if !math.IsNaN(float64(v)) {
+			t.Errorf("out[%d] = %g for an out-of-range id, want NaN", i, v)
+		}
+	}
+	dt := e.f32(make([]float32, 8))
+	e.launch("embedding_bwd_f32", [3]int{1, 1, 1}, [3]int{256, 1, 1}, 0, dt, e.f32(e.rand(4, -1, 1)), ids, 2, 4, 2)
+	for i, v := range e.read(dt, 8) {
+		if v != 0 {
+			t.Errorf("dtable[%d] = %g, want 0: out-of-range ids must be skipped", i, v)
+		}
+	}
+}
+
+func TestShortConv(t *testing.T) {
+	for _, s := range [][3]int{{1, 1, 1}, {2, 7, 3}, {1, 100, 7}, {2, 70, 33}, {1, 31, 1}} {
+		B, L, H := s[0], s[1], s[2]
+		n := B * L * H
+		e := newEnv(t, "shortconv")
+		u, k, d := e.rand(n, -1, 1), e.rand(H*64, -0.2, 0.2), e.rand(H, -1, 1)
+		y := e.out(n)
+		g, b := ewLaunch(n)
+		e.launch("shortconv_fwd_f32", g, b, 0, y, e.f32(u), e.f32(k), e.f32(d), B, L, H)
+		want, abs := make([]float64, n), make([]float64, n)
+		for bb := 0; bb < B; bb++ {
+			for tt := 0; tt < L; tt++ {
+				for h := 0; h < H; h++ {
+					i := (bb*L+tt)*H + h
+					acc := float64(d[h]) * float64(u[i])
+					sa := math.Abs(acc)
+					for sft := 0; sft < 64 && sft <= tt; sft++ {
+						term := float64(k[h*64+sft]) * float64(u[(bb*L+tt-sft)*H+h])
+						acc += term
+						sa += math.Abs(term)
+					}
+					want[i], abs[i] = acc, sa
+				}
+			}
+		}
+		check(t, name("shortconv %v", s), e.read(y, n), want, rtolF32, func(i int) float64 { return abs[i] })
+	}
+}
+
+// h3StepRef advances the H3 recurrent state by one token (head_dim 1), in float64.
+type h3Params struct {
+	sb, sc, sd, da, db, dc, dd []float32
+}
+
+func h3StepRef(p h3Params, shift, diag []float64, q, k, v []float32, batch, d int) (o, scale []float64) {
+	o, scale = make([]float64, batch*d), make([]float64, batch*d)
+	for g := 0; g < batch*d; g++ {
+		h := g % d
+		s := shift[g*64 : g*64+64]
+		kt := float64(k[g])
+		copy(s[1:], append([]float64(nil), s[:63]...))
+		s[0] = 0
+		ks := float64(p.sd[h]) * kt
+		ksAbs := math.Abs(ks)
+		for n := 0; n < 64; n++ {
+			s[n] += float64(p.sb[h*64+n]) * kt
+			ks += float64(p.sc[h*64+n]) * s[n]
+			ksAbs += math.Abs(float64(p.sc[h*64+n]) * s[n])
+		}
+		z := ks * float64(v[g])
+		x := diag[g*64 : g*64+64]
+		re, reAbs := 0.0, 0.0
+		gain := math.Abs(float64(p.dd[h])) // how much an error in z is amplified into y
+		for n := 0; n < 32; n++ {
+			ar, ai := float64(p.da[h*64+2*n]), float64(p.da[h*64+2*n+1])
+			br, bi := float64(p.db[h*64+2*n]), float64(p.db[h*64+2*n+1])
+			cr, ci := float64(p.dc[h*64+2*n]), float64(p.dc[h*64+2*n+1])
+			xr, xi := x[2*n], x[2*n+1]
+			nr := ar*xr - ai*xi + br*z
+			ni := ar*xi + ai*xr + bi*z
+			x[2*n], x[2*n+1] = nr, ni
+			re += cr*nr - ci*ni
+			reAbs += math.Abs(cr*nr) + math.Abs(ci*ni)
+			gain += 2 * (math.Abs(cr) + math.Abs(ci)) * (math.Abs(br) + math.Abs(bi))
+		}
+		y := 2*re + float64(p.dd[h])*z
+		o[g] = float64(q[g]) * y
+		// The output inherits the cancellation of both inner products.
+		scale[g] = math.Abs(float64(q[g])) * (2*reAbs + math.Abs(float64(p.dd[h])*z) + ksAbs*math.Abs(float64(v[g]))*gain)
+	}
+	return o, scale
+}
+
+func TestH3Step(t *testing.T) {
+	for _, s := range [][2]int{{1, 1}, {2, 7}, {1, 33}, {3, 31}} {
+		batch, d := s[0], s[1]
+		e := newEnv(t, "h3step")
+		// |dA| < 1 like a discretised stable SSM.
+		p := h3Params{sb: e.rand(d*64, -1, 1), sc: e.rand(d*64, -0.125, 0.125), sd: e.rand(d, -1, 1),
+			da: e.rand(d*64, -0.6, 0.6), db: e.rand(d*64, -0.1, 0.1), dc: e.rand(d*64, -1, 1), dd: e.rand(d, -1, 1)}
+		shift0, diag0 := e.rand(batch*d*64, -1, 1), e.rand(batch*d*64, -1, 1)
+		shift, diag := make([]float64, len(shift0)), make([]float64, len(diag0))
+		for i := range shift0 {
+			shift[i], diag[i] = float64(shift0[i]), float64(diag0[i])
+		}
+		pss, pds := e.f32(shift0), e.f32(diag0)
+		psb, psc, psd := e.f32(p.sb), e.f32(p.sc), e.f32(p.sd)
+		pda, pdb, pdc, pdd := e.f32(p.da), e.f32(p.db), e.f32(p.dc), e.f32(p.dd)
+		g, b := ewLaunch(batch * d)
+		for step := 0; step < 3; step++ { // several tokens: the state update is exercised too
+			q, k, v := e.rand(batch*d, -1, 1), e.rand(batch*d, -1, 1), e.rand(batch*d, -1, 1)
+			o := e.out(batch * d)
+			e.launch("h3_step_f32", g, b, 0, o, pss, pds, e.f32(q), e.f32(k), e.f32(v), psb, psc, psd, pda, pdb, pdc, pdd, batch, d)
+			want, sc := h3StepRef(p, shift, diag, q, k, v, batch, d)
+			check(t, name("h3 step %d %v out", step, s), e.read(o, batch*d), want, rtolF32, func(i int) float64 { return sc[i] })
+			stateScale := func(i int) float64 { return 4 * (1 + float64(step)) }
+			check(t, name("h3 step %d %v shift state", step, s), e.read(pss, len(shift)), shift, rtolF32, stateScale)
+			check(t, name("h3 step %d %v diag state", step, s), e.read(pds, len(diag)), diag, rtolF32, stateScale)
+		}
+	}
+}
