@@ -94,8 +94,9 @@ func Sgemm(pool *parallel.Pool, transA, transB bool, m, n, k int, alpha float32,
 // SgemmStrided runs batch independent products C_i = alpha·op(A_i)·op(B_i) + beta·C_i,
 // where A_i starts at a[i·strideA], B_i at b[i·strideB] and C_i at c[i·strideC]. A stride
 // of 0 shares that operand across the batch (useful for a weight matrix B); strideC must
-// leave the C_i disjoint. Small products are spread over the pool one batch item per
-// share; large ones are each split as in Sgemm.
+// leave the C_i disjoint. Workers take whole batch items when the batch divides well
+// between them; otherwise each product is shared as in Sgemm. Either way the result is
+// the one Sgemm gives item by item.
 func SgemmStrided(pool *parallel.Pool, transA, transB bool, batch, m, n, k int, alpha float32, a []float32, strideA, lda int, b []float32, strideB, ldb int, beta float32, c []float32, strideC, ldc int) {
 	if batch < 0 || strideA < 0 || strideB < 0 || strideC < 0 {
 		panic(fmt.Sprintf("simd: SgemmStrided: negative batch %d or stride (%d, %d, %d)", batch, strideA, strideB, strideC))
@@ -113,8 +114,17 @@ func SgemmStrided(pool *parallel.Pool, transA, transB bool, batch, m, n, k int, 
 	one := func(i int, p *parallel.Pool) {
 		sgemmWith(kern, p, transA, transB, m, n, k, alpha, tail(a, i*strideA), lda, tail(b, i*strideB), ldb, beta, c[i*strideC:], ldc)
 	}
+	// Whole items per worker need no synchronisation inside a product, so they are the
+	// better split whenever they divide evenly enough: the items are small, or the batch
+	// splits exactly or into many items per worker. Otherwise (say 3 big items on 2
+	// workers) each product is itself shared.
 	perItem := m * n * k
-	if pool == nil || pool.Workers() == 1 || perItem >= parallelMinFlops*pool.Workers()*4 {
+	workers := 1
+	if pool != nil {
+		workers = pool.Workers()
+	}
+	itemsEven := batch%workers == 0 || batch >= 8*workers
+	if workers == 1 || (perItem >= parallelMinFlops*workers*4 && !itemsEven) {
 		for i := range batch {
 			one(i, pool)
 		}

@@ -380,10 +380,11 @@ func TestSgemmNestedInPoolLoop(t *testing.T) {
 func TestSgemmStridedMatchesLoop(t *testing.T) {
 	rng := rand.New(rand.NewPCG(15, 16))
 	pool := parallel.New(2)
-	for _, sh := range [][3]int{{3, 17, 9}, {70, 80, 90}} {
+	// Small items go to workers whole; big ones too when the batch splits evenly (4 on 2
+	// workers), and are each shared between workers otherwise (5).
+	for _, sh := range [][4]int{{5, 3, 17, 9}, {5, 70, 80, 90}, {4, 150, 140, 130}, {5, 150, 140, 130}} {
 		for _, sharedB := range []bool{false, true} {
-			const batch = 5
-			m, n, k := sh[0], sh[1], sh[2]
+			batch, m, n, k := sh[0], sh[1], sh[2], sh[3]
 			strideA, strideC := m*k+2, m*n+1
 			strideB := k*n + 3
 			if sharedB {
@@ -399,7 +400,7 @@ func TestSgemmStridedMatchesLoop(t *testing.T) {
 			SgemmStrided(pool, true, false, batch, m, n, k, 1.5, a, strideA, m, b, strideB, n, -0.5, c, strideC, n)
 			for i := range c {
 				if math.Float32bits(c[i]) != math.Float32bits(want[i]) {
-					t.Fatalf("m=%d n=%d k=%d sharedB=%v: element %d = %v, want %v", m, n, k, sharedB, i, c[i], want[i])
+					t.Fatalf("batch=%d m=%d n=%d k=%d sharedB=%v: element %d = %v, want %v", batch, m, n, k, sharedB, i, c[i], want[i])
 				}
 			}
 		}
