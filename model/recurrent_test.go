@@ -18,22 +18,28 @@ func TestStepMatchesConvolution(t *testing.T) {
 	if testing.Short() {
 		t.Skip("2,048 recurrent steps")
 	}
-	const seqLen, batch, prefill = 2048, 2, 300
+	const batch, prefill = 2, 300
 	for _, tc := range []struct {
-		name    string
-		headDim int
-		attn    []int
-		disc    string
+		name      string
+		headDim   int
+		attn      []int
+		disc      string
+		positions int
+		seqLen    int
 	}{
-		{"hybrid head_dim 1", 1, []int{1}, "zoh"},
-		{"h3 head_dim 8", 8, nil, "bilinear"},
+		{"hybrid head_dim 1", 1, []int{1}, "zoh", 0, 2048},
+		{"h3 head_dim 8", 8, nil, "bilinear", 0, 2048},
+		// All attention with learned positions: the KV cache and the position offset.
+		{"transformer", 1, []int{0, 1}, "zoh", 512, 512},
 	} {
+		seqLen := tc.seqLen
 		cfg := DefaultConfig()
 		cfg.DModel, cfg.NLayer, cfg.DInner, cfg.VocabSize = 16, 2, 32, 37
 		cfg.HeadDim, cfg.SSMDiscretization = tc.headDim, tc.disc
 		if tc.attn != nil {
 			cfg.AttnLayerIdx, cfg.AttnNHeads = tc.attn, 2
 		}
+		cfg.MaxPositionEmbeddings = tc.positions
 		dev := tensor.DefaultCPU()
 		m, err := New(cfg, dev, 11)
 		if err != nil {
