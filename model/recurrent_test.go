@@ -15,9 +15,6 @@ import (
 const stepTol = 1e-4
 
 func TestStepMatchesConvolution(t *testing.T) {
-	if testing.Short() {
-		t.Skip("2,048 recurrent steps")
-	}
 	const batch, prefill = 2, 300
 	for _, tc := range []struct {
 		name      string
