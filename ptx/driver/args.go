@@ -94,3 +94,15 @@ func (p *packedArgs) base() unsafe.Pointer {
 	}
 	return unsafe.Pointer(&p.ptrs[0])
 }
+
+// KernelParams is the kernelParams array of cuLaunchKernel for args, for backends other
+// than Context: element i points at an 8-byte slot holding args[i]'s value, 4-byte values
+// in the low half. The slots are Go memory referenced only through the returned slice, so
+// the caller keeps it reachable (runtime.KeepAlive) until the launch call has returned.
+func KernelParams(args []Arg) ([]unsafe.Pointer, error) {
+	p, err := packArgs(args)
+	if err != nil {
+		return nil, err
+	}
+	return p.ptrs, nil
+}

@@ -113,3 +113,18 @@ func TestInfoString(t *testing.T) {
 		t.Errorf("%q, want %q", i.String(), want)
 	}
 }
+
+func TestKernelParams(t *testing.T) {
+	ps, err := KernelParams([]Arg{U32(5), Ptr(0x1000)})
+	if err != nil || len(ps) != 2 {
+		t.Fatalf("%d params, %v", len(ps), err)
+	}
+	// Other backends copy 8 bytes per parameter (gorgonia.org/cu does): the slot of a
+	// 4-byte value must hold it in the low half and zeros above.
+	if *(*uint64)(ps[0]) != 5 || *(*uint64)(ps[1]) != 0x1000 {
+		t.Fatalf("slots hold %#x and %#x", *(*uint64)(ps[0]), *(*uint64)(ps[1]))
+	}
+	if _, err := KernelParams([]Arg{{}}); err == nil {
+		t.Fatal("zero Arg accepted")
+	}
+}
