@@ -8,7 +8,6 @@ import (
 	"sort"
 	"strings"
 
-	"github.com/hungry-ssm/hungry/autograd"
 	"github.com/hungry-ssm/hungry/safetensors"
 	"github.com/hungry-ssm/hungry/tensor"
 )
@@ -78,16 +77,23 @@ func Load(dir string, dev tensor.Device) (*LM, error) {
 }
 
 // LoadTensors replaces every parameter with the tensor of the same name in f, with the
-// strictness Load describes.
+// strictness Load describes. Files that use the names of the first H3 checkpoints
+// (s4seq.encoder.*, embedding.*, backbone.norm.*, and LayerNorms numbered from ln_0 in the
+// post-norm order) are read through the mapping the official load_state_dict applies.
 func (m *LM) LoadTensors(f *safetensors.File) error {
-	want := make(map[string]*autograd.Var)
+	source := legacyNames(f.Names(), len(m.Blocks))
+	if source.clash[0] != "" {
+		return fmt.Errorf("model: checkpoint tensors %s and %s both hold %s", source.clash[0], source.clash[1], source.ours(source.clash[1]))
+	}
+	want := make(map[string]bool)
 	for _, p := range m.Params() {
-		want[p.Name] = p
+		want[p.Name] = true
 	}
 	var unexpected []string
-	for _, name := range f.Names() {
-		if _, ok := want[name]; !ok && !(name == lmHeadKey && m.LMHead == nil) {
-			unexpected = append(unexpected, name)
+	for _, file := range f.Names() {
+		name := source.ours(file)
+		if !want[name] && !(name == lmHeadKey && m.LMHead == nil) {
+			unexpected = append(unexpected, file)
 		}
 	}
 	if len(unexpected) > 0 {
@@ -95,7 +101,7 @@ func (m *LM) LoadTensors(f *safetensors.File) error {
 	}
 	var missing []string
 	for _, p := range m.Params() {
-		if _, ok := f.Info(p.Name); !ok {
+		if _, ok := f.Info(source.file(p.Name)); !ok {
 			missing = append(missing, p.Name)
 		}
 	}
@@ -103,14 +109,14 @@ func (m *LM) LoadTensors(f *safetensors.File) error {
 		return fmt.Errorf("model: checkpoint lacks %d tensors: %s", len(missing), listNames(missing))
 	}
 	for _, p := range m.Params() {
-		data, err := readParam(f, p.Name, p.Shape())
+		data, err := readParam(f, source.file(p.Name), p.Shape())
 		if err != nil {
 			return err
 		}
 		p.Value = m.Device.FromHost(data, p.Shape()...)
 	}
-	if _, ok := f.Info(lmHeadKey); ok && m.LMHead == nil {
-		head, err := readParam(f, lmHeadKey, m.WordEmb.Weight.Shape())
+	if _, ok := f.Info(source.file(lmHeadKey)); ok && m.LMHead == nil {
+		head, err := readParam(f, source.file(lmHeadKey), m.WordEmb.Weight.Shape())
 		if err != nil {
 			return err
 		}
@@ -122,6 +128,102 @@ func (m *LM) LoadTensors(f *safetensors.File) error {
 		}
 	}
 	return nil
+}
+
+// nameMap pairs checkpoint names with ours; names it does not list are the same in both.
+type nameMap struct {
+	toOurs, toFile map[string]string
+	// clash names two checkpoint tensors that map to the same parameter.
+	clash [2]string
+}
+
+func (n nameMap) ours(file string) string {
+	if o, ok := n.toOurs[file]; ok {
+		return o
+	}
+	return file
+}
+
+func (n nameMap) file(ours string) string {
+	if f, ok := n.toFile[ours]; ok {
+		return f
+	}
+	if _, renamed := n.toOurs[ours]; renamed {
+		// The file holds this name for another tensor; ours is stored elsewhere or not at all.
+		return ""
+	}
+	return ours
+}
+
+// legacyNames reproduces the renaming in the official SSMLMHeadModel.load_state_dict:
+// prefixes s4seq.encoder. → backbone., embedding. → backbone.embeddings.word_embeddings.,
+// backbone.norm → backbone.ln_f; and, when backbone.ln_0 is present (checkpoints whose
+// blocks were Mixer/MLP → Add → LN), every LayerNorm moves one slot forward: ln_0 becomes
+// layer 0's norm1, layer l's norm1 its norm2, layer l's norm2 layer l+1's norm1, and the
+// last layer's norm2 becomes ln_f.
+func legacyNames(names []string, nLayer int) nameMap {
+	n := nameMap{toOurs: map[string]string{}, toFile: map[string]string{}}
+	renamed := make(map[string]string, len(names))
+	legacy := false
+	for _, file := range names {
+		name := file
+		for _, r := range [][2]string{
+			{"s4seq.encoder.", "backbone."},
+			{"embedding.", "backbone.embeddings.word_embeddings."},
+			{"backbone.norm", "backbone.ln_f"},
+		} {
+			if strings.HasPrefix(name, r[0]) {
+				name = r[1] + name[len(r[0]):]
+			}
+		}
+		renamed[file] = name
+		legacy = legacy || name != file
+	}
+	shift := false
+	for _, name := range renamed {
+		if strings.HasPrefix(name, "backbone.ln_0.") {
+			shift = true
+		}
+	}
+	if !legacy && !shift {
+		return n
+	}
+	for _, file := range names {
+		name := renamed[file]
+		if shift {
+			name = shiftedNorm(name, nLayer)
+		}
+		if other, dup := n.toFile[name]; dup {
+			n.clash = [2]string{other, file}
+		}
+		n.toOurs[file] = name
+		n.toFile[name] = file
+	}
+	return n
+}
+
+// shiftedNorm maps a post-norm LayerNorm name to its pre-norm slot.
+func shiftedNorm(name string, nLayer int) string {
+	for _, suffix := range []string{".weight", ".bias"} {
+		if name == "backbone.ln_0"+suffix {
+			return "backbone.layers.0.norm1" + suffix
+		}
+		var l int
+		var which string
+		if _, err := fmt.Sscanf(name, "backbone.layers.%d.%s", &l, &which); err != nil {
+			continue
+		}
+		switch which {
+		case "norm1" + suffix:
+			return fmt.Sprintf("backbone.layers.%d.norm2%s", l, suffix)
+		case "norm2" + suffix:
+			if l == nLayer-1 {
+				return "backbone.ln_f" + suffix
+			}
+			return fmt.Sprintf("backbone.layers.%d.norm1%s", l+1, suffix)
+		}
+	}
+	return name
 }
 
 func readParam(f *safetensors.File, name string, shape []int) ([]float32, error) {

@@ -1,6 +1,7 @@
 package model
 
 import (
+	"fmt"
 	"math"
 	"os"
 	"path/filepath"
@@ -309,5 +310,70 @@ func TestLoadIsStrict(t *testing.T) {
 	dir := rewrite(t, m, func(ts map[string]safetensors.Tensor) { ts["lm_head.weight"] = ts[emb] })
 	if _, err := Load(dir, dev); err != nil {
 		t.Errorf("a tied lm_head.weight equal to the embeddings was refused: %v", err)
+	}
+}
+
+// legacyName is the inverse of the official load_state_dict renaming for a model of
+// nLayer layers: where a pre-norm tensor was stored by the first released checkpoints.
+func legacyName(name string, nLayer int) string {
+	var l int
+	var rest string
+	if _, err := fmt.Sscanf(name, "backbone.layers.%d.%s", &l, &rest); err == nil {
+		for _, suffix := range []string{".weight", ".bias"} {
+			switch rest {
+			case "norm1" + suffix:
+				if l == 0 {
+					return "s4seq.encoder.ln_0" + suffix
+				}
+				return fmt.Sprintf("s4seq.encoder.layers.%d.norm2%s", l-1, suffix)
+			case "norm2" + suffix:
+				return fmt.Sprintf("s4seq.encoder.layers.%d.norm1%s", l, suffix)
+			}
+		}
+	}
+	switch {
+	case strings.HasPrefix(name, "backbone.ln_f"):
+		return fmt.Sprintf("s4seq.encoder.layers.%d.norm2%s", nLayer-1, strings.TrimPrefix(name, "backbone.ln_f"))
+	case strings.HasPrefix(name, "backbone.embeddings.word_embeddings."):
+		return "embedding." + strings.TrimPrefix(name, "backbone.embeddings.word_embeddings.")
+	}
+	return "s4seq.encoder." + strings.TrimPrefix(name, "backbone.")
+}
+
+func TestLoadLegacyNames(t *testing.T) {
+	// A checkpoint in the first release's naming and post-norm LayerNorm numbering loads
+	// into the same model, as the official load_state_dict remaps it.
+	dev := tensor.DefaultCPU()
+	cfg := smallConfig()
+	m, _ := New(cfg, dev, 5)
+	dir := rewrite(t, m, func(ts map[string]safetensors.Tensor) {
+		old := make(map[string]safetensors.Tensor, len(ts))
+		for name, x := range ts {
+			old[legacyName(name, cfg.NLayer)] = x
+		}
+		clear(ts)
+		for name, x := range old {
+			ts[name] = x
+		}
+	})
+	back, err := Load(dir, dev)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ps, qs := m.Params(), back.Params()
+	for i := range ps {
+		a, b := ps[i].Value.Data(), qs[i].Value.Data()
+		for j := range a {
+			if a[j] != b[j] {
+				t.Fatalf("%s differs after loading the legacy names", ps[i].Name)
+			}
+		}
+	}
+	// Strictness survives the renaming.
+	dir = rewrite(t, m, func(ts map[string]safetensors.Tensor) {
+		ts["s4seq.encoder.ln_0.weight"] = ts["backbone.layers.0.norm1.weight"]
+	})
+	if _, err := Load(dir, dev); err == nil || !strings.Contains(err.Error(), "both hold") {
+		t.Errorf("a checkpoint holding both namings: got %v", err)
 	}
 }
