@@ -171,6 +171,7 @@ type instr struct {
 	mod      string // comparison, shuffle/vote mode, mul width, atomic operation or rounding
 	guard    int    // predicate register, -1 if none
 	guardNeg bool
+	uni      bool // .uni: the author promises all lanes of a warp agree
 	ops      []operand
 	line     int
 	text     string
@@ -182,6 +183,7 @@ type entry struct {
 	params       []param
 	nregs        int
 	regType      []ptype
+	regNames     []string
 	code         []instr
 	staticShared int
 	dynOffset    int // where dynamic shared memory begins
@@ -193,8 +195,10 @@ func compileEntry(r *rawEntry, externs []sharedDecl) (*entry, error) {
 	regIndex := map[string]int{}
 	for _, d := range r.regs {
 		for i := 0; i < d.n; i++ {
-			regIndex[fmt.Sprintf("%s%d", d.prefix, i)] = len(e.regType)
+			name := fmt.Sprintf("%s%d", d.prefix, i)
+			regIndex[name] = len(e.regType)
 			e.regType = append(e.regType, d.t)
+			e.regNames = append(e.regNames, name)
 		}
 	}
 	e.nregs = len(e.regType)
@@ -268,7 +272,9 @@ func compileEntry(r *rawEntry, externs []sharedDecl) (*entry, error) {
 				in.vec = 2
 			case "v4":
 				in.vec = 4
-			case "sync", "aligned", "uni", "approx", "ftz", "async", "row", "col", "m16n8k8", "ca", "cg", "commit_group", "wait_group", "wait_all":
+			case "uni":
+				in.uni = true
+			case "sync", "aligned", "approx", "ftz", "async", "row", "col", "m16n8k8", "ca", "cg", "commit_group", "wait_group", "wait_all":
 			case "lt", "le", "gt", "ge", "eq", "ne", "lo", "wide", "hi", "bfly", "idx", "up", "down",
 				"all", "any", "ballot", "rn", "rz", "rm", "rp", "rna", "rni", "rzi", "rmi", "rpi", "add", "exch":
 				if in.mod == "" || op == opAtom {

@@ -62,14 +62,21 @@ type cpCopy struct {
 
 type thread struct {
 	regs    []uint64
+	init    []bool // per register: written yet?
+	fault   string // first read of an unwritten register, reported after the instruction
+	names   []string
 	pc      int
 	state   int
 	special [numSpecials]uint64
 	tid     [3]int
 	steps   int
+	linear  int         // thread index within the block
+	uniSeen map[int]int // guarded bra.uni executions so far, by pc
 	pending []cpCopy   // cp.async copies not yet committed to a group
 	groups  [][]cpCopy // committed groups, oldest first
 }
+
+type uniKey struct{ warp, pc int }
 
 type launch struct {
 	e          *entry
@@ -79,6 +86,7 @@ type launch struct {
 	block      [3]int
 	ctaid      [3]int
 	threads    []*thread
+	uniform    map[uniKey][]bool // decisions of guarded bra.uni, per warp and instruction
 	shared     []byte
 	sharedInit []bool
 }
@@ -130,7 +138,7 @@ func (m *Module) Launch(mem *Memory, name string, grid, block [3]int, sharedByte
 	l.sharedInit = make([]bool, total)
 	l.threads = make([]*thread, nthreads)
 	for i := range l.threads {
-		l.threads[i] = &thread{regs: make([]uint64, e.nregs)}
+		l.threads[i] = &thread{regs: make([]uint64, e.nregs), init: make([]bool, e.nregs), names: e.regNames}
 	}
 	for z := 0; z < grid[2]; z++ {
 		for y := 0; y < grid[1]; y++ {
@@ -179,9 +187,14 @@ func argBits(t ptype, a any) (uint64, error) {
 
 func (l *launch) runBlock() error {
 	clear(l.sharedInit)
+	l.uniform = map[uniKey][]bool{}
 	bx, by := l.block[0], l.block[1]
 	for i, th := range l.threads {
 		clear(th.regs)
+		clear(th.init)
+		th.fault = ""
+		th.linear = i
+		th.uniSeen = nil
 		th.pc, th.state, th.steps = 0, stRunning, 0
 		th.pending, th.groups = th.pending[:0], th.groups[:0]
 		th.tid = [3]int{i % bx, (i / bx) % by, i / (bx * by)}
@@ -296,6 +309,11 @@ func (l *launch) runWarp(w int) error {
 		if err := l.collective(in, lanes, mask); err != nil {
 			return err
 		}
+		for _, th := range lanes {
+			if th.fault != "" {
+				return l.errorf(th, "%s", th.fault)
+			}
+		}
 		for lane, th := range lanes {
 			if mask&(1<<lane) != 0 {
 				th.pc++
@@ -308,12 +326,25 @@ func (l *launch) runWarp(w int) error {
 func (l *launch) get(th *thread, o *operand) uint64 {
 	switch o.kind {
 	case oReg:
-		return th.regs[o.reg]
+		return th.r(o.reg)
 	case oSpecial:
 		return th.special[o.imm]
 	default: // oImm, oSym
 		return o.imm
 	}
+}
+
+// r reads register i, noting a read of a register nothing has written.
+func (th *thread) r(i int) uint64 {
+	if !th.init[i] && th.fault == "" {
+		th.fault = "register " + th.names[i] + " is read before anything wrote it"
+	}
+	return th.regs[i]
+}
+
+func (th *thread) w(i int, v uint64) {
+	th.regs[i] = v
+	th.init[i] = true
 }
 
 func f32(v uint64) float32   { return math.Float32frombits(uint32(v)) }
@@ -323,7 +354,7 @@ func (l *launch) set(th *thread, o *operand, t ptype, v uint64) {
 	if t.bits() == 32 {
 		v = uint64(uint32(v))
 	}
-	th.regs[o.reg] = v
+	th.w(o.reg, v)
 }
 
 func signed(t ptype) bool { return t == tS32 || t == tS64 }
@@ -339,7 +370,7 @@ func (l *launch) address(th *thread, o *operand) uint64 {
 	var base uint64
 	switch o.memKind {
 	case oReg:
-		base = th.regs[o.reg]
+		base = th.r(o.reg)
 	default:
 		base = o.imm
 	}
@@ -423,7 +454,13 @@ func (l *launch) runThread(th *thread) error {
 		if th.steps > maxStepsPerThread {
 			return l.errorf(th, "more than %d instructions executed: infinite loop?", maxStepsPerThread)
 		}
-		if in.guard >= 0 && (th.regs[in.guard] != 0) == in.guardNeg {
+		skip := in.guard >= 0 && (th.r(in.guard) != 0) == in.guardNeg
+		if in.uni && in.guard >= 0 {
+			if err := l.checkUniform(th, !skip); err != nil {
+				return err
+			}
+		}
+		if skip {
 			th.pc++
 			continue
 		}
@@ -444,8 +481,32 @@ func (l *launch) runThread(th *thread) error {
 		if err := l.exec(th, in); err != nil {
 			return err
 		}
+		if th.fault != "" {
+			return l.errorf(th, "%s", th.fault)
+		}
 		th.pc++
 	}
+}
+
+// checkUniform verifies the promise of a guarded bra.uni: the n-th time each lane of a
+// warp executes it, all lanes decide the same way. ptxas may compile a divergent bra.uni
+// into code that sends the whole warp one way.
+func (l *launch) checkUniform(th *thread, taken bool) error {
+	if th.uniSeen == nil {
+		th.uniSeen = map[int]int{}
+	}
+	n := th.uniSeen[th.pc]
+	th.uniSeen[th.pc] = n + 1
+	key := uniKey{th.linear / 32, th.pc}
+	d := l.uniform[key]
+	if n == len(d) {
+		l.uniform[key] = append(d, taken)
+		return nil
+	}
+	if d[n] != taken {
+		return l.errorf(th, "divergent bra.uni: lanes of one warp decide differently")
+	}
+	return nil
 }
 
 func (l *launch) exec(th *thread, in *instr) error {
@@ -556,12 +617,12 @@ func (l *launch) exec(th *thread, in *instr) error {
 			r = cmpInt(in.mod, x < y, x == y)
 		}
 		if r {
-			th.regs[ops[0].reg] = 1
+			th.w(ops[0].reg, 1)
 		} else {
-			th.regs[ops[0].reg] = 0
+			th.w(ops[0].reg, 0)
 		}
 	case opSelp:
-		if th.regs[ops[3].reg] != 0 {
+		if th.r(ops[3].reg) != 0 {
 			l.set(th, &ops[0], t, l.get(th, &ops[1]))
 		} else {
 			l.set(th, &ops[0], t, l.get(th, &ops[2]))
@@ -598,7 +659,7 @@ func (l *launch) exec(th *thread, in *instr) error {
 			if err != nil {
 				return err
 			}
-			th.regs[r] = v
+			th.w(r, v)
 		}
 	case opSt:
 		size := t.bits() / 8
@@ -609,7 +670,7 @@ func (l *launch) exec(th *thread, in *instr) error {
 		var vals []uint64
 		if ops[1].kind == oVec {
 			for _, r := range ops[1].vec {
-				vals = append(vals, th.regs[r])
+				vals = append(vals, th.r(r))
 			}
 		} else {
 			vals = []uint64{l.get(th, &ops[1])}
@@ -981,9 +1042,9 @@ func (l *launch) collective(in *instr, lanes []*thread, mask uint32) error {
 			l.set(th, &ops[0], tB32, src[j])
 			if ops[0].alt >= 0 {
 				if ok {
-					th.regs[ops[0].alt] = 1
+					th.w(ops[0].alt, 1)
 				} else {
-					th.regs[ops[0].alt] = 0
+					th.w(ops[0].alt, 0)
 				}
 			}
 		}
@@ -991,7 +1052,7 @@ func (l *launch) collective(in *instr, lanes []*thread, mask uint32) error {
 		var ballot uint32
 		for lane, th := range lanes {
 			if mask&(1<<lane) != 0 {
-				p := th.regs[ops[1].reg] != 0
+				p := th.r(ops[1].reg) != 0
 				if ops[1].neg {
 					p = !p
 				}
@@ -1008,9 +1069,9 @@ func (l *launch) collective(in *instr, lanes []*thread, mask uint32) error {
 			case "ballot":
 				l.set(th, &ops[0], tB32, uint64(ballot))
 			case "all":
-				th.regs[ops[0].reg] = b2u(ballot == mask)
+				th.w(ops[0].reg, b2u(ballot == mask))
 			case "any":
-				th.regs[ops[0].reg] = b2u(ballot != 0)
+				th.w(ops[0].reg, b2u(ballot != 0))
 			default:
 				return l.errorf(th, "unknown vote mode %q", in.mod)
 			}
@@ -1050,14 +1111,14 @@ func (l *launch) mma(in *instr, lanes []*thread) error {
 	for lane, th := range lanes {
 		g, t := lane>>2, lane%4
 		av := ops[1].vec
-		a[g][t], a[g+8][t], a[g][t+4], a[g+8][t+4] = tf(th.regs[av[0]]), tf(th.regs[av[1]]), tf(th.regs[av[2]]), tf(th.regs[av[3]])
+		a[g][t], a[g+8][t], a[g][t+4], a[g+8][t+4] = tf(th.r(av[0])), tf(th.r(av[1])), tf(th.r(av[2])), tf(th.r(av[3]))
 		bv := ops[2].vec
-		b[t][g], b[t+4][g] = tf(th.regs[bv[0]]), tf(th.regs[bv[1]])
+		b[t][g], b[t+4][g] = tf(th.r(bv[0])), tf(th.r(bv[1]))
 		cv := ops[3].vec
-		c[g][2*t] = float64(f32(th.regs[cv[0]]))
-		c[g][2*t+1] = float64(f32(th.regs[cv[1]]))
-		c[g+8][2*t] = float64(f32(th.regs[cv[2]]))
-		c[g+8][2*t+1] = float64(f32(th.regs[cv[3]]))
+		c[g][2*t] = float64(f32(th.r(cv[0])))
+		c[g][2*t+1] = float64(f32(th.r(cv[1])))
+		c[g+8][2*t] = float64(f32(th.r(cv[2])))
+		c[g+8][2*t+1] = float64(f32(th.r(cv[3])))
 	}
 	var d [16][8]float32
 	for i := 0; i < 16; i++ {
@@ -1072,10 +1133,10 @@ func (l *launch) mma(in *instr, lanes []*thread) error {
 	for lane, th := range lanes {
 		g, t := lane>>2, lane%4
 		dv := ops[0].vec
-		th.regs[dv[0]] = fbits(d[g][2*t])
-		th.regs[dv[1]] = fbits(d[g][2*t+1])
-		th.regs[dv[2]] = fbits(d[g+8][2*t])
-		th.regs[dv[3]] = fbits(d[g+8][2*t+1])
+		th.w(dv[0], fbits(d[g][2*t]))
+		th.w(dv[1], fbits(d[g][2*t+1]))
+		th.w(dv[2], fbits(d[g+8][2*t]))
+		th.w(dv[3], fbits(d[g+8][2*t+1]))
 	}
 	return nil
 }

@@ -212,3 +212,21 @@ func TestTF32Rounding(t *testing.T) {
 		}
 	}
 }
+
+func TestDivergentUniformBranchIsReported(t *testing.T) {
+	_, err := run(t, `ld.global.f32 %f1, [%rd4]; setp.lt.u32 %p1, %r1, 3; @%p1 bra.uni $skip;
+		add.f32 %f1, %f1, %f1;
+		$skip: st.global.f32 [%rd3], %f1; ret;`, 32, iota32(32))
+	wantErr(t, err, "divergent bra.uni")
+	// A uniform condition is fine.
+	if _, err := run(t, `ld.global.f32 %f1, [%rd4]; setp.lt.u32 %p1, %r1, 64; @%p1 bra.uni $skip;
+		add.f32 %f1, %f1, %f1;
+		$skip: st.global.f32 [%rd3], %f1; ret;`, 32, iota32(32)); err != nil {
+		t.Fatal(err)
+	}
+}
+
+func TestUnwrittenRegisterIsReported(t *testing.T) {
+	_, err := run(t, `add.f32 %f2, %f1, %f1; st.global.f32 [%rd3], %f2; ret;`, 1, iota32(1))
+	wantErr(t, err, "register %f1 is read before anything wrote it", "line")
+}

@@ -81,9 +81,9 @@ func rowLoop(k *Kernel, tid, cols Reg, threads int, hint string, body func(j Reg
 	top, done := k.NewLabel(hint+"_loop"), k.NewLabel(hint+"_done")
 	k.Place(top)
 	p := k.Setp("ge.u32", j, cols)
-	k.OpIf(p, false, "bra.uni", done)
+	k.OpIf(p, false, "bra", done)
 	body(j)
 	k.Op("add.u32", j, j, threads)
-	k.Op("bra.uni", top)
+	k.Op("bra", top)
 	k.Place(done)
 }

@@ -41,7 +41,7 @@ func elementwiseKernel(s ewSpec) *Kernel {
 		}
 	}
 	tail, done := k.NewLabel("tail"), k.NewLabel("done")
-	k.OpIf(full, true, "bra.uni", tail)
+	k.OpIf(full, true, "bra", tail)
 	k.Comment("four elements in range: vector path")
 	vin := make([]Vec, len(s.ins))
 	for x, name := range s.ins {
@@ -61,13 +61,13 @@ func elementwiseKernel(s ewSpec) *Kernel {
 	for o, name := range s.outs {
 		k.St("global", ".f32", At(addrs[name], 0), vout[o])
 	}
-	k.Op("bra.uni", done)
+	k.Op("bra", done)
 	k.Place(tail)
 	k.Comment("tail: up to three elements, one at a time")
 	for e := 0; e < 3; e++ {
 		ie := k.Bin("add.u32", i, Imm(e))
 		out := k.Setp("ge.u32", ie, n)
-		k.OpIf(out, false, "bra.uni", done)
+		k.OpIf(out, false, "bra", done)
 		args := make([]Reg, len(s.ins))
 		for x, name := range s.ins {
 			args[x] = k.Ld("global", ".f32", At(addrs[name], 4*e))

@@ -9,7 +9,7 @@ func guardedIndex(k *Kernel, total Reg) (gid Reg, done Label) {
 	gid, _ = globalIndex(k)
 	done = k.NewLabel("done")
 	out := k.Setp("ge.u32", gid, total)
-	k.OpIf(out, false, "bra.uni", done)
+	k.OpIf(out, false, "bra", done)
 	return gid, done
 }
 
@@ -46,7 +46,7 @@ func embeddingModule() *Module {
 		j := k.Bin("rem.u32", gid, dim)
 		id := k.Ld("global", ".s32", At(elemAddr(k, ids, t, 4), 0))
 		bad := k.Setp("ge.u32", id, vocab)
-		k.OpIf(bad, false, "bra.uni", done)
+		k.OpIf(bad, false, "bra", done)
 		g := k.Ld("global", ".f32", At(elemAddr(k, dout, gid, 4), 0))
 		old := k.Reg(F32)
 		k.Op("atom.global.add.f32", old, At(elemAddr(k, dtable, k.Tern("mad.lo.u32", id, dim, j), 4), 0), g)
@@ -87,7 +87,7 @@ func convModule() *Module {
 			us = u0
 		} else {
 			past := k.Setp("gt.u32", Imm(s), t)
-			k.OpIf(past, false, "bra.uni", store)
+			k.OpIf(past, false, "bra", store)
 			k.Op("sub.u64", up, up, step)
 			us = k.Ld("global", ".f32", At(up, 0))
 		}
