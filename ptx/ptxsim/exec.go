@@ -54,6 +54,7 @@ const (
 )
 
 type cpCopy struct {
+	epoch   int32 // block epoch at issue: the copy may land any time from then to the wait
 	dst     uint32
 	src     uint64
 	size    int
@@ -72,23 +73,28 @@ type thread struct {
 	steps   int
 	linear  int         // thread index within the block
 	uniSeen map[int]int // guarded bra.uni executions so far, by pc
-	pending []cpCopy   // cp.async copies not yet committed to a group
-	groups  [][]cpCopy // committed groups, oldest first
+	pending []cpCopy    // cp.async copies not yet committed to a group
+	groups  [][]cpCopy  // committed groups, oldest first
 }
 
 type uniKey struct{ warp, pc int }
 
 type launch struct {
-	e          *entry
-	mem        *Memory
-	params     []uint64
-	grid       [3]int
-	block      [3]int
-	ctaid      [3]int
-	threads    []*thread
-	uniform    map[uniKey][]bool // decisions of guarded bra.uni, per warp and instruction
-	shared     []byte
-	sharedInit []bool
+	e            *entry
+	mem          *Memory
+	params       []uint64
+	grid         [3]int
+	block        [3]int
+	ctaid        [3]int
+	threads      []*thread
+	uniform      map[uniKey][]bool // decisions of guarded bra.uni, per warp and instruction
+	launchID     uint32
+	blockSeq     uint32 // blocks run so far + 1: the scope of shared-memory race records
+	blockLinear  int64
+	epoch        int32 // barriers passed by the current block
+	sharedShadow []shadow
+	shared       []byte
+	sharedInit   []bool
 }
 
 // Launch runs kernel name over grid×block threads with sharedBytes of dynamic shared
@@ -136,6 +142,8 @@ func (m *Module) Launch(mem *Memory, name string, grid, block [3]int, sharedByte
 	}
 	l.shared = make([]byte, total)
 	l.sharedInit = make([]bool, total)
+	l.sharedShadow = make([]shadow, (total+3)/4)
+	l.launchID = mem.nextLaunch()
 	l.threads = make([]*thread, nthreads)
 	for i := range l.threads {
 		l.threads[i] = &thread{regs: make([]uint64, e.nregs), init: make([]bool, e.nregs), names: e.regNames}
@@ -144,6 +152,9 @@ func (m *Module) Launch(mem *Memory, name string, grid, block [3]int, sharedByte
 		for y := 0; y < grid[1]; y++ {
 			for x := 0; x < grid[0]; x++ {
 				l.ctaid = [3]int{x, y, z}
+				l.blockLinear = int64(x + grid[0]*(y+grid[1]*z))
+				l.blockSeq++
+				l.epoch = 0
 				if err := l.runBlock(); err != nil {
 					return err
 				}
@@ -243,6 +254,7 @@ func (l *launch) runBlock() error {
 			th.pc++
 			th.state = stRunning
 		}
+		l.epoch++
 	}
 }
 
@@ -384,7 +396,7 @@ func (l *launch) sharedRange(th *thread, addr uint64, size int) (int, error) {
 	return int(addr), nil
 }
 
-func (l *launch) load(th *thread, sp space, addr uint64, size int) (uint64, error) {
+func (l *launch) load(th *thread, sp space, addr uint64, size int, atomic bool) (uint64, error) {
 	if addr%uint64(size) != 0 {
 		return 0, l.errorf(th, "misaligned %d-byte load at 0x%x", size, addr)
 	}
@@ -395,10 +407,21 @@ func (l *launch) load(th *thread, sp space, addr uint64, size int) (uint64, erro
 		if b, err = l.mem.read(addr, size); err != nil {
 			return 0, l.errorf(th, "global load: %v", err)
 		}
+		if !atomic {
+			a, off, _ := l.mem.find(addr, size)
+			if err := l.trackGlobal(th, a, off, size, false, l.epoch); err != nil {
+				return 0, err
+			}
+		}
 	case spShared:
 		off, err := l.sharedRange(th, addr, size)
 		if err != nil {
 			return 0, err
+		}
+		if !atomic {
+			if err := l.trackShared(th, off, size, false, l.epoch); err != nil {
+				return 0, err
+			}
 		}
 		for j := off; j < off+size; j++ {
 			if !l.sharedInit[j] {
@@ -415,7 +438,7 @@ func (l *launch) load(th *thread, sp space, addr uint64, size int) (uint64, erro
 	return uint64(binary.LittleEndian.Uint32(b)), nil
 }
 
-func (l *launch) store(th *thread, sp space, addr uint64, size int, v uint64) error {
+func (l *launch) store(th *thread, sp space, addr uint64, size int, v uint64, atomic bool) error {
 	if addr%uint64(size) != 0 {
 		return l.errorf(th, "misaligned %d-byte store at 0x%x", size, addr)
 	}
@@ -426,10 +449,21 @@ func (l *launch) store(th *thread, sp space, addr uint64, size int, v uint64) er
 		if err := l.mem.write(addr, b[:size]); err != nil {
 			return l.errorf(th, "global store: %v", err)
 		}
+		if !atomic {
+			a, off, _ := l.mem.find(addr, size)
+			if err := l.trackGlobal(th, a, off, size, true, l.epoch); err != nil {
+				return err
+			}
+		}
 	case spShared:
 		off, err := l.sharedRange(th, addr, size)
 		if err != nil {
 			return err
+		}
+		if !atomic {
+			if err := l.trackShared(th, off, size, true, l.epoch); err != nil {
+				return err
+			}
 		}
 		copy(l.shared[off:], b[:size])
 		for j := off; j < off+size; j++ {
@@ -655,7 +689,7 @@ func (l *launch) exec(th *thread, in *instr) error {
 			return l.errorf(th, "vector width %d but %d destination registers", in.vec, len(dst))
 		}
 		for i, r := range dst {
-			v, err := l.load(th, in.sp, addr+uint64(i*size), size)
+			v, err := l.load(th, in.sp, addr+uint64(i*size), size, false)
 			if err != nil {
 				return err
 			}
@@ -679,7 +713,7 @@ func (l *launch) exec(th *thread, in *instr) error {
 			return l.errorf(th, "vector width %d but %d source registers", in.vec, len(vals))
 		}
 		for i, v := range vals {
-			if err := l.store(th, in.sp, addr+uint64(i*size), size, v); err != nil {
+			if err := l.store(th, in.sp, addr+uint64(i*size), size, v, false); err != nil {
 				return err
 			}
 		}
@@ -921,7 +955,7 @@ func (l *launch) atomic(th *thread, in *instr) error {
 	m := &ops[len(ops)-2]
 	addr := l.address(th, m)
 	size := in.t.bits() / 8
-	old, err := l.load(th, in.sp, addr, size)
+	old, err := l.load(th, in.sp, addr, size, true)
 	if err != nil {
 		return err
 	}
@@ -937,7 +971,7 @@ func (l *launch) atomic(th *thread, in *instr) error {
 	default:
 		return l.errorf(th, "unsupported atomic operation %q", in.mod)
 	}
-	if err := l.store(th, in.sp, addr, size, v); err != nil {
+	if err := l.store(th, in.sp, addr, size, v, true); err != nil {
 		return err
 	}
 	if len(ops) == 3 {
@@ -974,7 +1008,7 @@ func (l *launch) cpAsync(th *thread, in *instr) error {
 			return l.errorf(th, "cp.async source: %v", err)
 		}
 	}
-	th.pending = append(th.pending, cpCopy{dst: dst, src: src, size: size, srcSize: srcSize})
+	th.pending = append(th.pending, cpCopy{epoch: l.epoch, dst: dst, src: src, size: size, srcSize: srcSize})
 	return nil
 }
 
@@ -986,6 +1020,13 @@ func (l *launch) completeCopy(th *thread, c cpCopy) error {
 			return l.errorf(th, "cp.async source: %v", err)
 		}
 		copy(buf, b)
+		a, off, _ := l.mem.find(c.src, c.srcSize)
+		if err := l.trackGlobal(th, a, off, c.srcSize, false, c.epoch); err != nil {
+			return err
+		}
+	}
+	if err := l.trackShared(th, int(c.dst), c.size, true, c.epoch); err != nil {
+		return err
 	}
 	copy(l.shared[c.dst:], buf)
 	for j := int(c.dst); j < int(c.dst)+c.size; j++ {

@@ -22,16 +22,18 @@ const (
 )
 
 type allocation struct {
-	base uint64
-	data []byte
-	init []bool // per byte: has anything (host or kernel) written it?
+	base   uint64
+	data   []byte
+	init   []bool   // per byte: has anything (host or kernel) written it?
+	shadow []shadow // per 4-byte word, for race detection; made on first kernel access
 }
 
 // Memory is the simulated device global memory. It tracks which bytes were written so
 // that reading memory nothing wrote is reported, by kernels and by the host alike.
 type Memory struct {
-	allocs []*allocation // sorted by base
-	next   uint64
+	allocs   []*allocation // sorted by base
+	next     uint64
+	launches uint32
 }
 
 // NewMemory returns an empty global memory.

@@ -230,3 +230,29 @@ func TestUnwrittenRegisterIsReported(t *testing.T) {
 	_, err := run(t, `add.f32 %f2, %f1, %f1; st.global.f32 [%rd3], %f2; ret;`, 1, iota32(1))
 	wantErr(t, err, "register %f1 is read before anything wrote it", "line")
 }
+
+func TestSharedMemoryRaceIsReported(t *testing.T) {
+	// Thread i publishes its value and reads that of thread i&^1 without a barrier.
+	_, err := run(t, `ld.global.f32 %f1, [%rd4]; mov.u32 %r2, sm; shl.b32 %r3, %r1, 2; add.u32 %r3, %r3, %r2;
+		st.shared.f32 [%r3], %f1; and.b32 %r4, %r1, 0xfffffffe; shl.b32 %r4, %r4, 2; add.u32 %r4, %r4, %r2;
+		ld.shared.f32 %f2, [%r4]; st.global.f32 [%rd3], %f2; ret;`, 8, iota32(8))
+	wantErr(t, err, "data race", "read of shared 0x0", "thread 0 of block 0")
+}
+
+func TestGlobalRaceBetweenBlocksIsReported(t *testing.T) {
+	m, err := Load(entrySrc("k", prologue+`ld.global.f32 %f1, [%rd4]; st.global.f32 [%rd1], %f1; ret;`))
+	if err != nil {
+		t.Fatal(err)
+	}
+	mem := NewMemory()
+	in, _ := mem.AllocF32(iota32(1))
+	out, _ := mem.Alloc(4)
+	err = m.Launch(mem, "k", [3]int{2, 1, 1}, [3]int{1, 1, 1}, 0, out, in, 1)
+	wantErr(t, err, "data race", "write of global", "block 0")
+	// The same stores in two launches are ordered by the launch boundary.
+	for i := 0; i < 2; i++ {
+		if err := m.Launch(mem, "k", [3]int{1, 1, 1}, [3]int{1, 1, 1}, 0, out, in, 1); err != nil {
+			t.Fatal(err)
+		}
+	}
+}
