@@ -27,10 +27,7 @@ type Run struct {
 	// (nil: one byte per token) for bits per byte.
 	Val        *data.Validation
 	TokenBytes func(int32) int
-	// EvalBatches bounds each validation pass during training (0: the whole split); the
-	// final pass always covers the whole split.
-	EvalBatches int
-	Opts        Options
+	Opts       Options
 	// SaveModel writes the model's own files (config, weights, tokenizer) into a folder.
 	SaveModel func(dir string) error
 	// Out receives progress: a bar when Terminal is set, plain log lines otherwise.
@@ -178,7 +175,7 @@ func (r *Run) Train(ctx context.Context, resume bool) (Summary, error) {
 			rec := Record{Step: step, Tokens: st.Tokens, Loss: res.Loss, LR: res.LR, GradNorm: res.GradNorm,
 				TokensPerSec: tps, ElapsedSec: elapsed().Seconds()}
 			if opts.EvalEvery > 0 && step%opts.EvalEvery == 0 && step != st.TotalSteps {
-				ev, err := evaluate(r.EvalBatches)
+				ev, err := evaluate(opts.EvalBatches)
 				if err != nil {
 					return Summary{}, err
 				}
@@ -357,4 +354,18 @@ func truncateMetrics(path string, step int) error {
 		}
 	}
 	return os.WriteFile(path, buf, 0o644)
+}
+
+// CheckpointOptions returns the options a run was started with, from its latest
+// checkpoint, so that a resumed run draws the same batches.
+func CheckpointOptions(runDir string) (Options, error) {
+	dir, err := ResolveCheckpoint(runDir)
+	if err != nil {
+		return Options{}, err
+	}
+	st, err := readTrainerState(dir)
+	if err != nil {
+		return Options{}, err
+	}
+	return st.Options, nil
 }

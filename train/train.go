@@ -51,6 +51,9 @@ type Options struct {
 	Clip float64
 	// EvalEvery and CheckpointEvery are in steps (0: only at the end).
 	EvalEvery, CheckpointEvery int
+	// EvalBatches bounds each validation pass during training (0: the whole split); the
+	// final pass always covers the whole split.
+	EvalBatches int
 	// LogEvery is how often a metrics line is written (default 10 steps).
 	LogEvery int
 	Seed     uint64

@@ -54,6 +54,7 @@ func runTrain(args []string, stdout, stderr io.Writer) error {
 	evalEvery := fs.Int("eval-every", 200, "steps between validation passes")
 	evalBatches := fs.Int("eval-batches", 8, "validation batches per pass during training (0: the whole split; the final pass scores it all)")
 	ckptEvery := fs.Int("checkpoint-every", 100, "steps between checkpoints")
+	logEvery := fs.Int("log-every", 10, "steps between metrics lines")
 	seed := fs.Uint64("seed", 1, "random seed (data order, initialisation, dropout)")
 	outDir := fs.String("out", "runs", "folder that holds run folders")
 	name := fs.String("name", "", "run name (default: <model>-<date>-<time>)")
@@ -152,7 +153,14 @@ func runTrain(args []string, stdout, stderr io.Writer) error {
 	opts := train.Options{
 		Batch: *batch, Context: *context_, Accum: *accum, Steps: *steps, Time: *budget,
 		LR: *lr, WeightDecay: *wd, Optimizer: *optName, EvalEvery: *evalEvery,
-		CheckpointEvery: *ckptEvery, Seed: settings.Seed,
+		CheckpointEvery: *ckptEvery, LogEvery: *logEvery, EvalBatches: *evalBatches,
+		Seed: settings.Seed,
+	}
+	if *resume != "" {
+		// A resumed run continues with the settings it started with.
+		if opts, err = train.CheckpointOptions(runDir); err != nil {
+			return usagef("cannot resume %s: %v", runDir, err)
+		}
 	}
 	if err := opts.Validate(); err != nil {
 		return &usageError{err.Error()}
@@ -189,7 +197,7 @@ func runTrain(args []string, stdout, stderr io.Writer) error {
 
 	run := &train.Run{
 		Dir: runDir, Model: m, Batches: batches, Val: val, TokenBytes: tokenBytes(tok),
-		EvalBatches: *evalBatches, Opts: opts,
+		Opts: opts,
 		SaveModel: func(dir string) error {
 			if err := model.Save(dir, m); err != nil {
 				return err
