@@ -37,7 +37,19 @@ type Config struct {
 	// embeddings and on every residual branch, in training only.
 	EmbedDropout float64 `json:"embed_dropout"`
 	ResidDropout float64 `json:"resid_dropout"`
+	// Mixer picks the non-attention layers' mixer: "h3" (or empty, the default, left out
+	// of the JSON so official configs round-trip unchanged), or the paper's ablations
+	// "s4d" (the diagonal SSM alone, gated) and "shift" (the shift SSM and gating without
+	// the diagonal SSM).
+	Mixer string `json:"mixer,omitempty"`
 }
+
+// Mixer names for Config.Mixer.
+const (
+	MixerH3    = "h3"
+	MixerS4D   = "s4d"
+	MixerShift = "shift"
+)
 
 // DefaultConfig returns the settings of the official H3 models for fields a config file
 // leaves out: d_state 64, head_dim 1, LayerNorm ε 1e-5, no position embeddings, tied
@@ -113,6 +125,15 @@ func (c Config) Validate() error {
 		return fmt.Errorf("config: embed_dropout must be in [0, 1), got %g", c.EmbedDropout)
 	case !(c.ResidDropout >= 0 && c.ResidDropout < 1):
 		return fmt.Errorf("config: resid_dropout must be in [0, 1), got %g", c.ResidDropout)
+	}
+	switch c.Mixer {
+	case "", MixerH3:
+	case MixerS4D, MixerShift:
+		if c.HeadDim != 1 {
+			return fmt.Errorf("config: mixer %q has no heads; head_dim must be 1, got %d", c.Mixer, c.HeadDim)
+		}
+	default:
+		return fmt.Errorf("config: mixer must be %q, %q or %q, got %q", MixerH3, MixerS4D, MixerShift, c.Mixer)
 	}
 	if _, err := tensor.ParseDiscretization(c.SSMDiscretization); err != nil {
 		return fmt.Errorf("config: ssm_discretization: %v", err)

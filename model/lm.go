@@ -86,11 +86,11 @@ func build(cfg Config, dev tensor.Device, rng *tensor.RNG) (*LM, error) {
 			}
 			b.Mixer = a
 		} else {
-			h, err := layers.NewH3(dev, rng, p+".mixer", layers.H3Config{Dim: d, DState: cfg.DState, HeadDim: cfg.HeadDim, Disc: disc}, initStd)
+			mx, err := newSSMMixer(cfg, dev, rng, p+".mixer", disc)
 			if err != nil {
 				return nil, err
 			}
-			b.Mixer = h
+			b.Mixer = mx
 		}
 		b.Norm2 = layers.NewLayerNorm(dev, p+".norm2", d, eps)
 		b.MLP = layers.NewMLP(dev, rng, p+".mlp", d, cfg.DInner, initStd, outStd)
@@ -101,6 +101,17 @@ func build(cfg Config, dev tensor.Device, rng *tensor.RNG) (*LM, error) {
 		m.LMHead = layers.NewLinear(dev, rng, "lm_head", d, cfg.VocabSize, false, initStd)
 	}
 	return m, nil
+}
+
+// newSSMMixer builds the mixer of a non-attention layer as cfg.Mixer chooses.
+func newSSMMixer(cfg Config, dev tensor.Device, rng *tensor.RNG, prefix string, disc tensor.Discretization) (Mixer, error) {
+	switch cfg.Mixer {
+	case MixerS4D:
+		return layers.NewS4DMixer(dev, rng, prefix, cfg.DModel, cfg.DState, disc, initStd)
+	case MixerShift:
+		return layers.NewShiftMixer(dev, rng, prefix, cfg.DModel, cfg.DState, initStd)
+	}
+	return layers.NewH3(dev, rng, prefix, layers.H3Config{Dim: cfg.DModel, DState: cfg.DState, HeadDim: cfg.HeadDim, Disc: disc}, initStd)
 }
 
 // Params returns every trainable parameter, named with its checkpoint key.
