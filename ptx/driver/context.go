@@ -16,11 +16,12 @@ import (
 // between threads at will. Each method therefore pins its goroutine to its thread
 // (runtime.LockOSThread) and makes the context current there (cuCtxSetCurrent) for the
 // duration of the driver call, then unpins. The alternative, one goroutine locked to one
-// thread that runs every call sent to it over a channel, costs a cross-thread wake-up (a
-// futex round trip, several microseconds) on every call, which would double the cost of a
-// small kernel launch, and it serializes callers; cuCtxSetCurrent only writes a thread-local
-// pointer and lets goroutines on different threads issue work (e.g. to different streams)
-// concurrently, which the driver supports.
+// thread that runs every call sent to it over a channel, costs a cross-thread wake-up on
+// every call and serializes callers. BenchmarkFakeCallOverhead measures both on a no-op
+// driver call (2 cores, Zen 3): 0.3-0.7 µs per call this way, 6-11 µs through a dedicated
+// thread, which would double the cost of launching a small kernel (a few µs on the GPU
+// side). cuCtxSetCurrent only writes a thread-local pointer, and goroutines on different
+// threads can issue work (e.g. to different streams) concurrently, which the driver supports.
 type Context struct {
 	drv  *Driver
 	ctx  uintptr

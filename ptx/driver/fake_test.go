@@ -8,6 +8,7 @@ import (
 	"math/rand"
 	"os/exec"
 	"path/filepath"
+	"runtime"
 	"strings"
 	"sync"
 	"testing"
@@ -18,7 +19,7 @@ import (
 // loadFake builds testdata/fakecuda.c, a host-memory stand-in for libcuda with the C
 // signatures of cuda.h, and loads it as the driver. This runs every binding of the package
 // through the real C calling convention without a GPU.
-func loadFake(t *testing.T) *Driver {
+func loadFake(t testing.TB) *Driver {
 	t.Helper()
 	cc, err := exec.LookPath("cc")
 	if err != nil {
@@ -415,4 +416,63 @@ func TestFakeClosedContext(t *testing.T) {
 	if _, err := c.LoadPTX(fakePTX); !errors.Is(err, ErrClosed) {
 		t.Fatalf("LoadPTX after Close: %v", err)
 	}
+}
+
+// BenchmarkFakeCallOverhead measures what the threading choice of Context costs per driver
+// call, on the fake driver's cuCtxSynchronize (which does nothing): making the context
+// current on the caller's locked thread, against sending each call to one goroutine locked
+// to a thread where the context stays current.
+func BenchmarkFakeCallOverhead(b *testing.B) {
+	d := loadFake(b)
+	c, err := d.NewContext(0)
+	if err != nil {
+		b.Fatal(err)
+	}
+	defer c.Close()
+	b.Run("SetCurrentPerCall", func(b *testing.B) {
+		for b.Loop() {
+			if err := c.Synchronize(); err != nil {
+				b.Fatal(err)
+			}
+		}
+	})
+	b.Run("DedicatedThread", func(b *testing.B) {
+		calls := make(chan func() Result)
+		results := make(chan Result)
+		go func() {
+			runtime.LockOSThread()
+			defer runtime.UnlockOSThread()
+			call(d.fn.ctxSetCurrent, c.ctx)
+			for f := range calls {
+				results <- f()
+			}
+		}()
+		defer close(calls)
+		noop := func() Result { return call(d.fn.ctxSynchronize) }
+		for b.Loop() {
+			calls <- noop
+			if r := <-results; r != Success {
+				b.Fatal(r)
+			}
+		}
+	})
+	b.Run("Launch", func(b *testing.B) {
+		m, err := c.LoadPTX(fakePTX)
+		if err != nil {
+			b.Fatal(err)
+		}
+		k, err := m.Kernel("saxpy")
+		if err != nil {
+			b.Fatal(err)
+		}
+		p, err := c.MemAlloc(4)
+		if err != nil {
+			b.Fatal(err)
+		}
+		for b.Loop() {
+			if err := k.Launch(Blocks1D(1, 1), Ptr(p), Ptr(p), F32(1), U32(1)); err != nil {
+				b.Fatal(err)
+			}
+		}
+	})
 }
