@@ -166,3 +166,23 @@ func BenchmarkSgemmStrided(b *testing.B) {
 	}
 	b.ReportMetric(2*batch*m*n*k*float64(b.N)/b.Elapsed().Seconds()/1e9, "GFLOP/s")
 }
+
+// BenchmarkSgemmSmallBatch is a recurrent step for a batch of 4 sequences through the
+// linear layers of a d=256 model (weights stored out×in).
+func BenchmarkSgemmSmallBatch(b *testing.B) {
+	pool := parallel.New(2)
+	const m = 4
+	for _, sh := range []struct{ n, k int }{{256, 256}, {1024, 256}, {256, 1024}} {
+		b.Run(fmt.Sprintf("%dx%dx%d", m, sh.n, sh.k), func(b *testing.B) {
+			rng := rand.New(rand.NewPCG(8, 8))
+			x := randomSlice(rng, 0, m*sh.k)
+			w := randomSlice(rng, 0, sh.n*sh.k)
+			y := make([]float32, m*sh.n)
+			b.ResetTimer()
+			for range b.N {
+				Sgemm(pool, false, true, m, sh.n, sh.k, 1, x, sh.k, w, sh.k, 0, y, sh.n)
+			}
+			b.ReportMetric(2*float64(m*sh.n*sh.k*b.N)/b.Elapsed().Seconds()/1e9, "GFLOP/s")
+		})
+	}
+}

@@ -46,6 +46,17 @@ func packB16RowsAVX2(dst, src []float32, kb, ldb int)
 //go:noescape
 func packB16ColsAVX2(dst, src []float32, kb, ldb int)
 
+//go:noescape
+func dots4x3AVX2(k int, a []float32, lda int, b []float32, ldb int, c []float32, ldc int, alpha, beta float32)
+
+// dots4x3Asm checks, by indexing, the rows the assembly reads and writes.
+func dots4x3Asm(k int, a []float32, lda int, b []float32, ldb int, c []float32, ldc int, alpha, beta float32) {
+	_ = a[3*lda+k-1]
+	_ = b[2*ldb+k-1]
+	_ = c[3*ldc+2]
+	dots4x3AVX2(k, a, lda, b, ldb, c, ldc, alpha, beta)
+}
+
 // The packing wrappers check, by indexing, every bound the assembly relies on, and leave
 // the p that do not fill a whole 8×8 transpose to the generic code.
 
@@ -78,7 +89,7 @@ func packB16ColsAsm(dst, src []float32, kb, ldb int) {
 }
 
 var asmGemmKernels = gemmKernels{
-	micro: sgemmKernelAVX2, dot: dotAVX2, axpy: axpyAVX2,
+	micro: sgemmKernelAVX2, dot: dotAVX2, axpy: axpyAVX2, dots: dots4x3Asm,
 	packA6Rows: packA6RowsAsm, packB16Rows: packB16RowsAsm, packB16Cols: packB16ColsAsm,
 }
 

@@ -1,7 +1,7 @@
 package simd
 
 var genericGemmKernels = gemmKernels{
-	micro: sgemmKernelGeneric, dot: dotGeneric, axpy: axpyGeneric,
+	micro: sgemmKernelGeneric, dot: dotGeneric, axpy: axpyGeneric, dots: dots4x3Generic,
 	packA6Rows: packA6RowsGeneric, packB16Rows: packB16RowsGeneric, packB16Cols: packB16ColsGeneric,
 }
 
@@ -71,6 +71,25 @@ func packB16ColsGeneric(dst, src []float32, kb, ldb int) {
 		row := src[j*ldb : j*ldb+kb]
 		for p, v := range row {
 			dst[p*nr+j] = v
+		}
+	}
+}
+
+// dots4x3Generic is the Go twin of the 4×3 dot-product kernel (see gemmKernels.dots).
+func dots4x3Generic(k int, a []float32, lda int, b []float32, ldb int, c []float32, ldc int, alpha, beta float32) {
+	b0, b1, b2 := b[:k], b[ldb:ldb+k], b[2*ldb:2*ldb+k]
+	for i := range 4 {
+		var s0, s1, s2 float32
+		for p, v := range a[i*lda : i*lda+k] {
+			s0 += v * b0[p]
+			s1 += v * b1[p]
+			s2 += v * b2[p]
+		}
+		row := (*[3]float32)(c[i*ldc : i*ldc+3])
+		if beta == 0 {
+			row[0], row[1], row[2] = alpha*s0, alpha*s1, alpha*s2
+		} else {
+			row[0], row[1], row[2] = alpha*s0+beta*row[0], alpha*s1+beta*row[1], alpha*s2+beta*row[2]
 		}
 	}
 }

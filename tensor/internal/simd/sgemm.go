@@ -39,6 +39,9 @@ type gemmKernels struct {
 	micro microKernel
 	dot   func(x, y []float32) float32
 	axpy  func(alpha float32, x, y []float32)
+	// dots computes a 4×3 tile of C = alpha·A·Bᵀ + beta·C from 4 rows of A and 3 rows of
+	// B, all k long, rows lda and ldb apart; beta == 0 writes C without reading it.
+	dots func(k int, a []float32, lda int, b []float32, ldb int, c []float32, ldc int, alpha, beta float32)
 	// Packing of whole slivers; see packA6RowsGeneric, packB16RowsGeneric and
 	// packB16ColsGeneric for the contracts.
 	packA6Rows, packB16Rows, packB16Cols func(dst, src []float32, kb, ld int)
@@ -213,6 +216,10 @@ func sgemmWith(kern gemmKernels, pool *parallel.Pool, transA, transB bool, m, n,
 			}
 			gemv(kern, pool, workers, transA, transB, m, 1, k, alpha, a, lda, b[bOff:], ldb, beta, c[j:], ldc)
 		}
+		return
+	}
+	if transB && m <= smallRowsNT {
+		sgemmSmallNT(kern, pool, workers, transA, m, n, k, alpha, a, lda, b, ldb, beta, c, ldc)
 		return
 	}
 	if workers == 1 || m*n*k < parallelMinFlops {
@@ -430,6 +437,74 @@ func packB(kern gemmKernels, dst []float32, transB bool, b []float32, ldb, p0, k
 			}
 		}
 	}
+}
+
+// smallRowsNT is the most rows of C for which sgemmSmallNT beats packing. With op(B) = Bᵀ
+// packing B is a transposition, which costs about as much as the multiply-adds of a
+// handful of rows; dot products read B's stored rows as they are.
+const smallRowsNT = 16
+
+// sgemmSmallNT computes C = alpha·op(A)·Bᵀ + beta·C for few rows of C (3 <= m, 3 <= n)
+// with the 4×3 dot-product kernel: each stored row of B is read once, against all rows
+// of op(A), which stay in cache.
+//
+// Tiles of C that would stick out past the last row or column are moved back to end on
+// it; they recompute a few elements of the previous tile, and only the new ones are
+// written, through a scratch tile.
+func sgemmSmallNT(kern gemmKernels, pool *parallel.Pool, workers int, transA bool, m, n, k int, alpha float32, a []float32, lda int, b []float32, ldb int, beta float32, c []float32, ldc int) {
+	bufs := packPool.Get().(*packBuffers)
+	defer packPool.Put(bufs)
+	// The kernel wants 4 contiguous rows of op(A): copy them when A is stored transposed
+	// or has fewer than 4 rows (zero rows pad it, and are never written out).
+	rows := max(m, 4)
+	ap, lap := a, lda
+	if transA || m < 4 {
+		bufs.x = grown(bufs.x, rows*k)
+		ap, lap = bufs.x, k
+		clear(ap[m*k:])
+		for i := range m {
+			row := ap[i*k : i*k+k]
+			if transA {
+				for p := range row {
+					row[p] = a[p*lda+i]
+				}
+			} else {
+				copy(row, a[i*lda:i*lda+k])
+			}
+		}
+	}
+	run := func(lo, hi int) {
+		var tile [4 * 3]float32
+		for jb := lo; jb < hi; jb++ {
+			jNew := jb * 3
+			j0 := min(jNew, n-3)
+			for iNew := 0; iNew < m; iNew += 4 {
+				i0 := min(iNew, rows-4)
+				iEnd := min(iNew+4, m)
+				if i0 == iNew && j0 == jNew && iEnd == i0+4 {
+					kern.dots(k, ap[i0*lap:], lap, b[j0*ldb:], ldb, c[i0*ldc+j0:], ldc, alpha, beta)
+					continue
+				}
+				kern.dots(k, ap[i0*lap:], lap, b[j0*ldb:], ldb, tile[:], 3, 1, 0)
+				for i := iNew; i < iEnd; i++ {
+					for j := jNew; j < j0+3; j++ {
+						v, ci := tile[(i-i0)*3+j-j0], i*ldc+j
+						if beta == 0 {
+							c[ci] = alpha * v
+						} else {
+							c[ci] = alpha*v + beta*c[ci]
+						}
+					}
+				}
+			}
+		}
+	}
+	blocks := (n + 2) / 3
+	if workers == 1 || m*n*k < parallelMinFlops {
+		run(0, blocks)
+		return
+	}
+	pool.For(blocks, max(1, parallelMinFlops/(3*m*k)), run)
 }
 
 func roundUp(x, to int) int { return (x + to - 1) / to * to }

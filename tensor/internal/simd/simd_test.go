@@ -193,6 +193,11 @@ func (g gemmCase) operands(rng *rand.Rand) gemmOperands {
 	o.a = randomSlice(rng, g.off, aRows*o.lda)
 	o.b = randomSlice(rng, g.off, bRows*o.ldb)
 	o.c = randomSlice(rng, g.off, g.m*o.ldc)
+	// Whatever lies around A and B, row padding included, is NaN: a kernel that reads
+	// outside the matrices, even into lanes it later discards or multiplies by zero,
+	// turns its results into NaN.
+	poisonOutside(o.a, g.off, aRows, aCols, o.lda)
+	poisonOutside(o.b, g.off, bRows, bCols, o.ldb)
 	if g.beta == 0 {
 		// beta == 0 must not read C: NaN would poison any product that did.
 		for i := g.off; i < g.off+g.m*o.ldc; i++ {
@@ -200,6 +205,18 @@ func (g gemmCase) operands(rng *rand.Rand) gemmOperands {
 		}
 	}
 	return o
+}
+
+// poisonOutside sets every element of s that is not part of the rows×cols matrix stored
+// at s[off:] with stride ld to NaN.
+func poisonOutside(s []float32, off, rows, cols, ld int) {
+	nan := float32(math.NaN())
+	for i := range s {
+		r, col := (i-off)/ld, (i-off)%ld
+		if i < off || r >= rows || col >= cols {
+			s[i] = nan
+		}
+	}
 }
 
 // checkAgainstReference compares got (the C slice after the product) with a float64
@@ -293,6 +310,8 @@ func TestSgemmBlockEdges(t *testing.T) {
 		{mc - 1, 33, kc - 1}, {7, nc + 5, 9}, {1, 1000, 7}, {1000, 1, 7}, {2, 300, 300},
 		// One or two rows or columns take the matrix-vector path, split over workers here.
 		{1, 4500, 70}, {4500, 1, 70}, {1, 1, 300}, {2, 4500, 70}, {4500, 2, 70},
+		// Up to 16 rows with op(B) = Bᵀ take the dot-product path.
+		{3, 100, 37}, {7, 301, 260}, {16, 50, 1000}, {13, 2000, 33}, {17, 40, 9},
 	}
 	for _, im := range implementations() {
 		for i, sh := range shapes {
