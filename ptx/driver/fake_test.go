@@ -4,8 +4,10 @@ package driver
 
 import (
 	"errors"
+	"fmt"
 	"math"
 	"math/rand"
+	"os"
 	"os/exec"
 	"path/filepath"
 	"runtime"
@@ -16,21 +18,50 @@ import (
 	"unsafe"
 )
 
+// fakeLib is the fake driver, built once per test binary (a C compile per test would
+// dominate the package's test time).
+var fakeLib struct {
+	once      sync.Once
+	dir, path string
+	skip, err string
+}
+
+func TestMain(m *testing.M) {
+	code := m.Run()
+	if fakeLib.dir != "" {
+		os.RemoveAll(fakeLib.dir)
+	}
+	os.Exit(code)
+}
+
 // loadFake builds testdata/fakecuda.c, a host-memory stand-in for libcuda with the C
 // signatures of cuda.h, and loads it as the driver. This runs every binding of the package
 // through the real C calling convention without a GPU.
 func loadFake(t testing.TB) *Driver {
 	t.Helper()
-	cc, err := exec.LookPath("cc")
-	if err != nil {
-		t.Skipf("no C compiler to build the fake driver: %v", err)
+	fakeLib.once.Do(func() {
+		cc, err := exec.LookPath("cc")
+		if err != nil {
+			fakeLib.skip = "no C compiler to build the fake driver: " + err.Error()
+			return
+		}
+		if fakeLib.dir, err = os.MkdirTemp("", "fakecuda"); err != nil {
+			fakeLib.err = err.Error()
+			return
+		}
+		fakeLib.path = filepath.Join(fakeLib.dir, "libfakecuda.so")
+		out, err := exec.Command(cc, "-shared", "-fPIC", "-O1", "-o", fakeLib.path, "testdata/fakecuda.c").CombinedOutput()
+		if err != nil {
+			fakeLib.err = fmt.Sprintf("building the fake driver: %v\n%s", err, out)
+		}
+	})
+	if fakeLib.skip != "" {
+		t.Skip(fakeLib.skip)
 	}
-	lib := filepath.Join(t.TempDir(), "libfakecuda.so")
-	out, err := exec.Command(cc, "-shared", "-fPIC", "-O1", "-o", lib, "testdata/fakecuda.c").CombinedOutput()
-	if err != nil {
-		t.Fatalf("building the fake driver: %v\n%s", err, out)
+	if fakeLib.err != "" {
+		t.Fatal(fakeLib.err)
 	}
-	d, err := LoadFrom(lib)
+	d, err := LoadFrom(fakeLib.path)
 	if err != nil {
 		t.Fatalf("loading the fake driver: %v", err)
 	}
