@@ -166,3 +166,72 @@ func TestH3Step(t *testing.T) {
 		}
 	}
 }
+
+// TestShortConvBackward checks the backward kernels against explicit sums and, as a
+// gradient check that needs no finite differences (the layer is linear in u and in
+// (k, d)), against the adjoint identities <dy, y(u)> = <du, u> and
+// <dy, y(k, d)> = <dk, k> + <dd, d>, using the forward kernel.
+func TestShortConvBackward(t *testing.T) {
+	for _, s := range [][3]int{{1, 1, 1}, {2, 7, 3}, {1, 100, 7}, {2, 70, 33}} {
+		B, L, H := s[0], s[1], s[2]
+		n := B * L * H
+		e := newEnv(t, "shortconv")
+		u, k, d, dy := e.rand(n, -1, 1), e.rand(H*64, -0.2, 0.2), e.rand(H, -1, 1), e.rand(n, -1, 1)
+		pu, pk, pd, pdy := e.f32(u), e.f32(k), e.f32(d), e.f32(dy)
+		g, b := ewLaunch(n)
+		y, du := e.out(n), e.out(n)
+		e.launch("shortconv_fwd_f32", g, b, 0, y, pu, pk, pd, B, L, H)
+		e.launch("shortconv_bwd_du_f32", g, b, 0, du, pdy, pk, pd, B, L, H)
+		dk, dd := e.out(H*64), e.out(H)
+		e.launch("shortconv_bwd_dk_f32", [3]int{64, H, 1}, [3]int{256, 1, 1}, 0, dk, dd, pdy, pu, B, L, H)
+		at := func(bb, tt, h int) int { return (bb*L+tt)*H + h }
+		wdu, wdk, wdd := make([]float64, n), make([]float64, H*64), make([]float64, H)
+		mag := 0.0 // sum_i |dy_i|·(|d u_i| + sum_s |k_s u_{i-s}|): the size of the terms in <dy, y>
+		sdu, sdk := make([]float64, n), make([]float64, H*64)
+		for bb := 0; bb < B; bb++ {
+			for tt := 0; tt < L; tt++ {
+				for h := 0; h < H; h++ {
+					i := at(bb, tt, h)
+					wdu[i] += float64(d[h]) * float64(dy[i])
+					sdu[i] += math.Abs(float64(d[h]) * float64(dy[i]))
+					wdd[h] += float64(dy[i]) * float64(u[i])
+					for sft := 0; sft < 64 && tt+sft < L; sft++ {
+						term := float64(k[h*64+sft]) * float64(dy[at(bb, tt+sft, h)])
+						wdu[i] += term
+						sdu[i] += math.Abs(term)
+					}
+					absY := math.Abs(float64(d[h]) * float64(u[i]))
+					for sft := 0; sft < 64 && sft <= tt; sft++ {
+						term := float64(dy[i]) * float64(u[at(bb, tt-sft, h)])
+						wdk[h*64+sft] += term
+						sdk[h*64+sft] += math.Abs(term)
+						absY += math.Abs(float64(k[h*64+sft]) * float64(u[at(bb, tt-sft, h)]))
+					}
+					mag += math.Abs(float64(dy[i])) * absY
+				}
+			}
+		}
+		gotDU, gotDK, gotDD := e.read(du, n), e.read(dk, H*64), e.read(dd, H)
+		check(t, name("shortconv du %v", s), gotDU, wdu, rtolF32, func(i int) float64 { return sdu[i] })
+		check(t, name("shortconv dk %v", s), gotDK, wdk, rtolF32, func(i int) float64 { return sdk[i] })
+		check(t, name("shortconv dd %v", s), gotDD, wdd, rtolF32, func(h int) float64 { return sdk[h*64] })
+
+		gotY := e.read(y, n)
+		lhs, rhsU, rhsK := 0.0, 0.0, 0.0
+		for i := range gotY {
+			lhs += float64(dy[i]) * float64(gotY[i])
+			rhsU += float64(gotDU[i]) * float64(u[i])
+		}
+		for i := range gotDK {
+			rhsK += float64(gotDK[i]) * float64(k[i])
+		}
+		for h := range gotDD {
+			rhsK += float64(gotDD[h]) * float64(d[h])
+		}
+		// Every term of either side is one of the terms counted in mag, each computed with
+		// at most rtolF32 relative error, plus float32 rounding of the outputs: 2·rtolF32.
+		if math.Abs(lhs-rhsU) > 2*rtolF32*mag || math.Abs(lhs-rhsK) > 2*rtolF32*mag {
+			t.Errorf("%v: adjoint identities fail: <dy,y> = %g, <du,u> = %g, <dk,k>+<dd,d> = %g", s, lhs, rhsU, rhsK)
+		}
+	}
+}

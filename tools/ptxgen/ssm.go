@@ -97,8 +97,86 @@ func convModule() *Module {
 	k.St("global", ".f32", At(elemAddr(k, y, gid, 4), 0), acc)
 	k.Place(done)
 	k.Op("ret")
-	m.Kernels = append(m.Kernels, k)
+	m.Kernels = append(m.Kernels, k, shortConvBwdDU(), shortConvBwdDK())
 	return m
+}
+
+// shortConvBwdDU is the adjoint of the forward in u: the same taps run forward in time.
+func shortConvBwdDU() *Kernel {
+	k := NewKernel("shortconv_bwd_du_f32",
+		"du[b,t,h] = d[h] * dy[b,t,h] + sum_{s<64, t+s<L} k[h,s] * dy[b,t+s,h]; layouts as shortconv_fwd_f32",
+		"launch: block (256,1,1), grid (ceil(B*L*H/256),1,1); k 16-byte aligned")
+	du, dy, kk, d := k.Param("du", ".u64"), k.Param("dy", ".u64"), k.Param("k", ".u64"), k.Param("d", ".u64")
+	B, L, H := k.Param("B", ".u32"), k.Param("L", ".u32"), k.Param("H", ".u32")
+	gid, done := guardedIndex(k, k.Bin("mul.lo.u32", k.Bin("mul.lo.u32", B, L), H))
+	h := k.Bin("rem.u32", gid, H)
+	t := k.Bin("rem.u32", k.Bin("div.u32", gid, H), L)
+	left := k.Bin("sub.u32", k.Bin("sub.u32", L, t), Imm(1)) // steps to the end of the sequence
+	gp := elemAddr(k, dy, gid, 4)
+	g0 := k.Ld("global", ".f32", At(gp, 0))
+	acc := k.Bin("mul.f32", k.Ld("global", ".f32", At(elemAddr(k, d, h, 4), 0)), g0)
+	kRow := elemAddr(k, kk, k.Bin("shl.b32", h, Imm(6)), 4)
+	step := k.Reg(B64)
+	k.Op("mul.wide.u32", step, H, 4)
+	store := k.NewLabel("store")
+	k.Comment("taps unrolled; stop at the first s with t+s >= L")
+	var taps Vec
+	for s := 0; s < shortConvTaps; s++ {
+		if s%4 == 0 {
+			taps = k.LdV("global", ".f32", 4, At(kRow, 4*s))
+		}
+		g := g0
+		if s > 0 {
+			past := k.Setp("gt.u32", Imm(s), left)
+			k.OpIf(past, false, "bra", store)
+			k.Op("add.u64", gp, gp, step)
+			g = k.Ld("global", ".f32", At(gp, 0))
+		}
+		k.Op("fma.rn.f32", acc, taps[s%4], g, acc)
+	}
+	k.Place(store)
+	k.St("global", ".f32", At(elemAddr(k, du, gid, 4), 0), acc)
+	k.Place(done)
+	k.Op("ret")
+	return k
+}
+
+// shortConvBwdDK reduces over batch and time with one block per (tap, channel), so no
+// atomics are needed and the result is deterministic.
+func shortConvBwdDK() *Kernel {
+	k := NewKernel("shortconv_bwd_dk_f32",
+		"dk[h,s] = sum_{b, t>=s} dy[b,t,h] * u[b,t-s,h]; dd[h] = sum_{b,t} dy[b,t,h] * u[b,t,h] (= dk[h,0])",
+		"launch: block (256,1,1), grid (64, H, 1): block (s, h) computes dk[h,s]; s == 0 also writes dd[h]")
+	dk, dd, dy, u := k.Param("dk", ".u64"), k.Param("dd", ".u64"), k.Param("dy", ".u64"), k.Param("u", ".u64")
+	B, L, H := k.Param("B", ".u32"), k.Param("L", ".u32"), k.Param("H", ".u32")
+	tid := k.Special("%tid.x")
+	s := k.Special("%ctaid.x")
+	h := k.Special("%ctaid.y")
+	red := newBlockReducer(k, tid, redThreads)
+	total := k.Bin("mul.lo.u32", B, L)
+	acc := k.Mov(".f32", F(0))
+	rowLoop(k, tid, total, redThreads, "bt", func(i Reg) {
+		t := k.Bin("rem.u32", i, L)
+		early := k.Setp("lt.u32", t, s)
+		skip := k.NewLabel("before_tap")
+		k.OpIf(early, false, "bra", skip)
+		at := k.Tern("mad.lo.u32", i, H, h)
+		g := k.Ld("global", ".f32", At(elemAddr(k, dy, at, 4), 0))
+		x := k.Ld("global", ".f32", At(elemAddr(k, u, k.Bin("sub.u32", at, k.Bin("mul.lo.u32", s, H)), 4), 0))
+		k.Op("fma.rn.f32", acc, g, x, acc)
+		k.Place(skip)
+	})
+	sum := red.reduce(acc, "add.f32")
+	lead := k.Setp("ne.u32", tid, Imm(0))
+	end := k.NewLabel("end")
+	k.OpIf(lead, false, "bra", end)
+	k.St("global", ".f32", At(elemAddr(k, dk, k.Tern("mad.lo.u32", h, Imm(64), s), 4), 0), sum)
+	notFirst := k.Setp("ne.u32", s, Imm(0))
+	k.OpIf(notFirst, false, "bra", end)
+	k.St("global", ".f32", At(elemAddr(k, dd, h, 4), 0), sum)
+	k.Place(end)
+	k.Op("ret")
+	return k
 }
 
 const (
