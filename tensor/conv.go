@@ -93,55 +93,27 @@ func fftConvPlan(op string, u *Tensor, l int) *fft.Plan {
 	return p
 }
 
-// channelBlock is how many channels a worker transforms together. Channels-last rows are
-// gathered a block at a time, so each cache line of u is read once rather than once per
-// channel; 8 float32 channels fill half a 64-byte line and keep a block's buffers (8
-// sequences of the FFT length) within L2 for L up to 8192. Fewer channels per block are
-// used when that leaves the workers idle.
-func (c *CPU) channelBlock(h int) int {
-	return max(1, min(8, h/(2*c.Workers())))
-}
+// channelStride is the distance between the channels' sequences in the transposed
+// buffers: the FFT length plus one cache line. A power-of-two stride would put the 16
+// sequences a transpose tile writes into the same L1 cache set, where they would evict
+// each other.
+func channelStride(n int) int { return n + 16 }
 
-// CausalConv implements ConvKernels.
-func (c *CPU) CausalConv(y, u, k, d *Tensor) {
-	nb, l, h, lk := ConvShapes("CausalConv", y, u, k, d)
-	plan := fftConvPlan("CausalConv", u, l)
-	n := plan.Len()
-	m := n/2 + 1
-	hb := c.channelBlock(h)
-	blocks := (h + hb - 1) / hb
-	c.For(blocks, 1, func(lo, hi int) {
-		in := make([]float32, hb*n)
-		out := make([]float32, hb*n)
-		kspec := make([]complex64, hb*m)
-		spec := make([]complex64, m)
-		for blk := lo; blk < hi; blk++ {
-			h0 := blk * hb
-			w := min(hb, h-h0)
-			// The kernel's spectrum serves the whole batch. The gathers below rewrite
-			// in[:L] of every channel, so only the padding beyond L must stay zero.
-			for ch := 0; ch < w; ch++ {
-				buf := in[ch*n : (ch+1)*n]
-				copy(buf, k.data[(h0+ch)*lk:(h0+ch+1)*lk])
-				clear(buf[lk:l])
-				plan.Forward(kspec[ch*m:(ch+1)*m], buf)
-			}
-			for b := 0; b < nb; b++ {
-				gatherChannels(in, n, u.data, h, b*l, l, h0, w)
-				for ch := 0; ch < w; ch++ {
-					plan.Forward(spec, in[ch*n:(ch+1)*n])
-					fft.MulSpectra(spec, kspec[ch*m:(ch+1)*m], spec, false)
-					plan.Inverse(out[ch*n:(ch+1)*n], spec)
-				}
-				for t := 0; t < l; t++ {
-					r := (b*l + t) * h
-					yrow, urow := y.data[r+h0:r+h0+w], u.data[r+h0:r+h0+w]
-					for ch := range yrow {
-						v := out[ch*n+t]
-						if d != nil {
-							v += d.data[h0+ch] * urow[ch]
-						}
-						yrow[ch] = v
+// transposeTile is the side of the square tiles the transposes move: 16 float32 values
+// are one cache line, so a tile reads 16 whole lines and writes 16 whole lines.
+const transposeTile = 16
+
+// toChannels transposes one sequence src (L, H), channels last, into dst: channel c's
+// values at dst[c·st : c·st+L]. dst beyond L in each channel is left as it is.
+func (c *CPU) toChannels(dst []float32, st int, src []float32, l, h int) {
+	c.For(l, 4*transposeTile, func(lo, hi int) {
+		for t0 := lo; t0 < hi; t0 += transposeTile {
+			t1 := min(t0+transposeTile, hi)
+			for c0 := 0; c0 < h; c0 += transposeTile {
+				c1 := min(c0+transposeTile, h)
+				for t := t0; t < t1; t++ {
+					for ch, v := range src[t*h+c0 : t*h+c1] {
+						dst[(c0+ch)*st+t] = v
 					}
 				}
 			}
@@ -149,14 +121,77 @@ func (c *CPU) CausalConv(y, u, k, d *Tensor) {
 	})
 }
 
-// gatherChannels copies channels [h0, h0+w) of rows [row0, row0+l) of the channels-last
-// array src (h channels per row) into dst, one sequence of stride n per channel.
-func gatherChannels(dst []float32, n int, src []float32, h, row0, l, h0, w int) {
-	for t := 0; t < l; t++ {
-		r := (row0+t)*h + h0
-		for ch, v := range src[r : r+w] {
-			dst[ch*n+t] = v
+// fromChannels is the inverse of toChannels that also applies the skip term and can
+// accumulate: dst[t,c] (+)= src[c·st+t] + d[c]·x[t,c], d optional.
+func (c *CPU) fromChannels(dst []float32, src []float32, st, l, h int, d *Tensor, x []float32, accumulate bool) {
+	c.For(l, 4*transposeTile, func(lo, hi int) {
+		for t0 := lo; t0 < hi; t0 += transposeTile {
+			t1 := min(t0+transposeTile, hi)
+			for c0 := 0; c0 < h; c0 += transposeTile {
+				c1 := min(c0+transposeTile, h)
+				for t := t0; t < t1; t++ {
+					row, xrow := dst[t*h+c0:t*h+c1], x[t*h+c0:t*h+c1]
+					for ch := range row {
+						v := src[(c0+ch)*st+t]
+						if d != nil {
+							v += d.data[c0+ch] * xrow[ch]
+						}
+						if accumulate {
+							v += row[ch]
+						}
+						row[ch] = v
+					}
+				}
+			}
 		}
+	})
+}
+
+// kernelSpectra returns the spectra of the H kernels (zero-padded to the FFT length), m
+// bins each; they serve every sequence of the batch.
+func (c *CPU) kernelSpectra(plan *fft.Plan, k *Tensor, h, lk int) []complex64 {
+	n := plan.Len()
+	m := n/2 + 1
+	spec := make([]complex64, h*m)
+	c.For(h, 1, func(lo, hi int) {
+		buf := make([]float32, n)
+		for ch := lo; ch < hi; ch++ {
+			copy(buf, k.data[ch*lk:(ch+1)*lk])
+			plan.Forward(spec[ch*m:(ch+1)*m], buf)
+		}
+	})
+	return spec
+}
+
+// CausalConv implements ConvKernels. Each sequence of the batch is transposed so that
+// every channel is contiguous and zero-padded to the FFT length, convolved channel by
+// channel in parallel, and transposed back; the tiled transposes read and write whole
+// cache lines, where gathering a channel straight from the channels-last rows would touch
+// a new line (and every fourth access a new page) per element.
+func (c *CPU) CausalConv(y, u, k, d *Tensor) {
+	nb, l, h, lk := ConvShapes("CausalConv", y, u, k, d)
+	plan := fftConvPlan("CausalConv", u, l)
+	n := plan.Len()
+	m := n/2 + 1
+	st := channelStride(n)
+	kspec := c.kernelSpectra(plan, k, h, lk)
+	seq := make([]float32, h*st)
+	for b := 0; b < nb; b++ {
+		ub := u.data[b*l*h : (b+1)*l*h]
+		c.toChannels(seq, st, ub, l, h)
+		c.For(h, 1, func(lo, hi int) {
+			spec := make([]complex64, m)
+			out := make([]float32, n)
+			for ch := lo; ch < hi; ch++ {
+				row := seq[ch*st : ch*st+n]
+				plan.Forward(spec, row)
+				fft.MulSpectra(spec, kspec[ch*m:(ch+1)*m], spec, false)
+				plan.Inverse(out, spec)
+				// Only the first L values go back, so the padding stays zero.
+				copy(row[:l], out[:l])
+			}
+		})
+		c.fromChannels(y.data[b*l*h:(b+1)*l*h], seq, st, l, h, d, ub, false)
 	}
 }
 
@@ -174,91 +209,71 @@ func (c *CPU) CausalConvBackward(du, dk, dd, dy, u, k, d *Tensor) {
 	plan := fftConvPlan("CausalConvBackward", u, l)
 	n := plan.Len()
 	m := n/2 + 1
-	hb := c.channelBlock(h)
-	blocks := (h + hb - 1) / hb
+	st := channelStride(n)
 	needU := dk != nil || dd != nil
-	c.For(blocks, 1, func(lo, hi int) {
-		dyBuf := make([]float32, hb*n)
-		out := make([]float32, hb*n)
-		spec := make([]complex64, m)
-		spec2 := make([]complex64, m)
-		var uBuf []float32
+	var kspec, acc []complex64
+	if du != nil {
+		kspec = c.kernelSpectra(plan, k, h, lk)
+	}
+	if dk != nil {
+		acc = make([]complex64, h*m)
+	}
+	ddAcc := make([]float64, h)
+	dySeq := make([]float32, h*st)
+	var uSeq []float32
+	if needU {
+		uSeq = make([]float32, h*st)
+	}
+	for b := 0; b < nb; b++ {
+		dyb := dy.data[b*l*h : (b+1)*l*h]
+		c.toChannels(dySeq, st, dyb, l, h)
 		if needU {
-			uBuf = make([]float32, hb*n)
+			c.toChannels(uSeq, st, u.data[b*l*h:(b+1)*l*h], l, h)
 		}
-		var kspec, acc []complex64
-		if du != nil {
-			kspec = make([]complex64, hb*m)
-		}
-		if dk != nil {
-			acc = make([]complex64, hb*m)
-		}
-		ddAcc := make([]float64, hb)
-		for blk := lo; blk < hi; blk++ {
-			h0 := blk * hb
-			w := min(hb, h-h0)
-			if du != nil {
-				for ch := 0; ch < w; ch++ {
-					buf := dyBuf[ch*n : (ch+1)*n]
-					copy(buf, k.data[(h0+ch)*lk:(h0+ch+1)*lk])
-					clear(buf[lk:l])
-					plan.Forward(kspec[ch*m:(ch+1)*m], buf)
-				}
-			}
-			clear(acc)
-			clear(ddAcc)
-			for b := 0; b < nb; b++ {
-				gatherChannels(dyBuf, n, dy.data, h, b*l, l, h0, w)
-				if needU {
-					gatherChannels(uBuf, n, u.data, h, b*l, l, h0, w)
-				}
+		c.For(h, 1, func(lo, hi int) {
+			spec := make([]complex64, m)
+			spec2 := make([]complex64, m)
+			out := make([]float32, n)
+			for ch := lo; ch < hi; ch++ {
+				dyRow := dySeq[ch*st : ch*st+n]
 				if dd != nil {
-					for ch := 0; ch < w; ch++ {
-						ddAcc[ch] += float64(simd.Dot(dyBuf[ch*n:ch*n+l], uBuf[ch*n:ch*n+l]))
-					}
+					ddAcc[ch] += float64(simd.Dot(dyRow[:l], uSeq[ch*st:ch*st+l]))
 				}
 				if du == nil && dk == nil {
 					continue
 				}
-				for ch := 0; ch < w; ch++ {
-					plan.Forward(spec, dyBuf[ch*n:(ch+1)*n])
-					if du != nil {
-						fft.MulSpectra(spec2, kspec[ch*m:(ch+1)*m], spec, true)
-						plan.Inverse(out[ch*n:(ch+1)*n], spec2)
-					}
-					if dk != nil {
-						plan.Forward(spec2, uBuf[ch*n:(ch+1)*n])
-						fft.MulAddSpectra(acc[ch*m:(ch+1)*m], spec2, spec, true)
-					}
+				plan.Forward(spec, dyRow)
+				if dk != nil {
+					plan.Forward(spec2, uSeq[ch*st:ch*st+n])
+					fft.MulAddSpectra(acc[ch*m:(ch+1)*m], spec2, spec, true)
 				}
 				if du != nil {
-					for t := 0; t < l; t++ {
-						r := (b*l + t) * h
-						drow, dyrow := du.data[r+h0:r+h0+w], dy.data[r+h0:r+h0+w]
-						for ch := range drow {
-							v := out[ch*n+t]
-							if d != nil {
-								v += d.data[h0+ch] * dyrow[ch]
-							}
-							drow[ch] += v
-						}
-					}
+					fft.MulSpectra(spec2, kspec[ch*m:(ch+1)*m], spec, true)
+					plan.Inverse(out, spec2)
+					// dy's row is spent: it carries du back, its padding still zero.
+					copy(dyRow[:l], out[:l])
 				}
 			}
-			if dk != nil {
-				for ch := 0; ch < w; ch++ {
-					res := out[:n]
-					plan.Inverse(res, acc[ch*m:(ch+1)*m])
-					simd.Add(dk.data[(h0+ch)*lk:(h0+ch+1)*lk], dk.data[(h0+ch)*lk:(h0+ch+1)*lk], res)
-				}
-			}
-			if dd != nil {
-				for ch := 0; ch < w; ch++ {
-					dd.data[h0+ch] += float32(ddAcc[ch])
-				}
-			}
+		})
+		if du != nil {
+			c.fromChannels(du.data[b*l*h:(b+1)*l*h], dySeq, st, l, h, d, dyb, true)
 		}
-	})
+	}
+	if dk != nil {
+		c.For(h, 1, func(lo, hi int) {
+			out := make([]float32, n)
+			for ch := lo; ch < hi; ch++ {
+				plan.Inverse(out, acc[ch*m:(ch+1)*m])
+				row := dk.data[ch*lk : (ch+1)*lk]
+				simd.Add(row, row, out)
+			}
+		})
+	}
+	if dd != nil {
+		for ch, v := range ddAcc {
+			dd.data[ch] += float32(v)
+		}
+	}
 }
 
 // transposeKernel returns k (H, Lk) as (Lk, H), so the taps of all channels at one lag are
