@@ -87,8 +87,9 @@ func grown(buf []float32, n int) []float32 {
 // workers in rectangles of C. The result does not depend on the pool: every element of C
 // is summed in the same order however the work is split.
 //
-// Inconsistent shapes (negative sizes, strides shorter than a row, slices too short for
-// the shapes) are programming errors of the caller and panic.
+// C must not share memory with A or B. Inconsistent shapes (negative sizes, strides
+// shorter than a row, slices too short for the shapes) are programming errors of the
+// caller and panic.
 func Sgemm(pool *parallel.Pool, transA, transB bool, m, n, k int, alpha float32, a []float32, lda int, b []float32, ldb int, beta float32, c []float32, ldc int) {
 	checkGemmArgs(transA, transB, m, n, k, a, lda, b, ldb, c, ldc)
 	sgemmWith(activeGemmKernels(), pool, transA, transB, m, n, k, alpha, a, lda, b, ldb, beta, c, ldc)
