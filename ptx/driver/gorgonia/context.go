@@ -34,14 +34,14 @@ type Context struct {
 var _ driver.Backend = (*Context)(nil)
 
 // wrap turns gorgonia.org/cu's error (an unexported integer type holding the CUresult, maybe
-// wrapped) into a *driver.Error, so that errors.Is(err, driver.ErrOutOfMemory) works the same
+// wrapped), or a driver.Result from a direct C call, into a *driver.Error, so that errors.Is(err, driver.ErrOutOfMemory) works the same
 // with either backend.
 func wrap(op string, err error) error {
 	if err == nil {
 		return nil
 	}
 	for e := err; e != nil; e = errors.Unwrap(e) {
-		if v := reflect.ValueOf(e); v.Kind() == reflect.Int {
+		if v := reflect.ValueOf(e); v.CanInt() {
 			return &driver.Error{Op: op, Code: driver.Result(v.Int()), Message: err.Error()}
 		}
 	}
