@@ -95,7 +95,7 @@ func TestFFTConvolution(t *testing.T) {
 		e.fft(uc, tw, rows, n, false)
 		e.fft(kc, tw, H, n, false)
 		prod := e.out(2 * rows * n)
-		e.launch("cmul_c64", g, b, 0, prod, uc, kc, rows, n, H)
+		e.launch("cmul_c64", g, b, 0, prod, uc, kc, rows, n, H, 0)
 		e.fft(prod, tw, rows, n, true)
 		y := e.out(rows * L)
 		gy, by := ewLaunch(rows * L)
@@ -119,5 +119,68 @@ func TestFFTConvolution(t *testing.T) {
 			}
 		}
 		check(t, name("fftconv B=%d H=%d L=%d", B, H, L), e.read(y, rows*L), want, rtolF32, func(i int) float64 { return scale[i] })
+	}
+}
+
+// TestFFTConvolutionBackward computes du = sum_s k[s]·dy[t+s] (the adjoint of the causal
+// convolution in u) through FFT(dy)·conj(FFT(k)) and checks it against the direct sum and
+// the adjoint identity <dy, conv(u)> = <du, u>.
+func TestFFTConvolutionBackward(t *testing.T) {
+	for _, s := range [][3]int{{1, 1, 1}, {2, 3, 7}, {1, 2, 33}, {1, 3, 100}} {
+		B, H, L := s[0], s[1], s[2]
+		n := 1
+		for n < 2*L {
+			n *= 2
+		}
+		rows := B * H
+		e := newEnv(t, "fft")
+		u, k, dy := e.rand(rows*L, -1, 1), e.rand(H*L, -1, 1), e.rand(rows*L, -1, 1)
+		tw := e.f32(twiddles(n))
+		dyc, kc := e.out(2*rows*n), e.out(2*H*n)
+		g, b := ewLaunch(rows * n)
+		e.launch("pad_real_to_c64", g, b, 0, dyc, e.f32(dy), rows, L, n)
+		gk, bk := ewLaunch(H * n)
+		e.launch("pad_real_to_c64", gk, bk, 0, kc, e.f32(k), H, L, n)
+		e.fft(dyc, tw, rows, n, false)
+		e.fft(kc, tw, H, n, false)
+		prod := e.out(2 * rows * n)
+		e.launch("cmul_c64", g, b, 0, prod, dyc, kc, rows, n, H, 1)
+		e.fft(prod, tw, rows, n, true)
+		du := e.out(rows * L)
+		gy, by := ewLaunch(rows * L)
+		e.launch("c64_real_part", gy, by, 0, du, prod, rows, L, n)
+		got := e.read(du, rows*L)
+		want, scale := make([]float64, rows*L), make([]float64, rows*L)
+		lhs, rhs := 0.0, 0.0
+		for r := 0; r < rows; r++ {
+			h := r % H
+			nd, nk := 0.0, 0.0
+			for i := 0; i < L; i++ {
+				nd += float64(dy[r*L+i]) * float64(dy[r*L+i])
+				nk += float64(k[h*L+i]) * float64(k[h*L+i])
+			}
+			for tt := 0; tt < L; tt++ {
+				for sft := 0; tt+sft < L; sft++ {
+					want[r*L+tt] += float64(k[h*L+sft]) * float64(dy[r*L+tt+sft])
+				}
+				// norm-wise FFT error bound, as in TestFFTConvolution
+				scale[r*L+tt] = math.Sqrt(nd*nk) * (1 + math.Log2(float64(n)))
+				y := 0.0
+				for sft := 0; sft <= tt; sft++ {
+					y += float64(k[h*L+sft]) * float64(u[r*L+tt-sft])
+				}
+				lhs += float64(dy[r*L+tt]) * y
+				rhs += float64(got[r*L+tt]) * float64(u[r*L+tt])
+			}
+		}
+		check(t, name("fftconv du B=%d H=%d L=%d", B, H, L), got, want, rtolF32, func(i int) float64 { return scale[i] })
+		sum := 0.0
+		for i := range scale {
+			sum += scale[i] * math.Abs(float64(u[i]))
+		}
+		// <du, u> inherits each du's error (≤ rtolF32·scale) weighted by |u|.
+		if math.Abs(lhs-rhs) > rtolF32*sum {
+			t.Errorf("B=%d H=%d L=%d: <dy, conv(u)> = %g but <du, u> = %g", B, H, L, lhs, rhs)
+		}
 	}
 }

@@ -71,16 +71,20 @@ func fftModule() *Module {
 	}
 	{
 		k := NewKernel("cmul_c64",
-			"out[r, i] = a[r, i] * b[r mod brows, i] (complex); a filter spectrum b (brows, n) is broadcast over the batch",
+			"out[r, i] = a[r, i] * b[r mod brows, i] (complex), or a * conj(b) when conj_b != 0; a filter spectrum",
+			"b (brows, n) is broadcast over the batch. conj_b gives the correlation used by the FFT-convolution backward",
 			"launch: block (256,1,1), grid (ceil(rows*n/256),1,1)")
 		out, a, b := k.Param("out", ".u64"), k.Param("a", ".u64"), k.Param("b", ".u64")
 		rows, n, brows := k.Param("rows", ".u32"), k.Param("n", ".u32"), k.Param("brows", ".u32")
+		conj := k.Param("conj_b", ".u32")
 		gid, done := guardedIndex(k, k.Bin("mul.lo.u32", rows, n))
 		r := k.Bin("div.u32", gid, n)
 		i := k.Bin("rem.u32", gid, n)
 		bi := k.Tern("mad.lo.u32", k.Bin("rem.u32", r, brows), n, i)
 		x := k.LdV("global", ".f32", 2, At(elemAddr(k, a, gid, 8), 0))
 		y := k.LdV("global", ".f32", 2, At(elemAddr(k, b, bi, 8), 0))
+		isConj := k.Setp("ne.u32", conj, Imm(0))
+		k.OpIf(isConj, false, "neg.f32", y[1], y[1])
 		re := k.Tern("fma.rn.f32", x[0], y[0], k.Bin("mul.f32", k.Un("neg.f32", x[1]), y[1]))
 		im := k.Tern("fma.rn.f32", x[0], y[1], k.Bin("mul.f32", x[1], y[0]))
 		k.St("global", ".f32", At(elemAddr(k, out, gid, 8), 0), Vec{re, im})
