@@ -53,9 +53,9 @@ DONE:
 }
 `
 
-// Sizes are the element counts every check runs on: tiny, odd, one short of a warp, and
+// sizes are the element counts every check runs on: tiny, odd, one short of a warp, and
 // sizes that leave partial blocks.
-var Sizes = []int{1, 7, 31, 1000, 100_003}
+func sizes() []int { return []int{1, 7, 31, 1000, 100_003} }
 
 // Exercise runs every check on b. It frees what it allocates, and leaves b open.
 func Exercise(t *testing.T, b driver.Backend) {
@@ -67,7 +67,7 @@ func Exercise(t *testing.T, b driver.Backend) {
 
 func memory(t *testing.T, b driver.Backend) {
 	rng := rand.New(rand.NewSource(1))
-	for _, n := range Sizes {
+	for _, n := range sizes() {
 		src := make([]float32, n)
 		for i := range src {
 			src[i] = rng.Float32()*2 - 1
@@ -134,7 +134,7 @@ func saxpy(t *testing.T, b driver.Backend) {
 	alloc := driver.NewAllocator(b)
 	defer alloc.ReleaseCached()
 	rng := rand.New(rand.NewSource(2))
-	for _, n := range Sizes {
+	for _, n := range sizes() {
 		x, y := make([]float32, n), make([]float32, n)
 		for i := range x {
 			x[i], y[i] = rng.Float32()*2-1, rng.Float32()*2-1
