@@ -4,54 +4,11 @@ import (
 	"encoding/json"
 	"fmt"
 	"io"
-	"math"
 	"os"
-	"path/filepath"
 
-	"github.com/hungry-ssm/hungry/data/tokenizer"
-	"github.com/hungry-ssm/hungry/model"
+	"github.com/hungry-ssm/hungry"
 	"github.com/hungry-ssm/hungry/sample"
-	"github.com/hungry-ssm/hungry/tensor"
 )
-
-type samplingOptions = sample.Options
-
-// loadModelDir loads a model and its tokenizer from a checkpoint folder, or from a run
-// folder (its latest checkpoint).
-func loadModelDir(dir string, dev tensor.Device) (*model.LM, tokenizer.Tokenizer, error) {
-	if _, err := os.Stat(filepath.Join(dir, "config.json")); err != nil {
-		if _, err2 := os.Stat(filepath.Join(dir, "checkpoint", "config.json")); err2 == nil {
-			dir = filepath.Join(dir, "checkpoint")
-		} else if os.IsNotExist(err) {
-			return nil, nil, usagef("%s holds no model (no config.json)", dir)
-		}
-	}
-	m, err := model.Load(dir, dev)
-	if err != nil {
-		return nil, nil, &usageError{err.Error()}
-	}
-	tok, err := tokenizer.LoadTokenizer(dir, m.Config.Tokenizer)
-	if err != nil {
-		return nil, nil, &usageError{err.Error()}
-	}
-	if tok.VocabSize() > m.Config.VocabSize {
-		return nil, nil, usagef("tokenizer has %d tokens but the model only %d", tok.VocabSize(), m.Config.VocabSize)
-	}
-	return m, tok, nil
-}
-
-// sampleText continues prompt by n tokens.
-func sampleText(m *model.LM, tok tokenizer.Tokenizer, prompt []byte, n int, o sample.Options, seed uint64) ([]byte, error) {
-	ids := tok.Encode(prompt)
-	if len(ids) == 0 {
-		return nil, usagef("the prompt is empty after tokenisation")
-	}
-	out, err := generateTokens(m, ids, n, o, tensor.NewRNG(seed))
-	if err != nil {
-		return nil, err
-	}
-	return tok.Decode(out)
-}
 
 func runGenerate(args []string, stdout, stderr io.Writer) error {
 	fs := newFlags("generate", "--model DIR --prompt TEXT [flags]", stderr)
@@ -82,16 +39,19 @@ func runGenerate(args []string, stdout, stderr io.Writer) error {
 	if err != nil {
 		return err
 	}
-	m, tok, err := loadModelDir(*dir, dev)
+	m, err := hungry.Load(*dir, dev)
 	if err != nil {
-		return err
+		return &usageError{err.Error()}
 	}
-	text, err := sampleText(m, tok, []byte(*prompt), *maxNew, o, *seed)
+	if len(m.Tokenizer.Encode([]byte(*prompt))) == 0 {
+		return usagef("--prompt is empty; give at least one character")
+	}
+	text, err := m.Generate([]byte(*prompt), *maxNew, o, *seed)
 	if err != nil {
 		return err
 	}
 	if *asJSON {
-		return json.NewEncoder(stdout).Encode(map[string]any{"prompt": *prompt, "completion": string(text), "tokens": *maxNew})
+		return json.NewEncoder(stdout).Encode(map[string]any{"prompt": *prompt, "completion": string(text), "new_tokens": *maxNew})
 	}
 	fmt.Fprintf(stdout, "%s%s\n", *prompt, text)
 	return nil
@@ -110,99 +70,29 @@ func runEval(args []string, stdout, stderr io.Writer) error {
 	if *dir == "" || *textPath == "" {
 		return usagef("--model and --text are required")
 	}
-	if *ctxLen < 1 {
-		return usagef("--context must be at least 1, got %d", *ctxLen)
+	if *ctxLen < 2 {
+		return usagef("--context must be at least 2, got %d", *ctxLen)
 	}
 	dev, err := pickDevice(*device, stderr)
 	if err != nil {
 		return err
 	}
-	m, tok, err := loadModelDir(*dir, dev)
+	m, err := hungry.Load(*dir, dev)
 	if err != nil {
-		return err
+		return &usageError{err.Error()}
 	}
 	text, err := os.ReadFile(*textPath)
 	if err != nil {
 		return usagef("%v", err)
 	}
-	ids := tok.Encode(text)
-	if len(ids) < 2 {
-		return usagef("%s has %d tokens; at least 2 are needed to score one", *textPath, len(ids))
-	}
-	// The file is one sequence of at most --context tokens, as a model sees it: the first
-	// token is context only and each later one is predicted from those before it.
-	if len(ids) > *ctxLen {
-		ids = ids[:*ctxLen]
-	}
-	if len(ids) < 2 {
-		return usagef("--context %d leaves nothing to predict", *ctxLen)
-	}
-	nll, err := sequenceNLL(m, ids)
+	s, err := m.Score(text, *ctxLen)
 	if err != nil {
-		return err
+		return usagef("%s: %v", *textPath, err)
 	}
-	predicted := len(ids) - 1
-	mean := nll / float64(predicted)
 	if *asJSON {
 		return json.NewEncoder(stdout).Encode(map[string]any{
-			"tokens": len(ids), "predicted": predicted, "mean_nll": mean, "perplexity": math.Exp(mean)})
+			"tokens": s.Tokens, "predicted": s.Predicted(), "mean_nll": s.MeanNLL(), "perplexity": s.Perplexity()})
 	}
-	fmt.Fprintf(stdout, "tokens %d (%d predicted)  mean NLL %.4f nats  perplexity %.3f\n", len(ids), predicted, mean, math.Exp(mean))
+	fmt.Fprintf(stdout, "tokens %d (%d predicted)  mean NLL %.4f nats  perplexity %.3f\n", s.Tokens, s.Predicted(), s.MeanNLL(), s.Perplexity())
 	return nil
-}
-
-// sequenceNLL is the summed negative log-likelihood (nats) of ids[1:] given the tokens
-// before each, from one forward pass.
-func sequenceNLL(m *model.LM, ids []int32) (float64, error) {
-	logits, err := m.Logits(ids[:len(ids)-1], 1, len(ids)-1)
-	if err != nil {
-		return 0, err
-	}
-	v := m.Config.VocabSize
-	l := logits.Host()
-	total := 0.0
-	for t, target := range ids[1:] {
-		row := l[t*v : (t+1)*v]
-		mx := row[0]
-		for _, x := range row {
-			mx = max(mx, x)
-		}
-		s := 0.0
-		for _, x := range row {
-			s += math.Exp(float64(x - mx))
-		}
-		total += math.Log(s) + float64(mx) - float64(row[target])
-	}
-	return total, nil
-}
-
-// generateTokens continues ids by n tokens with the recurrent mode: one convolutional
-// pass over the prompt seeds the state, then each token costs one step.
-func generateTokens(m *model.LM, ids []int32, n int, o sample.Options, rng *tensor.RNG) ([]int32, error) {
-	if n == 0 {
-		return nil, nil
-	}
-	st, err := m.NewState(1)
-	if err != nil {
-		return nil, err
-	}
-	logits, err := st.Prefill(ids, len(ids))
-	if err != nil {
-		return nil, err
-	}
-	v := m.Config.VocabSize
-	last := logits.Host()[(len(ids)-1)*v:]
-	out := make([]int32, 0, n)
-	for {
-		next := sample.Next(last, o, rng)
-		out = append(out, next)
-		if len(out) == n {
-			return out, nil
-		}
-		step, err := st.Step([]int32{next})
-		if err != nil {
-			return nil, err
-		}
-		last = step.Host()
-	}
 }

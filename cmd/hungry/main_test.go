@@ -148,7 +148,7 @@ func TestBadInputGivesOneLineAndStatus2(t *testing.T) {
 	}{
 		{"unknown command", []string{"fly"}, "unknown command"},
 		{"unknown flag", []string{"train", "--bogus"}, "flag provided but not defined"},
-		{"context 0", []string{"train", "--context", "0"}, "--context must be positive"},
+		{"context 0", []string{"train", "--context", "0"}, "context must be positive"},
 		{"heads do not divide", []string{"train", "--model", "hybrid", "--d-model", "30", "--heads", "4", "--data", corpus}, "not divisible"},
 		{"missing data", []string{"train", "--data", "/nonexistent/corpus.txt"}, "does not exist"},
 		{"empty data", []string{"train", "--data", empty}, "empty"},

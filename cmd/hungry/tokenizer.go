@@ -5,6 +5,7 @@ import (
 	"io"
 	"time"
 
+	"github.com/hungry-ssm/hungry"
 	"github.com/hungry-ssm/hungry/data/tokenizer"
 )
 
@@ -29,7 +30,7 @@ func runTokenizer(args []string, stdout, stderr io.Writer) error {
 	if *vocab < 256 || *vocab > tokenizer.MaxVocabSize {
 		return usagef("--vocab must lie in [256, %d], got %d", tokenizer.MaxVocabSize, *vocab)
 	}
-	corpus, err := loadCorpus(*dataPath)
+	corpus, err := hungry.LoadCorpus(*dataPath)
 	if err != nil {
 		return &usageError{err.Error()}
 	}
