@@ -1,5 +1,6 @@
-// Package kernels embeds the project's generated PTX modules (see tools/ptxgen, which
-// documents each kernel's parameters and launch shape in the comment above its .entry).
+// Package kernels embeds the project's generated PTX modules (tools/ptxgen writes them)
+// and an index of their kernels: parameters in order and launch shape. The comment above
+// each .entry in the PTX, repeated in Info.Doc, states what the kernel computes.
 package kernels
 
 //go:generate go run ../../tools/ptxgen -out .
@@ -35,4 +36,34 @@ func Modules() []string {
 	}
 	sort.Strings(names)
 	return names
+}
+
+// Param is one kernel parameter: its name and PTX type ("u64" for device pointers,
+// "u32", "s32", "f32").
+type Param struct {
+	Name, Type string
+}
+
+// Info describes one kernel.
+type Info struct {
+	Module string // Source(Module) holds the kernel
+	Name   string
+	Params []Param
+	// Block is the block shape the kernel is written for; launching another is a bug.
+	Block [3]int
+	// Grid is the grid shape as an expression of the parameters, e.g. "(ceil(n/1024),1,1)".
+	Grid string
+	// DynamicShared is the dynamic shared memory in bytes as an expression ("8*n"), or "".
+	DynamicShared string
+	Doc           string
+}
+
+// Lookup returns the Info of the named kernel.
+func Lookup(name string) (Info, bool) {
+	for _, k := range Index {
+		if k.Name == name {
+			return k, true
+		}
+	}
+	return Info{}, false
 }

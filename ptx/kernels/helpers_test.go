@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"math"
 	"math/rand/v2"
+	"strings"
 	"testing"
 
 	"github.com/hungry-ssm/hungry/ptx/kernels"
@@ -139,3 +140,35 @@ func name(format string, a ...any) string { return fmt.Sprintf(format, a...) }
 
 // ptrOff is the byte offset of float index i.
 func ptrOff(i int) ptxsim.Ptr { return ptxsim.Ptr(4 * i) }
+
+// TestIndexMatchesModules checks that the generated index and the embedded PTX agree on
+// which kernels exist and on their parameters.
+func TestIndexMatchesModules(t *testing.T) {
+	seen := map[string]bool{}
+	for _, mod := range kernels.Modules() {
+		src, err := kernels.Source(mod)
+		if err != nil {
+			t.Fatal(err)
+		}
+		m, err := ptxsim.Load(src)
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, k := range m.Kernels() {
+			info, ok := kernels.Lookup(k)
+			if !ok || info.Module != mod {
+				t.Errorf("kernel %s of module %s is missing from the index", k, mod)
+				continue
+			}
+			seen[k] = true
+			for _, p := range info.Params {
+				if !strings.Contains(src, ".param ."+p.Type+" "+p.Name) {
+					t.Errorf("%s: parameter %s .%s not in the PTX", k, p.Name, p.Type)
+				}
+			}
+		}
+	}
+	if len(seen) != len(kernels.Index) {
+		t.Errorf("index has %d kernels, the modules %d", len(kernels.Index), len(seen))
+	}
+}

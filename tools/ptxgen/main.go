@@ -15,15 +15,22 @@ func modules() []*Module {
 	return []*Module{elementwiseModule(), reduceModule(), gemmModule(), embeddingModule(), convModule(), h3StepModule(), fftModule()}
 }
 
-// generate writes every module into dir.
+// generate writes every module, and the Go index of their kernels, into dir.
 func generate(dir string) error {
-	for _, m := range modules() {
+	mods := modules()
+	for _, m := range mods {
 		if err := os.WriteFile(filepath.Join(dir, m.File), []byte(m.Text()), 0o644); err != nil {
 			return err
 		}
 	}
-	return nil
+	idx, err := indexGo(mods)
+	if err != nil {
+		return err
+	}
+	return os.WriteFile(filepath.Join(dir, indexFile), idx, 0o644)
 }
+
+const indexFile = "index_gen.go"
 
 func main() {
 	out := flag.String("out", ".", "directory to write the .ptx files into")
