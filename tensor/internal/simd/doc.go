@@ -9,7 +9,7 @@
 //
 // Vector kernels take slices whose lengths the caller guarantees to be equal (the length
 // of the first slice argument is used; the others must be at least that long, or the call
-// panics with an index error). They run on the calling goroutine; callers that want
+// panics). They run on the calling goroutine; callers that want
 // threads split the work themselves. Sgemm takes a *parallel.Pool and splits large
 // products itself.
 //

@@ -309,9 +309,9 @@ func TestSgemmBlockEdges(t *testing.T) {
 		{mr - 1, nr + 1, kc + 1}, {mr + 1, nr - 1, kc}, {mc + 1, 2*nr + 3, 31}, {mc, nr, 2*kc + 7},
 		{mc - 1, 33, kc - 1}, {7, nc + 5, 9}, {1, 1000, 7}, {1000, 1, 7}, {2, 300, 300},
 		// One or two rows or columns take the matrix-vector path, split over workers here.
-		{1, 4500, 70}, {4500, 1, 70}, {1, 1, 300}, {2, 4500, 70}, {4500, 2, 70},
+		{1, 4500, 250}, {4500, 1, 250}, {1, 1, 300}, {2, 4500, 250}, {4500, 2, 250},
 		// Up to 16 rows with op(B) = Bᵀ take the dot-product path.
-		{3, 100, 37}, {7, 301, 260}, {16, 50, 1000}, {13, 2000, 33}, {17, 40, 9},
+		{3, 100, 37}, {7, 301, 260}, {16, 50, 1000}, {13, 2000, 50}, {17, 40, 9},
 	}
 	for _, im := range implementations() {
 		for i, sh := range shapes {
@@ -343,7 +343,7 @@ func TestSgemmRandomShapes(t *testing.T) {
 // exactly as the serial code would, so the thread count must not change a single bit.
 func TestSgemmThreadCountDoesNotChangeResult(t *testing.T) {
 	rng := rand.New(rand.NewPCG(13, 14))
-	shapes := [][3]int{{200, 150, 300}, {5, 700, 260}, {97, 97, 97}, {1, 3000, 100}, {3000, 1, 100}}
+	shapes := [][3]int{{200, 150, 300}, {5, 900, 260}, {110, 100, 100}, {1, 3000, 400}, {3000, 1, 400}}
 	for _, sh := range shapes {
 		for mask := range 4 {
 			g := gemmCase{transA: mask&1 != 0, transB: mask&2 != 0, m: sh[0], n: sh[1], k: sh[2], alpha: 0.5, beta: 2, pad: 1}
@@ -400,8 +400,8 @@ func TestSgemmStridedMatchesLoop(t *testing.T) {
 	rng := rand.New(rand.NewPCG(15, 16))
 	pool := parallel.New(2)
 	// Small items go to workers whole; big ones too when the batch splits evenly (4 on 2
-	// workers), and are each shared between workers otherwise (5).
-	for _, sh := range [][4]int{{5, 3, 17, 9}, {5, 70, 80, 90}, {4, 150, 140, 130}, {5, 150, 140, 130}} {
+	// workers), and are each shared between workers otherwise (3).
+	for _, sh := range [][4]int{{5, 3, 17, 9}, {5, 70, 80, 90}, {4, 200, 200, 210}, {3, 200, 200, 210}} {
 		for _, sharedB := range []bool{false, true} {
 			batch, m, n, k := sh[0], sh[1], sh[2], sh[3]
 			strideA, strideC := m*k+2, m*n+1
@@ -460,6 +460,13 @@ func TestSgemmRejectsShortSlices(t *testing.T) {
 			Sgemm(nil, false, true, 4, 4, 5, 1, make([]float32, 20), 5, make([]float32, 20), 4, 0, make([]float32, 16), 4)
 		}},
 		{"negative m", func() { Sgemm(nil, false, false, -1, 4, 4, 1, nil, 4, nil, 4, 0, nil, 4) }},
+		{"overlapping batch", func() {
+			SgemmStrided(nil, false, false, 2, 2, 2, 2, 1, make([]float32, 8), 4, 2, make([]float32, 8), 4, 2, 0, make([]float32, 8), 3, 2)
+		}},
+		{"short batch", func() {
+			SgemmStrided(nil, false, false, 3, 2, 2, 2, 1, make([]float32, 11), 4, 2, make([]float32, 12), 4, 2, 0, make([]float32, 12), 4, 2)
+		}},
+		{"negative stride", func() { SgemmStrided(nil, false, false, 2, 1, 1, 1, 1, nil, -1, 1, nil, 0, 1, 0, nil, 1, 1) }},
 	}
 	for _, tc := range cases {
 		func() {
@@ -470,5 +477,63 @@ func TestSgemmRejectsShortSlices(t *testing.T) {
 			}()
 			tc.call()
 		}()
+	}
+}
+
+// The exported vector functions run the process's kernel family on the first slice's
+// length, and refuse a second slice that is too short rather than read past it.
+func TestVectorAPI(t *testing.T) {
+	rng := rand.New(rand.NewPCG(19, 20))
+	const n = 77
+	x, y := randomSlice(rng, 0, n)[:n], randomSlice(rng, 0, n+5)[:n+5]
+	var dotRef, mag float64
+	for i := range x {
+		dotRef += float64(x[i]) * float64(y[i])
+		mag += math.Abs(float64(x[i]) * float64(y[i]))
+	}
+	if got := Dot(x, y); math.Abs(float64(got)-dotRef) > (n+3)*unitRoundoff*mag {
+		t.Fatalf("Dot = %v, want %v", got, dotRef)
+	}
+	dst := make([]float32, n)
+	Add(dst, x, y)
+	for i := range dst {
+		if dst[i] != x[i]+y[i] {
+			t.Fatalf("Add: [%d] = %v, want %v", i, dst[i], x[i]+y[i])
+		}
+	}
+	short := y[:n-1]
+	calls := map[string]func(){
+		"Dot":    func() { Dot(x, short) },
+		"Axpy":   func() { Axpy(2, x, short) },
+		"Scale":  func() { Scale(dst, 2, short) },
+		"Add":    func() { Add(dst, x, short) },
+		"Sub":    func() { Sub(dst, short, x) },
+		"Mul":    func() { Mul(dst, x, short) },
+		"MulAdd": func() { MulAdd(dst, short, x) },
+	}
+	for name, call := range calls {
+		func() {
+			defer func() {
+				if recover() == nil {
+					t.Errorf("%s with a short slice returned instead of panicking", name)
+				}
+			}()
+			call()
+		}()
+	}
+	// Both sums are within n·u·Σ|x| <= n·u·n of the exact one.
+	if got, want := Sum(x), sumGeneric(x); math.Abs(float64(got-want)) > 2*n*unitRoundoff*float64(n) {
+		t.Fatalf("Sum = %v, generic %v", got, want)
+	}
+	Scale(dst, 0.5, x)
+	Sub(dst, dst, x)
+	Mul(dst, dst, y[:n])
+	MulAdd(dst, x, y[:n])
+	Axpy(1, x, dst)
+	for i := range dst {
+		want := float64(-0.5*x[i]*y[i]) + float64(x[i])*float64(y[i]) + float64(x[i])
+		if d := math.Abs(float64(dst[i]) - want); d > 8*unitRoundoff*(1+math.Abs(want)) {
+			t.Fatalf("chained ops: [%d] = %v, want %v", i, dst[i], want)
+		}
 	}
 }
