@@ -94,10 +94,11 @@ func fftConvPlan(op string, u *Tensor, l int) *fft.Plan {
 }
 
 // channelStride is the distance between the channels' sequences in the transposed
-// buffers: the FFT length plus one cache line. A power-of-two stride would put the 16
+// buffers: half the FFT length (the sequence and its padding to next_pow2(L), which the
+// FFT extends with zeros to its full length) plus one cache line. A power-of-two stride would put the 16
 // sequences a transpose tile writes into the same L1 cache set, where they would evict
 // each other.
-func channelStride(n int) int { return n + 16 }
+func channelStride(n int) int { return n/2 + 16 }
 
 // transposeTile is the side of the square tiles the transposes move: 16 float32 values
 // are one cache line, so a tile reads 16 whole lines and writes 16 whole lines.
@@ -154,10 +155,8 @@ func (c *CPU) kernelSpectra(plan *fft.Plan, k *Tensor, h, lk int) []complex64 {
 	m := n/2 + 1
 	spec := make([]complex64, h*m)
 	c.For(h, 1, func(lo, hi int) {
-		buf := make([]float32, n)
 		for ch := lo; ch < hi; ch++ {
-			copy(buf, k.data[ch*lk:(ch+1)*lk])
-			plan.Forward(spec[ch*m:(ch+1)*m], buf)
+			plan.Forward(spec[ch*m:(ch+1)*m], k.data[ch*lk:(ch+1)*lk])
 		}
 	})
 	return spec
@@ -183,7 +182,7 @@ func (c *CPU) CausalConv(y, u, k, d *Tensor) {
 			spec := make([]complex64, m)
 			out := make([]float32, n)
 			for ch := lo; ch < hi; ch++ {
-				row := seq[ch*st : ch*st+n]
+				row := seq[ch*st : ch*st+n/2]
 				plan.Forward(spec, row)
 				fft.MulSpectra(spec, kspec[ch*m:(ch+1)*m], spec, false)
 				plan.Inverse(out, spec)
@@ -235,7 +234,7 @@ func (c *CPU) CausalConvBackward(du, dk, dd, dy, u, k, d *Tensor) {
 			spec2 := make([]complex64, m)
 			out := make([]float32, n)
 			for ch := lo; ch < hi; ch++ {
-				dyRow := dySeq[ch*st : ch*st+n]
+				dyRow := dySeq[ch*st : ch*st+n/2]
 				if dd != nil {
 					ddAcc[ch] += float64(simd.Dot(dyRow[:l], uSeq[ch*st:ch*st+l]))
 				}
@@ -244,7 +243,7 @@ func (c *CPU) CausalConvBackward(du, dk, dd, dy, u, k, d *Tensor) {
 				}
 				plan.Forward(spec, dyRow)
 				if dk != nil {
-					plan.Forward(spec2, uSeq[ch*st:ch*st+n])
+					plan.Forward(spec2, uSeq[ch*st:ch*st+n/2])
 					fft.MulAddSpectra(acc[ch*m:(ch+1)*m], spec2, spec, true)
 				}
 				if du != nil {

@@ -174,6 +174,33 @@ func TestForwardInverseAccuracy(t *testing.T) {
 	}
 }
 
+// TestForwardPadsShortInput checks that a short src is transformed as if zero-padded, for
+// the half-length fast path and for other lengths.
+func TestForwardPadsShortInput(t *testing.T) {
+	r := rand.New(rand.NewPCG(15, 16))
+	for _, n := range []int{8, 16, 64, 1024} {
+		p, _ := NewPlan(n)
+		for _, l := range []int{0, 1, 3, n / 4, n/2 - 1, n / 2, n/2 + 1, n - 1} {
+			x, x64 := randSignal(r, l)
+			padded := append(x64, make([]float64, n-l)...)
+			got := make([]complex64, n/2+1)
+			p.Forward(got, x)
+			want := dft64(padded)
+			if l == 0 {
+				for k, v := range got {
+					if v != 0 {
+						t.Fatalf("n=%d, empty input: bin %d = %v", n, k, v)
+					}
+				}
+				continue
+			}
+			if e := relErr(got, want); e > accuracyTol {
+				t.Errorf("n=%d, %d samples: relative error %.3g", n, l, e)
+			}
+		}
+	}
+}
+
 // TestInverseIgnoresImaginaryEnds pins the documented treatment of the DC and Nyquist
 // bins, whose imaginary parts a real signal's spectrum cannot have.
 func TestInverseIgnoresImaginaryEnds(t *testing.T) {

@@ -82,24 +82,54 @@ func newPlan(n int) *Plan {
 func (p *Plan) Len() int { return p.n }
 
 // Forward stores the first n/2+1 bins of the unnormalised DFT of src in dst:
-// dst[k] = Σ_j src[j]·exp(-2πi·jk/n). len(src) must be n and len(dst) n/2+1; dst and src
-// must not overlap. It allocates nothing.
+// dst[k] = Σ_j src[j]·exp(-2πi·jk/n). src may be shorter than n and is then taken as
+// zero-padded to n; a src of exactly n/2 values (what a linear convolution transforms)
+// takes a faster path. len(dst) must be n/2+1, and dst and src must not overlap. It
+// allocates nothing.
 func (p *Plan) Forward(dst []complex64, src []float32) {
 	m := p.m
-	if len(src) != p.n || len(dst) != m+1 {
+	if len(src) > p.n || len(dst) != m+1 {
 		panic(fmt.Sprintf("fft: Forward of length %d got src %d, dst %d", p.n, len(src), len(dst)))
 	}
 	z := dst[:m]
 	// Pack pairs of samples as complex values, in bit-reversed order, and run the two
-	// trivial radix-2 stages (twiddles 1 and -i) on the way.
+	// trivial radix-2 stages (twiddles 1 and -i) on the way. The four inputs of block t
+	// are the pairs j, j+m/2, j+m/4 and j+3m/4.
 	q1, q2, q3 := m/2, m/4, 3*m/4
-	for t, j0 := range p.rev4 {
-		j := int(j0)
-		a := complex(src[2*j], src[2*j+1])
-		b := complex(src[2*(j+q1)], src[2*(j+q1)+1])
-		c := complex(src[2*(j+q2)], src[2*(j+q2)+1])
-		d := complex(src[2*(j+q3)], src[2*(j+q3)+1])
-		butterfly4(z[4*t:4*t+4:4*t+4], a, b, c, d)
+	switch len(src) {
+	case p.n:
+		for t, j0 := range p.rev4 {
+			j := int(j0)
+			a := complex(src[2*j], src[2*j+1])
+			b := complex(src[2*(j+q1)], src[2*(j+q1)+1])
+			c := complex(src[2*(j+q2)], src[2*(j+q2)+1])
+			d := complex(src[2*(j+q3)], src[2*(j+q3)+1])
+			butterfly4(z[4*t:4*t+4:4*t+4], a, b, c, d)
+		}
+	case m:
+		// The pairs j+m/2 and j+3m/4 are padding: butterfly4(a, 0, c, 0).
+		for t, j0 := range p.rev4 {
+			j := int(j0)
+			a := complex(src[2*j], src[2*j+1])
+			c := complex(src[2*(j+q2)], src[2*(j+q2)+1])
+			mc := complex(imag(c), -real(c)) // −i·c
+			out := z[4*t : 4*t+4 : 4*t+4]
+			out[0], out[1], out[2], out[3] = a+c, a+mc, a-c, a-mc
+		}
+	default:
+		pair := func(j int) complex64 {
+			switch {
+			case 2*j+1 < len(src):
+				return complex(src[2*j], src[2*j+1])
+			case 2*j < len(src):
+				return complex(src[2*j], 0)
+			}
+			return 0
+		}
+		for t, j0 := range p.rev4 {
+			j := int(j0)
+			butterfly4(z[4*t:4*t+4:4*t+4], pair(j), pair(j+q1), pair(j+q2), pair(j+q3))
+		}
 	}
 	p.transform(z)
 	p.splitForward(dst)
