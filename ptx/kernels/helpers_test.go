@@ -103,6 +103,10 @@ func (e *env) read(p ptxsim.Ptr, n int) []float32 {
 
 func (e *env) launch(name string, grid, block [3]int, shared int, args ...any) {
 	e.t.Helper()
+	// Launching every kernel with its indexed block shape also checks the index.
+	if info, ok := kernels.Lookup(name); !ok || info.Block != block {
+		e.t.Fatalf("%s: launched with block %v, index says %v", name, block, info.Block)
+	}
 	if err := e.mod.Launch(e.mem, name, grid, block, shared, args...); err != nil {
 		e.t.Fatal(err)
 	}

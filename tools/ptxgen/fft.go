@@ -11,7 +11,9 @@ func fftModule() *Module {
 		k := NewKernel("fft_rows_c64",
 			"in-place radix-2 FFT of each row of data (rows, n) complex: X[f] = sum_t x[t] w^(f t), w = exp(-2 pi i/n),",
 			"or with inverse != 0 the conjugate transform; every output is multiplied by scale (1/n for an inverse).",
-			"tw holds exp(-2 pi i k/n) for k < n/2 (host-computed in float64, like cuFFT's tables); n = 2^logn <= 16384",
+			"tw holds exp(-2 pi i k/n) for k < n/2 (host-computed in float64, like cuFFT's tables); n = 2^logn <= 16384;",
+			"n > 4096 needs more than 48 KiB of dynamic shared memory, which the driver must allow first",
+			"(cuFuncSetAttribute CU_FUNC_ATTRIBUTE_MAX_DYNAMIC_SHARED_SIZE_BYTES)",
 			"launch: block (256,1,1), grid (rows,1,1), dynamic shared memory 8*n bytes")
 		data, tw := k.Param("data", ".u64"), k.Param("tw", ".u64")
 		k.Param("rows", ".u32")
