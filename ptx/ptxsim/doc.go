@@ -1,0 +1,38 @@
+// Package ptxsim interprets the PTX subset that tools/ptxgen emits, so the project's GPU
+// kernels can be run, compared with references and checked for undefined behaviour on a
+// machine without a GPU. It executes the embedded PTX text itself, not a Go twin of it.
+//
+//	m, err := ptxsim.Load(src)                 // parse and check a module
+//	mem := ptxsim.NewMemory()
+//	x, err := mem.AllocF32(data)               // written memory
+//	y, err := mem.Alloc(4 * n)                 // unwritten: reading it before a write fails
+//	err = m.Launch(mem, "add_f32", grid, block, sharedBytes, y, x, x, n)
+//	out, err := mem.ReadF32(y, n)
+//
+// Execution model. Blocks run one after another. Inside a block every thread runs on its
+// own until it reaches bar.sync or a warp-collective instruction (shfl.sync, vote.sync,
+// mma.sync); there the threads meet, and it is an error if a thread named in the
+// membermask (all 32 lanes for mma) is elsewhere or has exited, or if a barrier is not
+// reached by every thread of the block. Divergence is therefore handled exactly: each
+// thread follows its own branches. cp.async copies land only when a cp.async.wait_group
+// (or wait_all) completes their group.
+//
+// Checks, each reported as an error naming kernel, block, thread, source line and address:
+// out-of-bounds or misaligned global and shared accesses; reads of memory or registers
+// nothing wrote; data races (two threads touching a word, at least one writing, not
+// ordered by a bar.sync of the same block; atomics exempt; one reader is remembered per
+// word, so a race can be missed but none is invented); a guarded bra.uni whose lanes
+// decide differently; integer division by zero; launch arguments that do not match the
+// .param list; more than 1024 threads per block or 163 KiB of shared memory.
+//
+// Arithmetic follows PTX semantics for the types used (.f32 IEEE with round-to-nearest,
+// .rn division and square root, fma with a single rounding except in rare double-rounding
+// ties). ex2.approx and lg2.approx are computed exactly, whereas hardware is within about
+// 2 ulp; kernel tests keep tolerances that cover the difference. mma.sync m16n8k8 .tf32
+// ignores the low 13 mantissa bits of its inputs, as the tensor cores do, and sums the
+// exact products in float64 before rounding once; hardware accumulates in fp32 in an
+// unspecified order, which the TF32 test tolerance covers.
+//
+// Not modelled: timing, the memory consistency model beyond the race check, generic
+// addressing, local memory, textures, and instructions outside the subset (Load rejects them).
+package ptxsim
