@@ -52,3 +52,17 @@ func mulAddSpectra(dst, a, b []complex64, conjA bool) {
 	}
 	mulAddSpectraGeneric(dst, a, b, conjA)
 }
+
+// transpose8AVX2 is transpose8Generic's twin; the caller guarantees that both 8×8 blocks
+// lie within their slices.
+//
+//go:noescape
+func transpose8AVX2(dst []float32, ldd int, src []float32, lds int)
+
+func transpose8(dst []float32, ldd int, src []float32, lds int) {
+	if cpu.AVX2FMA {
+		transpose8AVX2(dst, ldd, src, lds)
+		return
+	}
+	transpose8Generic(dst, ldd, src, lds)
+}

@@ -12,11 +12,12 @@ type impl struct {
 	radix2      func(x, w []complex64)
 	radix4      func(x, w1, w2 []complex64)
 	mul, mulAdd func(dst, a, b []complex64, conjA bool)
+	transpose8  func(dst []float32, ldd int, src []float32, lds int)
 }
 
 var genericImpl = impl{
 	name: "generic", radix2: radix2Generic, radix4: radix4Generic,
-	mul: mulSpectraGeneric, mulAdd: mulAddSpectraGeneric,
+	mul: mulSpectraGeneric, mulAdd: mulAddSpectraGeneric, transpose8: transpose8Generic,
 }
 
 func randComplex(r *rand.Rand, n int) []complex64 {
@@ -156,6 +157,69 @@ func checkButterfly(t *testing.T, name string, h, off int, buf, orig []complex64
 		// it is relative to at most that.
 		if cmplx.Abs(complex128(v)-want[j]) > kernelTol*scale[j] {
 			t.Fatalf("%s h=%d off=%d: element %d = %v, want %v", name, h, off, j, v, want[j])
+		}
+	}
+}
+
+func TestTranspose8Kernels(t *testing.T) {
+	r := rand.New(rand.NewPCG(5, 6))
+	for _, im := range implementations() {
+		for _, lds := range []int{8, 9, 13, 64} {
+			for _, ldd := range []int{8, 11, 40} {
+				for _, off := range []int{0, 1, 3} {
+					src := make([]float32, off+7*lds+8)
+					for i := range src {
+						src[i] = float32(r.NormFloat64())
+					}
+					dst := make([]float32, off+7*ldd+8+5)
+					for i := range dst {
+						dst[i] = float32(i) + 0.5
+					}
+					orig := append([]float32(nil), dst...)
+					im.transpose8(dst[off:], ldd, src[off:], lds)
+					want := append([]float32(nil), orig...)
+					for i := 0; i < 8; i++ {
+						for j := 0; j < 8; j++ {
+							want[off+j*ldd+i] = src[off+i*lds+j]
+						}
+					}
+					for i := range dst {
+						if dst[i] != want[i] {
+							t.Fatalf("%s lds=%d ldd=%d off=%d: dst[%d] = %v, want %v", im.name, lds, ldd, off, i, dst[i], want[i])
+						}
+					}
+				}
+			}
+		}
+	}
+}
+
+func TestTranspose(t *testing.T) {
+	r := rand.New(rand.NewPCG(7, 8))
+	sizes := []int{1, 7, 8, 9, 17, 31, 64, 100}
+	for _, rows := range sizes {
+		for _, cols := range sizes {
+			lds, ldd := cols+3, rows+5
+			src := make([]float32, rows*lds)
+			for i := range src {
+				src[i] = float32(r.NormFloat64())
+			}
+			dst := make([]float32, cols*ldd)
+			for i := range dst {
+				dst[i] = -1
+			}
+			Transpose(dst, ldd, src, lds, rows, cols)
+			for j := 0; j < cols; j++ {
+				for i := 0; i < ldd; i++ {
+					want := float32(-1) // the stride's gap stays untouched
+					if i < rows {
+						want = src[i*lds+j]
+					}
+					if dst[j*ldd+i] != want {
+						t.Fatalf("%d×%d: dst[%d][%d] = %v, want %v", rows, cols, j, i, dst[j*ldd+i], want)
+					}
+				}
+			}
 		}
 	}
 }
