@@ -220,7 +220,7 @@ func sgemmWith(kern gemmKernels, pool *parallel.Pool, transA, transB bool, m, n,
 		}
 		return
 	}
-	if transB && m <= smallRowsNT {
+	if transB && m <= smallRowsNT && m*k <= smallRowsNTMaxA {
 		sgemmSmallNT(kern, pool, workers, transA, m, n, k, alpha, a, lda, b, ldb, beta, c, ldc)
 		return
 	}
@@ -445,6 +445,10 @@ func packB(kern gemmKernels, dst []float32, transB bool, b []float32, ldb, p0, k
 // packing B is a transposition, which costs about as much as the multiply-adds of a
 // handful of rows; dot products read B's stored rows as they are.
 const smallRowsNT = 16
+
+// smallRowsNTMaxA bounds op(A) for sgemmSmallNT, which reads all of it for every 3 rows
+// of B: 64Ki floats (256 KiB) stay in a 512 KiB L2.
+const smallRowsNTMaxA = 1 << 16
 
 // sgemmSmallNT computes C = alpha·op(A)·Bᵀ + beta·C for few rows of C (3 <= m, 3 <= n)
 // with the 4×3 dot-product kernel: each stored row of B is read once, against all rows
