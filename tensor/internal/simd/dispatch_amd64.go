@@ -4,8 +4,10 @@ package simd
 
 import "github.com/hungry-ssm/hungry/tensor/internal/cpu"
 
-// The assembly, in kernels_amd64.s. Slice arguments are read through their base pointers
-// for the length of the first slice; the Go callers guarantee the other lengths.
+// The assembly, in kernels_amd64.s. It reads slices through their base pointers and
+// checks no bounds: the vector kernels use the first slice's length for all of them, the
+// matrix kernels the sizes they are given, and the Go code that calls them guarantees
+// that every slice is long enough.
 
 //go:noescape
 func dotAVX2(x, y []float32) float32

@@ -5,9 +5,9 @@ var genericGemmKernels = gemmKernels{
 	packA6Rows: packA6RowsGeneric, packB16Rows: packB16RowsGeneric, packB16Cols: packB16ColsGeneric,
 }
 
-// sgemmKernelGeneric is the Go twin of the 6×16 micro-kernel (see microKernel). It keeps
-// one row of sums in a local array so the compiler can hold it in registers where the
-// architecture has enough of them (arm64 has 32).
+// sgemmKernelGeneric is the Go twin of the 6×16 micro-kernel (see microKernel). It builds
+// the tile a row at a time; the Go compiler does not vectorise, so it runs at scalar speed
+// (about 4 GFLOP/s on one core here, against 75 for the assembly).
 func sgemmKernelGeneric(k int, a, b, c []float32, ldc int, alpha, beta float32) {
 	a = a[:k*mr]
 	b = b[:k*nr]
