@@ -66,3 +66,43 @@ func transpose8(dst []float32, ldd int, src []float32, lds int) {
 	}
 	transpose8Generic(dst, ldd, src, lds)
 }
+
+// splitAVX2 and joinAVX2 take four bins k and their four mirrors m−k per step; the caller
+// guarantees blocks ≤ pairBlocks(m) and len(w) > 4·blocks.
+//
+//go:noescape
+func splitAVX2(z, w []complex64, blocks int)
+
+//go:noescape
+func joinAVX2(s, x, w []complex64, blocks int)
+
+// swapScaleAVX2 takes a length that is a multiple of 4.
+//
+//go:noescape
+func swapScaleAVX2(z []complex64, scale float32)
+
+func split(z, w []complex64, blocks int) {
+	if cpu.AVX2FMA {
+		splitAVX2(z, w, blocks)
+		return
+	}
+	splitGeneric(z, w, blocks)
+}
+
+func join(s, x, w []complex64, blocks int) {
+	if cpu.AVX2FMA {
+		joinAVX2(s, x, w, blocks)
+		return
+	}
+	joinGeneric(s, x, w, blocks)
+}
+
+func swapScale(z []complex64, scale float32) {
+	if cpu.AVX2FMA {
+		n4 := len(z) &^ 3
+		swapScaleAVX2(z[:n4], scale)
+		swapScaleGeneric(z[n4:], scale)
+		return
+	}
+	swapScaleGeneric(z, scale)
+}

@@ -12,3 +12,7 @@ func mulAddSpectra(dst, a, b []complex64, conjA bool) { mulAddSpectraGeneric(dst
 func transpose8(dst []float32, ldd int, src []float32, lds int) {
 	transpose8Generic(dst, ldd, src, lds)
 }
+
+func split(z, w []complex64, blocks int)     { splitGeneric(z, w, blocks) }
+func join(s, x, w []complex64, blocks int)   { joinGeneric(s, x, w, blocks) }
+func swapScale(z []complex64, scale float32) { swapScaleGeneric(z, scale) }

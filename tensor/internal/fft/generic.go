@@ -70,3 +70,62 @@ func mulAddSpectraGeneric(dst, a, b []complex64, conjA bool) {
 		dst[i] += a[i] * b[i]
 	}
 }
+
+// splitPair turns Z[k] and Z[m−k] (0 < k ≤ m/2, m = len(z)−1) into the bins X[k] and
+// X[m−k] of the real transform, in place. E and O are the spectra of the even and odd
+// samples at bin k: E = (Z[k] + conj Z[m−k])/2, O = −i/2·(Z[k] − conj Z[m−k]), and
+// X[k] = E + W^k·O, X[m−k] = conj(E − W^k·O), with W^k = w[k].
+func splitPair(z, w []complex64, k int) {
+	m := len(z) - 1
+	zk, zmk := z[k], z[m-k]
+	er := 0.5 * (real(zk) + real(zmk))
+	ei := 0.5 * (imag(zk) - imag(zmk))
+	or := 0.5 * (imag(zk) + imag(zmk))
+	oi := -0.5 * (real(zk) - real(zmk))
+	wr, wi := real(w[k]), imag(w[k])
+	tr := wr*or - wi*oi
+	ti := wr*oi + wi*or
+	z[k] = complex(er+tr, ei+ti)
+	z[m-k] = complex(er-tr, ti-ei)
+}
+
+// splitGeneric runs splitPair for k = 1 … 4·blocks; see pairBlocks.
+func splitGeneric(z, w []complex64, blocks int) {
+	for k := 1; k <= 4*blocks; k++ {
+		splitPair(z, w, k)
+	}
+}
+
+// joinPair stores swap(Z[k]) and swap(Z[m−k]) in s (m = len(s), 0 < k ≤ m/2), where
+// Z[k] = 2(E[k] + i·O[k]) packs the spectra of the even and odd samples that the real
+// spectrum x holds: with A = x[k] and B = conj x[m−k], 2E = A + B and
+// 2O = conj(W^k)·(A − B), and Z[m−k] = conj(2E − 2i·O). swap exchanges the real and
+// imaginary parts (see Plan.Inverse).
+func joinPair(s, x, w []complex64, k int) {
+	m := len(s)
+	a, b := x[k], x[m-k]
+	sr, si := real(a)+real(b), imag(a)-imag(b)
+	dr, di := real(a)-real(b), imag(a)+imag(b)
+	wr, wi := real(w[k]), -imag(w[k])
+	cr := wr*dr - wi*di
+	ci := wr*di + wi*dr
+	// T = i·(cr + i·ci)
+	tr, ti := -ci, cr
+	s[k] = complex(si+ti, sr+tr)
+	s[m-k] = complex(ti-si, sr-tr)
+}
+
+// joinGeneric runs joinPair for k = 1 … 4·blocks; see pairBlocks.
+func joinGeneric(s, x, w []complex64, blocks int) {
+	for k := 1; k <= 4*blocks; k++ {
+		joinPair(s, x, w, k)
+	}
+}
+
+// swapScaleGeneric exchanges the real and imaginary parts of every value of z and
+// multiplies them by scale.
+func swapScaleGeneric(z []complex64, scale float32) {
+	for i, v := range z {
+		z[i] = complex(imag(v)*scale, real(v)*scale)
+	}
+}

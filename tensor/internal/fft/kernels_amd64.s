@@ -19,6 +19,20 @@ DATA negodd<>+24(SB)/4, $0x00000000
 DATA negodd<>+28(SB)/4, $0x80000000
 GLOBL negodd<>(SB), RODATA|NOPTR, $32
 
+// negeven flips the sign of the real lanes: i·x = swap(x) XOR negeven.
+DATA negeven<>+0(SB)/4, $0x80000000
+DATA negeven<>+4(SB)/4, $0x00000000
+DATA negeven<>+8(SB)/4, $0x80000000
+DATA negeven<>+12(SB)/4, $0x00000000
+DATA negeven<>+16(SB)/4, $0x80000000
+DATA negeven<>+20(SB)/4, $0x00000000
+DATA negeven<>+24(SB)/4, $0x80000000
+DATA negeven<>+28(SB)/4, $0x00000000
+GLOBL negeven<>(SB), RODATA|NOPTR, $32
+
+DATA half<>+0(SB)/4, $0x3f000000
+GLOBL half<>(SB), RODATA|NOPTR, $4
+
 // CMUL sets T = X·W, where WR and WI hold W's real and imaginary parts duplicated into
 // both lanes of each complex value. X is preserved.
 #define CMUL(X, WR, WI, T) \
@@ -321,5 +335,126 @@ TEXT ·transpose8AVX2(SB), NOSPLIT, $0-64
 	VMOVUPS Y13, (R11)(R8*1)
 	VMOVUPS Y14, (R11)(R8*2)
 	VMOVUPS Y15, (R11)(R10*1)
+	VZEROUPPER
+	RET
+
+// func splitAVX2(z, w []complex64, blocks int)
+// With A = Z[k..k+3] and B = Z[m−k−3..m−k] reversed into the same order (VPERMPD $0x1B
+// reverses the four complex values of a register): E' = A + conj B, O' = −i·(A − conj B),
+// X[k] = (E' + W·O')/2 and X[m−k] = conj(E' − W·O')/2, stored back reversed.
+TEXT ·splitAVX2(SB), NOSPLIT, $0-56
+	MOVQ  z_base+0(FP), SI
+	MOVQ  z_len+8(FP), CX
+	MOVQ  w_base+24(FP), R12
+	MOVQ  blocks+48(FP), BX
+	TESTQ BX, BX
+	JZ    split_done
+	LEAQ  8(SI), DI          // &z[1]
+	LEAQ  -40(SI)(CX*8), R8  // &z[m−4], len(z) = m+1
+	ADDQ  $8, R12            // &w[1]
+	VMOVUPS      negodd<>(SB), Y15
+	VBROADCASTSS half<>(SB), Y14
+
+split_loop:
+	VMOVUPS   (DI), Y0
+	VMOVUPS   (R8), Y1
+	VPERMPD   $0x1B, Y1, Y1
+	VXORPS    Y15, Y1, Y2
+	VADDPS    Y2, Y0, Y3     // E'
+	VSUBPS    Y2, Y0, Y4
+	VPERMILPS $0xB1, Y4, Y4
+	VXORPS    Y15, Y4, Y4    // O'
+	VMOVSLDUP (R12), Y5
+	VMOVSHDUP (R12), Y6
+	CMUL(Y4, Y5, Y6, Y7)     // W·O'
+	VADDPS    Y7, Y3, Y8
+	VSUBPS    Y7, Y3, Y9
+	VXORPS    Y15, Y9, Y9
+	VMULPS    Y14, Y8, Y8
+	VMULPS    Y14, Y9, Y9
+	VPERMPD   $0x1B, Y9, Y9
+	VMOVUPS   Y8, (DI)
+	VMOVUPS   Y9, (R8)
+	ADDQ      $32, DI
+	SUBQ      $32, R8
+	ADDQ      $32, R12
+	DECQ      BX
+	JNZ       split_loop
+
+split_done:
+	VZEROUPPER
+	RET
+
+// func joinAVX2(s, x, w []complex64, blocks int)
+// With A = x[k..k+3] and B = conj x[m−k−3..m−k] reversed into the same order: S = A + B,
+// T = i·conj(W)·(A − B), s[k] = swap(S + T) and s[m−k] = swap(conj(S − T)), the latter
+// stored back reversed.
+TEXT ·joinAVX2(SB), NOSPLIT, $0-80
+	MOVQ  s_base+0(FP), DI
+	MOVQ  s_len+8(FP), CX
+	MOVQ  x_base+24(FP), SI
+	MOVQ  w_base+48(FP), R12
+	MOVQ  blocks+72(FP), BX
+	TESTQ BX, BX
+	JZ    join_done
+	LEAQ  8(SI), R9          // &x[1]
+	LEAQ  -32(SI)(CX*8), R10 // &x[m−4]
+	LEAQ  8(DI), R11         // &s[1]
+	LEAQ  -32(DI)(CX*8), R13 // &s[m−4]
+	ADDQ  $8, R12            // &w[1]
+	VMOVUPS negodd<>(SB), Y15
+	VMOVUPS negeven<>(SB), Y14
+
+join_loop:
+	VMOVUPS   (R9), Y0
+	VMOVUPS   (R10), Y1
+	VPERMPD   $0x1B, Y1, Y1
+	VXORPS    Y15, Y1, Y1
+	VADDPS    Y1, Y0, Y2     // S
+	VSUBPS    Y1, Y0, Y3     // A − B
+	VMOVUPS   (R12), Y4
+	VXORPS    Y15, Y4, Y4    // conj W
+	VMOVSLDUP Y4, Y5
+	VMOVSHDUP Y4, Y6
+	CMUL(Y3, Y5, Y6, Y7)
+	VPERMILPS $0xB1, Y7, Y7
+	VXORPS    Y14, Y7, Y7    // T
+	VADDPS    Y7, Y2, Y8
+	VSUBPS    Y7, Y2, Y9
+	VXORPS    Y15, Y9, Y9
+	VPERMILPS $0xB1, Y8, Y8
+	VPERMILPS $0xB1, Y9, Y9
+	VPERMPD   $0x1B, Y9, Y9
+	VMOVUPS   Y8, (R11)
+	VMOVUPS   Y9, (R13)
+	ADDQ      $32, R9
+	SUBQ      $32, R10
+	ADDQ      $32, R11
+	SUBQ      $32, R13
+	ADDQ      $32, R12
+	DECQ      BX
+	JNZ       join_loop
+
+join_done:
+	VZEROUPPER
+	RET
+
+// func swapScaleAVX2(z []complex64, scale float32)
+TEXT ·swapScaleAVX2(SB), NOSPLIT, $0-28
+	MOVQ         z_base+0(FP), DI
+	MOVQ         z_len+8(FP), CX
+	VBROADCASTSS scale+24(FP), Y14
+	SHRQ         $2, CX
+	JZ           swap_done
+
+swap_loop:
+	VPERMILPS $0xB1, (DI), Y0
+	VMULPS    Y14, Y0, Y0
+	VMOVUPS   Y0, (DI)
+	ADDQ      $32, DI
+	DECQ      CX
+	JNZ       swap_loop
+
+swap_done:
 	VZEROUPPER
 	RET

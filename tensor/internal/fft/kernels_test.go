@@ -13,11 +13,15 @@ type impl struct {
 	radix4      func(x, w1, w2 []complex64)
 	mul, mulAdd func(dst, a, b []complex64, conjA bool)
 	transpose8  func(dst []float32, ldd int, src []float32, lds int)
+	split       func(z, w []complex64, blocks int)
+	join        func(s, x, w []complex64, blocks int)
+	swapScale   func(z []complex64, scale float32)
 }
 
 var genericImpl = impl{
 	name: "generic", radix2: radix2Generic, radix4: radix4Generic,
 	mul: mulSpectraGeneric, mulAdd: mulAddSpectraGeneric, transpose8: transpose8Generic,
+	split: splitGeneric, join: joinGeneric, swapScale: swapScaleGeneric,
 }
 
 func randComplex(r *rand.Rand, n int) []complex64 {
@@ -218,6 +222,81 @@ func TestTranspose(t *testing.T) {
 					if dst[j*ldd+i] != want {
 						t.Fatalf("%d×%d: dst[%d][%d] = %v, want %v", rows, cols, j, i, dst[j*ldd+i], want)
 					}
+				}
+			}
+		}
+	}
+}
+
+// TestSplitJoinKernels holds the vector split and join to their scalar definitions
+// (splitPair and joinPair evaluated in float64 arithmetic on the same inputs), including
+// the bins the kernels must leave alone.
+func TestSplitJoinKernels(t *testing.T) {
+	r := rand.New(rand.NewPCG(9, 10))
+	for _, im := range implementations() {
+		for m := 4; m <= 1024; m *= 2 {
+			blocks := pairBlocks(m)
+			w := unitTwiddles(r, m)
+			z := randComplex(r, m+1)
+			got := append([]complex64(nil), z...)
+			im.split(got, w, blocks)
+			for k := 0; k <= m; k++ {
+				want, scale := complex128(z[k]), cmplx.Abs(complex128(z[k]))
+				if j := min(k, m-k); j >= 1 && j <= 4*blocks {
+					a, b, wk := complex128(z[j]), complex128(z[m-j]), complex128(w[j])
+					e := (a + cmplx.Conj(b)) / 2
+					o := -1i / 2 * (a - cmplx.Conj(b))
+					want = e + wk*o
+					if k != j {
+						want = cmplx.Conj(e - wk*o)
+					}
+					scale = cmplx.Abs(a) + cmplx.Abs(b)
+				}
+				if cmplx.Abs(complex128(got[k])-want) > kernelTol*scale {
+					t.Fatalf("%s split m=%d: bin %d = %v, want %v", im.name, m, k, got[k], want)
+				}
+			}
+
+			x := randComplex(r, m+1)
+			s := randComplex(r, m)
+			old := append([]complex64(nil), s...)
+			im.join(s, x, w, blocks)
+			for k := 0; k < m; k++ {
+				want, scale := complex128(old[k]), cmplx.Abs(complex128(old[k]))
+				if j := min(k, m-k); j >= 1 && j <= 4*blocks {
+					a, b, wk := complex128(x[j]), cmplx.Conj(complex128(x[m-j])), complex128(w[j])
+					sum := a + b
+					tt := 1i * cmplx.Conj(wk) * (a - b)
+					z := sum + tt
+					if k != j {
+						z = cmplx.Conj(sum - tt)
+					}
+					want = complex(imag(z), real(z))
+					scale = 2 * (cmplx.Abs(a) + cmplx.Abs(b))
+				}
+				if cmplx.Abs(complex128(s[k])-want) > kernelTol*scale {
+					t.Fatalf("%s join m=%d: bin %d = %v, want %v", im.name, m, k, s[k], want)
+				}
+			}
+		}
+	}
+}
+
+func TestSwapScale(t *testing.T) {
+	r := rand.New(rand.NewPCG(11, 12))
+	for n := 0; n <= 300; n++ {
+		for _, off := range []int{0, 1, 3} {
+			buf := randComplex(r, n+off+1)
+			orig := append([]complex64(nil), buf...)
+			swapScale(buf[off:off+n], 0.25)
+			for i, v := range buf {
+				want := orig[i]
+				if i >= off && i < off+n {
+					// Scaling by a power of two is exact.
+					want = complex(imag(want)*0.25, real(want)*0.25)
+				}
+				if v != want {
+					t.Fatalf("n=%d off=%d: element %d = %v, want %v", n, off, i, v, want)
 				}
 			}
 		}

@@ -38,6 +38,9 @@ type Plan struct {
 	// rev4[t] is the bit reversal of 4t over log2(m) bits: the first of the four packed
 	// inputs of the 4-point block t.
 	rev4 []int32
+	// scratch holds *[]complex64 buffers of m values for Inverse, which builds the packed
+	// spectrum in natural order before permuting it; pooled so that calls do not allocate.
+	scratch sync.Pool
 }
 
 var plans sync.Map // int → *Plan; plans are immutable, so sharing them is safe
@@ -98,14 +101,8 @@ func (p *Plan) Forward(dst []complex64, src []float32) {
 	q1, q2, q3 := m/2, m/4, 3*m/4
 	switch len(src) {
 	case p.n:
-		for t, j0 := range p.rev4 {
-			j := int(j0)
-			a := complex(src[2*j], src[2*j+1])
-			b := complex(src[2*(j+q1)], src[2*(j+q1)+1])
-			c := complex(src[2*(j+q2)], src[2*(j+q2)+1])
-			d := complex(src[2*(j+q3)], src[2*(j+q3)+1])
-			butterfly4(z[4*t:4*t+4:4*t+4], a, b, c, d)
-		}
+		// Pairs of float32 samples have the layout of complex64 values.
+		p.packBitrev(z, unsafe.Slice((*complex64)(unsafe.Pointer(&src[0])), m))
 	case m:
 		// The pairs j+m/2 and j+3m/4 are padding: butterfly4(a, 0, c, 0).
 		for t, j0 := range p.rev4 {
@@ -145,22 +142,53 @@ func (p *Plan) Inverse(dst []float32, src []complex64) {
 	if len(dst) != p.n || len(src) != m+1 {
 		panic(fmt.Sprintf("fft: Inverse of length %d got dst %d, src %d", p.n, len(dst), len(src)))
 	}
+	w := p.tw[m:]
+	sp, _ := p.scratch.Get().(*[]complex64)
+	if sp == nil {
+		buf := make([]complex64, m)
+		sp = &buf
+	}
+	zs := *sp
+	{
+		x0, xm := real(src[0]), real(src[m])
+		// Z[0] = (x0 + xm) + i(x0 − xm), stored swapped; the imaginary parts of the end
+		// bins do not enter.
+		zs[0] = complex(x0-xm, x0+xm)
+	}
+	blocks := pairBlocks(m)
+	join(zs, src, w, blocks)
+	for k := 4*blocks + 1; k <= m/2; k++ {
+		joinPair(zs, src, w, k)
+	}
 	// dst has exactly the bytes of m complex64 values and complex64 needs only float32
 	// alignment, so the complex transform runs in dst itself.
 	z := unsafe.Slice((*complex64)(unsafe.Pointer(&dst[0])), m)
-	p.joinInverse(z, src)
-	for i := 0; i < m; i += 4 {
-		butterfly4(z[i:i+4:i+4], z[i], z[i+1], z[i+2], z[i+3])
-	}
+	p.packBitrev(z, zs)
+	p.scratch.Put(sp)
 	p.transform(z)
 	// The join stored swap(Z) (real and imaginary parts exchanged): the forward transform
 	// of swap(Z) is swap of m times the inverse transform of Z, so exchanging the parts
 	// again while scaling finishes the inverse.
-	scale := float32(1) / float32(p.n)
-	for j, v := range z {
-		z[j] = complex(imag(v)*scale, real(v)*scale)
+	swapScale(z, 1/float32(p.n))
+}
+
+// packBitrev stores x (m values) in z in bit-reversed order and runs the two trivial
+// radix-2 stages (twiddles 1 and -i) on the way: block t of z holds x[j], x[j+m/2],
+// x[j+m/4] and x[j+3m/4] for j = rev4[t].
+func (p *Plan) packBitrev(z, x []complex64) {
+	m := p.m
+	q1, q2, q3 := m/2, m/4, 3*m/4
+	x = x[:m]
+	for t, j0 := range p.rev4 {
+		j := int(j0)
+		butterfly4(z[4*t:4*t+4:4*t+4], x[j], x[j+q1], x[j+q2], x[j+q3])
 	}
 }
+
+// pairBlocks is how many blocks of four bins k = 1+4b … 4+4b the vector split and join
+// kernels take: as many as leave each block disjoint from its mirror m−k, which is every
+// k < m/2 − 3.
+func pairBlocks(m int) int { return max(0, m/8-1) }
 
 // butterfly4 runs the first two radix-2 stages on four bit-reversed inputs.
 func butterfly4(out []complex64, a, b, c, d complex64) {
@@ -211,47 +239,9 @@ func (p *Plan) splitForward(dst []complex64) {
 	z0 := dst[0]
 	dst[0] = complex(real(z0)+imag(z0), 0)
 	dst[m] = complex(real(z0)-imag(z0), 0)
-	for k := 1; k <= m/2; k++ {
-		zk, zmk := dst[k], dst[m-k]
-		// E and O are the spectra of the even and odd samples at bin k.
-		er := 0.5 * (real(zk) + real(zmk))
-		ei := 0.5 * (imag(zk) - imag(zmk))
-		// O = -i/2·(Z[k] - conj Z[m-k])
-		or := 0.5 * (imag(zk) + imag(zmk))
-		oi := -0.5 * (real(zk) - real(zmk))
-		wr, wi := real(w[k]), imag(w[k])
-		tr := wr*or - wi*oi
-		ti := wr*oi + wi*or
-		dst[k] = complex(er+tr, ei+ti)
-		// X[m-k] = conj(E - W^k·O)
-		dst[m-k] = complex(er-tr, ti-ei)
-	}
-}
-
-// joinInverse stores swap(Z) in bit-reversed order in z, where Z[k] = 2(E[k] + i·O[k]) is
-// built from the spectra of the even and odd samples that the real spectrum x holds.
-func (p *Plan) joinInverse(z, x []complex64) {
-	m := p.m
-	w := p.tw[m:]
-	logm := bits.TrailingZeros(uint(m))
-	rev := func(k int) int { return int(bits.Reverse64(uint64(k)) >> (64 - logm)) }
-	{
-		x0, xm := real(x[0]), real(x[m])
-		// Z[0] = (x0 + xm) + i(x0 - xm), stored swapped.
-		z[0] = complex(x0-xm, x0+xm)
-	}
-	for k := 1; k <= m/2; k++ {
-		a, b := x[k], x[m-k]
-		// S = A + conj B, D = A - conj B, T = i·conj(W^k)·D.
-		sr, si := real(a)+real(b), imag(a)-imag(b)
-		dr, di := real(a)-real(b), imag(a)+imag(b)
-		wr, wi := real(w[k]), -imag(w[k])
-		// conj(W)·D, then times i.
-		cr := wr*dr - wi*di
-		ci := wr*di + wi*dr
-		tr, ti := -ci, cr
-		// Z[k] = S + T and Z[m-k] = conj(S - T), both stored swapped.
-		z[rev(k)] = complex(si+ti, sr+tr)
-		z[rev(m-k)] = complex(ti-si, sr-tr)
+	blocks := pairBlocks(m)
+	split(dst, w, blocks)
+	for k := 4*blocks + 1; k <= m/2; k++ {
+		splitPair(dst, w, k)
 	}
 }
