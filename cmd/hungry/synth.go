@@ -1,0 +1,116 @@
+package main
+
+import (
+	"context"
+	"fmt"
+	"io"
+	"os"
+	"os/signal"
+	"path/filepath"
+	"slices"
+	"strings"
+	"syscall"
+	"time"
+
+	"github.com/hungry-ssm/hungry/synth"
+)
+
+func runSynth(args []string, stdout, stderr io.Writer) error {
+	def := synth.DefaultOptions()
+	fs := newFlags("synth", "[flags]", stderr)
+	taskName := fs.String("task", "all", "task: induction, recall or all")
+	modelList := fs.String("models", strings.Join(synth.Models(), ","), "comma-separated models: "+strings.Join(synth.Models(), ", "))
+	seed := fs.Uint64("seed", def.Seed, "random seed (data, initialisation, batch order)")
+	epochs := fs.Int("epochs", def.Epochs, "most epochs per run (the paper uses 200-400)")
+	patience := fs.Int("patience", def.Patience, "stop a run after this many epochs in a row at --stop-accuracy on the training answers (0: never)")
+	stopAcc := fs.Float64("stop-accuracy", def.StopAccuracy, "training accuracy on the final token that counts towards --patience")
+	parallel := fs.Int("parallel", 0, "runs trained at once, one thread each (0: min(2, cores))")
+	asJSON := fs.Bool("json", false, "print the results as JSON instead of the table")
+	outDir := fs.String("out", "", "folder for table.md and results.json (default: runs/synth-<task>-seed<S>-<date>-<time>)")
+	verbose := fs.Bool("verbose", false, "print a line per epoch to stderr")
+	if err := fs.parse(args); err != nil {
+		return err
+	}
+	var tasks []synth.Task
+	if *taskName == "all" {
+		tasks = synth.Tasks()
+	} else {
+		t, err := synth.TaskByName(*taskName)
+		if err != nil {
+			return usagef("--task: %v", err)
+		}
+		tasks = []synth.Task{t}
+	}
+	models, err := parseModels(*modelList)
+	if err != nil {
+		return err
+	}
+	opts := def
+	opts.Seed, opts.Epochs, opts.Patience, opts.StopAccuracy, opts.Parallel = *seed, *epochs, *patience, *stopAcc, *parallel
+	if err := opts.Validate(); err != nil {
+		return usagef("%v", err)
+	}
+	if *verbose {
+		opts.Progress = stderr
+	}
+	dir := *outDir
+	if dir == "" {
+		dir = filepath.Join("runs", fmt.Sprintf("synth-%s-seed%d-%s", *taskName, *seed, time.Now().Format("20060102-150405")))
+	}
+	// Creating the folder first turns an unwritable --out into an error before minutes of
+	// training rather than after.
+	if err := os.MkdirAll(dir, 0o755); err != nil {
+		return usagef("cannot create the output folder: %v", err)
+	}
+
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	defer stop()
+	fmt.Fprintf(stderr, "training %d model(s) on %d task(s), at most %d epochs each, seed %d\n", len(models), len(tasks), opts.Epochs, opts.Seed)
+	rep, err := synth.Run(ctx, tasks, models, opts, func(r synth.Result) {
+		note := ""
+		if r.StoppedEarly {
+			note = ", early stop"
+		}
+		fmt.Fprintf(stderr, "%-9s %-9s test accuracy %5.1f%%  (train %5.1f%%, %d epochs%s, %.0f s)\n",
+			r.Task, r.Model, 100*r.TestAccuracy, 100*r.TrainAccuracy, r.Epochs, note, r.Seconds)
+	})
+	if err != nil {
+		return err
+	}
+	js, err := rep.JSON()
+	if err != nil {
+		return err
+	}
+	md := rep.Markdown()
+	if err := os.WriteFile(filepath.Join(dir, "table.md"), []byte(md), 0o644); err != nil {
+		return err
+	}
+	if err := os.WriteFile(filepath.Join(dir, "results.json"), js, 0o644); err != nil {
+		return err
+	}
+	if *asJSON {
+		_, err = stdout.Write(js)
+		return err
+	}
+	fmt.Fprint(stdout, md)
+	fmt.Fprintf(stdout, "\nwritten: %s, %s\n", filepath.Join(dir, "table.md"), filepath.Join(dir, "results.json"))
+	return nil
+}
+
+// parseModels reads --models: known names, each at most once, in the order given.
+func parseModels(list string) ([]string, error) {
+	var models []string
+	for _, m := range strings.Split(list, ",") {
+		m = strings.TrimSpace(m)
+		switch {
+		case m == "":
+			return nil, usagef("--models: empty model name in %q", list)
+		case !slices.Contains(synth.Models(), m):
+			return nil, usagef("--models: unknown model %q (%s)", m, strings.Join(synth.Models(), ", "))
+		case slices.Contains(models, m):
+			return nil, usagef("--models: %q listed twice", m)
+		}
+		models = append(models, m)
+	}
+	return models, nil
+}

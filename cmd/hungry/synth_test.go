@@ -1,0 +1,62 @@
+package main
+
+import (
+	"bytes"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+)
+
+func TestSynthBadFlags(t *testing.T) {
+	file := filepath.Join(t.TempDir(), "file")
+	if err := os.WriteFile(file, nil, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	for _, tc := range []struct {
+		name string
+		args []string
+		want string
+	}{
+		{"unknown task", []string{"--task", "copying"}, `unknown task "copying"`},
+		{"unknown model", []string{"--models", "h3,gss"}, `unknown model "gss"`},
+		{"empty model", []string{"--models", "h3,,s4d"}, "empty model name"},
+		{"repeated model", []string{"--models", "h3,s4d,h3"}, `"h3" listed twice`},
+		{"zero epochs", []string{"--epochs", "0"}, "epochs must be positive"},
+		{"negative patience", []string{"--patience", "-1"}, "patience must not be negative"},
+		{"stop accuracy", []string{"--stop-accuracy", "2"}, "stop accuracy"},
+		{"negative parallel", []string{"--parallel", "-2"}, "parallel"},
+		{"bad seed", []string{"--seed", "x"}, "invalid value"},
+		{"stray argument", []string{"induction"}, "unexpected argument"},
+		{"unknown flag", []string{"--layers", "4"}, "flag provided but not defined"},
+		{"unwritable out", []string{"--out", filepath.Join(file, "sub")}, "cannot create the output folder"},
+	} {
+		var stdout, stderr bytes.Buffer
+		code := run(append([]string{"synth"}, tc.args...), &stdout, &stderr)
+		msg := stderr.String()
+		if code != 2 || !strings.Contains(msg, tc.want) || strings.Count(strings.TrimSpace(msg), "\n") != 0 {
+			t.Errorf("%s: exit %d, stderr %q; want status 2 and one line containing %q", tc.name, code, msg, tc.want)
+		}
+	}
+}
+
+// TestSynthWritesTableAndJSON runs the cheapest pair (the shift model on associative
+// recall, one epoch) through the command and checks what it prints and writes.
+func TestSynthWritesTableAndJSON(t *testing.T) {
+	out := filepath.Join(t.TempDir(), "synth")
+	var stdout, stderr bytes.Buffer
+	if code := run([]string{"synth", "--task", "recall", "--models", "shift", "--epochs", "1", "--out", out}, &stdout, &stderr); code != 0 {
+		t.Fatalf("exit %d: %s", code, stderr.String())
+	}
+	if !strings.Contains(stdout.String(), "| recall | 25.0 |") {
+		t.Errorf("table missing from stdout:\n%s", stdout.String())
+	}
+	md, err := os.ReadFile(filepath.Join(out, "table.md"))
+	if err != nil || !strings.Contains(string(md), "| recall | shift |") {
+		t.Errorf("table.md: %v\n%s", err, md)
+	}
+	js, err := os.ReadFile(filepath.Join(out, "results.json"))
+	if err != nil || !strings.Contains(string(js), `"test_accuracy"`) {
+		t.Errorf("results.json: %v\n%s", err, js)
+	}
+}

@@ -1,0 +1,512 @@
+// Package synth reproduces the synthetic-task table of the H3 paper (Table 1): 2-layer
+// models with H3, its two ablations (the diagonal SSM alone, "S4D", and the shift SSM
+// with gating, "shift") and attention, each trained from scratch on the induction-head
+// and associative-recall tasks of data.GenerateSynthetic and scored on the final token
+// of held-out sequences.
+//
+// Training follows the paper's recipe (AdamW, lr 5e-4, weight decay 0.1, batch 32, 10%
+// warmup, cosine decay to 0.1·lr, loss on every position) through train.Stepper, but with
+// far fewer epochs than the paper's 200–400 so that the whole table fits in minutes on
+// two CPU cores; a run stops early once it has answered every training sequence's final
+// token correctly for Patience epochs in a row.
+package synth
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"math"
+	"runtime"
+	"slices"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/hungry-ssm/hungry/autograd"
+	"github.com/hungry-ssm/hungry/data"
+	"github.com/hungry-ssm/hungry/model"
+	"github.com/hungry-ssm/hungry/tensor"
+	"github.com/hungry-ssm/hungry/train"
+)
+
+// Task is one synthetic task setting.
+type Task struct {
+	Name string `json:"name"` // short name used on the command line
+	// Generator is the data.GenerateSynthetic task.
+	Generator string `json:"generator"`
+	Vocab     int    `json:"vocab"`
+	InputLen  int    `json:"input_len"`
+	Train     int    `json:"train_examples"`
+	Test      int    `json:"test_examples"`
+	// Chance is the accuracy of guessing uniformly among the possible answers.
+	Chance float64 `json:"chance"`
+}
+
+// Task names.
+const (
+	TaskInduction = "induction"
+	TaskRecall    = "recall"
+)
+
+// Tasks returns the paper's two settings: induction head with vocabulary 20 and 30
+// input tokens (18 possible answers), associative recall with vocabulary 10 and 20 input
+// tokens (4 possible values); 5,000 training and 500 test sequences each.
+func Tasks() []Task {
+	return []Task{
+		{Name: TaskInduction, Generator: data.TaskInductionHead, Vocab: 20, InputLen: 30, Train: 5000, Test: 500, Chance: 1.0 / 18},
+		{Name: TaskRecall, Generator: data.TaskAssocRecall, Vocab: 10, InputLen: 20, Train: 5000, Test: 500, Chance: 1.0 / 4},
+	}
+}
+
+// TaskByName looks a task up by its short name.
+func TaskByName(name string) (Task, error) {
+	var names []string
+	for _, t := range Tasks() {
+		if t.Name == name {
+			return t, nil
+		}
+		names = append(names, t.Name)
+	}
+	return Task{}, fmt.Errorf("unknown task %q (%s)", name, strings.Join(names, ", "))
+}
+
+// Model names, in the paper's column order.
+const (
+	ModelH3        = "h3"
+	ModelS4D       = "s4d"
+	ModelShift     = "shift"
+	ModelAttention = "attention"
+)
+
+// Models lists every model name.
+func Models() []string { return []string{ModelH3, ModelS4D, ModelShift, ModelAttention} }
+
+// Model sizes of the paper's synthetic experiments.
+const (
+	nLayer = 2
+	dModel = 64
+	dInner = 128
+)
+
+// ModelConfig returns the configuration of a named model for a vocabulary and sequence
+// length: 2 layers, d_model 64, MLP width 128, no dropout; the SSM models have no
+// position embeddings (their convolutions know positions), attention has one head and
+// learned position embeddings.
+func ModelConfig(name string, vocab, seqLen int) (model.Config, error) {
+	cfg := model.DefaultConfig()
+	cfg.NLayer, cfg.DModel, cfg.DInner, cfg.VocabSize = nLayer, dModel, dInner, vocab
+	cfg.EmbedDropout, cfg.ResidDropout = 0, 0
+	switch name {
+	case ModelH3:
+	case ModelS4D:
+		cfg.Mixer = model.MixerS4D
+	case ModelShift:
+		cfg.Mixer = model.MixerShift
+	case ModelAttention:
+		cfg.AttnLayerIdx = make([]int, nLayer)
+		for i := range cfg.AttnLayerIdx {
+			cfg.AttnLayerIdx[i] = i
+		}
+		cfg.AttnNHeads = 1
+		cfg.MaxPositionEmbeddings = seqLen
+	default:
+		return model.Config{}, fmt.Errorf("unknown model %q (%s)", name, strings.Join(Models(), ", "))
+	}
+	return cfg, cfg.Validate()
+}
+
+// Options configure training. DefaultOptions gives the settings of the table.
+type Options struct {
+	// Epochs is the most epochs a run trains; the schedule is laid out over all of them.
+	Epochs int `json:"epochs"`
+	// Patience stops a run after this many consecutive epochs in which the final-token
+	// accuracy on the training sequences reached StopAccuracy (0: never stop early).
+	Patience     int     `json:"patience"`
+	StopAccuracy float64 `json:"stop_accuracy"`
+	Batch        int     `json:"batch"`
+	LR           float64 `json:"lr"`
+	WeightDecay  float64 `json:"weight_decay"`
+	Warmup       float64 `json:"warmup"` // fraction of the steps
+	Seed         uint64  `json:"seed"`
+	// Parallel is how many runs Run trains at once (0: min(2, GOMAXPROCS)). Each run
+	// computes on one thread, so its numbers do not depend on this or on the machine.
+	Parallel int `json:"-"`
+	// Progress, when set, receives one line per epoch (whole lines, safe to share
+	// between concurrent runs).
+	Progress io.Writer `json:"-"`
+}
+
+// DefaultOptions returns the table's settings.
+func DefaultOptions() Options {
+	return Options{Epochs: DefaultEpochs, Patience: DefaultPatience, StopAccuracy: DefaultStopAccuracy,
+		Batch: 32, LR: 5e-4, WeightDecay: 0.1, Warmup: 0.1, Seed: 1}
+}
+
+// DefaultEpochs, DefaultPatience and DefaultStopAccuracy bound the default run; see the
+// package comment for how they were chosen.
+const (
+	DefaultEpochs       = 40
+	DefaultPatience     = 2
+	DefaultStopAccuracy = 0.999
+)
+
+// Validate reports options that cannot work.
+func (o Options) Validate() error {
+	switch {
+	case o.Epochs <= 0:
+		return fmt.Errorf("epochs must be positive, got %d", o.Epochs)
+	case o.Patience < 0:
+		return fmt.Errorf("patience must not be negative, got %d", o.Patience)
+	case !(o.StopAccuracy > 0 && o.StopAccuracy <= 1):
+		return fmt.Errorf("stop accuracy must be in (0, 1], got %g", o.StopAccuracy)
+	case o.Parallel < 0:
+		return fmt.Errorf("parallel runs must not be negative, got %d", o.Parallel)
+	case o.Batch <= 0:
+		return fmt.Errorf("batch must be positive, got %d", o.Batch)
+	case !(o.LR > 0) || math.IsInf(o.LR, 0):
+		return fmt.Errorf("learning rate must be positive and finite, got %g", o.LR)
+	case !(o.WeightDecay >= 0) || math.IsInf(o.WeightDecay, 0):
+		return fmt.Errorf("weight decay must be non-negative and finite, got %g", o.WeightDecay)
+	case !(o.Warmup >= 0 && o.Warmup < 1):
+		return fmt.Errorf("warmup fraction must be in [0, 1), got %g", o.Warmup)
+	}
+	return nil
+}
+
+// Result is one model trained on one task.
+type Result struct {
+	Task  string `json:"task"`
+	Model string `json:"model"`
+	// TestAccuracy is the fraction of test sequences whose final token is the argmax of
+	// the last position's logits.
+	TestAccuracy float64 `json:"test_accuracy"`
+	// TrainAccuracy is the same on the training sequences, measured during the last epoch
+	// (on the logits of the training steps, so with weights that changed along the way).
+	TrainAccuracy float64 `json:"train_accuracy"`
+	// TrainLoss is the mean loss over every position of the last epoch.
+	TrainLoss    float64 `json:"train_loss"`
+	Epochs       int     `json:"epochs"`
+	Steps        int     `json:"steps"`
+	StoppedEarly bool    `json:"stopped_early"`
+	Params       int     `json:"params"`
+	Seconds      float64 `json:"seconds"`
+}
+
+// Generate builds a task's data set from seed.
+func Generate(task Task, seed uint64) (*data.SyntheticSet, error) {
+	return data.GenerateSynthetic(task.Generator, task.Vocab, task.InputLen, task.Train, task.Test, seed)
+}
+
+// recorder passes a model's forward pass through and keeps its logits, so that the
+// training accuracy comes from the steps themselves instead of a second forward pass.
+type recorder struct {
+	*model.LM
+	logits *autograd.Var
+}
+
+func (r *recorder) Forward(g *autograd.Graph, ids []int32, batch, seqLen int, trainMode bool, rng *tensor.RNG) *autograd.Var {
+	r.logits = r.LM.Forward(g, ids, batch, seqLen, trainMode, rng)
+	return r.logits
+}
+
+// Train trains the named model on set (generated for task) and scores it. It stops
+// between steps when ctx is cancelled and returns ctx's error.
+func Train(ctx context.Context, task Task, set *data.SyntheticSet, modelName string, opts Options) (Result, error) {
+	res := Result{Task: task.Name, Model: modelName}
+	if err := opts.Validate(); err != nil {
+		return res, err
+	}
+	if len(set.TrainInputs) == 0 || len(set.TestInputs) == 0 {
+		return res, fmt.Errorf("synth: %s needs training and test examples", task.Name)
+	}
+	cfg, err := ModelConfig(modelName, len(set.Vocab), set.SeqLen)
+	if err != nil {
+		return res, err
+	}
+	start := time.Now()
+	// One thread per run: the kernels' sums then do not depend on the core count, and
+	// these small matrices gain less from threads than from running two models at once.
+	lm, err := model.New(cfg, tensor.NewCPU(1), opts.Seed)
+	if err != nil {
+		return res, err
+	}
+	for _, p := range lm.Params() {
+		res.Params += p.Value.Numel()
+	}
+	rec := &recorder{LM: lm}
+	n := len(set.TrainInputs)
+	perEpoch := (n + opts.Batch - 1) / opts.Batch
+	stepper := train.NewStepper(rec, train.Options{
+		Batch: opts.Batch, Context: set.SeqLen, Steps: opts.Epochs * perEpoch,
+		LR: opts.LR, WeightDecay: opts.WeightDecay, Warmup: opts.Warmup, Seed: opts.Seed,
+	}, opts.Epochs*perEpoch)
+	if opts.Warmup == 0 {
+		// Options treats a zero fraction as "the default"; zero here means none.
+		stepper.Schedule.Warmup = 0
+	}
+
+	perfect := 0
+	for epoch := 0; epoch < opts.Epochs; epoch++ {
+		order := data.Shuffle(n, opts.Seed, uint64(epoch))
+		correct, lossSum := 0, 0.0
+		for s := 0; s < perEpoch; s++ {
+			if err := ctx.Err(); err != nil {
+				return res, err
+			}
+			b, err := set.Batch(true, order[s*opts.Batch:min(n, (s+1)*opts.Batch)])
+			if err != nil {
+				return res, err
+			}
+			r, err := stepper.Run(func() data.Batch { return b })
+			if err != nil {
+				return res, fmt.Errorf("synth: %s on %s, epoch %d: %w", modelName, task.Name, epoch+1, err)
+			}
+			lossSum += r.Loss * float64(b.Rows)
+			correct += finalCorrect(rec.logits.Value, b)
+		}
+		res.Epochs, res.Steps = epoch+1, stepper.Step
+		res.TrainAccuracy = float64(correct) / float64(n)
+		res.TrainLoss = lossSum / float64(n)
+		if opts.Progress != nil {
+			fmt.Fprintf(opts.Progress, "%s/%s epoch %d: loss %.4f, train accuracy %.4f (%.0fs)\n",
+				task.Name, modelName, epoch+1, res.TrainLoss, res.TrainAccuracy, time.Since(start).Seconds())
+		}
+		if res.TrainAccuracy >= opts.StopAccuracy {
+			perfect++
+		} else {
+			perfect = 0
+		}
+		if opts.Patience > 0 && perfect >= opts.Patience {
+			res.StoppedEarly = epoch+1 < opts.Epochs
+			break
+		}
+	}
+	if res.TestAccuracy, err = TestAccuracy(lm, set, opts.Batch); err != nil {
+		return res, err
+	}
+	res.Seconds = time.Since(start).Seconds()
+	return res, nil
+}
+
+// finalCorrect counts the rows of b whose last position's argmax equals its target.
+func finalCorrect(logits *tensor.Tensor, b data.Batch) int {
+	host := logits.Host()
+	v := len(host) / (b.Rows * b.Context)
+	n := 0
+	for r := 0; r < b.Rows; r++ {
+		last := r*b.Context + b.Context - 1
+		if argmax(host[last*v:(last+1)*v]) == int(b.Targets[last]) {
+			n++
+		}
+	}
+	return n
+}
+
+// argmax returns the first index of the largest entry (NaN never wins).
+func argmax(xs []float32) int {
+	best := 0
+	for i, x := range xs {
+		if x > xs[best] || math.IsNaN(float64(xs[best])) {
+			best = i
+		}
+	}
+	return best
+}
+
+// TestAccuracy scores m on the final token of every test sequence of set.
+func TestAccuracy(m *model.LM, set *data.SyntheticSet, batch int) (float64, error) {
+	n := len(set.TestInputs)
+	if n == 0 || batch <= 0 {
+		return 0, fmt.Errorf("synth: nothing to score (%d test examples, batch %d)", n, batch)
+	}
+	correct := 0
+	for lo := 0; lo < n; lo += batch {
+		idx := make([]int, 0, batch)
+		for i := lo; i < min(n, lo+batch); i++ {
+			idx = append(idx, i)
+		}
+		b, err := set.Batch(false, idx)
+		if err != nil {
+			return 0, err
+		}
+		logits, err := m.Logits(b.Inputs, b.Rows, b.Context)
+		if err != nil {
+			return 0, err
+		}
+		correct += finalCorrect(logits, b)
+	}
+	return float64(correct) / float64(n), nil
+}
+
+// Report is a finished table.
+type Report struct {
+	Seed    uint64   `json:"seed"`
+	Tasks   []Task   `json:"tasks"`
+	Models  []string `json:"models"`
+	Options Options  `json:"options"`
+	Results []Result `json:"results"`
+	// Seconds is the wall time of the whole table, data generation included.
+	Seconds float64 `json:"seconds"`
+}
+
+// Run trains every model on every task and reports each finished run through done (when
+// not nil; calls never overlap). Runs go Parallel at a time; the report lists them in
+// task-then-model order whatever order they finish in. The first error cancels the
+// other runs.
+func Run(ctx context.Context, tasks []Task, models []string, opts Options, done func(Result)) (*Report, error) {
+	if err := opts.Validate(); err != nil {
+		return nil, err
+	}
+	if len(tasks) == 0 || len(models) == 0 {
+		return nil, fmt.Errorf("synth: no tasks or no models to run")
+	}
+	for _, m := range models {
+		if !slices.Contains(Models(), m) {
+			return nil, fmt.Errorf("unknown model %q (%s)", m, strings.Join(Models(), ", "))
+		}
+	}
+	start := time.Now()
+	type job struct {
+		task  Task
+		set   *data.SyntheticSet
+		model string
+	}
+	var jobs []job
+	for _, task := range tasks {
+		set, err := Generate(task, opts.Seed)
+		if err != nil {
+			return nil, err
+		}
+		for _, m := range models {
+			jobs = append(jobs, job{task, set, m})
+		}
+	}
+	workers := opts.Parallel
+	if workers == 0 {
+		workers = min(2, runtime.GOMAXPROCS(0))
+	}
+	workers = min(workers, len(jobs))
+	if opts.Progress != nil {
+		opts.Progress = &lockedWriter{w: opts.Progress}
+	}
+
+	ctx, cancel := context.WithCancel(ctx)
+	defer cancel()
+	results := make([]Result, len(jobs))
+	errs := make([]error, len(jobs))
+	next := make(chan int)
+	var mu sync.Mutex
+	var wg sync.WaitGroup
+	for w := 0; w < workers; w++ {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for i := range next {
+				j := jobs[i]
+				results[i], errs[i] = Train(ctx, j.task, j.set, j.model, opts)
+				if errs[i] != nil {
+					cancel()
+					continue
+				}
+				if done != nil {
+					mu.Lock()
+					done(results[i])
+					mu.Unlock()
+				}
+			}
+		}()
+	}
+	for i := range jobs {
+		if ctx.Err() != nil {
+			break
+		}
+		next <- i
+	}
+	close(next)
+	wg.Wait()
+	// The first error in job order that is not just the cancellation it caused.
+	var first error
+	for _, err := range errs {
+		if err != nil && (first == nil || errors.Is(first, context.Canceled)) {
+			first = err
+		}
+	}
+	if first != nil {
+		return nil, first
+	}
+	if err := ctx.Err(); err != nil {
+		return nil, err
+	}
+	return &Report{Seed: opts.Seed, Tasks: tasks, Models: models, Options: opts, Results: results, Seconds: time.Since(start).Seconds()}, nil
+}
+
+// lockedWriter serialises writes so that concurrent runs' progress lines stay whole.
+type lockedWriter struct {
+	mu sync.Mutex
+	w  io.Writer
+}
+
+func (l *lockedWriter) Write(p []byte) (int, error) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.w.Write(p)
+}
+
+// Lookup returns the result of model on task.
+func (r *Report) Lookup(task, modelName string) (Result, bool) {
+	for _, res := range r.Results {
+		if res.Task == task && res.Model == modelName {
+			return res, true
+		}
+	}
+	return Result{}, false
+}
+
+// Markdown renders the table: test accuracy (%) per task and model, with chance, then the
+// epochs and wall time of each run.
+func (r *Report) Markdown() string {
+	var sb strings.Builder
+	fmt.Fprintf(&sb, "Test accuracy (%%) on the final token, 2-layer models, seed %d; at most %d epochs", r.Seed, r.Options.Epochs)
+	if r.Options.Patience > 0 {
+		fmt.Fprintf(&sb, ", stopping after %d epochs at ≥ %.1f%% training accuracy", r.Options.Patience, 100*r.Options.StopAccuracy)
+	}
+	fmt.Fprintf(&sb, "; wall time %.0f s.\n\n", r.Seconds)
+	sb.WriteString("| Task | Chance |")
+	for _, m := range r.Models {
+		fmt.Fprintf(&sb, " %s |", m)
+	}
+	sb.WriteString("\n|---|---|" + strings.Repeat("---|", len(r.Models)) + "\n")
+	for _, t := range r.Tasks {
+		fmt.Fprintf(&sb, "| %s | %.1f |", t.Name, 100*t.Chance)
+		for _, m := range r.Models {
+			if res, ok := r.Lookup(t.Name, m); ok {
+				fmt.Fprintf(&sb, " %.1f |", 100*res.TestAccuracy)
+			} else {
+				sb.WriteString(" – |")
+			}
+		}
+		sb.WriteString("\n")
+	}
+	sb.WriteString("\n| Task | Model | Test acc. % | Train acc. % | Train loss | Epochs | Steps | Params | Seconds |\n")
+	sb.WriteString("|---|---|---|---|---|---|---|---|---|\n")
+	for _, res := range r.Results {
+		ep := fmt.Sprint(res.Epochs)
+		if res.StoppedEarly {
+			ep += " (early stop)"
+		}
+		fmt.Fprintf(&sb, "| %s | %s | %.1f | %.1f | %.4f | %s | %d | %d | %.0f |\n", res.Task, res.Model,
+			100*res.TestAccuracy, 100*res.TrainAccuracy, res.TrainLoss, ep, res.Steps, res.Params, res.Seconds)
+	}
+	return sb.String()
+}
+
+// JSON returns the report as indented JSON.
+func (r *Report) JSON() ([]byte, error) {
+	b, err := json.MarshalIndent(r, "", "  ")
+	if err != nil {
+		return nil, err
+	}
+	return append(b, '\n'), nil
+}
