@@ -2,10 +2,12 @@
 //
 // An n-point real transform runs as an n/2-point complex transform of the samples packed
 // in pairs (even index in the real part, odd in the imaginary part), followed by an
-// O(n) pass that separates the spectra of the even and odd samples. The complex transform
-// is an in-place radix-4 decimation-in-time FFT whose passes over blocks larger than the
-// L1/L2 caches are split recursively, so every pass below the top few works on data that
-// is already in cache.
+// O(n) pass that separates the spectra of the even and odd samples (and, for the inverse,
+// one that joins them). The complex transform is an in-place radix-4 decimation-in-time
+// FFT whose passes over blocks larger than the L1 cache are split recursively, so every
+// pass below the top few works on data that is already in cache. The butterflies, the
+// split and join passes and the spectrum products run in AVX2+FMA assembly where the
+// processor has it (see package cpu), else in their generic Go twins.
 package fft
 
 import (
@@ -135,7 +137,8 @@ func (p *Plan) Forward(dst []complex64, src []float32) {
 // Inverse stores in dst the length-n real signal whose spectrum (as Forward returns it) is
 // src, including the 1/n factor, so Inverse(Forward(x)) == x up to rounding. The
 // imaginary parts of src[0] and src[n/2], which a real signal's spectrum cannot have, are
-// ignored. len(src) must be n/2+1 and len(dst) n; they must not overlap. It allocates
+// ignored. len(src) must be n/2+1 and len(dst) n; they must not overlap. Its scratch
+// buffer of n/2 complex values comes from a pool in the plan, so once warm it allocates
 // nothing.
 func (p *Plan) Inverse(dst []float32, src []complex64) {
 	m := p.m
