@@ -59,6 +59,29 @@ func dots4x3Asm(k int, a []float32, lda int, b []float32, ldb int, c []float32, 
 	dots4x3AVX2(k, a, lda, b, ldb, c, ldc, alpha, beta)
 }
 
+//go:noescape
+func gemvNAVX2(k int, x []float32, a []float32, lda int, y []float32)
+
+//go:noescape
+func gemvTAVX2(k int, x []float32, a []float32, lda int, y []float32)
+
+// gemvNAsm and gemvTAsm check, by indexing, the last element the assembly reads.
+func gemvNAsm(k int, x, a []float32, lda int, y []float32) {
+	if k > 0 && len(y) > 0 {
+		_ = x[k-1]
+		_ = a[(k-1)*lda+len(y)-1]
+	}
+	gemvNAVX2(k, x, a, lda, y)
+}
+
+func gemvTAsm(k int, x, a []float32, lda int, y []float32) {
+	if k > 0 && len(y) > 0 {
+		_ = x[k-1]
+		_ = a[(len(y)-1)*lda+k-1]
+	}
+	gemvTAVX2(k, x, a, lda, y)
+}
+
 // The packing wrappers check, by indexing, every bound the assembly relies on, and leave
 // the p that do not fill a whole 8×8 transpose to the generic code.
 
@@ -91,7 +114,7 @@ func packB16ColsAsm(dst, src []float32, kb, ldb int) {
 }
 
 var asmGemmKernels = gemmKernels{
-	micro: sgemmKernelAVX2, dot: dotAVX2, axpy: axpyAVX2, dots: dots4x3Asm,
+	micro: sgemmKernelAVX2, dots: dots4x3Asm, gemvN: gemvNAsm, gemvT: gemvTAsm,
 	packA6Rows: packA6RowsAsm, packB16Rows: packB16RowsAsm, packB16Cols: packB16ColsAsm,
 }
 

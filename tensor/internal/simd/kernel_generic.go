@@ -1,7 +1,7 @@
 package simd
 
 var genericGemmKernels = gemmKernels{
-	micro: sgemmKernelGeneric, dot: dotGeneric, axpy: axpyGeneric, dots: dots4x3Generic,
+	micro: sgemmKernelGeneric, dots: dots4x3Generic, gemvN: gemvNGeneric, gemvT: gemvTGeneric,
 	packA6Rows: packA6RowsGeneric, packB16Rows: packB16RowsGeneric, packB16Cols: packB16ColsGeneric,
 }
 
@@ -91,5 +91,19 @@ func dots4x3Generic(k int, a []float32, lda int, b []float32, ldb int, c []float
 		} else {
 			row[0], row[1], row[2] = alpha*s0+beta*row[0], alpha*s1+beta*row[1], alpha*s2+beta*row[2]
 		}
+	}
+}
+
+// gemvNGeneric is the Go twin of the row-sum kernel (see gemmKernels.gemvN).
+func gemvNGeneric(k int, x, a []float32, lda int, y []float32) {
+	for p, xp := range x[:k] {
+		axpyGeneric(xp, a[p*lda:p*lda+len(y)], y)
+	}
+}
+
+// gemvTGeneric is the Go twin of the row-dot kernel (see gemmKernels.gemvT).
+func gemvTGeneric(k int, x, a []float32, lda int, y []float32) {
+	for j := range y {
+		y[j] = dotGeneric(x[:k], a[j*lda:j*lda+k])
 	}
 }

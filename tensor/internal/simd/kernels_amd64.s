@@ -1119,3 +1119,240 @@ dots_overwrite:
 	VEXTRACTPS $2, X13, 8(DX)
 	VZEROUPPER
 	RET
+
+// func gemvNAVX2(k int, x []float32, a []float32, lda int, y []float32)
+//
+// y[j] += Σₚ x[p]·a[p·lda+j] for j < len(y), p < k: adds k scaled rows. Columns go 64 at a
+// time with the sums in Y0..Y7 for the whole walk down the rows, so y is read and written
+// once and every element of a is loaded once; then 8 at a time, then a masked remainder.
+// Each column adds its terms in row order with one rounding each (FMA), whichever loop
+// computes it.
+TEXT ·gemvNAVX2(SB), NOSPLIT, $0-88
+	MOVQ k+0(FP), R9
+	MOVQ x_base+8(FP), SI
+	MOVQ a_base+32(FP), DI
+	MOVQ lda+56(FP), R8
+	SHLQ $2, R8
+	MOVQ y_base+64(FP), DX
+	MOVQ y_len+72(FP), CX
+
+gemvn_64:
+	CMPQ CX, $64
+	JLT  gemvn_8
+	VMOVUPS 0(DX), Y0
+	VMOVUPS 32(DX), Y1
+	VMOVUPS 64(DX), Y2
+	VMOVUPS 96(DX), Y3
+	VMOVUPS 128(DX), Y4
+	VMOVUPS 160(DX), Y5
+	VMOVUPS 192(DX), Y6
+	VMOVUPS 224(DX), Y7
+	MOVQ   DI, R10
+	MOVQ   SI, R11
+	MOVQ   R9, R12
+	TESTQ  R12, R12
+	JEQ    gemvn_64store
+
+gemvn_64loop:
+	VBROADCASTSS (R11), Y8
+	VFMADD231PS 0(R10), Y8, Y0
+	VFMADD231PS 32(R10), Y8, Y1
+	VFMADD231PS 64(R10), Y8, Y2
+	VFMADD231PS 96(R10), Y8, Y3
+	VFMADD231PS 128(R10), Y8, Y4
+	VFMADD231PS 160(R10), Y8, Y5
+	VFMADD231PS 192(R10), Y8, Y6
+	VFMADD231PS 224(R10), Y8, Y7
+	ADDQ $4, R11
+	ADDQ R8, R10
+	DECQ R12
+	JNE  gemvn_64loop
+
+gemvn_64store:
+	VMOVUPS Y0, 0(DX)
+	VMOVUPS Y1, 32(DX)
+	VMOVUPS Y2, 64(DX)
+	VMOVUPS Y3, 96(DX)
+	VMOVUPS Y4, 128(DX)
+	VMOVUPS Y5, 160(DX)
+	VMOVUPS Y6, 192(DX)
+	VMOVUPS Y7, 224(DX)
+	ADDQ $256, DI
+	ADDQ $256, DX
+	SUBQ $64, CX
+	JMP  gemvn_64
+
+gemvn_8:
+	CMPQ CX, $8
+	JLT  gemvn_tail
+	VMOVUPS (DX), Y0
+	MOVQ   DI, R10
+	MOVQ   SI, R11
+	MOVQ   R9, R12
+	TESTQ  R12, R12
+	JEQ    gemvn_8store
+
+gemvn_8loop:
+	VBROADCASTSS (R11), Y8
+	VFMADD231PS  (R10), Y8, Y0
+	ADDQ         $4, R11
+	ADDQ         R8, R10
+	DECQ         R12
+	JNE          gemvn_8loop
+
+gemvn_8store:
+	VMOVUPS Y0, (DX)
+	ADDQ    $32, DI
+	ADDQ    $32, DX
+	SUBQ    $8, CX
+	JMP     gemvn_8
+
+gemvn_tail:
+	TESTQ CX, CX
+	JEQ   gemvn_done
+	LEAQ  dotsMask<>(SB), AX
+	MOVQ  $8, BX
+	SUBQ  CX, BX
+	VMOVUPS (AX)(BX*4), Y9
+	VMASKMOVPS (DX), Y9, Y0
+	MOVQ   DI, R10
+	MOVQ   SI, R11
+	MOVQ   R9, R12
+	TESTQ  R12, R12
+	JEQ    gemvn_tailstore
+
+gemvn_tailloop:
+	VBROADCASTSS (R11), Y8
+	VMASKMOVPS   (R10), Y9, Y10
+	VFMADD231PS  Y10, Y8, Y0
+	ADDQ         $4, R11
+	ADDQ         R8, R10
+	DECQ         R12
+	JNE          gemvn_tailloop
+
+gemvn_tailstore:
+	VMASKMOVPS Y0, Y9, (DX)
+
+gemvn_done:
+	VZEROUPPER
+	RET
+
+// func gemvTAVX2(k int, x []float32, a []float32, lda int, y []float32)
+//
+// y[j] = Σₚ a[j·lda+p]·x[p] for j < len(y), p < k: one dot product per row of a. Rows go
+// 4 at a time, sharing each load of x (5 loads per 4 FMAs) and with 4 independent sums;
+// the last k mod 8 values come through masked loads. The remaining 0-3 rows go one at a
+// time.
+TEXT ·gemvTAVX2(SB), NOSPLIT, $0-88
+	MOVQ k+0(FP), R9
+	MOVQ x_base+8(FP), SI
+	MOVQ a_base+32(FP), DI
+	MOVQ lda+56(FP), R8
+	SHLQ $2, R8
+	LEAQ (R8)(R8*2), R13
+	MOVQ y_base+64(FP), DX
+	MOVQ y_len+72(FP), CX
+	// Y9 masks the first k mod 8 lanes.
+	LEAQ    dotsMask<>(SB), AX
+	MOVQ    R9, BX
+	ANDQ    $7, BX
+	NEGQ    BX
+	ADDQ    $8, BX
+	VMOVUPS (AX)(BX*4), Y9
+
+gemvt_4:
+	CMPQ   CX, $4
+	JLT    gemvt_1
+	VXORPS Y0, Y0, Y0
+	VXORPS Y1, Y1, Y1
+	VXORPS Y2, Y2, Y2
+	VXORPS Y3, Y3, Y3
+	MOVQ   DI, R10
+	MOVQ   SI, R11
+	MOVQ   R9, R12
+	SHRQ   $3, R12
+	JEQ    gemvt_4tail
+
+gemvt_4loop:
+	VMOVUPS     (R11), Y8
+	VFMADD231PS (R10), Y8, Y0
+	VFMADD231PS (R10)(R8*1), Y8, Y1
+	VFMADD231PS (R10)(R8*2), Y8, Y2
+	VFMADD231PS (R10)(R13*1), Y8, Y3
+	ADDQ        $32, R11
+	ADDQ        $32, R10
+	DECQ        R12
+	JNE         gemvt_4loop
+
+gemvt_4tail:
+	TESTQ $7, R9
+	JEQ   gemvt_4reduce
+	VMASKMOVPS  (R11), Y9, Y8
+	VMASKMOVPS  (R10), Y9, Y10
+	VFMADD231PS Y10, Y8, Y0
+	VMASKMOVPS  (R10)(R8*1), Y9, Y10
+	VFMADD231PS Y10, Y8, Y1
+	VMASKMOVPS  (R10)(R8*2), Y9, Y10
+	VFMADD231PS Y10, Y8, Y2
+	VMASKMOVPS  (R10)(R13*1), Y9, Y10
+	VFMADD231PS Y10, Y8, Y3
+
+gemvt_4reduce:
+	// Lane sums of Y0..Y3 into the four lanes of X0.
+	VEXTRACTF128 $1, Y0, X4
+	VADDPS       X4, X0, X0
+	VEXTRACTF128 $1, Y1, X4
+	VADDPS       X4, X1, X1
+	VEXTRACTF128 $1, Y2, X4
+	VADDPS       X4, X2, X2
+	VEXTRACTF128 $1, Y3, X4
+	VADDPS       X4, X3, X3
+	VHADDPS      X1, X0, X0
+	VHADDPS      X3, X2, X2
+	VHADDPS      X2, X0, X0
+	VMOVUPS      X0, (DX)
+	LEAQ         (DI)(R8*4), DI
+	ADDQ         $16, DX
+	SUBQ         $4, CX
+	JMP          gemvt_4
+
+gemvt_1:
+	TESTQ CX, CX
+	JEQ   gemvt_done
+	VXORPS Y0, Y0, Y0
+	MOVQ   DI, R10
+	MOVQ   SI, R11
+	MOVQ   R9, R12
+	SHRQ   $3, R12
+	JEQ    gemvt_1tail
+
+gemvt_1loop:
+	VMOVUPS     (R11), Y8
+	VFMADD231PS (R10), Y8, Y0
+	ADDQ        $32, R11
+	ADDQ        $32, R10
+	DECQ        R12
+	JNE         gemvt_1loop
+
+gemvt_1tail:
+	TESTQ $7, R9
+	JEQ   gemvt_1reduce
+	VMASKMOVPS  (R11), Y9, Y8
+	VMASKMOVPS  (R10), Y9, Y10
+	VFMADD231PS Y10, Y8, Y0
+
+gemvt_1reduce:
+	// The same additions, in the same order, as for a row of four.
+	VEXTRACTF128 $1, Y0, X4
+	VADDPS       X4, X0, X0
+	VHADDPS      X0, X0, X0
+	VHADDPS      X0, X0, X0
+	VMOVSS       X0, (DX)
+	ADDQ   R8, DI
+	ADDQ   $4, DX
+	DECQ   CX
+	JMP    gemvt_1
+
+gemvt_done:
+	VZEROUPPER
+	RET

@@ -34,14 +34,17 @@ const (
 type microKernel func(k int, a, b, c []float32, ldc int, alpha, beta float32)
 
 // gemmKernels is one kernel family's set of building blocks for Sgemm: the micro-kernel
-// for real matrices and the vector kernels for products with a single row or column.
+// and packing for the blocked product, and the kernels for products with few rows or
+// columns.
 type gemmKernels struct {
 	micro microKernel
-	dot   func(x, y []float32) float32
-	axpy  func(alpha float32, x, y []float32)
 	// dots computes a 4×3 tile of C = alpha·A·Bᵀ + beta·C from 4 rows of A and 3 rows of
 	// B, all k long, rows lda and ldb apart; beta == 0 writes C without reading it.
 	dots func(k int, a []float32, lda int, b []float32, ldb int, c []float32, ldc int, alpha, beta float32)
+	// gemvN adds Σₚ x[p]·a[p·lda+j] to y[j] (k scaled rows of a), in order of p with one
+	// rounding per term, and gemvT writes y[j] = Σₚ a[j·lda+p]·x[p] (a dot product per
+	// row), for j < len(y) and p < k.
+	gemvN, gemvT func(k int, x, a []float32, lda int, y []float32)
 	// Packing of whole slivers; see packA6RowsGeneric, packB16RowsGeneric and
 	// packB16ColsGeneric for the contracts.
 	packA6Rows, packB16Rows, packB16Cols func(dst, src []float32, kb, ld int)
@@ -513,6 +516,9 @@ func sgemmSmallNT(kern gemmKernels, pool *parallel.Pool, workers int, transA boo
 	pool.For(blocks, max(1, parallelMinFlops/(3*m*k)), run)
 }
 
+// gemvBand is the number of rows of a wide matrix that gemv adds to y at a time.
+const gemvBand = 16
+
 func roundUp(x, to int) int { return (x + to - 1) / to * to }
 
 // gemv handles products where C is a single row or a single column. Packing would copy
@@ -571,21 +577,20 @@ func gemv(kern gemmKernels, pool *parallel.Pool, workers int, transA, transB boo
 	run := func(lo, hi int) {
 		yr := y[lo:hi]
 		if accumulate {
-			// Chunks of y small enough to stay in L1 while every row of M adds to them.
-			const chunk = 2048
-			for c0 := 0; c0 < len(yr); c0 += chunk {
-				yc := yr[c0:min(c0+chunk, len(yr))]
-				clear(yc)
-				for p, xp := range x {
-					off := p*ldm + lo + c0
-					kern.axpy(xp, mat[off:off+len(yc)], yc)
-				}
+			// A walk down the rows reads each row in pieces of 256 bytes; on a wide
+			// matrix that is a jump of a row per load, which the hardware prefetchers
+			// do not follow. Bands of gemvBand rows keep it to that many streams, each
+			// read straight through, at the price of reading y once per band.
+			band := k
+			if len(yr) > 256 {
+				band = gemvBand
+			}
+			clear(yr)
+			for p0 := 0; p0 < k; p0 += band {
+				kern.gemvN(min(band, k-p0), x[p0:], mat[p0*ldm+lo:], ldm, yr)
 			}
 		} else {
-			for j := range yr {
-				off := (lo + j) * ldm
-				yr[j] = kern.dot(x, mat[off:off+k])
-			}
+			kern.gemvT(k, x, mat[lo*ldm:], ldm, yr)
 		}
 		for j, v := range yr {
 			ci := (lo + j) * outInc

@@ -537,3 +537,54 @@ func TestVectorAPI(t *testing.T) {
 		}
 	}
 }
+
+// The matrix-vector kernels, called directly so that their output window has guards on
+// both sides and their matrix NaN around it: column and row counts cover the 64-, 8- and
+// 1-wide paths and every remainder.
+func TestGemvKernels(t *testing.T) {
+	rng := rand.New(rand.NewPCG(21, 22))
+	for _, im := range implementations() {
+		for n := 0; n <= 75; n++ {
+			for _, k := range []int{1, 7, 8, 9, 33} {
+				x := randomSlice(rng, 0, k)[:k]
+				// gemvN: a is k rows of n, 3 floats of padding per row.
+				lda := n + 3
+				a := randomSlice(rng, 1, k*lda)
+				poisonOutside(a, 1, k, n, lda)
+				ys := randomSlice(rng, 2, n)
+				before := append([]float32(nil), ys...)
+				im.gemm.gemvN(k, x, a[1:], lda, ys[2:2+n])
+				checkGuards(t, im.name+" gemvN", ys, 2, n)
+				for j := range n {
+					want, mag := float64(before[2+j]), math.Abs(float64(before[2+j]))
+					for p := range k {
+						v := float64(x[p]) * float64(a[1+p*lda+j])
+						want += v
+						mag += math.Abs(v)
+					}
+					if d := math.Abs(float64(ys[2+j]) - want); !(d <= float64(k+2)*unitRoundoff*mag) {
+						t.Fatalf("%s gemvN n=%d k=%d: y[%d] = %v, want %v", im.name, n, k, j, ys[2+j], want)
+					}
+				}
+				// gemvT: a is n rows of k, 3 floats of padding per row.
+				lda = k + 3
+				a = randomSlice(rng, 1, n*lda)
+				poisonOutside(a, 1, n, k, lda)
+				ys = randomSlice(rng, 2, n)
+				im.gemm.gemvT(k, x, a[1:], lda, ys[2:2+n])
+				checkGuards(t, im.name+" gemvT", ys, 2, n)
+				for j := range n {
+					var want, mag float64
+					for p := range k {
+						v := float64(x[p]) * float64(a[1+j*lda+p])
+						want += v
+						mag += math.Abs(v)
+					}
+					if d := math.Abs(float64(ys[2+j]) - want); !(d <= float64(k+2)*unitRoundoff*mag) {
+						t.Fatalf("%s gemvT n=%d k=%d: y[%d] = %v, want %v", im.name, n, k, j, ys[2+j], want)
+					}
+				}
+			}
+		}
+	}
+}
