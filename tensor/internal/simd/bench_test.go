@@ -186,3 +186,26 @@ func BenchmarkSgemmSmallBatch(b *testing.B) {
 		})
 	}
 }
+
+// BenchmarkSgemmDecodeAttention is one generated token's attention over a 1024-token cache
+// for 12 heads of 64: scores q·Kᵀ (1×64 by 64×1024, K stored by token) and the weighted
+// sum p·V (1×1024 by 1024×64).
+func BenchmarkSgemmDecodeAttention(b *testing.B) {
+	pool := parallel.New(2)
+	const heads, ctx, dh = 12, 1024, 64
+	rng := rand.New(rand.NewPCG(9, 9))
+	q, kv := randomSlice(rng, 0, heads*dh), randomSlice(rng, 0, heads*ctx*dh)
+	scores, out := make([]float32, heads*ctx), make([]float32, heads*dh)
+	b.Run("scores", func(b *testing.B) {
+		for range b.N {
+			SgemmStrided(pool, false, true, heads, 1, ctx, dh, 1, q, dh, dh, kv, ctx*dh, dh, 0, scores, ctx, ctx)
+		}
+		b.ReportMetric(2*heads*ctx*dh*float64(b.N)/b.Elapsed().Seconds()/1e9, "GFLOP/s")
+	})
+	b.Run("values", func(b *testing.B) {
+		for range b.N {
+			SgemmStrided(pool, false, false, heads, 1, dh, ctx, 1, scores, ctx, ctx, kv, ctx*dh, dh, 0, out, dh, dh)
+		}
+		b.ReportMetric(2*heads*ctx*dh*float64(b.N)/b.Elapsed().Seconds()/1e9, "GFLOP/s")
+	})
+}

@@ -127,6 +127,9 @@ func SgemmStrided(pool *parallel.Pool, transA, transB bool, batch, m, n, k int, 
 	// splits exactly or into many items per worker. Otherwise (say 3 big items on 2
 	// workers) each product is itself shared.
 	perItem := m * n * k
+	if m <= 2 || n <= 2 {
+		perItem *= gemvCostFactor
+	}
 	workers := 1
 	if pool != nil {
 		workers = pool.Workers()
@@ -516,6 +519,12 @@ func sgemmSmallNT(kern gemmKernels, pool *parallel.Pool, workers int, transA boo
 	pool.For(blocks, max(1, parallelMinFlops/(3*m*k)), run)
 }
 
+// gemvCostFactor weighs a multiply-add of a matrix-vector product against one of the
+// blocked product when deciding whether to use threads: the former loads a matrix element
+// per multiply-add and runs at memory speed, about 8 times slower per multiply-add, so
+// it is worth sharing 8 times sooner.
+const gemvCostFactor = 8
+
 // gemvBand is the number of rows of a wide matrix that gemv adds to y at a time.
 const gemvBand = 16
 
@@ -601,9 +610,10 @@ func gemv(kern gemmKernels, pool *parallel.Pool, workers int, transA, transB boo
 			}
 		}
 	}
-	if workers == 1 || outLen*k < parallelMinFlops {
+	const minParallel = parallelMinFlops / gemvCostFactor
+	if workers == 1 || outLen*k < minParallel {
 		run(0, outLen)
 		return
 	}
-	pool.For(outLen, max(64, parallelMinFlops/k), run)
+	pool.For(outLen, max(64, minParallel/k), run)
 }
