@@ -30,35 +30,50 @@ func elementwiseKernel(s ewSpec) *Kernel {
 		sc = append(sc, k.Param(n, ".f32"))
 	}
 	n := k.Param("n", ".u32")
+	elementwiseBody(k, ptr, s.ins, s.outs, n, func(in []Reg) []Reg { return s.op(k, in, sc) })
+	return k
+}
+
+// elementwiseBody emits the vector-plus-tail body over n elements: ins are loaded (names
+// in unread are passed as the zero Reg and never loaded), op maps them to the outs.
+func elementwiseBody(k *Kernel, ptr map[string]Reg, ins, outs []string, n Reg, op func(in []Reg) []Reg, unread ...string) {
+	skip := map[string]bool{}
+	for _, u := range unread {
+		skip[u] = true
+	}
 	gid, _ := globalIndex(k)
 	i := k.Bin("shl.b32", gid, Imm(2))
 	end := k.Bin("add.u32", i, Imm(4))
 	full := k.Setp("le.u32", end, n)
 	addrs := map[string]Reg{}
-	for _, name := range append(append([]string{}, s.outs...), s.ins...) {
-		if _, done := addrs[name]; !done {
+	for _, name := range append(append([]string{}, outs...), ins...) {
+		if _, done := addrs[name]; !done && !skip[name] {
 			addrs[name] = elemAddr(k, ptr[name], i, 4)
 		}
 	}
 	tail, done := k.NewLabel("tail"), k.NewLabel("done")
 	k.OpIf(full, true, "bra", tail)
 	k.Comment("four elements in range: vector path")
-	vin := make([]Vec, len(s.ins))
-	for x, name := range s.ins {
-		vin[x] = k.LdV("global", ".f32", 4, At(addrs[name], 0))
-	}
-	vout := make([]Vec, len(s.outs))
-	for e := 0; e < 4; e++ {
-		args := make([]Reg, len(s.ins))
-		for x := range s.ins {
-			args[x] = vin[x][e]
+	vin := make([]Vec, len(ins))
+	for x, name := range ins {
+		if !skip[name] {
+			vin[x] = k.LdV("global", ".f32", 4, At(addrs[name], 0))
 		}
-		res := s.op(k, args, sc)
-		for o := range s.outs {
+	}
+	vout := make([]Vec, len(outs))
+	for e := 0; e < 4; e++ {
+		args := make([]Reg, len(ins))
+		for x, name := range ins {
+			if !skip[name] {
+				args[x] = vin[x][e]
+			}
+		}
+		res := op(args)
+		for o := range outs {
 			vout[o] = append(vout[o], res[o])
 		}
 	}
-	for o, name := range s.outs {
+	for o, name := range outs {
 		k.St("global", ".f32", At(addrs[name], 0), vout[o])
 	}
 	k.Op("bra", done)
@@ -68,18 +83,19 @@ func elementwiseKernel(s ewSpec) *Kernel {
 		ie := k.Bin("add.u32", i, Imm(e))
 		out := k.Setp("ge.u32", ie, n)
 		k.OpIf(out, false, "bra", done)
-		args := make([]Reg, len(s.ins))
-		for x, name := range s.ins {
-			args[x] = k.Ld("global", ".f32", At(addrs[name], 4*e))
+		args := make([]Reg, len(ins))
+		for x, name := range ins {
+			if !skip[name] {
+				args[x] = k.Ld("global", ".f32", At(addrs[name], 4*e))
+			}
 		}
-		res := s.op(k, args, sc)
-		for o, name := range s.outs {
+		res := op(args)
+		for o, name := range outs {
 			k.St("global", ".f32", At(addrs[name], 4*e), res[o])
 		}
 	}
 	k.Place(done)
 	k.Op("ret")
-	return k
 }
 
 // GELU, tanh approximation: 0.5·x·(1+tanh(z)), z = √(2/π)·(x + 0.044715·x³). Written as
