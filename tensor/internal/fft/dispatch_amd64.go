@@ -106,3 +106,16 @@ func swapScale(z []complex64, scale float32) {
 	}
 	swapScaleGeneric(z, scale)
 }
+
+// packAVX2 takes four values of j per step, so it needs m ≥ 16.
+//
+//go:noescape
+func packAVX2(z, x []complex64, rev4 []int32, half bool)
+
+func pack(z, x []complex64, rev4 []int32, half bool) {
+	if cpu.AVX2FMA && len(z) >= 16 {
+		packAVX2(z, x, rev4, half)
+		return
+	}
+	packGeneric(z, x, rev4, half)
+}

@@ -16,3 +16,5 @@ func transpose8(dst []float32, ldd int, src []float32, lds int) {
 func split(z, w []complex64, blocks int)     { splitGeneric(z, w, blocks) }
 func join(s, x, w []complex64, blocks int)   { joinGeneric(s, x, w, blocks) }
 func swapScale(z []complex64, scale float32) { swapScaleGeneric(z, scale) }
+
+func pack(z, x []complex64, rev4 []int32, half bool) { packGeneric(z, x, rev4, half) }

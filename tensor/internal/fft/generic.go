@@ -129,3 +129,28 @@ func swapScaleGeneric(z []complex64, scale float32) {
 		z[i] = complex(imag(v)*scale, real(v)*scale)
 	}
 }
+
+// packGeneric stores x in z in bit-reversed order and runs the two trivial radix-2
+// stages (twiddles 1 and −i) on the way: block t of z (m = len(z) values, m/4 blocks)
+// receives x[j], x[j+m/2], x[j+m/4] and x[j+3m/4] for j = rev4[t]. When half is set, x
+// holds only its first m/2 values and the rest are zero.
+func packGeneric(z, x []complex64, rev4 []int32, half bool) {
+	m := len(z)
+	q1, q2, q3 := m/2, m/4, 3*m/4
+	if half {
+		x = x[:m/2]
+		for t, j0 := range rev4 {
+			j := int(j0)
+			a, c := x[j], x[j+q2]
+			mc := complex(imag(c), -real(c)) // −i·c
+			out := z[4*t : 4*t+4 : 4*t+4]
+			out[0], out[1], out[2], out[3] = a+c, a+mc, a-c, a-mc
+		}
+		return
+	}
+	x = x[:m]
+	for t, j0 := range rev4 {
+		j := int(j0)
+		butterfly4(z[4*t:4*t+4:4*t+4], x[j], x[j+q1], x[j+q2], x[j+q3])
+	}
+}

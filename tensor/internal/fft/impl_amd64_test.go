@@ -12,6 +12,6 @@ func implementations() []impl {
 	return []impl{genericImpl, {
 		name: "avx2", radix2: radix2AVX2, radix4: radix4AVX2,
 		mul: mulSpectraAVX2, mulAdd: mulAddSpectraAVX2, transpose8: transpose8AVX2,
-		split: splitAVX2, join: joinAVX2, swapScale: swapScaleAVX2,
+		split: splitAVX2, join: joinAVX2, swapScale: swapScaleAVX2, pack: packAVX2,
 	}}
 }

@@ -458,3 +458,89 @@ swap_loop:
 swap_done:
 	VZEROUPPER
 	RET
+
+// PACK_STORE transposes the 4×4 block of complex values in Y8..Y11 (row r: output r of
+// four consecutive j) and stores row r at z[4·rev4[j+r]]. DI is z, R12 points at rev4[j].
+#define PACK_STORE \
+	VUNPCKLPD  Y9, Y8, Y0      \
+	VUNPCKHPD  Y9, Y8, Y1      \
+	VUNPCKLPD  Y11, Y10, Y2    \
+	VUNPCKHPD  Y11, Y10, Y3    \
+	VPERM2F128 $0x20, Y2, Y0, Y4 \
+	VPERM2F128 $0x20, Y3, Y1, Y5 \
+	VPERM2F128 $0x31, Y2, Y0, Y6 \
+	VPERM2F128 $0x31, Y3, Y1, Y7 \
+	MOVL       (R12), R10      \
+	SHLQ       $5, R10         \
+	VMOVUPS    Y4, (DI)(R10*1) \
+	MOVL       4(R12), R10     \
+	SHLQ       $5, R10         \
+	VMOVUPS    Y5, (DI)(R10*1) \
+	MOVL       8(R12), R10     \
+	SHLQ       $5, R10         \
+	VMOVUPS    Y6, (DI)(R10*1) \
+	MOVL       12(R12), R10    \
+	SHLQ       $5, R10         \
+	VMOVUPS    Y7, (DI)(R10*1)
+
+// func packAVX2(z, x []complex64, rev4 []int32, half bool)
+// Runs over j in steps of four: with A..D = x[j], x[j+m/4], x[j+m/2], x[j+3m/4] (C and D
+// zero when half), block rev4[j] of z receives the first two radix-2 stages of the
+// bit-reversed inputs (A, C, B, D), exactly as packGeneric computes them.
+TEXT ·packAVX2(SB), NOSPLIT, $0-73
+	MOVQ    z_base+0(FP), DI
+	MOVQ    z_len+8(FP), CX
+	MOVQ    x_base+24(FP), SI
+	MOVQ    rev4_base+48(FP), R12
+	MOVBLZX half+72(FP), AX
+	VMOVUPS negodd<>(SB), Y15
+	MOVQ    CX, R8
+	SHLQ    $1, R8             // m/4 complex values, in bytes
+	LEAQ    (SI)(R8*2), R9     // &x[m/2]
+	SHRQ    $2, CX             // m/4 values of j
+	TESTQ   CX, CX
+	JZ      pack_done
+	TESTQ   AX, AX
+	JNZ     pack_half
+
+pack_full:
+	VMOVUPS   (SI), Y0
+	VMOVUPS   (SI)(R8*1), Y1
+	VMOVUPS   (R9), Y2
+	VMOVUPS   (R9)(R8*1), Y3
+	VADDPS    Y2, Y0, Y4       // a1 = A + C
+	VSUBPS    Y2, Y0, Y5       // b1 = A − C
+	VADDPS    Y3, Y1, Y6       // c1 = B + D
+	VSUBPS    Y3, Y1, Y7       // d1 = B − D
+	VPERMILPS $0xB1, Y7, Y7
+	VXORPS    Y15, Y7, Y7      // −i·d1
+	VADDPS    Y6, Y4, Y8
+	VADDPS    Y7, Y5, Y9
+	VSUBPS    Y6, Y4, Y10
+	VSUBPS    Y7, Y5, Y11
+	PACK_STORE
+	ADDQ      $32, SI
+	ADDQ      $32, R9
+	ADDQ      $16, R12
+	SUBQ      $4, CX
+	JNZ       pack_full
+	JMP       pack_done
+
+pack_half:
+	VMOVUPS   (SI), Y0
+	VMOVUPS   (SI)(R8*1), Y1
+	VPERMILPS $0xB1, Y1, Y7
+	VXORPS    Y15, Y7, Y7      // −i·B
+	VADDPS    Y1, Y0, Y8
+	VADDPS    Y7, Y0, Y9
+	VSUBPS    Y1, Y0, Y10
+	VSUBPS    Y7, Y0, Y11
+	PACK_STORE
+	ADDQ      $32, SI
+	ADDQ      $16, R12
+	SUBQ      $4, CX
+	JNZ       pack_half
+
+pack_done:
+	VZEROUPPER
+	RET

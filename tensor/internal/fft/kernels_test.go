@@ -16,12 +16,13 @@ type impl struct {
 	split       func(z, w []complex64, blocks int)
 	join        func(s, x, w []complex64, blocks int)
 	swapScale   func(z []complex64, scale float32)
+	pack        func(z, x []complex64, rev4 []int32, half bool)
 }
 
 var genericImpl = impl{
 	name: "generic", radix2: radix2Generic, radix4: radix4Generic,
 	mul: mulSpectraGeneric, mulAdd: mulAddSpectraGeneric, transpose8: transpose8Generic,
-	split: splitGeneric, join: joinGeneric, swapScale: swapScaleGeneric,
+	split: splitGeneric, join: joinGeneric, swapScale: swapScaleGeneric, pack: packGeneric,
 }
 
 func randComplex(r *rand.Rand, n int) []complex64 {
@@ -297,6 +298,28 @@ func TestSwapScale(t *testing.T) {
 				}
 				if v != want {
 					t.Fatalf("n=%d off=%d: element %d = %v, want %v", n, off, i, v, want)
+				}
+			}
+		}
+	}
+}
+
+// TestPackKernels holds the vector bit-reversal pack to the generic one, which performs
+// the same additions in the same order, so the results must be identical.
+func TestPackKernels(t *testing.T) {
+	r := rand.New(rand.NewPCG(13, 14))
+	for _, im := range implementations() {
+		for m := 16; m <= 4096; m *= 2 {
+			p, _ := NewPlan(2 * m)
+			x := randComplex(r, m)
+			for _, half := range []bool{false, true} {
+				got, want := make([]complex64, m), make([]complex64, m)
+				im.pack(got, x, p.rev4, half)
+				packGeneric(want, x, p.rev4, half)
+				for i := range want {
+					if got[i] != want[i] {
+						t.Fatalf("%s m=%d half=%v: z[%d] = %v, want %v", im.name, m, half, i, got[i], want[i])
+					}
 				}
 			}
 		}

@@ -97,25 +97,15 @@ func (p *Plan) Forward(dst []complex64, src []float32) {
 		panic(fmt.Sprintf("fft: Forward of length %d got src %d, dst %d", p.n, len(src), len(dst)))
 	}
 	z := dst[:m]
-	// Pack pairs of samples as complex values, in bit-reversed order, and run the two
-	// trivial radix-2 stages (twiddles 1 and -i) on the way. The four inputs of block t
-	// are the pairs j, j+m/2, j+m/4 and j+3m/4.
-	q1, q2, q3 := m/2, m/4, 3*m/4
+	// Pack pairs of samples as complex values (their memory layout already is that of
+	// complex64), in bit-reversed order, and run the two trivial radix-2 stages on the way.
 	switch len(src) {
 	case p.n:
-		// Pairs of float32 samples have the layout of complex64 values.
-		p.packBitrev(z, unsafe.Slice((*complex64)(unsafe.Pointer(&src[0])), m))
+		pack(z, unsafe.Slice((*complex64)(unsafe.Pointer(&src[0])), m), p.rev4, false)
 	case m:
-		// The pairs j+m/2 and j+3m/4 are padding: butterfly4(a, 0, c, 0).
-		for t, j0 := range p.rev4 {
-			j := int(j0)
-			a := complex(src[2*j], src[2*j+1])
-			c := complex(src[2*(j+q2)], src[2*(j+q2)+1])
-			mc := complex(imag(c), -real(c)) // −i·c
-			out := z[4*t : 4*t+4 : 4*t+4]
-			out[0], out[1], out[2], out[3] = a+c, a+mc, a-c, a-mc
-		}
+		pack(z, unsafe.Slice((*complex64)(unsafe.Pointer(&src[0])), m/2), p.rev4, true)
 	default:
+		q1, q2, q3 := m/2, m/4, 3*m/4
 		pair := func(j int) complex64 {
 			switch {
 			case 2*j+1 < len(src):
@@ -166,26 +156,13 @@ func (p *Plan) Inverse(dst []float32, src []complex64) {
 	// dst has exactly the bytes of m complex64 values and complex64 needs only float32
 	// alignment, so the complex transform runs in dst itself.
 	z := unsafe.Slice((*complex64)(unsafe.Pointer(&dst[0])), m)
-	p.packBitrev(z, zs)
+	pack(z, zs, p.rev4, false)
 	p.scratch.Put(sp)
 	p.transform(z)
 	// The join stored swap(Z) (real and imaginary parts exchanged): the forward transform
 	// of swap(Z) is swap of m times the inverse transform of Z, so exchanging the parts
 	// again while scaling finishes the inverse.
 	swapScale(z, 1/float32(p.n))
-}
-
-// packBitrev stores x (m values) in z in bit-reversed order and runs the two trivial
-// radix-2 stages (twiddles 1 and -i) on the way: block t of z holds x[j], x[j+m/2],
-// x[j+m/4] and x[j+3m/4] for j = rev4[t].
-func (p *Plan) packBitrev(z, x []complex64) {
-	m := p.m
-	q1, q2, q3 := m/2, m/4, 3*m/4
-	x = x[:m]
-	for t, j0 := range p.rev4 {
-		j := int(j0)
-		butterfly4(z[4*t:4*t+4:4*t+4], x[j], x[j+q1], x[j+q2], x[j+q3])
-	}
 }
 
 // pairBlocks is how many blocks of four bins k = 1+4b … 4+4b the vector split and join
