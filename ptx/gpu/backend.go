@@ -207,9 +207,9 @@ func (b *interp) close() error { return nil }
 // JIT-compiled from the same embedded PTX on first use, and every copy and launch on the
 // default stream, so that they run in the order they were issued.
 type cuda struct {
-	ctx   *driver.Context
-	pool  *driver.Allocator
-	info  driver.Info
+	ctx  *driver.Context
+	pool *driver.Allocator
+	info driver.Info
 
 	mu      sync.Mutex
 	modules map[string]driver.Module
