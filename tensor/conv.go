@@ -94,10 +94,10 @@ func fftConvPlan(op string, u *Tensor, l int) *fft.Plan {
 }
 
 // channelStride is the distance between the channels' sequences in the transposed
-// buffers: half the FFT length (the sequence and its padding to next_pow2(L), which the
-// FFT extends with zeros to its full length) plus one cache line. A power-of-two stride would put the 16
-// sequences a transpose tile writes into the same L1 cache set, where they would evict
-// each other.
+// buffers: half the FFT length (the sequence and its zero padding to next_pow2(L); the
+// FFT supplies the other half of zeros itself) plus one cache line. A power-of-two
+// stride would map the rows that one 8×8 transpose block writes to the same L1 cache
+// set, where they would evict each other.
 func channelStride(n int) int { return n/2 + 16 }
 
 // transposeRows is how many sequence positions the transposes move per step: 64 rows of
