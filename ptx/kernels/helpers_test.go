@@ -112,6 +112,27 @@ func (e *env) launch(name string, grid, block [3]int, shared int, args ...any) {
 	}
 }
 
+// launchIn launches a kernel of another module on the same memory, for pipelines of
+// kernels from several modules.
+func (e *env) launchIn(module, name string, grid, block [3]int, shared int, args ...any) {
+	e.t.Helper()
+	src, err := kernels.Source(module)
+	if err != nil {
+		e.t.Fatal(err)
+	}
+	m, err := ptxsim.Load(src)
+	if err != nil {
+		e.t.Fatal(err)
+	}
+	saved := e.mod
+	e.mod = m
+	defer func() { e.mod = saved }()
+	e.launch(name, grid, block, shared, args...)
+}
+
+// ptrNull is the null device pointer that optional operands are passed as.
+const ptrNull = ptxsim.Ptr(0)
+
 func ceilDiv(a, b int) int { return (a + b - 1) / b }
 
 // check compares got with want: |got-want| <= rtol·(|want| + scale[i]), where scale gives

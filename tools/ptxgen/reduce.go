@@ -250,5 +250,6 @@ func reduceModule() *Module {
 		k.Op("ret")
 		m.Kernels = append(m.Kernels, k)
 	}
+	m.Kernels = append(m.Kernels, nnKernels()...)
 	return m
 }
