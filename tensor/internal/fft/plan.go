@@ -28,8 +28,9 @@ const (
 // (16 KiB) plus their twiddles stay in a 32 KiB L1 data cache. Larger blocks recurse.
 const leafSize = 1 << 11
 
-// Plan holds the tables of one transform length. It is immutable after NewPlan and may be
-// used by any number of goroutines at once.
+// Plan holds the tables of one transform length. Its tables are immutable after NewPlan,
+// its scratch pool is safe for concurrent use, and so any number of goroutines may use a
+// plan at once.
 type Plan struct {
 	n int // real length
 	m int // complex length n/2
@@ -45,7 +46,7 @@ type Plan struct {
 	scratch sync.Pool
 }
 
-var plans sync.Map // int → *Plan; plans are immutable, so sharing them is safe
+var plans sync.Map // int → *Plan; plans are safe for concurrent use, so one per length serves all
 
 // NewPlan returns the plan for real transforms of length n, a power of two in
 // [MinSize, MaxSize]. Plans are cached per length for the life of the process.
