@@ -2,6 +2,7 @@ package train
 
 import (
 	"encoding/json"
+	"image/color"
 	"fmt"
 	"os"
 
@@ -60,6 +61,7 @@ func plotLoss(path, title string, recs []Record) error {
 	if err != nil {
 		return err
 	}
+	tl.Color = color.RGBA{R: 0x1f, G: 0x77, B: 0xb4, A: 0xff}
 	p.Add(tl)
 	p.Legend.Add("train", tl)
 	if len(valPts) > 0 {
@@ -67,7 +69,8 @@ func plotLoss(path, title string, recs []Record) error {
 		if err != nil {
 			return err
 		}
-		vl.Color = plotter.DefaultGlyphStyle.Color
+		vl.Color = color.RGBA{R: 0xd6, G: 0x27, B: 0x28, A: 0xff}
+		vp.Color = vl.Color
 		vl.Dashes = []vg.Length{vg.Points(4), vg.Points(2)}
 		p.Add(vl, vp)
 		p.Legend.Add("validation", vl)
