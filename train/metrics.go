@@ -2,8 +2,8 @@ package train
 
 import (
 	"encoding/json"
-	"image/color"
 	"fmt"
+	"image/color"
 	"os"
 
 	"gonum.org/v1/plot"
