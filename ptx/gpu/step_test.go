@@ -38,8 +38,6 @@ var stepFallbacksPending = map[string]bool{
 	"ShiftSSMKernel": true, "ShiftSSMKernelBackward": true,
 }
 
-const ()
-
 // tinyConfig is a small H3 LM; with attention it is the hybrid (attention in layer 1,
 // learned positions).
 func tinyConfig(attention bool) model.Config {
