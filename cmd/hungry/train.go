@@ -14,6 +14,7 @@ import (
 	"golang.org/x/term"
 
 	"github.com/hungry-ssm/hungry"
+	"github.com/hungry-ssm/hungry/ptx/gpu"
 	"github.com/hungry-ssm/hungry/sample"
 	"github.com/hungry-ssm/hungry/tensor"
 	"github.com/hungry-ssm/hungry/train"
@@ -135,14 +136,26 @@ func isTerminal(w io.Writer) bool {
 	return ok && term.IsTerminal(int(f.Fd()))
 }
 
-// pickDevice resolves --device. Only the CPU exists until the GPU backend lands, so auto
-// means the CPU and cuda is refused with a message rather than silently ignored.
+// pickDevice resolves --device. auto takes GPU 0 when a driver and a device are there
+// and otherwise the CPU, saying so in one line; cuda insists on the GPU and fails with a
+// one-line error without one.
 func pickDevice(name string, stderr io.Writer) (tensor.Device, error) {
 	switch name {
-	case "auto", "cpu":
+	case "cpu":
 		return tensor.DefaultCPU(), nil
+	case "auto":
+		dev, err := gpu.Open(0)
+		if err != nil {
+			fmt.Fprintf(stderr, "hungry: no usable GPU (%v); running on the CPU\n", err)
+			return tensor.DefaultCPU(), nil
+		}
+		return dev, nil
 	case "cuda":
-		return nil, fmt.Errorf("--device cuda: this build has no GPU backend yet")
+		dev, err := gpu.Open(0)
+		if err != nil {
+			return nil, fmt.Errorf("--device cuda: %v", err)
+		}
+		return dev, nil
 	}
 	return nil, usagef("unknown device %q (auto, cpu or cuda)", name)
 }
