@@ -12,7 +12,7 @@ import (
 )
 
 func modules() []*Module {
-	return []*Module{elementwiseModule(), broadcastModule(), unaryModule(), causalConvModule(), reduceModule(), gemmModule(), embeddingModule(), convModule(), h3StepModule(), fftModule()}
+	return []*Module{elementwiseModule(), broadcastModule(), unaryModule(), causalConvModule(), ssmKernelModule(), reduceModule(), gemmModule(), embeddingModule(), convModule(), h3StepModule(), fftModule()}
 }
 
 // generate writes every module, and the Go index of their kernels, into dir.
