@@ -78,7 +78,39 @@ func (s Spec) ModelConfig(vocab, context int) (model.Config, error) {
 	if s.Tokenizer != "byte" && s.Tokenizer != "bpe" {
 		return cfg, fmt.Errorf("unknown tokenizer %q (byte or bpe)", s.Tokenizer)
 	}
-	return cfg, cfg.Validate()
+	if err := cfg.Validate(); err != nil {
+		return cfg, err
+	}
+	if s.DInner == 0 && len(cfg.AttnLayerIdx) > 0 {
+		// Families are compared at equal size: attention layers are smaller than H3 layers
+		// (no SSM parameters) but may add position embeddings, so the MLP width absorbs the
+		// difference. The count is linear in d_inner, with slope n_layer·(2·d_model + 1).
+		h3 := cfg
+		h3.AttnLayerIdx, h3.MaxPositionEmbeddings, h3.DInner = nil, 0, 4*cfg.DModel
+		target, err := countParams(h3)
+		if err != nil {
+			return cfg, err
+		}
+		have, err := countParams(cfg)
+		if err != nil {
+			return cfg, err
+		}
+		slope := cfg.NLayer * (2*cfg.DModel + 1)
+		cfg.DInner += int(math.Round(float64(target-have) / float64(slope)))
+		if cfg.DInner < 1 {
+			return cfg, fmt.Errorf("cannot match the H3 model's size with d_inner (would be %d)", cfg.DInner)
+		}
+	}
+	return cfg, nil
+}
+
+// countParams is the number of parameters a model of cfg has.
+func countParams(cfg model.Config) (int, error) {
+	lm, err := model.New(cfg, tensor.DefaultCPU(), 0)
+	if err != nil {
+		return 0, err
+	}
+	return (&Model{LM: lm}).Parameters(), nil
 }
 
 // Model is a language model with its tokenizer.
