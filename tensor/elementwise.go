@@ -253,22 +253,6 @@ func expf(x float32) float32 {
 	return p * math.Float32frombits(uint32(n+127)<<23)
 }
 
-// geluC is √(2/π), the GELU tanh approximation's scale.
-const geluC = 0.7978845608028654
-
-// gelu uses 0.5(1+tanh u) = σ(2u), so one exponential replaces the tanh.
-func gelu(x float32) float32 {
-	u := geluC * (x + 0.044715*x*x*x)
-	return x / (1 + expf(-2*u))
-}
-
-func geluGrad(x float32) float32 {
-	u := geluC * (x + 0.044715*x*x*x)
-	s := 1 / (1 + expf(-2*u))
-	du := geluC * (1 + 3*0.044715*x*x)
-	return s + 2*x*s*(1-s)*du
-}
-
 func sigmoid(x float32) float32 { return 1 / (1 + expf(-x)) }
 
 // Unary implements ElementwiseKernels.
@@ -278,9 +262,7 @@ func (c *CPU) Unary(op UnaryOp, out, x *Tensor) {
 		o, v := od[lo:hi], xd[lo:hi]
 		switch op {
 		case OpGELU:
-			for i := range o {
-				o[i] = gelu(v[i])
-			}
+			simd.GELU(o, v)
 		case OpReLU:
 			for i := range o {
 				o[i] = max(v[i], 0)
@@ -314,10 +296,7 @@ func (c *CPU) UnaryBackward(op UnaryOp, dx, dout, x, y *Tensor) {
 		d, g := dd[lo:hi], gd[lo:hi]
 		switch op {
 		case OpGELU:
-			v := xd[lo:hi]
-			for i := range d {
-				d[i] += g[i] * geluGrad(v[i])
-			}
+			simd.GELUBackward(d, g, xd[lo:hi])
 		case OpReLU:
 			v := xd[lo:hi]
 			for i := range d {

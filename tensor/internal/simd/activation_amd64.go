@@ -1,0 +1,35 @@
+//go:build amd64 && !noasm
+
+package simd
+
+import "github.com/hungry-ssm/hungry/tensor/internal/cpu"
+
+// The activation assembly, in activation_amd64.s, handles the first len(dst)&^7 elements
+// (whole 8-lane vectors) and reads the other slices through their base pointers; the
+// callers below pass slices already cut to len(dst) and finish the tail in Go.
+
+//go:noescape
+func geluAVX2(dst, x []float32)
+
+//go:noescape
+func geluBackwardAVX2(dst, g, x []float32)
+
+func gelu(dst, x []float32) {
+	if !cpu.AVX2FMA {
+		geluGeneric(dst, x)
+		return
+	}
+	geluAVX2(dst, x)
+	whole := len(dst) &^ 7
+	geluGeneric(dst[whole:], x[whole:])
+}
+
+func geluBackward(dst, g, x []float32) {
+	if !cpu.AVX2FMA {
+		geluBackwardGeneric(dst, g, x)
+		return
+	}
+	geluBackwardAVX2(dst, g, x)
+	whole := len(dst) &^ 7
+	geluBackwardGeneric(dst[whole:], g[whole:], x[whole:])
+}
