@@ -66,3 +66,35 @@ func BenchmarkStep(b *testing.B) {
 		})
 	}
 }
+
+// BenchmarkStepByPosition times a recurrent step of a pure H3 model after prompts of very
+// different lengths: the cost must not grow with the position.
+func BenchmarkStepByPosition(b *testing.B) {
+	cfg := DefaultConfig()
+	cfg.DModel, cfg.NLayer, cfg.DInner, cfg.VocabSize = 128, 4, 512, 256
+	m, err := New(cfg, tensor.DefaultCPU(), 1)
+	if err != nil {
+		b.Fatal(err)
+	}
+	for _, pos := range []int{16, 4096} {
+		b.Run(fmt.Sprintf("pos%d", pos), func(b *testing.B) {
+			st, err := m.NewState(1)
+			if err != nil {
+				b.Fatal(err)
+			}
+			prompt := make([]int32, pos)
+			for i := range prompt {
+				prompt[i] = int32(i % 256)
+			}
+			if _, err := st.Prefill(prompt, pos); err != nil {
+				b.Fatal(err)
+			}
+			b.ResetTimer()
+			for i := 0; i < b.N; i++ {
+				if _, err := st.Step([]int32{int32(i % 256)}); err != nil {
+					b.Fatal(err)
+				}
+			}
+		})
+	}
+}
