@@ -47,6 +47,15 @@ type arg struct {
 func aPtr(p uint64) arg  { return arg{argPtr, p} }
 func aU32(v int) arg     { return arg{argU32, uint64(uint32(v))} }
 func aF32(v float32) arg { return arg{argF32, uint64(math.Float32bits(v))} }
+func aS32(v int32) arg   { return arg{argS32, uint64(uint32(v))} }
+
+// aBool is a .u32 flag: 1 for true.
+func aBool(v bool) arg {
+	if v {
+		return aU32(1)
+	}
+	return aU32(0)
+}
 
 // ptxType is the .param type the argument must meet.
 func (a arg) ptxType() string {

@@ -47,8 +47,8 @@ type Device struct {
 	mu        sync.Mutex
 	fallbacks map[string]int
 	launches  map[string]int
-	// consts caches small read-only tensors (all-ones LayerNorm scales, zero skip weights,
-	// FFT twiddles, permutation indices) by a key naming their content.
+	// consts caches small read-only tensors (all-ones LayerNorm scales, zero skip weights)
+	// by a key naming their content.
 	consts map[string]*tensor.Tensor
 }
 
@@ -256,11 +256,6 @@ func (d *Device) filled(n int, v float32) *tensor.Tensor {
 		d.check("constant", d.be.fillWords(d.ptr(t), math.Float32bits(v), n))
 		return t
 	})
-}
-
-// ids returns the cached int32 device tensor of index data named key, made on first use.
-func (d *Device) ids(key string, make func() []int32) *tensor.Tensor {
-	return d.constant(key, func() *tensor.Tensor { return d.uploadI32(make()) })
 }
 
 // uploadI32 copies host indices (token ids, targets) to the device.

@@ -84,117 +84,92 @@ func (d *Device) gemm(transA, transB bool, m, n, k int, a uint64, lda int, b uin
 		aPtr(c), aPtr(a), aPtr(b), aU32(m), aU32(n), aU32(k), aU32(lda), aU32(ldb), aU32(ldc), aF32(1), aF32(beta))
 }
 
-// Binary implements tensor.ElementwiseKernels. A repeated b is first tiled to a's size
-// by a row gather.
-func (d *Device) Binary(op tensor.BinaryOp, out, a, b *tensor.Tensor) {
-	n, nb := a.Numel(), b.Numel()
-	if op == tensor.OpDiv {
-		d.onHost("Binary(Div)", []*tensor.Tensor{out, a, b}, []int{0}, func(c *tensor.CPU, h []*tensor.Tensor) {
-			c.Binary(op, h[0], h[1], h[2])
-		})
-		return
-	}
-	if n == 0 {
-		return
-	}
-	bb := b
-	if nb != n {
-		bb = d.tile(b, n)
-	}
-	switch op {
-	case tensor.OpAdd:
-		d.add(out, a, bb)
-	case tensor.OpSub:
-		// a + (−1)·b is a − b exactly.
-		t := d.empty(n)
-		d.scale(t, bb, -1)
-		d.add(out, a, t)
-	case tensor.OpMul:
-		d.mul(out, a, bb)
-	default:
+var binaryName = map[tensor.BinaryOp]string{tensor.OpAdd: "add", tensor.OpSub: "sub", tensor.OpMul: "mul", tensor.OpDiv: "div"}
+
+func binaryOpName(op tensor.BinaryOp) string {
+	name, ok := binaryName[op]
+	if !ok {
 		panic("gpu: unknown " + op.String())
 	}
+	return name
 }
 
-// BinaryBackward implements tensor.ElementwiseKernels; db sums over b's repeats by
-// pairwise halving.
-func (d *Device) BinaryBackward(op tensor.BinaryOp, da, db, dout, a, b *tensor.Tensor) {
+// Binary implements tensor.ElementwiseKernels with the broadcasting binary kernels.
+func (d *Device) Binary(op tensor.BinaryOp, out, a, b *tensor.Tensor) {
 	n, nb := a.Numel(), b.Numel()
-	if op == tensor.OpDiv {
-		d.onHost("BinaryBackward(Div)", []*tensor.Tensor{da, db, dout, a, b}, []int{0, 1}, func(c *tensor.CPU, h []*tensor.Tensor) {
-			c.BinaryBackward(op, h[0], h[1], h[2], h[3], h[4])
-		})
-		return
-	}
 	if n == 0 {
 		return
 	}
+	name := "binary_" + binaryOpName(op) + "_f32"
+	d.vec([]*tensor.Tensor{out, a, b}, []int{0}, func(p []uint64) {
+		d.launch(name, elemGrid(n), 0, aPtr(p[0]), aPtr(p[1]), aPtr(p[2]), aU32(n), aU32(nb))
+	})
+}
+
+// BinaryBackward implements tensor.ElementwiseKernels. db sums over b's repeats in a
+// fixed order (in chunks for many repeats).
+func (d *Device) BinaryBackward(op tensor.BinaryOp, da, db, dout, a, b *tensor.Tensor) {
+	n, nb := a.Numel(), b.Numel()
+	if n == 0 {
+		return
+	}
+	opName := binaryOpName(op)
 	if da != nil {
-		switch op {
-		case tensor.OpAdd, tensor.OpSub:
-			d.add(da, da, dout)
-		case tensor.OpMul:
-			bb := b
-			if nb != n {
-				bb = d.tile(b, n)
-			}
-			t := d.empty(n)
-			d.mul(t, dout, bb)
-			d.add(da, da, t)
-		}
+		d.vec([]*tensor.Tensor{da, dout, b}, []int{0}, func(p []uint64) {
+			d.launch("binary_bwd_a_"+opName+"_f32", elemGrid(n), 0, aPtr(p[0]), aPtr(p[1]), aPtr(p[2]), aU32(n), aU32(nb))
+		})
 	}
 	if db == nil {
 		return
 	}
-	g := dout
-	if op == tensor.OpMul {
-		g = d.empty(n)
-		d.mul(g, dout, a)
+	name := "binary_bwd_b_" + opName + "_f32"
+	reps := n / nb
+	chunk, chunks := chunking(reps, nb)
+	grid := [3]int{ceilDiv(nb, 256), chunks, 1}
+	if chunks == 1 {
+		d.launch(name, grid, 0, aPtr(d.ptr(db)), aPtr(d.ptr(dout)), aPtr(d.ptr(a)), aPtr(d.ptr(b)),
+			aU32(reps), aU32(nb), aU32(chunk), aBool(true))
+		return
 	}
-	if nb != n {
-		g = d.colSum(g, n/nb, nb)
+	scratch := d.empty(chunks * nb)
+	d.launch(name, grid, 0, aPtr(d.ptr(scratch)), aPtr(d.ptr(dout)), aPtr(d.ptr(a)), aPtr(d.ptr(b)),
+		aU32(reps), aU32(nb), aU32(chunk), aBool(false))
+	d.columnSum(db, scratch, 1, chunks, nb, 1, true)
+}
+
+var unaryName = map[tensor.UnaryOp]string{tensor.OpGELU: "gelu", tensor.OpReLU: "relu", tensor.OpSiLU: "silu",
+	tensor.OpSigmoid: "sigmoid", tensor.OpTanh: "tanh", tensor.OpExp: "exp"}
+
+func unaryOpName(op tensor.UnaryOp) string {
+	name, ok := unaryName[op]
+	if !ok {
+		panic("gpu: unknown " + op.String())
 	}
-	if op == tensor.OpSub {
-		d.axpy(db, g, -1)
-	} else {
-		d.add(db, db, g)
-	}
+	return name
 }
 
 // Unary implements tensor.ElementwiseKernels.
 func (d *Device) Unary(op tensor.UnaryOp, out, x *tensor.Tensor) {
 	n := x.Numel()
-	if op != tensor.OpGELU {
-		d.onHost("Unary("+op.String()+")", []*tensor.Tensor{out, x}, []int{0}, func(c *tensor.CPU, h []*tensor.Tensor) {
-			c.Unary(op, h[0], h[1])
-		})
-		return
-	}
 	if n == 0 {
 		return
 	}
+	name := "unary_" + unaryOpName(op) + "_f32"
 	d.vec([]*tensor.Tensor{out, x}, []int{0}, func(p []uint64) {
-		d.launch("gelu_fwd_f32", elemGrid(n), 0, aPtr(p[0]), aPtr(p[1]), aU32(n))
+		d.launch(name, elemGrid(n), 0, aPtr(p[0]), aPtr(p[1]), aU32(n))
 	})
 }
 
 // UnaryBackward implements tensor.ElementwiseKernels.
 func (d *Device) UnaryBackward(op tensor.UnaryOp, dx, dout, x, y *tensor.Tensor) {
 	n := x.Numel()
-	if op != tensor.OpGELU {
-		d.onHost("UnaryBackward("+op.String()+")", []*tensor.Tensor{dx, dout, x, y}, []int{0}, func(c *tensor.CPU, h []*tensor.Tensor) {
-			c.UnaryBackward(op, h[0], h[1], h[2], h[3])
-		})
-		return
-	}
 	if n == 0 {
 		return
 	}
-	t := d.empty(n)
-	d.vec([]*tensor.Tensor{t, x, dout}, []int{0}, func(p []uint64) {
-		d.launch("gelu_bwd_f32", elemGrid(n), 0, aPtr(p[0]), aPtr(p[1]), aPtr(p[2]), aU32(n))
+	name := "unary_bwd_" + unaryOpName(op) + "_f32"
+	d.vec([]*tensor.Tensor{dx, dout, x, y}, []int{0}, func(p []uint64) {
+		d.launch(name, elemGrid(n), 0, aPtr(p[0]), aPtr(p[1]), aPtr(p[2]), aPtr(p[3]), aU32(n))
 	})
-	d.add(dx, dx, t)
 }
 
 // Scale implements tensor.ElementwiseKernels.
@@ -208,33 +183,49 @@ func (d *Device) Axpy(alpha float32, x, y *tensor.Tensor) {
 	d.axpy(y, x, alpha)
 }
 
-// Permute implements tensor.ElementwiseKernels as a row gather whose indices (computed
-// once per shape) name the source of every run of elements the permutation keeps
-// together.
+// maxPermuteRank is the rank the permute kernel takes.
+const maxPermuteRank = 6
+
+// Permute implements tensor.ElementwiseKernels.
 func (d *Device) Permute(out, x *tensor.Tensor, perm []int, accumulate bool) {
-	if x.Numel() == 0 {
+	shape := x.Shape()
+	outShape := tensor.PermuteShape(shape, perm)
+	n := x.Numel()
+	if n == 0 {
 		return
 	}
-	var p *tensor.Tensor
-	if isIdentity(perm) {
-		p = x
-	} else {
-		p = d.permuted(x, perm)
+	rank := len(shape)
+	if rank > maxPermuteRank {
+		d.onHost("Permute(rank>6)", []*tensor.Tensor{out, x}, []int{0}, func(c *tensor.CPU, h []*tensor.Tensor) {
+			c.Permute(h[0], h[1], perm, accumulate)
+		})
+		return
 	}
-	switch {
-	case accumulate:
-		d.add(out, out, p)
-	case p == x:
-		d.copyT(out, x)
-	default:
-		d.copyT(out, p)
+	stride := make([]int, rank)
+	s := 1
+	for i := rank - 1; i >= 0; i-- {
+		stride[i] = s
+		s *= shape[i]
 	}
+	args := []arg{aPtr(d.ptr(out)), aPtr(d.ptr(x)), aU32(n)}
+	dims := make([]arg, 0, maxPermuteRank)
+	strides := make([]arg, 0, maxPermuteRank)
+	for a := 0; a < maxPermuteRank-rank; a++ {
+		dims = append(dims, aU32(1))
+		strides = append(strides, aU32(0))
+	}
+	for a := 0; a < rank; a++ {
+		dims = append(dims, aU32(outShape[a]))
+		strides = append(strides, aU32(stride[perm[a]]))
+	}
+	args = append(append(append(args, dims...), strides...), aBool(accumulate))
+	d.launch("permute_f32", [3]int{ceilDiv(n, 256), 1, 1}, 0, args...)
 }
 
-// SumAxis implements tensor.ReduceKernels: a row-sum kernel when the axis is innermost,
-// pairwise halving across rows otherwise.
+// SumAxis implements tensor.ReduceKernels: a block per row when the axis is innermost,
+// a thread per output (chunked for a long axis) otherwise.
 func (d *Device) SumAxis(out, x *tensor.Tensor, axis int, alpha float32, accumulate bool) {
-	outer, n, inner, ax := tensor.AxisSplit("SumAxis", x.Shape(), axis)
+	outer, n, inner, _ := tensor.AxisSplit("SumAxis", x.Shape(), axis)
 	if out.Numel() != outer*inner {
 		panic(&tensor.ShapeError{Op: "SumAxis", Shapes: [][]int{x.Shape(), out.Shape()}, Msg: fmt.Sprintf("result needs %d elements", outer*inner)})
 	}
@@ -247,40 +238,26 @@ func (d *Device) SumAxis(out, x *tensor.Tensor, axis int, alpha float32, accumul
 		}
 		return
 	}
-	var s *tensor.Tensor
-	switch {
-	case inner == 1:
-		s = d.empty(outer)
-		d.rowSums(s, x, outer, n)
-	case outer == 1:
-		s = d.colSum(x, n, inner)
-	default:
-		// Bring the summed axis to the front, then add rows.
-		rank := x.Rank()
-		perm := make([]int, 0, rank)
-		perm = append(perm, ax)
-		for i := 0; i < rank; i++ {
-			if i != ax {
-				perm = append(perm, i)
-			}
-		}
-		s = d.colSum(d.permuted(x, perm), n, outer*inner)
+	if inner == 1 {
+		d.launch("sum_rows_f32", [3]int{outer, 1, 1}, 0, aPtr(d.ptr(out)), aPtr(d.ptr(x)), aU32(outer), aU32(n),
+			aF32(alpha), aBool(accumulate))
+		return
 	}
-	d.store(out, s, alpha, accumulate)
+	d.columnSum(out, x, outer, n, inner, alpha, accumulate)
 }
 
-// BroadcastAxis implements tensor.ReduceKernels: dout's rows are gathered into dx's shape
-// and added.
+// BroadcastAxis implements tensor.ReduceKernels.
 func (d *Device) BroadcastAxis(dx, dout *tensor.Tensor, axis int, alpha float32) {
 	outer, n, inner, _ := tensor.AxisSplit("BroadcastAxis", dx.Shape(), axis)
 	if dout.Numel() != outer*inner {
 		panic(&tensor.ShapeError{Op: "BroadcastAxis", Shapes: [][]int{dx.Shape(), dout.Shape()}, Msg: fmt.Sprintf("gradient needs %d elements", outer*inner)})
 	}
-	if dx.Numel() == 0 {
+	total := dx.Numel()
+	if total == 0 {
 		return
 	}
-	t := d.regather(fmt.Sprintf("broadcast %d %d", outer, n), dout, outer, inner, outer*n, func(i int) int { return i / n })
-	d.axpy(dx, t, alpha)
+	d.launch("broadcast_axis_f32", [3]int{ceilDiv(total, 256), 1, 1}, 0, aPtr(d.ptr(dx)), aPtr(d.ptr(dout)),
+		aU32(outer), aU32(n), aU32(inner), aF32(alpha))
 }
 
 func lastAxis(t *tensor.Tensor) (rows, cols int) {
@@ -291,39 +268,35 @@ func lastAxis(t *tensor.Tensor) (rows, cols int) {
 	return t.Numel() / cols, cols
 }
 
-// Softmax implements tensor.NNKernels. The causal variant adds a −∞ mask above the
-// diagonal and takes the plain softmax, which gives those entries exactly 0.
+// Softmax implements tensor.NNKernels.
 func (d *Device) Softmax(out, x *tensor.Tensor, mode tensor.SoftmaxMode) {
 	rows, cols := lastAxis(x)
 	if rows == 0 {
 		return
 	}
 	name := "softmax_fwd_f32"
-	src := x
 	switch mode {
 	case tensor.SoftmaxLog:
 		name = "logsoftmax_fwd_f32"
 	case tensor.SoftmaxCausal:
-		src = d.empty(x.Numel())
-		d.Binary(tensor.OpAdd, src, x, d.causalMask(cols))
+		name = "softmax_causal_fwd_f32"
 	}
-	d.launch(name, [3]int{rows, 1, 1}, 0, aPtr(d.ptr(out)), aPtr(d.ptr(src)), aU32(rows), aU32(cols))
+	d.launch(name, [3]int{rows, 1, 1}, 0, aPtr(d.ptr(out)), aPtr(d.ptr(x)), aU32(rows), aU32(cols))
 }
 
-// SoftmaxBackward implements tensor.NNKernels. The causal gradient is the plain one: the
-// masked outputs are 0 and contribute nothing.
+// SoftmaxBackward implements tensor.NNKernels.
 func (d *Device) SoftmaxBackward(dx, dout, y *tensor.Tensor, mode tensor.SoftmaxMode) {
 	rows, cols := lastAxis(y)
 	if rows == 0 {
 		return
 	}
-	name := "softmax_bwd_f32"
 	if mode == tensor.SoftmaxLog {
-		name = "logsoftmax_bwd_f32"
+		d.launch("logsoftmax_bwd_acc_f32", [3]int{rows, 1, 1}, 0, aPtr(d.ptr(dx)), aPtr(d.ptr(y)), aPtr(d.ptr(dout)),
+			aU32(rows), aU32(cols))
+		return
 	}
-	t := d.empty(y.Numel())
-	d.launch(name, [3]int{rows, 1, 1}, 0, aPtr(d.ptr(t)), aPtr(d.ptr(y)), aPtr(d.ptr(dout)), aU32(rows), aU32(cols))
-	d.add(dx, dx, t)
+	d.launch("softmax_bwd_acc_f32", [3]int{rows, 1, 1}, 0, aPtr(d.ptr(dx)), aPtr(d.ptr(y)), aPtr(d.ptr(dout)),
+		aU32(rows), aU32(cols), aBool(mode == tensor.SoftmaxCausal))
 }
 
 // LayerNorm implements tensor.NNKernels; a missing scale or shift is a cached constant.
@@ -342,27 +315,41 @@ func (d *Device) LayerNorm(out, mean, rstd, x, w, b *tensor.Tensor, eps float32)
 		aPtr(d.ptr(x)), aPtr(d.ptr(w)), aPtr(d.ptr(b)), aU32(rows), aU32(cols), aF32(eps))
 }
 
-// LayerNormBackward implements tensor.NNKernels. The kernel adds dw and db by atomics
-// into what they hold, and writes dx, which is then added.
+// LayerNormBackward implements tensor.NNKernels: dx by a block per row, dw and db by a
+// thread per feature summing the rows in order (chunked for many rows).
 func (d *Device) LayerNormBackward(dx, dw, db, dout, x, w, mean, rstd *tensor.Tensor) {
 	rows, cols := lastAxis(x)
-	if rows == 0 || (dx == nil && dw == nil && db == nil) {
+	if rows == 0 {
 		return
 	}
-	if w == nil {
-		w = d.filled(cols, 1)
-	}
-	if dw == nil {
-		dw = d.Zeros(cols)
-	}
-	if db == nil {
-		db = d.Zeros(cols)
-	}
-	t := d.empty(x.Numel())
-	d.launch("layernorm_bwd_f32", [3]int{rows, 1, 1}, 0, aPtr(d.ptr(t)), aPtr(d.ptr(dw)), aPtr(d.ptr(db)),
-		aPtr(d.ptr(dout)), aPtr(d.ptr(x)), aPtr(d.ptr(mean)), aPtr(d.ptr(rstd)), aPtr(d.ptr(w)), aU32(rows), aU32(cols))
 	if dx != nil {
-		d.add(dx, dx, t)
+		d.launch("layernorm_bwd_dx_acc_f32", [3]int{rows, 1, 1}, 0, aPtr(d.ptr(dx)), aPtr(d.ptr(dout)), aPtr(d.ptr(x)),
+			aPtr(d.ptr(mean)), aPtr(d.ptr(rstd)), aPtr(d.ptrOrNull(w)), aU32(rows), aU32(cols))
+	}
+	if dw == nil && db == nil {
+		return
+	}
+	chunk, chunks := chunking(rows, cols)
+	grid := [3]int{ceilDiv(cols, 256), chunks, 1}
+	if chunks == 1 {
+		d.launch("layernorm_bwd_dw_f32", grid, 0, aPtr(d.ptrOrNull(dw)), aPtr(d.ptrOrNull(db)), aPtr(d.ptr(dout)),
+			aPtr(d.ptr(x)), aPtr(d.ptr(mean)), aPtr(d.ptr(rstd)), aU32(rows), aU32(cols), aU32(chunk), aBool(true))
+		return
+	}
+	var sw, sb *tensor.Tensor
+	if dw != nil {
+		sw = d.empty(chunks * cols)
+	}
+	if db != nil {
+		sb = d.empty(chunks * cols)
+	}
+	d.launch("layernorm_bwd_dw_f32", grid, 0, aPtr(d.ptrOrNull(sw)), aPtr(d.ptrOrNull(sb)), aPtr(d.ptr(dout)),
+		aPtr(d.ptr(x)), aPtr(d.ptr(mean)), aPtr(d.ptr(rstd)), aU32(rows), aU32(cols), aU32(chunk), aBool(false))
+	if dw != nil {
+		d.columnSum(dw, sw, 1, chunks, cols, 1, true)
+	}
+	if db != nil {
+		d.columnSum(db, sb, 1, chunks, cols, 1, true)
 	}
 }
 
@@ -388,25 +375,6 @@ func (d *Device) ScatterAdd(dtable, dout *tensor.Tensor, ids []int32) {
 		aPtr(d.ptr(dtable)), aPtr(d.ptr(dout)), aPtr(d.ptr(d.uploadI32(ids))), aU32(len(ids)), aU32(dtable.Dim(0)), aU32(dim))
 }
 
-// ceIgnore is the ignored target the cross-entropy kernels know.
-const ceIgnore = -100
-
-// targets uploads targets with the caller's ignore value mapped to the kernels' −100 (a
-// real target is in [0, V), so none is mistaken for it).
-func (d *Device) targets(targets []int32, ignore int32) *tensor.Tensor {
-	t := targets
-	if ignore != ceIgnore {
-		t = make([]int32, len(targets))
-		for i, v := range targets {
-			if v == ignore {
-				v = ceIgnore
-			}
-			t[i] = v
-		}
-	}
-	return d.uploadI32(t)
-}
-
 // CrossEntropy implements tensor.NNKernels.
 func (d *Device) CrossEntropy(loss, lse, logits *tensor.Tensor, targets []int32, ignore int32) {
 	rows, v := lastAxis(logits)
@@ -417,8 +385,8 @@ func (d *Device) CrossEntropy(loss, lse, logits *tensor.Tensor, targets []int32,
 	if rows == 0 {
 		return
 	}
-	d.launch("cross_entropy_fwd_f32", [3]int{rows, 1, 1}, 0, aPtr(d.ptr(loss)), aPtr(d.ptr(lse)), aPtr(d.ptr(logits)),
-		aPtr(d.ptr(d.targets(targets, ignore))), aU32(rows), aU32(v))
+	d.launch("cross_entropy_ignore_fwd_f32", [3]int{rows, 1, 1}, 0, aPtr(d.ptr(loss)), aPtr(d.ptr(lse)), aPtr(d.ptr(logits)),
+		aPtr(d.ptr(d.uploadI32(targets))), aU32(rows), aU32(v), aS32(ignore))
 }
 
 // CrossEntropyBackward implements tensor.NNKernels.
@@ -427,67 +395,60 @@ func (d *Device) CrossEntropyBackward(dlogits, dloss, logits, lse *tensor.Tensor
 	if rows == 0 {
 		return
 	}
-	t := d.empty(logits.Numel())
-	d.launch("cross_entropy_bwd_f32", [3]int{rows, 1, 1}, 0, aPtr(d.ptr(t)), aPtr(d.ptr(logits)), aPtr(d.ptr(lse)),
-		aPtr(d.ptr(d.targets(targets, ignore))), aPtr(d.ptr(dloss)), aU32(rows), aU32(v))
-	d.add(dlogits, dlogits, t)
+	d.launch("cross_entropy_bwd_acc_f32", [3]int{rows, 1, 1}, 0, aPtr(d.ptr(dlogits)), aPtr(d.ptr(logits)), aPtr(d.ptr(lse)),
+		aPtr(d.ptr(d.uploadI32(targets))), aPtr(d.ptr(dloss)), aU32(rows), aU32(v), aS32(ignore))
 }
 
-// CausalConv implements tensor.ConvKernels.
-func (d *Device) CausalConv(y, u, k, dd *tensor.Tensor) {
-	tensor.ConvShapes("CausalConv", y, u, k, dd)
-	d.onHost("CausalConv", []*tensor.Tensor{y, u, k, dd}, []int{0}, func(c *tensor.CPU, h []*tensor.Tensor) {
-		c.CausalConv(h[0], h[1], h[2], h[3])
-	})
+// CausalConv implements tensor.ConvKernels with the direct convolution kernel, O(L·Lk)
+// per channel.
+func (d *Device) CausalConv(y, u, k, skip *tensor.Tensor) {
+	nb, l, h, lk := tensor.ConvShapes("CausalConv", y, u, k, skip)
+	d.launch("causal_conv_fwd_f32", [3]int{ceilDiv(nb*l*h, 256), 1, 1}, 0, aPtr(d.ptr(y)), aPtr(d.ptr(u)), aPtr(d.ptr(k)),
+		aPtr(d.ptrOrNull(skip)), aU32(nb), aU32(l), aU32(h), aU32(lk))
 }
 
-// CausalConvBackward implements tensor.ConvKernels.
+// CausalConvBackward implements tensor.ConvKernels with the direct kernels.
 func (d *Device) CausalConvBackward(du, dk, dd, dy, u, k, skip *tensor.Tensor) {
-	tensor.ConvShapes("CausalConvBackward", nil, u, k, skip)
-	d.onHost("CausalConvBackward", []*tensor.Tensor{du, dk, dd, dy, u, k, skip}, []int{0, 1, 2}, func(c *tensor.CPU, h []*tensor.Tensor) {
-		c.CausalConvBackward(h[0], h[1], h[2], h[3], h[4], h[5], h[6])
-	})
+	nb, l, h, lk := tensor.ConvShapes("CausalConvBackward", nil, u, k, skip)
+	d.convBackward(du, dk, dd, dy, u, k, skip, nb, l, h, lk)
+}
+
+func (d *Device) convBackward(du, dk, dd, dy, u, k, skip *tensor.Tensor, nb, l, h, lk int) {
+	if du != nil {
+		d.launch("causal_conv_bwd_du_f32", [3]int{ceilDiv(nb*l*h, 256), 1, 1}, 0, aPtr(d.ptr(du)), aPtr(d.ptr(dy)),
+			aPtr(d.ptr(k)), aPtr(d.ptrOrNull(skip)), aU32(nb), aU32(l), aU32(h), aU32(lk))
+	}
+	if dk != nil || dd != nil {
+		d.launch("causal_conv_bwd_dk_f32", [3]int{ceilDiv(h, 32), ceilDiv(lk, 8), 1}, 0, aPtr(d.ptrOrNull(dk)),
+			aPtr(d.ptrOrNull(dd)), aPtr(d.ptr(dy)), aPtr(d.ptr(u)), aU32(nb), aU32(l), aU32(h), aU32(lk))
+	}
 }
 
 // shortTaps is the kernel length the short-convolution kernels are written for.
 const shortTaps = 64
 
-// padTaps returns k (H, Lk ≤ 64) as the (H, 64) kernel the short-convolution kernels
-// read, zero beyond Lk and 16-byte aligned.
-func (d *Device) padTaps(k *tensor.Tensor, h, lk int) *tensor.Tensor {
-	if lk == shortTaps && d.ptr(k)%16 == 0 {
-		return k
-	}
-	p := d.Zeros(h, shortTaps)
-	for c := 0; c < h; c++ {
-		d.copyT(span(p, c*shortTaps, c*shortTaps+lk), span(k, c*lk, (c+1)*lk))
-	}
-	return p
-}
-
-// ShortConv implements tensor.ConvKernels.
+// ShortConv implements tensor.ConvKernels: the 64-tap kernel when k has exactly 64 taps
+// (and is 16-byte aligned), the direct convolution of any length otherwise.
 func (d *Device) ShortConv(y, u, k, skip *tensor.Tensor) {
 	nb, l, h, lk := tensor.ConvShapes("ShortConv", y, u, k, skip)
-	if lk > shortTaps {
-		d.onHost("ShortConv(>64 taps)", []*tensor.Tensor{y, u, k, skip}, []int{0}, func(c *tensor.CPU, t []*tensor.Tensor) {
-			c.ShortConv(t[0], t[1], t[2], t[3])
-		})
+	if lk != shortTaps || d.ptr(k)%16 != 0 {
+		d.launch("causal_conv_fwd_f32", [3]int{ceilDiv(nb*l*h, 256), 1, 1}, 0, aPtr(d.ptr(y)), aPtr(d.ptr(u)), aPtr(d.ptr(k)),
+			aPtr(d.ptrOrNull(skip)), aU32(nb), aU32(l), aU32(h), aU32(lk))
 		return
 	}
 	if skip == nil {
 		skip = d.filled(h, 0)
 	}
 	d.launch("shortconv_fwd_f32", [3]int{ceilDiv(nb*l*h, 256), 1, 1}, 0, aPtr(d.ptr(y)), aPtr(d.ptr(u)),
-		aPtr(d.ptr(d.padTaps(k, h, lk))), aPtr(d.ptr(skip)), aU32(nb), aU32(l), aU32(h))
+		aPtr(d.ptr(k)), aPtr(d.ptr(skip)), aU32(nb), aU32(l), aU32(h))
 }
 
-// ShortConvBackward implements tensor.ConvKernels.
+// ShortConvBackward implements tensor.ConvKernels. The 64-tap kernels write their
+// results, which are then added; the direct ones accumulate.
 func (d *Device) ShortConvBackward(du, dk, dd, dy, u, k, skip *tensor.Tensor) {
 	nb, l, h, lk := tensor.ConvShapes("ShortConvBackward", nil, u, k, skip)
-	if lk > shortTaps {
-		d.onHost("ShortConvBackward(>64 taps)", []*tensor.Tensor{du, dk, dd, dy, u, k, skip}, []int{0, 1, 2}, func(c *tensor.CPU, t []*tensor.Tensor) {
-			c.ShortConvBackward(t[0], t[1], t[2], t[3], t[4], t[5], t[6])
-		})
+	if lk != shortTaps || d.ptr(k)%16 != 0 {
+		d.convBackward(du, dk, dd, dy, u, k, skip, nb, l, h, lk)
 		return
 	}
 	if du != nil {
@@ -497,7 +458,7 @@ func (d *Device) ShortConvBackward(du, dk, dd, dy, u, k, skip *tensor.Tensor) {
 		}
 		t := d.empty(u.Numel())
 		d.launch("shortconv_bwd_du_f32", [3]int{ceilDiv(nb*l*h, 256), 1, 1}, 0, aPtr(d.ptr(t)), aPtr(d.ptr(dy)),
-			aPtr(d.ptr(d.padTaps(k, h, lk))), aPtr(d.ptr(s)), aU32(nb), aU32(l), aU32(h))
+			aPtr(d.ptr(k)), aPtr(d.ptr(s)), aU32(nb), aU32(l), aU32(h))
 		d.add(du, du, t)
 	}
 	if dk == nil && dd == nil {
@@ -510,13 +471,6 @@ func (d *Device) ShortConvBackward(du, dk, dd, dy, u, k, skip *tensor.Tensor) {
 		d.add(dd, dd, td)
 	}
 	if dk != nil {
-		if lk != shortTaps {
-			c := d.empty(h, lk)
-			for ch := 0; ch < h; ch++ {
-				d.copyT(span(c, ch*lk, (ch+1)*lk), span(tk, ch*shortTaps, ch*shortTaps+lk))
-			}
-			tk = c
-		}
 		d.add(dk, dk, tk)
 	}
 }
@@ -539,52 +493,53 @@ func (d *Device) DiagSSMKernelBackward(dk, logDt, invAReal, aImag, b, c *tensor.
 
 // ShiftSSMKernel implements tensor.SSMKernels.
 func (d *Device) ShiftSSMKernel(k, b, c *tensor.Tensor) {
-	d.onHost("ShiftSSMKernel", []*tensor.Tensor{k, b, c}, []int{0}, func(cpu *tensor.CPU, h []*tensor.Tensor) {
-		cpu.ShiftSSMKernel(h[0], h[1], h[2])
-	})
+	h, n := tensor.ShiftSSMShapes("ShiftSSMKernel", b, c)
+	lk := k.Dim(1)
+	if k.Rank() != 2 || k.Dim(0) != h || lk > n {
+		panic(&tensor.ShapeError{Op: "ShiftSSMKernel", Shapes: [][]int{k.Shape(), {h, n}}, Msg: "kernel must be (H, Lk) with Lk ≤ N"})
+	}
+	if h*lk == 0 {
+		return
+	}
+	d.launch("shift_ssm_kernel_f32", [3]int{ceilDiv(h*lk, 256), 1, 1}, 0, aPtr(d.ptr(k)), aPtr(d.ptr(b)), aPtr(d.ptr(c)),
+		aU32(h), aU32(n), aU32(lk))
 }
 
 // ShiftSSMKernelBackward implements tensor.SSMKernels.
 func (d *Device) ShiftSSMKernelBackward(dk, b, c, dB, dC *tensor.Tensor) {
-	d.onHost("ShiftSSMKernelBackward", []*tensor.Tensor{dk, b, c, dB, dC}, []int{3, 4}, func(cpu *tensor.CPU, h []*tensor.Tensor) {
-		cpu.ShiftSSMKernelBackward(h[0], h[1], h[2], h[3], h[4])
-	})
+	h, n := tensor.ShiftSSMShapes("ShiftSSMKernelBackward", b, c)
+	lk := dk.Dim(1)
+	if dk.Rank() != 2 || dk.Dim(0) != h || lk > n {
+		panic(&tensor.ShapeError{Op: "ShiftSSMKernelBackward", Shapes: [][]int{dk.Shape(), {h, n}}, Msg: "kernel must be (H, Lk) with Lk ≤ N"})
+	}
+	if h*n == 0 || (dB == nil && dC == nil) {
+		return
+	}
+	d.launch("shift_ssm_kernel_bwd_f32", [3]int{ceilDiv(h*n, 256), 1, 1}, 0, aPtr(d.ptrOrNull(dB)), aPtr(d.ptrOrNull(dC)),
+		aPtr(d.ptr(dk)), aPtr(d.ptr(b)), aPtr(d.ptr(c)), aU32(h), aU32(n), aU32(lk))
 }
 
-// normChunk is how many squares one block of the row-sum kernel adds before the partial
-// sums are added again, so a long vector is spread over many blocks.
-const normChunk = 4096
+// normBlocks bounds the blocks of the squared-norm kernel: each writes one partial sum.
+const normBlocks = 1024
 
-// SquaredNorm implements tensor.OptimKernels: squares by the multiply kernel, then row
-// sums of chunks and of the partial sums. The float32 sums of at most normChunk terms
-// keep the relative error near 1e-6 for these positive terms; the value feeds gradient
-// clipping.
+// SquaredNorm implements tensor.OptimKernels: per-block partial sums of squares on the
+// device, added in float64 on the host (the result is a host value anyway, so reading
+// the ≤ 1024 partials costs the same synchronisation as reading one).
 func (d *Device) SquaredNorm(x *tensor.Tensor) float64 {
 	n := x.Numel()
 	if n == 0 {
 		return 0
 	}
-	sq := d.empty(n)
-	d.mul(sq, x, x)
-	for n > 1 {
-		rows := n / normChunk
-		rest := n - rows*normChunk
-		parts := rows
-		if rest > 0 {
-			parts++
-		}
-		s := d.empty(parts)
-		if rows > 0 {
-			d.rowSums(s, sq, rows, normChunk)
-		}
-		if rest > 0 {
-			d.rowSums(span(s, rows, rows+1), span(sq, rows*normChunk, n), 1, rest)
-		}
-		sq, n = s, parts
+	g := min(ceilDiv(n, 256), normBlocks)
+	parts := d.empty(g)
+	d.launch("squared_norm_partial_f32", [3]int{g, 1, 1}, 0, aPtr(d.ptr(parts)), aPtr(d.ptr(x)), aU32(n))
+	host := make([]float32, g)
+	d.ToHost(host, parts)
+	s := 0.0
+	for _, v := range host {
+		s += float64(v)
 	}
-	var v [1]float32
-	d.ToHost(v[:], sq)
-	return float64(v[0])
+	return s
 }
 
 // AdamW implements tensor.OptimKernels with the scalars folded as the CPU folds them.
@@ -609,7 +564,15 @@ func (d *Device) AdamW(p, grad, m, v *tensor.Tensor, s tensor.AdamWStep) {
 
 // SGD implements tensor.OptimKernels.
 func (d *Device) SGD(p, grad, buf *tensor.Tensor, lr, momentum, weightDecay, gradScale float32) {
-	d.onHost("SGD", []*tensor.Tensor{p, grad, buf}, []int{0, 2}, func(c *tensor.CPU, h []*tensor.Tensor) {
-		c.SGD(h[0], h[1], h[2], lr, momentum, weightDecay, gradScale)
+	n := p.Numel()
+	if grad.Numel() != n || buf.Numel() != n {
+		panic(&tensor.ShapeError{Op: "SGD", Shapes: [][]int{p.Shape(), grad.Shape(), buf.Shape()}, Msg: "element counts differ"})
+	}
+	if n == 0 {
+		return
+	}
+	d.vec([]*tensor.Tensor{p, buf, grad}, []int{0, 1}, func(q []uint64) {
+		d.launch("sgd_f32", elemGrid(n), 0, aPtr(q[0]), aPtr(q[1]), aPtr(q[2]), aF32(lr), aF32(momentum), aF32(weightDecay),
+			aF32(gradScale), aU32(n))
 	})
 }

@@ -33,9 +33,7 @@ const (
 // on the host because their PTX kernels have not landed; the test fails on any other
 // fallback, so the list can only shrink.
 var stepFallbacksPending = map[string]bool{
-	"CausalConv": true, "CausalConvBackward": true,
 	"DiagSSMKernel": true, "DiagSSMKernelBackward": true,
-	"ShiftSSMKernel": true, "ShiftSSMKernelBackward": true,
 }
 
 // tinyConfig is a small H3 LM; with attention it is the hybrid (attention in layer 1,
