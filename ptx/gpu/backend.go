@@ -225,11 +225,7 @@ type cuda struct {
 	funcs   map[string]driver.Kernel
 }
 
-func newCUDA(ordinal int) (*cuda, error) {
-	drv, err := driver.Load()
-	if err != nil {
-		return nil, err
-	}
+func newCUDA(drv *driver.Driver, ordinal int) (*cuda, error) {
 	ctx, err := drv.NewContext(ordinal)
 	if err != nil {
 		return nil, err

@@ -19,11 +19,13 @@
 package gpu
 
 import (
+	"errors"
 	"fmt"
 	"maps"
 	"math"
 	"runtime"
 	"sync"
+	"time"
 
 	"github.com/hungry-ssm/hungry/ptx/driver"
 	"github.com/hungry-ssm/hungry/ptx/kernels"
@@ -44,6 +46,10 @@ func (e *Error) Unwrap() error { return e.Err }
 type Device struct {
 	be backend
 
+	// gcEvery is the number of bytes allocated after which newBuffer runs the garbage
+	// collector, so that unreachable tensors give their memory back (0: never).
+	gcEvery   int64
+	sinceGC   int64
 	mu        sync.Mutex
 	fallbacks map[string]int
 	launches  map[string]int
@@ -66,12 +72,30 @@ func NewInterpreted() *Device { return newDevice(newInterp()) }
 // Open returns the device on the GPU with the given ordinal. Without a driver or a GPU
 // the error satisfies driver.IsUnavailable, and callers fall back to the CPU.
 func Open(ordinal int) (*Device, error) {
-	b, err := newCUDA(ordinal)
+	drv, err := driver.Load()
 	if err != nil {
 		return nil, err
 	}
-	return newDevice(b), nil
+	return OpenWith(drv, ordinal)
 }
+
+// OpenWith is Open on an already loaded driver (driver.LoadFrom picks a library).
+func OpenWith(drv *driver.Driver, ordinal int) (*Device, error) {
+	b, err := newCUDA(drv, ordinal)
+	if err != nil {
+		return nil, err
+	}
+	d := newDevice(b)
+	d.gcEvery = b.info.TotalMemory / gcFraction
+	return d, nil
+}
+
+// gcFraction sets how much device memory may be allocated between forced garbage
+// collections: 1/gcFraction of the device. Tensors are freed when the collector finds
+// them unreachable, but it only counts host memory, where a device tensor is a few dozen
+// bytes; without these collections a training step would fill the GPU long before the
+// host heap grew enough to trigger one.
+const gcFraction = 8
 
 // ErrNoDriver and ErrNoDevice are what Open's error matches (errors.Is) when there is no
 // GPU to use.
@@ -127,9 +151,23 @@ func (d *Device) check(op string, err error) {
 	}
 }
 
-// newBuffer allocates words of device memory, freed when the buffer is unreachable.
+// newBuffer allocates words of device memory, freed when the buffer is unreachable. Out
+// of memory, it collects garbage (whose cleanups free unreachable tensors) and retries.
 func (d *Device) newBuffer(words int) *buffer {
+	if d.gcEvery > 0 {
+		d.sinceGC += 4 * int64(words)
+		if d.sinceGC > d.gcEvery {
+			d.sinceGC = 0
+			runtime.GC()
+		}
+	}
 	p, err := d.be.alloc(words)
+	// Cleanups run on their own goroutine after a collection: give them time.
+	for wait := time.Millisecond; errors.Is(err, driver.ErrOutOfMemory) && wait < time.Second; wait *= 4 {
+		runtime.GC()
+		time.Sleep(wait)
+		p, err = d.be.alloc(words)
+	}
 	d.check(fmt.Sprintf("allocating %d bytes", 4*words), err)
 	b := &buffer{ptr: p, words: words}
 	if p != 0 {
