@@ -18,6 +18,7 @@ const (
 	tU64
 	tS64
 	tTF32
+	tF64
 )
 
 func parseType(s string) (ptype, error) {
@@ -40,6 +41,8 @@ func parseType(s string) (ptype, error) {
 		return tS64, nil
 	case ".tf32":
 		return tTF32, nil
+	case ".f64":
+		return tF64, nil
 	}
 	return tNone, fmt.Errorf("unsupported type %q", s)
 }
@@ -48,7 +51,7 @@ func (t ptype) bits() int {
 	switch t {
 	case tPred:
 		return 1
-	case tB64, tU64, tS64:
+	case tB64, tU64, tS64, tF64:
 		return 64
 	}
 	return 32

@@ -25,7 +25,7 @@
 // decide differently; integer division by zero; launch arguments that do not match the
 // .param list; more than 1024 threads per block or 163 KiB of shared memory.
 //
-// Arithmetic follows PTX semantics for the types used (.f32 IEEE with round-to-nearest,
+// Arithmetic follows PTX semantics for the types used (.f32 and .f64 IEEE with round-to-nearest,
 // .rn division and square root, fma with a single rounding except in rare double-rounding
 // ties). ex2.approx and lg2.approx are computed exactly, whereas hardware is within about
 // 2 ulp; kernel tests keep tolerances that cover the difference. mma.sync m16n8k8 .tf32

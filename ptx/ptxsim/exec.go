@@ -360,6 +360,7 @@ func (th *thread) w(i int, v uint64) {
 }
 
 func f32(v uint64) float32   { return math.Float32frombits(uint32(v)) }
+func f64(v uint64) float64   { return math.Float64frombits(v) }
 func fbits(f float32) uint64 { return uint64(math.Float32bits(f)) }
 
 func (l *launch) set(th *thread, o *operand, t ptype, v uint64) {
@@ -566,6 +567,8 @@ func (l *launch) exec(th *thread, in *instr) error {
 	case opMad, opFma:
 		a, b, c := l.get(th, &ops[1]), l.get(th, &ops[2]), l.get(th, &ops[3])
 		switch {
+		case t == tF64:
+			l.set(th, &ops[0], t, math.Float64bits(math.FMA(f64(a), f64(b), f64(c))))
 		case t == tF32:
 			// The exact product of two float32 fits a float64, so one float64 FMA followed by
 			// rounding to float32 matches a single-rounding fused multiply-add except in rare
@@ -586,6 +589,23 @@ func (l *launch) exec(th *thread, in *instr) error {
 	case opNeg, opAbs, opNot, opEx2, opLg2, opSqrt, opRcp, opBrev:
 		a := l.get(th, &ops[1])
 		var v uint64
+		if t == tF64 {
+			x := f64(a)
+			switch in.op {
+			case opNeg:
+				x = -x
+			case opAbs:
+				x = math.Abs(x)
+			case opSqrt:
+				x = math.Sqrt(x)
+			case opRcp:
+				x = 1 / x
+			default:
+				return l.errorf(th, "operation not defined for .f64")
+			}
+			l.set(th, &ops[0], t, math.Float64bits(x))
+			return nil
+		}
 		switch in.op {
 		case opNot:
 			v = ^a
@@ -624,8 +644,11 @@ func (l *launch) exec(th *thread, in *instr) error {
 	case opSetp:
 		a, b := l.get(th, &ops[1]), l.get(th, &ops[2])
 		var r bool
-		if t == tF32 {
-			x, y := f32(a), f32(b)
+		if t == tF32 || t == tF64 {
+			x, y := float64(f32(a)), float64(f32(b))
+			if t == tF64 {
+				x, y = f64(a), f64(b)
+			}
 			switch in.mod {
 			case "lt":
 				r = x < y
@@ -766,6 +789,34 @@ func cmpInt(mod string, lt, eq bool) bool {
 
 func (l *launch) binary(th *thread, in *instr, a, b uint64) (uint64, error) {
 	t := in.t
+	if t == tF64 {
+		x, y := f64(a), f64(b)
+		var r float64
+		switch in.op {
+		case opAdd:
+			r = x + y
+		case opSub:
+			r = x - y
+		case opMul:
+			r = x * y
+		case opDiv:
+			r = x / y
+		case opMin, opMax:
+			switch {
+			case x != x:
+				r = y
+			case y != y:
+				r = x
+			case in.op == opMin:
+				r = math.Min(x, y)
+			default:
+				r = math.Max(x, y)
+			}
+		default:
+			return 0, l.errorf(th, "operation not defined for .f64")
+		}
+		return math.Float64bits(r), nil
+	}
 	if t == tF32 {
 		x, y := f32(a), f32(b)
 		var r float32
@@ -893,6 +944,9 @@ func tf32Round(u uint32) uint32 {
 
 func (l *launch) convert(th *thread, in *instr, a uint64) (uint64, error) {
 	dst, src := in.t, in.t2
+	if dst == tF64 || src == tF64 {
+		return l.convertF64(th, in, a)
+	}
 	switch {
 	case dst == tTF32 && src == tF32:
 		return uint64(tf32Round(uint32(a))), nil
@@ -1180,4 +1234,62 @@ func (l *launch) mma(in *instr, lanes []*thread) error {
 		th.w(dv[3], fbits(d[g+8][2*t+1]))
 	}
 	return nil
+}
+
+// roundMode applies a cvt integer-rounding modifier (rni, rzi, rmi, rpi; for a float to
+// integer conversion without one, truncation).
+func roundMode(mod string, x float64, toInt bool) float64 {
+	switch mod {
+	case "rni":
+		return math.RoundToEven(x)
+	case "rzi":
+		return math.Trunc(x)
+	case "rmi":
+		return math.Floor(x)
+	case "rpi":
+		return math.Ceil(x)
+	}
+	if toInt {
+		return math.Trunc(x)
+	}
+	return x
+}
+
+// convertF64 handles the conversions to and from .f64: between the float types (.rn
+// rounding to float32), from the integer types, and to s32/u32 with saturation (NaN
+// gives 0), as the PTX ISA defines them.
+func (l *launch) convertF64(th *thread, in *instr, a uint64) (uint64, error) {
+	dst, src := in.t, in.t2
+	var x float64
+	switch {
+	case src == tF64:
+		x = f64(a)
+	case src == tF32:
+		x = float64(f32(a))
+	case signed(src):
+		x = float64(sext(src, a))
+	case src.bits() == 32:
+		x = float64(uint32(a))
+	default:
+		x = float64(a)
+	}
+	switch dst {
+	case tF64:
+		return math.Float64bits(roundMode(in.mod, x, false)), nil
+	case tF32:
+		return fbits(float32(x)), nil
+	}
+	x = roundMode(in.mod, x, true)
+	if x != x {
+		return 0, nil
+	}
+	switch dst {
+	case tS32:
+		return uint64(uint32(int32(math.Max(math.MinInt32, math.Min(math.MaxInt32, x))))), nil
+	case tU32:
+		return uint64(uint32(math.Max(0, math.Min(math.MaxUint32, x)))), nil
+	case tS64:
+		return uint64(int64(math.Max(math.MinInt64, math.Min(math.MaxInt64, x)))), nil
+	}
+	return 0, l.errorf(th, "unsupported conversion")
 }

@@ -337,6 +337,10 @@ func (p *parser) parseOperand() (rawOperand, error) {
 				u, err := strconv.ParseUint(t[2:], 16, 32)
 				return rawOperand{kind: rawNum, num: int64(u)}, err
 			}
+			if strings.HasPrefix(t, "0d") || strings.HasPrefix(t, "0D") {
+				u, err := strconv.ParseUint(t[2:], 16, 64)
+				return rawOperand{kind: rawNum, num: int64(u)}, err
+			}
 			n, err := parseInt(t)
 			return rawOperand{kind: rawNum, num: n}, err
 		}
