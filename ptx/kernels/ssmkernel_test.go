@@ -5,6 +5,7 @@ import (
 	"testing"
 
 	"github.com/hungry-ssm/hungry/ptx/ptxsim"
+	"github.com/hungry-ssm/hungry/tensor"
 )
 
 func TestShiftSSMKernel(t *testing.T) {
@@ -53,6 +54,85 @@ func TestShiftSSMKernel(t *testing.T) {
 			if wC != nil {
 				check(t, name("shift dC %v %s", s, which), e.read(pC, H*N), f64s(wC.Data()), rtolF32,
 					func(i int) float64 { return math.Abs(float64(dC0[i])) + dCScale[i] })
+			}
+		}
+	}
+}
+
+// diagParams draws S4D-like parameters: dt log-uniform in [1e-3, 1e-1], Re A near −1/2,
+// Im A = π·n (so dt·A spans the Taylor-series and closed-form branches of ZOH's dB),
+// and B, C random.
+func diagParams(e *env, H, N int) (logDt, invAReal, aImag, b, c []float32) {
+	logDt = e.rand(H, math.Log(1e-3), math.Log(1e-1))
+	invAReal = e.rand(H*N, math.Log(0.3), math.Log(0.7))
+	aImag = make([]float32, H*N)
+	for i := range aImag {
+		aImag[i] = float32(math.Pi*float64(i%N) + 0.1*e.rng.Float64())
+	}
+	return logDt, invAReal, aImag, e.rand(H*N*2, -1, 1), e.rand(H*N*2, -1, 1)
+}
+
+var diagShapes = [][3]int{{1, 1, 1}, {2, 7, 33}, {3, 32, 100}, {1, 31, 1000}, {2, 3, 257}}
+
+func TestDiagSSMKernel(t *testing.T) {
+	for _, s := range diagShapes {
+		H, N, L := s[0], s[1], s[2]
+		e := newEnv(t, "ssmkernel")
+		logDt, invAReal, aImag, b, c := diagParams(e, H, N)
+		args := []any{e.f32(logDt), e.f32(invAReal), e.f32(aImag), e.f32(b), e.f32(c), H, N, L}
+		for _, disc := range []tensor.Discretization{tensor.ZOH, tensor.Bilinear} {
+			want := cpuRef.Zeros(H, L)
+			cpuRef.DiagSSMKernel(want, ten(logDt, H), ten(invAReal, H, N), ten(aImag, H, N), ten(b, H, N, 2), ten(c, H, N, 2), disc)
+			k := e.out(H * L)
+			e.launch("diag_ssm_kernel_f32", [3]int{ceilDiv(L, 256), H, 1}, [3]int{256, 1, 1}, 0, append(append([]any{k}, args...), int(disc))...)
+			// Both compute in float64 (errors near 1e-13 of the modes' magnitudes, at most
+			// sum_n 2|C'| <= 4N·dt here) and round once to float32: relative, plus a floor
+			// for the entries where the modes cancel.
+			floor := 1e-6 * 4 * float64(N) * 0.1
+			check(t, name("diag kernel %v %v", s, disc), e.read(k, H*L), f64s(want.Data()), rtolF32, func(int) float64 { return floor })
+		}
+	}
+}
+
+func TestDiagSSMKernelBackward(t *testing.T) {
+	for _, s := range diagShapes {
+		H, N, L := s[0], s[1], s[2]
+		e := newEnv(t, "ssmkernel")
+		logDt, invAReal, aImag, b, c := diagParams(e, H, N)
+		dK := e.rand(H*L, -1, 1)
+		init := [][]float32{e.rand(H, -1, 1), e.rand(H*N, -1, 1), e.rand(H*N, -1, 1), e.rand(H*N*2, -1, 1), e.rand(H*N*2, -1, 1)}
+		shapes := [][]int{{H}, {H, N}, {H, N}, {H, N, 2}, {H, N, 2}}
+		names := []string{"dLogDt", "dInvAReal", "dAImag", "dB", "dC"}
+		params := []any{e.f32(dK), e.f32(logDt), e.f32(invAReal), e.f32(aImag), e.f32(b), e.f32(c), H, N, L}
+		for _, disc := range []tensor.Discretization{tensor.ZOH, tensor.Bilinear} {
+			for _, skip := range []int{-1, 0, 4} { // all gradients, then the first or the last left out
+				want := make([]*tensor.Tensor, len(init))
+				ptrs := make([]any, len(init))
+				for g := range init {
+					ptrs[g] = ptrNull
+					if g != skip {
+						want[g] = ten(init[g], shapes[g]...)
+						ptrs[g] = e.f32(init[g])
+					}
+				}
+				cpuRef.DiagSSMKernelBackward(ten(dK, H, L), ten(logDt, H), ten(invAReal, H, N), ten(aImag, H, N), ten(b, H, N, 2), ten(c, H, N, 2), disc,
+					want[0], want[1], want[2], want[3], want[4])
+				e.launch("diag_ssm_kernel_bwd_f32", [3]int{H, 1, 1}, [3]int{256, 1, 1}, 0, append(append(ptrs, params...), int(disc))...)
+				for g := range init {
+					if g == skip {
+						continue
+					}
+					w := want[g].Data()
+					// float64 throughout on both sides, then one float32 rounding of the
+					// gradient and one of its sum with the initial value: relative, plus a
+					// floor of 1e-6 of the largest entry for entries that cancel.
+					big := 0.0
+					for _, v := range w {
+						big = math.Max(big, math.Abs(float64(v)))
+					}
+					check(t, name("diag bwd %s %v %v skip=%d", names[g], s, disc, skip), e.read(ptrs[g].(ptxsim.Ptr), len(w)), f64s(w), rtolF32,
+						func(int) float64 { return 1e-6 * big })
+				}
 			}
 		}
 	}

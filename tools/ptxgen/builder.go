@@ -15,11 +15,13 @@ const (
 	B32
 	F32
 	B64
+	// F64 comes last so that adding it left the register numbering of the fp32 kernels alone.
+	F64
 	numClasses
 )
 
-var classPrefix = [numClasses]string{"%p", "%r", "%f", "%rd"}
-var classDecl = [numClasses]string{".pred", ".b32", ".f32", ".b64"}
+var classPrefix = [numClasses]string{"%p", "%r", "%f", "%rd", "%fd"}
+var classDecl = [numClasses]string{".pred", ".b32", ".f32", ".b64", ".f64"}
 
 // Reg is a typed virtual register.
 type Reg struct {
@@ -34,6 +36,9 @@ type Imm int64
 
 // F is a float32 immediate, written as its exact bit pattern (0fXXXXXXXX).
 type F float32
+
+// D is a float64 immediate, written as its exact bit pattern (0dXXXXXXXXXXXXXXXX).
+type D float64
 
 // Sym names a shared-memory array; used as an operand it is the array's shared address.
 type Sym string
@@ -60,6 +65,8 @@ func operandText(o any) string {
 		return fmt.Sprint(v)
 	case F:
 		return fmt.Sprintf("0f%08X", math.Float32bits(float32(v)))
+	case D:
+		return fmt.Sprintf("0d%016X", math.Float64bits(float64(v)))
 	case Sym:
 		return string(v)
 	case Label:
@@ -190,6 +197,8 @@ func classOf(typ string) RegClass {
 		return Pred
 	case ".f32":
 		return F32
+	case ".f64":
+		return F64
 	case ".u32", ".s32", ".b32", ".tf32":
 		return B32
 	case ".u64", ".s64", ".b64":

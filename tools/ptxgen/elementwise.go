@@ -102,14 +102,31 @@ func elementwiseBody(k *Kernel, ptr map[string]Reg, ins, outs []string, n Reg, o
 // x·σ(2z) = x / (1 + e^(−2z)), which never subtracts nearly equal numbers.
 var geluC = math.Sqrt(2 / math.Pi)
 
-// geluSigma returns σ(2z) for input x.
-func geluSigma(k *Kernel, x Reg) Reg {
-	x2 := k.Bin("mul.f32", x, x)
+// geluClamp bounds the x that enters z, as tensor's GELU does: beyond ±10, σ(2z) is 0 or 1
+// to float32 precision, and the clamp keeps x³ finite (an Inf times s(1−s) = 0 would make
+// the gradient NaN). For x < −10 the forward gives x·σ(2z(−10)) ≈ x·1.2e-38, like the CPU.
+const geluClamp = 10
+
+// geluSigma returns σ(2z) for input x, and the clamped x it was computed from.
+func geluSigma(k *Kernel, x Reg) (s, xc Reg) {
+	xc = k.Bin("max.f32", k.Bin("min.f32", x, F(geluClamp)), F(-geluClamp))
+	x2 := k.Bin("mul.f32", xc, xc)
 	t := k.Tern("fma.rn.f32", x2, F(0.044715), F(1))
-	u := k.Bin("mul.f32", x, t)
+	u := k.Bin("mul.f32", xc, t)
 	e := k.Un("ex2.approx.f32", k.Bin("mul.f32", u, F(-2*geluC*math.Log2E)))
 	den := k.Bin("add.f32", e, F(1))
-	return k.Bin("div.rn.f32", F(1), den)
+	return k.Bin("div.rn.f32", F(1), den), xc
+}
+
+// geluGrad returns GELU'(x) = s + 2·xc·s(1−s)·z'(xc), the derivative of x·σ(2z) with x
+// clamped as in geluSigma (the second term is below 1e-35 beyond the clamp).
+func geluGrad(k *Kernel, x Reg) Reg {
+	s, xc := geluSigma(k, x)
+	oneMinus := k.Bin("sub.f32", F(1), s)
+	ds := k.Bin("mul.f32", s, oneMinus)
+	x2 := k.Bin("mul.f32", xc, xc)
+	dz := k.Tern("fma.rn.f32", x2, F(3*0.044715*2*geluC), F(2*geluC))
+	return k.Tern("fma.rn.f32", k.Bin("mul.f32", xc, ds), dz, s)
 }
 
 func elementwiseModule() *Module {
@@ -123,22 +140,16 @@ func elementwiseModule() *Module {
 			op: func(k *Kernel, in, s []Reg) []Reg { return []Reg{k.Bin("mul.f32", in[0], s[0])} }},
 		{name: "axpy_f32", doc: "y[i] += alpha * x[i] (one fused multiply-add)", outs: []string{"y"}, ins: []string{"x", "y"}, scalars: []string{"alpha"},
 			op: func(k *Kernel, in, s []Reg) []Reg { return []Reg{k.Tern("fma.rn.f32", s[0], in[0], in[1])} }},
-		{name: "gelu_fwd_f32", doc: "out[i] = gelu_tanh(x[i]) = x / (1 + exp(-2*sqrt(2/pi)*(x + 0.044715 x^3)))",
+		{name: "gelu_fwd_f32", doc: "out[i] = gelu_tanh(x[i]) = x / (1 + exp(-2*sqrt(2/pi)*(xc + 0.044715 xc^3))), xc = x clamped to [-10, 10]",
 			outs: []string{"out"}, ins: []string{"x"},
 			op: func(k *Kernel, in, _ []Reg) []Reg {
-				return []Reg{k.Bin("mul.f32", in[0], geluSigma(k, in[0]))}
+				s, _ := geluSigma(k, in[0])
+				return []Reg{k.Bin("mul.f32", in[0], s)}
 			}},
-		{name: "gelu_bwd_f32", doc: "dx[i] = dy[i] * gelu_tanh'(x[i]), with s = sigma(2z): s + x*s*(1-s)*2*sqrt(2/pi)*(1 + 3*0.044715 x^2)",
+		{name: "gelu_bwd_f32", doc: "dx[i] = dy[i] * gelu_tanh'(x[i]), with s = sigma(2z): s + x*s*(1-s)*2*sqrt(2/pi)*(1 + 3*0.044715 x^2), x clamped to [-10, 10] inside z",
 			outs: []string{"dx"}, ins: []string{"x", "dy"},
 			op: func(k *Kernel, in, _ []Reg) []Reg {
-				x := in[0]
-				s := geluSigma(k, x)
-				oneMinus := k.Bin("sub.f32", F(1), s)
-				ds := k.Bin("mul.f32", s, oneMinus)
-				x2 := k.Bin("mul.f32", x, x)
-				dz := k.Tern("fma.rn.f32", x2, F(3*0.044715*2*geluC), F(2*geluC))
-				g := k.Tern("fma.rn.f32", k.Bin("mul.f32", x, ds), dz, s)
-				return []Reg{k.Bin("mul.f32", g, in[1])}
+				return []Reg{k.Bin("mul.f32", geluGrad(k, in[0]), in[1])}
 			}},
 		{name: "adamw_f32",
 			doc:  "AdamW (decoupled decay), as tensor.CPU.AdamW: g=grad*gscale; m=b1*m+(1-b1)g; v=b2*v+(1-b2)g^2; p=p*decay - step*m/(sqrt(v)/sqrtbc2+eps); decay=1-lr*wd, step=lr/(1-b1^t), sqrtbc2=sqrt(1-b2^t)",

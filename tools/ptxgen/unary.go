@@ -39,16 +39,14 @@ type unaryOp struct {
 }
 
 var unaryOps = []unaryOp{
-	{name: "gelu", fwdDoc: "gelu_tanh(x) = x / (1 + exp(-2*sqrt(2/pi)*(x + 0.044715 x^3)))",
-		bwdDoc: "gelu_tanh'(x) = s + x*s*(1-s)*2*sqrt(2/pi)*(1 + 3*0.044715 x^2), s = sigma(2*sqrt(2/pi)*(x + 0.044715 x^3))",
-		fwd:    func(k *Kernel, x Reg) Reg { return k.Bin("mul.f32", x, geluSigma(k, x)) },
-		grad: func(k *Kernel, x, _ Reg) Reg {
-			s := geluSigma(k, x)
-			ds := k.Bin("mul.f32", s, k.Bin("sub.f32", F(1), s))
-			x2 := k.Bin("mul.f32", x, x)
-			dz := k.Tern("fma.rn.f32", x2, F(3*0.044715*2*geluC), F(2*geluC))
-			return k.Tern("fma.rn.f32", k.Bin("mul.f32", x, ds), dz, s)
-		}, uses: "x"},
+	{name: "gelu", fwdDoc: "gelu_tanh(x) = x / (1 + exp(-2*sqrt(2/pi)*(xc + 0.044715 xc^3))), xc = x clamped to [-10, 10] as the CPU does",
+		bwdDoc: "s + 2*xc*s*(1-s)*sqrt(2/pi)*(1 + 3*0.044715 xc^2), s = sigma(2*sqrt(2/pi)*(xc + 0.044715 xc^3))",
+		fwd: func(k *Kernel, x Reg) Reg {
+			s, _ := geluSigma(k, x)
+			return k.Bin("mul.f32", x, s)
+		},
+		grad: func(k *Kernel, x, _ Reg) Reg { return geluGrad(k, x) },
+		uses: "x"},
 	{name: "relu", fwdDoc: "max(x, 0)", bwdDoc: "[x > 0]",
 		fwd: func(k *Kernel, x Reg) Reg { return k.Bin("max.f32", x, F(0)) },
 		grad: func(k *Kernel, x, _ Reg) Reg {
