@@ -94,10 +94,9 @@ type kernelCase struct {
 	run      func(in *inputs) []*tensor.Tensor
 }
 
-// runCases runs every case on the CPU and on the interpreted device with the same inputs
+// runCases runs every case on the CPU and on dev with the same inputs
 // and compares all returned tensors; it also checks which cases fell back to the host.
-func runCases(t *testing.T, cases []kernelCase) {
-	dev := NewInterpreted()
+func runCases(t *testing.T, dev *Device, cases []kernelCase) {
 	cpu := tensor.DefaultCPU()
 	for i, c := range cases {
 		t.Run(c.name, func(t *testing.T) {
@@ -159,13 +158,16 @@ func TestDeviceMemory(t *testing.T) {
 	}
 }
 
-func TestMatMulAgainstCPU(t *testing.T) {
+// TestMatMulAgainstCPU covers the transposes, the batch layouts and accumulation with
+// sizes that are not multiples of the 64×64 tiles.
+func TestMatMulAgainstCPU(t *testing.T) { testMatMul(t, NewInterpreted(), 37, 70, 33) }
+
+func testMatMul(t *testing.T, dev *Device, m, n, k int) {
 	type mm struct {
 		name       string
 		a, b, c    []int
 		tA, tB, ac bool
 	}
-	m, n, k := 37, 70, 33
 	var cases []mm
 	for _, tr := range [][2]bool{{false, false}, {false, true}, {true, false}, {true, true}} {
 		as, bs := []int{m, k}, []int{k, n}
@@ -185,7 +187,6 @@ func TestMatMulAgainstCPU(t *testing.T) {
 			)
 		}
 	}
-	dev := NewInterpreted()
 	cpu := tensor.DefaultCPU()
 	abs := func(x *tensor.Tensor) *tensor.Tensor {
 		v := x.Host()
@@ -222,7 +223,10 @@ func TestMatMulAgainstCPU(t *testing.T) {
 	}
 }
 
-func TestElementwiseAgainstCPU(t *testing.T) {
+func TestElementwiseAgainstCPU(t *testing.T) { runCases(t, NewInterpreted(), elementwiseCases()) }
+
+// elementwiseCases are the elementwise methods' cases.
+func elementwiseCases() []kernelCase {
 	var cases []kernelCase
 	for _, op := range []tensor.BinaryOp{tensor.OpAdd, tensor.OpSub, tensor.OpMul, tensor.OpDiv} {
 		fb := ""
@@ -311,10 +315,13 @@ func TestElementwiseAgainstCPU(t *testing.T) {
 				}})
 		}
 	}
-	runCases(t, cases)
+	return cases
 }
 
-func TestReduceAgainstCPU(t *testing.T) {
+func TestReduceAgainstCPU(t *testing.T) { runCases(t, NewInterpreted(), reduceCases()) }
+
+// reduceCases are the reduce methods' cases.
+func reduceCases() []kernelCase {
 	var cases []kernelCase
 	for _, axis := range []int{0, 1, 2, -1} {
 		for _, acc := range []bool{false, true} {
@@ -359,10 +366,13 @@ func TestReduceAgainstCPU(t *testing.T) {
 				return []*tensor.Tensor{out, dx}
 			}})
 	}
-	runCases(t, cases)
+	return cases
 }
 
-func TestNNAgainstCPU(t *testing.T) {
+func TestNNAgainstCPU(t *testing.T) { runCases(t, NewInterpreted(), nnCases()) }
+
+// nnCases are the NN methods' cases.
+func nnCases() []kernelCase {
 	var cases []kernelCase
 	for _, mode := range []tensor.SoftmaxMode{tensor.SoftmaxPlain, tensor.SoftmaxLog, tensor.SoftmaxCausal} {
 		cases = append(cases,
@@ -461,10 +471,13 @@ func TestNNAgainstCPU(t *testing.T) {
 			}},
 		)
 	}
-	runCases(t, cases)
+	return cases
 }
 
-func TestConvAgainstCPU(t *testing.T) {
+func TestConvAgainstCPU(t *testing.T) { runCases(t, NewInterpreted(), convCases()) }
+
+// convCases are the conv methods' cases.
+func convCases() []kernelCase {
 	var cases []kernelCase
 	for _, sz := range []struct{ b, l, h, lk int }{{2, 9, 3, 5}, {1, 70, 2, 64}, {1, 7, 5, 7}} {
 		for _, skip := range []bool{true, false} {
@@ -512,10 +525,13 @@ func TestConvAgainstCPU(t *testing.T) {
 			)
 		}
 	}
-	runCases(t, cases)
+	return cases
 }
 
-func TestSSMAgainstCPU(t *testing.T) {
+func TestSSMAgainstCPU(t *testing.T) { runCases(t, NewInterpreted(), ssmCases()) }
+
+// ssmCases are the SSM methods' cases.
+func ssmCases() []kernelCase {
 	const h, n, l = 3, 4, 11
 	diag := func(in *inputs) []*tensor.Tensor {
 		logDt := in.dev.FromHost([]float32{-3, -4.5, -2.2}, h)
@@ -554,10 +570,13 @@ func TestSSMAgainstCPU(t *testing.T) {
 			return []*tensor.Tensor{db, dc}
 		}},
 	)
-	runCases(t, cases)
+	return cases
 }
 
-func TestOptimAgainstCPU(t *testing.T) {
+func TestOptimAgainstCPU(t *testing.T) { runCases(t, NewInterpreted(), optimCases()) }
+
+// optimCases are the optim methods' cases.
+func optimCases() []kernelCase {
 	var cases []kernelCase
 	for _, n := range []int{1, 7, 1027} {
 		cases = append(cases,
@@ -575,9 +594,13 @@ func TestOptimAgainstCPU(t *testing.T) {
 			}},
 		)
 	}
-	runCases(t, cases)
-	dev := NewInterpreted()
-	for _, n := range []int{1, 31, 4097, 9000} {
+	return cases
+}
+
+func TestSquaredNormAgainstCPU(t *testing.T) { testSquaredNorm(t, NewInterpreted(), 1, 31, 4097, 9000) }
+
+func testSquaredNorm(t *testing.T, dev *Device, sizes ...int) {
+	for _, n := range sizes {
 		x := newInputs(tensor.DefaultCPU(), uint64(n)).t(n)
 		want := tensor.DefaultCPU().SquaredNorm(x)
 		got := dev.SquaredNorm(x.To(dev))

@@ -53,6 +53,7 @@ func tinyConfig(attention bool) model.Config {
 	return cfg
 }
 
+// tinyBatch is a batch of random tokens with one ignored target.
 func tinyBatch(rows, context, vocab int, seed uint64) data.Batch {
 	rng := tensor.NewRNG(seed)
 	b := data.Batch{Rows: rows, Context: context, Inputs: make([]int32, rows*context), Targets: make([]int32, rows*context)}
@@ -97,61 +98,63 @@ func gradients(t *testing.T, m *model.LM, b data.Batch) (float64, map[string][]f
 func TestTrainingStepMatchesCPU(t *testing.T) {
 	for _, attention := range []bool{false, true} {
 		t.Run(fmt.Sprintf("attention=%v", attention), func(t *testing.T) {
-			cfg := tinyConfig(attention)
-			const rows, context = 2, 12
-			batch := tinyBatch(rows, context, cfg.VocabSize, 3)
-			dev := NewInterpreted()
-			cpu := tensor.DefaultCPU()
-			mc, err := model.New(cfg, cpu, 5)
-			if err != nil {
-				t.Fatal(err)
-			}
-			mg, err := model.New(cfg, dev, 5)
-			if err != nil {
-				t.Fatal(err)
-			}
-
-			lossC, gradC := gradients(t, mc, batch)
-			dev.ResetCounters()
-			lossG, gradG := gradients(t, mg, batch)
-			if math.Abs(lossG-lossC) > rtolStepLoss*math.Abs(lossC) {
-				t.Errorf("loss %v, CPU %v", lossG, lossC)
-			}
-			worst, worstName := 0.0, ""
-			for name, want := range gradC {
-				closeTo(t, "grad "+name, gradG[name], want, nil, rtolStepGrad)
-				if e := relErr(gradG[name], want); e > worst {
-					worst, worstName = e, name
-				}
-			}
-			t.Logf("loss %.7g (CPU %.7g); largest gradient error %.2g of (|g| + mean |g|), in %s", lossG, lossC, worst, worstName)
-			reportFallbacks(t, dev, "forward and backward")
-
-			opts := train.Options{Batch: rows, Context: context, Steps: 10, LR: 1e-3, WeightDecay: 0.1, Seed: 11}
-			sc, sg := train.NewStepper(mc, opts, 10), train.NewStepper(mg, opts, 10)
-			next := func() data.Batch { return batch }
-			rc, err := sc.Run(next)
-			if err != nil {
-				t.Fatal(err)
-			}
-			dev.ResetCounters()
-			rg, err := sg.Run(next)
-			if err != nil {
-				t.Fatal(err)
-			}
-			if math.Abs(rg.Loss-rc.Loss) > rtolStepLoss*math.Abs(rc.Loss) {
-				t.Errorf("step loss %v, CPU %v", rg.Loss, rc.Loss)
-			}
-			if math.Abs(rg.GradNorm-rc.GradNorm) > rtolStepGrad*rc.GradNorm {
-				t.Errorf("gradient norm %v, CPU %v", rg.GradNorm, rc.GradNorm)
-			}
-			reportFallbacks(t, dev, "training step")
-			lr := float64(opts.LR) * rc.LR / opts.LR
-			for i, pc := range mc.Params() {
-				pg := mg.Params()[i]
-				checkUpdated(t, pc.Name, pg.Value.Host(), pc.Value.Host(), gradC[pc.Name], lr)
-			}
+			testTrainingStep(t, NewInterpreted(), tinyConfig(attention), 2, 12)
 		})
+	}
+}
+
+// testTrainingStep compares a forward and backward pass and then an optimizer step of
+// the model cfg on dev with the CPU's.
+func testTrainingStep(t *testing.T, dev *Device, cfg model.Config, rows, context int) {
+	batch := tinyBatch(rows, context, cfg.VocabSize, 3)
+	cpu := tensor.DefaultCPU()
+	mc, err := model.New(cfg, cpu, 5)
+	if err != nil {
+		t.Fatal(err)
+	}
+	mg, err := model.New(cfg, dev, 5)
+	if err != nil {
+		t.Fatal(err)
+	}
+
+	lossC, gradC := gradients(t, mc, batch)
+	dev.ResetCounters()
+	lossG, gradG := gradients(t, mg, batch)
+	if math.Abs(lossG-lossC) > rtolStepLoss*math.Abs(lossC) {
+		t.Errorf("loss %v, CPU %v", lossG, lossC)
+	}
+	worst, worstName := 0.0, ""
+	for name, want := range gradC {
+		closeTo(t, "grad "+name, gradG[name], want, nil, rtolStepGrad)
+		if e := relErr(gradG[name], want); e > worst {
+			worst, worstName = e, name
+		}
+	}
+	t.Logf("loss %.7g (CPU %.7g); largest gradient error %.2g of (|g| + mean |g|), in %s", lossG, lossC, worst, worstName)
+	reportFallbacks(t, dev, "forward and backward")
+
+	opts := train.Options{Batch: rows, Context: context, Steps: 10, LR: 1e-3, WeightDecay: 0.1, Seed: 11}
+	sc, sg := train.NewStepper(mc, opts, 10), train.NewStepper(mg, opts, 10)
+	next := func() data.Batch { return batch }
+	rc, err := sc.Run(next)
+	if err != nil {
+		t.Fatal(err)
+	}
+	dev.ResetCounters()
+	rg, err := sg.Run(next)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if math.Abs(rg.Loss-rc.Loss) > rtolStepLoss*math.Abs(rc.Loss) {
+		t.Errorf("step loss %v, CPU %v", rg.Loss, rc.Loss)
+	}
+	if math.Abs(rg.GradNorm-rc.GradNorm) > rtolStepGrad*rc.GradNorm {
+		t.Errorf("gradient norm %v, CPU %v", rg.GradNorm, rc.GradNorm)
+	}
+	reportFallbacks(t, dev, "training step")
+	for i, pc := range mc.Params() {
+		pg := mg.Params()[i]
+		checkUpdated(t, pc.Name, pg.Value.Host(), pc.Value.Host(), gradC[pc.Name], rc.LR)
 	}
 }
 
