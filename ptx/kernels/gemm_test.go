@@ -7,7 +7,7 @@ import (
 
 func TestSgemmTF32(t *testing.T) {
 	shapes := [][3]int{{1, 1, 1}, {7, 31, 33}, {33, 7, 100}, {100, 33, 7}, {64, 64, 16}, {65, 130, 31}, {31, 100, 33}, {3, 5, 0}}
-	for _, kind := range []string{"nn", "nt", "tn"} {
+	for _, kind := range []string{"nn", "nt", "tn", "tt"} {
 		for si, s := range shapes {
 			M, N, K := s[0], s[1], s[2]
 			e := newEnv(t, "gemm")
@@ -15,14 +15,15 @@ func TestSgemmTF32(t *testing.T) {
 			pad := si % 2
 			var lda, ldb int
 			var a, b []float32
-			if kind == "tn" {
+			transA, transB := kind[0] == 't', kind[1] == 't'
+			if transA {
 				lda = M + pad
 				a = e.rand(max(K, 1)*lda, -1, 1)
 			} else {
 				lda = K + pad
 				a = e.rand(M*max(lda, 1), -1, 1)
 			}
-			if kind == "nt" {
+			if transB {
 				ldb = K + pad
 				b = e.rand(N*max(ldb, 1), -1, 1)
 			} else {
@@ -32,13 +33,13 @@ func TestSgemmTF32(t *testing.T) {
 			ldc := N + pad
 			c0 := e.rand(M*ldc, -1, 1)
 			at := func(i, k int) float64 {
-				if kind == "tn" {
+				if transA {
 					return float64(a[k*lda+i])
 				}
 				return float64(a[i*lda+k])
 			}
 			bt := func(k, j int) float64 {
-				if kind == "nt" {
+				if transB {
 					return float64(b[j*ldb+k])
 				}
 				return float64(b[k*ldb+j])

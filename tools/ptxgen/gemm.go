@@ -284,6 +284,6 @@ func sgemmKernel(transA, transB bool) *Kernel {
 }
 
 func gemmModule() *Module {
-	return &Module{File: "gemm.ptx", Doc: []string{"TF32 tensor-core SGEMM (mma.sync m16n8k8), NN, NT and TN."},
-		Kernels: []*Kernel{sgemmKernel(false, false), sgemmKernel(false, true), sgemmKernel(true, false)}}
+	return &Module{File: "gemm.ptx", Doc: []string{"TF32 tensor-core SGEMM (mma.sync m16n8k8), NN, NT, TN and TT."},
+		Kernels: []*Kernel{sgemmKernel(false, false), sgemmKernel(false, true), sgemmKernel(true, false), sgemmKernel(true, true)}}
 }
