@@ -126,5 +126,6 @@ func fftModule() *Module {
 		k.Op("ret")
 		m.Kernels = append(m.Kernels, k)
 	}
+	m.Kernels = append(m.Kernels, fftConvKernels()...)
 	return m
 }
