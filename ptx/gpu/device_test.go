@@ -216,7 +216,7 @@ func testMatMul(t *testing.T, dev *Device, m, n, k int) {
 			}
 			closeTo(t, "C", got.Host(), want.Host(), scale.Data(), rtolTF32)
 			fb := dev.HostFallbacks()
-			if wantFB := c.tA && c.tB; (len(fb) > 0) != wantFB {
+			if len(fb) > 0 {
 				t.Errorf("host fallbacks %v", fb)
 			}
 		})
@@ -542,13 +542,13 @@ func ssmCases() []kernelCase {
 	var cases []kernelCase
 	for _, disc := range []tensor.Discretization{tensor.ZOH, tensor.Bilinear} {
 		cases = append(cases,
-			kernelCase{name: "DiagSSMKernel/" + disc.String(), fallback: "DiagSSMKernel", rtol: rtolF32, run: func(in *inputs) []*tensor.Tensor {
+			kernelCase{name: "DiagSSMKernel/" + disc.String(), rtol: rtolF32, run: func(in *inputs) []*tensor.Tensor {
 				p := diag(in)
 				k := in.dev.Zeros(h, l)
 				in.dev.DiagSSMKernel(k, p[0], p[1], p[2], p[3], p[4], disc)
 				return []*tensor.Tensor{k}
 			}},
-			kernelCase{name: "DiagSSMKernelBackward/" + disc.String(), fallback: "DiagSSMKernelBackward", rtol: rtolF32, run: func(in *inputs) []*tensor.Tensor {
+			kernelCase{name: "DiagSSMKernelBackward/" + disc.String(), rtol: rtolF32, run: func(in *inputs) []*tensor.Tensor {
 				p := diag(in)
 				g := []*tensor.Tensor{in.t(h), in.t(h, n), in.t(h, n), in.t(h, n, 2), in.t(1, h, n, 2)}
 				in.dev.DiagSSMKernelBackward(in.t(h, l), p[0], p[1], p[2], p[3], p[4], disc, g[0], g[1], g[2], g[3], g[4])

@@ -13,16 +13,10 @@ import (
 // the interface says so.
 
 // MatMul implements tensor.LinalgKernels with the TF32 tensor-core SGEMM kernels (NN, NT,
-// TN), covering a batch the way the CPU does: one tall product, one product with the
+// TN, TT), covering a batch the way the CPU does: one tall product, one product with the
 // batch stacked along the shared axis, or one launch per matrix.
 func (d *Device) MatMul(out, a, b *tensor.Tensor, transA, transB, accumulate bool) {
 	batchShape, m, n, k := tensor.MatMulShapes(out, a, b, transA, transB)
-	if transA && transB {
-		d.onHost("MatMul(TT)", []*tensor.Tensor{out, a, b}, []int{0}, func(c *tensor.CPU, h []*tensor.Tensor) {
-			c.MatMul(h[0], h[1], h[2], true, true, accumulate)
-		})
-		return
-	}
 	if m == 0 || n == 0 {
 		return
 	}
@@ -71,10 +65,12 @@ func (d *Device) MatMul(out, a, b *tensor.Tensor, transA, transB, accumulate boo
 	}
 }
 
-// gemm computes C = op(A)·op(B) + beta·C with one SGEMM launch (not both transposed).
+// gemm computes C = op(A)·op(B) + beta·C with one SGEMM launch.
 func (d *Device) gemm(transA, transB bool, m, n, k int, a uint64, lda int, b uint64, ldb int, beta float32, c uint64, ldc int) {
 	name := "sgemm_nn"
 	switch {
+	case transA && transB:
+		name = "sgemm_tt"
 	case transA:
 		name = "sgemm_tn"
 	case transB:
@@ -475,20 +471,49 @@ func (d *Device) ShortConvBackward(du, dk, dd, dy, u, k, skip *tensor.Tensor) {
 	}
 }
 
-// DiagSSMKernel implements tensor.SSMKernels.
+// maxDiagModes is the most modes the diagonal-SSM kernels discretise per head.
+const maxDiagModes = 256
+
+// DiagSSMKernel implements tensor.SSMKernels; like the CPU, the kernel works in float64.
 func (d *Device) DiagSSMKernel(k, logDt, invAReal, aImag, b, c *tensor.Tensor, disc tensor.Discretization) {
-	d.onHost("DiagSSMKernel", []*tensor.Tensor{k, logDt, invAReal, aImag, b, c}, []int{0}, func(cpu *tensor.CPU, h []*tensor.Tensor) {
-		cpu.DiagSSMKernel(h[0], h[1], h[2], h[3], h[4], h[5], disc)
-	})
+	h, n := tensor.DiagSSMShapes("DiagSSMKernel", logDt, invAReal, aImag, b, c)
+	if k.Rank() != 2 || k.Dim(0) != h {
+		panic(&tensor.ShapeError{Op: "DiagSSMKernel", Shapes: [][]int{k.Shape(), logDt.Shape()}, Msg: "K must be (H, L)"})
+	}
+	l := k.Dim(1)
+	if n > maxDiagModes {
+		d.onHost("DiagSSMKernel(N>256)", []*tensor.Tensor{k, logDt, invAReal, aImag, b, c}, []int{0}, func(cpu *tensor.CPU, t []*tensor.Tensor) {
+			cpu.DiagSSMKernel(t[0], t[1], t[2], t[3], t[4], t[5], disc)
+		})
+		return
+	}
+	if h*l == 0 {
+		return
+	}
+	d.launch("diag_ssm_kernel_f32", [3]int{ceilDiv(l, 256), h, 1}, 0, aPtr(d.ptr(k)), aPtr(d.ptr(logDt)), aPtr(d.ptr(invAReal)),
+		aPtr(d.ptr(aImag)), aPtr(d.ptr(b)), aPtr(d.ptr(c)), aU32(h), aU32(n), aU32(l), aU32(int(disc)))
 }
 
 // DiagSSMKernelBackward implements tensor.SSMKernels.
 func (d *Device) DiagSSMKernelBackward(dk, logDt, invAReal, aImag, b, c *tensor.Tensor, disc tensor.Discretization,
 	dLogDt, dInvAReal, dAImag, dB, dC *tensor.Tensor) {
-	d.onHost("DiagSSMKernelBackward", []*tensor.Tensor{dk, logDt, invAReal, aImag, b, c, dLogDt, dInvAReal, dAImag, dB, dC},
-		[]int{6, 7, 8, 9, 10}, func(cpu *tensor.CPU, h []*tensor.Tensor) {
-			cpu.DiagSSMKernelBackward(h[0], h[1], h[2], h[3], h[4], h[5], disc, h[6], h[7], h[8], h[9], h[10])
-		})
+	h, n := tensor.DiagSSMShapes("DiagSSMKernelBackward", logDt, invAReal, aImag, b, c)
+	if dk.Rank() != 2 || dk.Dim(0) != h {
+		panic(&tensor.ShapeError{Op: "DiagSSMKernelBackward", Shapes: [][]int{dk.Shape(), logDt.Shape()}, Msg: "dK must be (H, L)"})
+	}
+	if n > maxDiagModes {
+		d.onHost("DiagSSMKernelBackward(N>256)", []*tensor.Tensor{dk, logDt, invAReal, aImag, b, c, dLogDt, dInvAReal, dAImag, dB, dC},
+			[]int{6, 7, 8, 9, 10}, func(cpu *tensor.CPU, t []*tensor.Tensor) {
+				cpu.DiagSSMKernelBackward(t[0], t[1], t[2], t[3], t[4], t[5], disc, t[6], t[7], t[8], t[9], t[10])
+			})
+		return
+	}
+	if h == 0 || (dLogDt == nil && dInvAReal == nil && dAImag == nil && dB == nil && dC == nil) {
+		return
+	}
+	d.launch("diag_ssm_kernel_bwd_f32", [3]int{h, 1, 1}, 0, aPtr(d.ptrOrNull(dLogDt)), aPtr(d.ptrOrNull(dInvAReal)),
+		aPtr(d.ptrOrNull(dAImag)), aPtr(d.ptrOrNull(dB)), aPtr(d.ptrOrNull(dC)), aPtr(d.ptr(dk)), aPtr(d.ptr(logDt)),
+		aPtr(d.ptr(invAReal)), aPtr(d.ptr(aImag)), aPtr(d.ptr(b)), aPtr(d.ptr(c)), aU32(h), aU32(n), aU32(dk.Dim(1)), aU32(int(disc)))
 }
 
 // ShiftSSMKernel implements tensor.SSMKernels.

@@ -32,9 +32,7 @@ const (
 // stepFallbacksPending are the methods that a training step of the tiny models still runs
 // on the host because their PTX kernels have not landed; the test fails on any other
 // fallback, so the list can only shrink.
-var stepFallbacksPending = map[string]bool{
-	"DiagSSMKernel": true, "DiagSSMKernelBackward": true,
-}
+var stepFallbacksPending = map[string]bool{}
 
 // tinyConfig is a small H3 LM; with attention it is the hybrid (attention in layer 1,
 // learned positions).
