@@ -26,14 +26,29 @@ func binary(g *Graph, op tensor.BinaryOp, a, b *Var) *Var {
 	out := g.Result(dev.Zeros(a.Shape()...), a, b)
 	dev.Binary(op, out.Value, a.Value, b.Value)
 	g.OnBackward(out, func() {
+		// The gradient of a sum or difference with respect to a is out's gradient itself:
+		// a takes it when it has none yet (takeGrad). b may take it instead when a does
+		// not, never both, so the two gradients never share storage.
 		var da, db *tensor.Tensor
+		dout, taken := out.Grad, false
 		if a.RequiresGrad() {
-			da = a.GradTensor()
+			if (op == tensor.OpAdd || op == tensor.OpSub) && a.Grad == nil {
+				a.takeGrad(dout)
+				taken = true
+			} else {
+				da = a.GradTensor()
+			}
 		}
 		if b.RequiresGrad() {
-			db = b.GradTensor()
+			if op == tensor.OpAdd && !taken && b.Grad == nil && tensor.SameShape(b.Shape(), dout.Shape()) {
+				b.takeGrad(dout)
+			} else {
+				db = b.GradTensor()
+			}
 		}
-		dev.BinaryBackward(op, da, db, out.Grad, a.Value, b.Value)
+		if da != nil || db != nil {
+			dev.BinaryBackward(op, da, db, dout, a.Value, b.Value)
+		}
 	})
 	return out
 }

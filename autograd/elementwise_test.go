@@ -39,3 +39,62 @@ func TestBinaryShapeError(t *testing.T) {
 	a, b := param(tensor.NewRNG(43), "a", 1, 2, 3), param(tensor.NewRNG(44), "b", 1, 2)
 	wantShapeError(t, func() { Sub(g, a, b) }, "Sub", "[2 3]", "[2]")
 }
+
+// TestGradientHandOff covers graphs where Add, Sub and Reshape hand an output's gradient
+// to an input that has none yet (takeGrad) next to inputs that already have one, so the
+// shared storage would show up as a wrong gradient if it ever leaked.
+func TestGradientHandOff(t *testing.T) {
+	rng := tensor.NewRNG(45)
+	x, y, z := param(rng, "x", 1, 4, 3), param(rng, "y", 1, 4, 3), param(rng, "z", 1, 4, 3)
+	cases := map[string]func(g *Graph, in []*Var) *Var{
+		"Add(x, x)": func(g *Graph, in []*Var) *Var { return Add(g, in[0], in[0]) },
+		"Sub(x, x)+x·y": func(g *Graph, in []*Var) *Var {
+			return Add(g, Sub(g, in[0], in[0]), Mul(g, in[0], in[1]))
+		},
+		"Sub(x, y)": func(g *Graph, in []*Var) *Var { return Sub(g, in[0], in[1]) },
+		// x reaches the product twice: once handed the sum's gradient, once accumulating.
+		"(x+y)·(x+z)": func(g *Graph, in []*Var) *Var {
+			return Mul(g, Add(g, in[0], in[1]), Add(g, in[0], in[2]))
+		},
+		// x has a gradient (from the product) when the sum runs backward: y takes it.
+		"(x+y)·x": func(g *Graph, in []*Var) *Var { return Mul(g, Add(g, in[0], in[1]), in[0]) },
+		"reshape(x+y)·z": func(g *Graph, in []*Var) *Var {
+			s := Reshape(g, Add(g, in[0], in[1]), 3, 4)
+			return Mul(g, s, Reshape(g, Add(g, in[2], in[0]), 3, 4))
+		},
+	}
+	for name, f := range cases {
+		checkGrad(t, name, f, x, y, z)
+	}
+}
+
+func TestBackwardWithKeepsSeedAndAccumulates(t *testing.T) {
+	rng := tensor.NewRNG(46)
+	x, y := param(rng, "x", 1, 2, 3), param(rng, "y", 1, 2, 3)
+	seed := tensor.RandNormal(tensor.DefaultCPU(), rng, 1, 2, 3)
+	seedBefore := seed.Host()
+	run := func() {
+		g := NewGraph()
+		if err := g.BackwardWith(Add(g, Add(g, x, y), x), seed); err != nil {
+			t.Fatal(err)
+		}
+	}
+	run()
+	once := x.Grad.Host()
+	run() // a second graph accumulates into the gradients the first one handed out
+	for i, v := range seed.Host() {
+		if v != seedBefore[i] {
+			t.Fatalf("the seed changed at %d: %v, was %v", i, v, seedBefore[i])
+		}
+	}
+	for i, v := range x.Grad.Host() {
+		if v != 2*once[i] || once[i] != 2*seedBefore[i] {
+			t.Fatalf("x's gradient at %d: %v after one pass and %v after two; want 2·seed = %v, then twice that", i, once[i], v, 2*seedBefore[i])
+		}
+	}
+	for i, v := range y.Grad.Host() {
+		if v != 2*seedBefore[i] {
+			t.Fatalf("y's gradient at %d: %v, want %v", i, v, 2*seedBefore[i])
+		}
+	}
+}

@@ -64,6 +64,20 @@ func (v *Var) GradTensor() *tensor.Tensor {
 	return v.Grad
 }
 
+// takeGrad gives v the gradient grad, shaped like v, that an op's backward passes on
+// unchanged. When v has no gradient yet, v takes grad itself instead of a zero-filled
+// tensor plus an addition: grad is an op result's gradient, complete when that op's
+// backward runs and read by nothing after it, so later accumulation into it is safe.
+// (The op result's Grad then tracks v's; only inputs' and parameters' gradients are
+// defined after Backward.) Otherwise grad is added to v's gradient.
+func (v *Var) takeGrad(grad *tensor.Tensor) {
+	if v.Grad == nil {
+		v.Grad = grad
+		return
+	}
+	v.Device().Axpy(1, grad, v.Grad)
+}
+
 // Graph is the tape of one forward pass.
 type Graph struct {
 	record bool
@@ -131,7 +145,8 @@ func (g *Graph) BackwardWith(out *Var, seed *tensor.Tensor) error {
 	if !out.requiresGrad {
 		return fmt.Errorf("autograd: output does not depend on any variable that requires a gradient")
 	}
-	out.Grad = seed
+	// A copy, because takeGrad may hand the seed on to an input that accumulates into it.
+	out.Grad = seed.Clone()
 	err := tensor.Catch(func() {
 		for i := len(g.tape) - 1; i >= 0; i-- {
 			g.tape[i]()

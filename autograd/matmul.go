@@ -13,20 +13,24 @@ func MatMul(g *Graph, a, b *Var, transA, transB bool) *Var {
 	dev.MatMul(out.Value, a.Value, b.Value, transA, transB, false)
 	g.OnBackward(out, func() {
 		dc := out.Grad
+		// A gradient that does not exist yet is written, not accumulated into: the
+		// product then need not read the zeros back.
 		if a.RequiresGrad() {
+			acc := a.Grad != nil
 			if transA {
 				// A is stored (k, m): dA = op(B)·dCᵀ.
-				dev.MatMul(a.GradTensor(), b.Value, dc, transB, true, true)
+				dev.MatMul(a.GradTensor(), b.Value, dc, transB, true, acc)
 			} else {
-				dev.MatMul(a.GradTensor(), dc, b.Value, false, !transB, true)
+				dev.MatMul(a.GradTensor(), dc, b.Value, false, !transB, acc)
 			}
 		}
 		if b.RequiresGrad() {
+			acc := b.Grad != nil
 			if transB {
 				// B is stored (n, k): dB = dCᵀ·op(A).
-				dev.MatMul(b.GradTensor(), dc, a.Value, true, transA, true)
+				dev.MatMul(b.GradTensor(), dc, a.Value, true, transA, acc)
 			} else {
-				dev.MatMul(b.GradTensor(), a.Value, dc, !transA, false, true)
+				dev.MatMul(b.GradTensor(), a.Value, dc, !transA, false, acc)
 			}
 		}
 	})

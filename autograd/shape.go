@@ -10,7 +10,7 @@ import (
 // dimension may be -1, inferred from the others.
 func Reshape(g *Graph, x *Var, shape ...int) *Var {
 	out := g.Result(x.Value.Reshape(shape...), x)
-	g.OnBackward(out, func() { x.Device().Axpy(1, out.Grad, x.GradTensor()) })
+	g.OnBackward(out, func() { x.takeGrad(out.Grad.Reshape(x.Shape()...)) })
 	return out
 }
 
