@@ -199,6 +199,68 @@ func sgemmWith(kern gemmKernels, pool *parallel.Pool, transA, transB bool, m, n,
 		scaleMatrix(m, n, beta, c, ldc)
 		return
 	}
+	if m*n*k <= tinyFlops {
+		sgemmTiny(transA, transB, m, n, k, alpha, a, lda, b, ldb, beta, c, ldc)
+		return
+	}
+	sgemmDispatch(kern, pool, transA, transB, m, n, k, alpha, a, lda, b, ldb, beta, c, ldc)
+}
+
+// tinyFlops is the size (in multiply-adds) up to which a product runs as plain loops: the
+// kernels' set-up (scratch buffers, packing, edge tiles) costs a few hundred nanoseconds,
+// more than 128 multiply-adds in scalar Go (8×8×8 was already faster through the
+// kernels). Batches of tiny products are common: the multi-head H3 mixer takes an outer
+// product and a vector-matrix product of head_dim² per position and head.
+const tinyFlops = 128
+
+// sgemmTiny computes C = alpha·op(A)·op(B) + beta·C with loops over the stored layouts.
+func sgemmTiny(transA, transB bool, m, n, k int, alpha float32, a []float32, lda int, b []float32, ldb int, beta float32, c []float32, ldc int) {
+	// op(A)[i][p] is a[i·lda+p], or a[p·lda+i] when A is stored transposed.
+	rowStep, colStep := lda, 1
+	if transA {
+		rowStep, colStep = 1, lda
+	}
+	for i := range m {
+		row := c[i*ldc : i*ldc+n]
+		if transB {
+			// op(B)[p][j] = b[j·ldb+p]: a dot product per element.
+			for j := range row {
+				bj := b[j*ldb : j*ldb+k]
+				var s float32
+				for p, v := range bj {
+					s += a[i*rowStep+p*colStep] * v
+				}
+				if beta == 0 {
+					row[j] = alpha * s
+				} else {
+					row[j] = alpha*s + beta*row[j]
+				}
+			}
+			continue
+		}
+		// op(B)[p][j] = b[p·ldb+j]: scaled rows of B added to the row of C.
+		switch beta {
+		case 0:
+			clear(row)
+		case 1:
+		default:
+			for j := range row {
+				row[j] *= beta
+			}
+		}
+		for p := range k {
+			s := alpha * a[i*rowStep+p*colStep]
+			for j, w := range b[p*ldb : p*ldb+n] {
+				row[j] += s * w
+			}
+		}
+	}
+}
+
+// sgemmDispatch picks the algorithm for a product that is not tiny: matrix-vector and
+// dot-product kernels for few rows or columns, otherwise the blocked product, on one
+// thread or shared.
+func sgemmDispatch(kern gemmKernels, pool *parallel.Pool, transA, transB bool, m, n, k int, alpha float32, a []float32, lda int, b []float32, ldb int, beta float32, c []float32, ldc int) {
 	workers := 1
 	if pool != nil {
 		workers = pool.Workers()
