@@ -1,9 +1,12 @@
 package kernels_test
 
 import (
+	"fmt"
 	"math"
 	"math/cmplx"
 	"testing"
+
+	"github.com/hungry-ssm/hungry/ptx/kernels"
 )
 
 func ewLaunch(n int) ([3]int, [3]int) {
@@ -313,4 +316,37 @@ func TestH3StepMatchesConvolutionKernels(t *testing.T) {
 	// The recurrence rounds the state at every step, but |dA| < 1 damps old errors, so the
 	// plain fp32 tolerance against the size of the convolution's terms holds.
 	check(t, "diagonal SSM as a convolution", run(diagP, u), want, rtolF32, func(i int) float64 { return scale[i] })
+}
+
+// TestEmbeddingBackwardGrouped checks the deterministic scatter-add bit for bit against
+// the CPU device, whose ScatterAdd adds each id's rows in token order as the kernel does.
+func TestEmbeddingBackwardGrouped(t *testing.T) {
+	for _, s := range [][3]int{{1, 1, 1}, {7, 5, 3}, {31, 10, 33}, {100, 7, 31}, {33, 100, 7}, {1000, 3, 2}} {
+		ntok, vocab, dim := s[0], s[1], s[2]
+		e := newEnv(t, "embedding")
+		ids := make([]int32, ntok)
+		for i := range ids {
+			ids[i] = int32(e.rng.IntN(vocab))
+		}
+		dout, t0 := e.rand(ntok*dim, -1, 1), e.rand(vocab*dim, -1, 1)
+		want := ten(t0, vocab, dim)
+		cpuRef.ScatterAdd(want, ten(dout, ntok, dim), ids)
+		uniq, start, pos := kernels.GroupIDs(ids)
+		dt := e.f32(t0)
+		e.launch("embedding_bwd_grouped_f32", [3]int{ceilDiv(len(uniq)*dim, 256), 1, 1}, [3]int{256, 1, 1}, 0,
+			dt, e.f32(dout), e.i32(uniq), e.i32(start), e.i32(pos), len(uniq), dim)
+		// The same float32 additions in the same order: exact.
+		check(t, name("embedding bwd grouped %v", s), e.read(dt, vocab*dim), f64s(want.Data()), 0, nil)
+	}
+}
+
+func TestGroupIDs(t *testing.T) {
+	uniq, start, pos := kernels.GroupIDs([]int32{4, 2, 4, 4, 0, 2})
+	want := [][]int32{{4, 2, 0}, {0, 3, 5, 6}, {0, 2, 3, 1, 5, 4}}
+	for i, got := range [][]int32{uniq, start, pos} {
+		if fmt.Sprint(got) != fmt.Sprint(want[i]) {
+			t.Errorf("GroupIDs: got %v %v %v, want %v", uniq, start, pos, want)
+			break
+		}
+	}
 }

@@ -54,6 +54,7 @@ func embeddingModule() *Module {
 		k.Op("ret")
 		m.Kernels = append(m.Kernels, k)
 	}
+	m.Kernels = append(m.Kernels, embeddingBwdGrouped())
 	return m
 }
 
