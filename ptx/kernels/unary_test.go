@@ -4,6 +4,7 @@ import (
 	"math"
 	"testing"
 
+	"github.com/hungry-ssm/hungry/ptx/ptxsim"
 	"github.com/hungry-ssm/hungry/tensor"
 )
 
@@ -109,6 +110,56 @@ func TestSquaredNorm(t *testing.T) {
 			}
 			// Positive terms: the error is relative to the sum itself.
 			check(t, name("squared norm n=%d G=%d", n, g), []float32{float32(got)}, []float64{want}, rtolF32, nil)
+		}
+	}
+}
+
+// TestUnalignedViews launches the vectorised kernels on views that start 4 bytes past a
+// 16-byte boundary (a tensor's view may), which must take the scalar path and give the
+// same bits as the aligned launch.
+func TestUnalignedViews(t *testing.T) {
+	type launch struct {
+		module, kernel string
+		ptrs           int // pointer operands, each filled with fresh data
+		extra          []any
+	}
+	const n, nb = 37, 5
+	cases := []launch{
+		{"elementwise", "add_f32", 3, []any{n}},
+		{"elementwise", "adamw_f32", 4, []any{float32(0.9), float32(0.999), float32(1e-8), float32(0.99), float32(0.01), float32(0.5), float32(1), n}},
+		{"broadcast", "binary_mul_f32", 3, []any{n, nb}},
+		{"broadcast", "binary_bwd_a_div_f32", 3, []any{n, nb}},
+		{"unary", "unary_bwd_silu_f32", 4, []any{n}},
+		{"unary", "sgd_f32", 3, []any{float32(0.1), float32(0.9), float32(0.01), float32(1), n}},
+		{"unary", "copy_f32", 2, []any{n}},
+	}
+	for _, c := range cases {
+		e := newEnv(t, c.module)
+		data := make([][]float32, c.ptrs)
+		for p := range data {
+			data[p] = e.rand(n+1, 0.5, 2) // positive: safe as divisors and second moments
+		}
+		run := func(offset int) [][]float32 {
+			ptrs := make([]any, c.ptrs)
+			for p := range ptrs {
+				ptrs[p] = e.f32(data[p][:n+offset]) + ptrOff(offset)
+			}
+			e.launch(c.kernel, [3]int{ceilDiv(n, 1024), 1, 1}, [3]int{256, 1, 1}, 0, append(ptrs, c.extra...)...)
+			out := make([][]float32, c.ptrs)
+			for p := range ptrs {
+				out[p] = e.read(ptrs[p].(ptxsim.Ptr), n)
+			}
+			return out
+		}
+		// The aligned run sees data[p][0:n]; the unaligned one data[p][1:n+1]: shift the
+		// inputs so both compute on the same values.
+		aligned := run(0)
+		for p := range data {
+			copy(data[p][1:], data[p][:n])
+		}
+		unaligned := run(1)
+		for p := range aligned {
+			check(t, name("%s unaligned operand %d", c.kernel, p), unaligned[p], f64s(aligned[p]), 0, nil)
 		}
 	}
 }

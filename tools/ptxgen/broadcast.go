@@ -33,8 +33,9 @@ func wrapNext(k *Kernel, j, nb Reg) {
 
 // repeatKernel is the shape every "big operand meets a repeating one" kernel shares: each
 // thread handles 4 consecutive elements i..i+3 of the big tensors (one v4 access each when
-// all four are in range), and the repeating operand's elements i mod nb.. are loaded one
-// by one, since i mod nb is not 4-aligned in general.
+// all four are in range and the big pointers are 16-byte aligned), and the repeating
+// operand's elements i mod nb.. are loaded one by one, since i mod nb is not 4-aligned in
+// general.
 func repeatKernel(k *Kernel, big map[string]Reg, bigIns, bigOuts []string, small Reg, n, nb Reg,
 	op func(in []Reg, bv Reg) []Reg) {
 	gid, _ := globalIndex(k)
@@ -53,7 +54,8 @@ func repeatKernel(k *Kernel, big map[string]Reg, bigIns, bigOuts []string, small
 	}
 	tail := k.NewLabel("tail")
 	k.OpIf(full, true, "bra", tail)
-	k.Comment("four elements in range: vector path for the big operands")
+	k.OpIf(misaligned(k, big, append(append([]string{}, bigOuts...), bigIns...)), false, "bra", tail)
+	k.Comment("four elements in range, big pointers aligned: vector path for the big operands")
 	vin := make([]Vec, len(bigIns))
 	for x, name := range bigIns {
 		vin[x] = k.LdV("global", ".f32", 4, At(addrs[name], 0))
@@ -78,15 +80,15 @@ func repeatKernel(k *Kernel, big map[string]Reg, bigIns, bigOuts []string, small
 	}
 	k.Op("bra", done)
 	k.Place(tail)
-	k.Comment("tail: up to three elements, one at a time")
-	for e := 0; e < 3; e++ {
+	k.Comment("tail or unaligned: up to four elements, one at a time")
+	for e := 0; e < 4; e++ {
 		if e > 0 {
 			ie := k.Bin("add.u32", i, Imm(e))
 			out := k.Setp("ge.u32", ie, n)
 			k.OpIf(out, false, "bra", done)
 		}
 		bv := k.Ld("global", ".f32", At(elemAddr(k, small, j, 4), 0))
-		if e < 2 {
+		if e < 3 {
 			wrapNext(k, j, nb)
 		}
 		args := make([]Reg, len(bigIns))
@@ -102,7 +104,7 @@ func repeatKernel(k *Kernel, big map[string]Reg, bigIns, bigOuts []string, small
 	k.Op("ret")
 }
 
-const repeatLaunch = "launch: block (256,1,1), grid (ceil(n/1024),1,1); the big tensors' pointers 16-byte aligned"
+const repeatLaunch = "launch: block (256,1,1), grid (ceil(n/1024),1,1); 16-byte aligned big tensors take the vector path"
 
 func binaryFwdKernel(op binaryOp) *Kernel {
 	k := NewKernel("binary_"+op.name+"_f32",

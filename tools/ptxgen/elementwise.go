@@ -2,10 +2,10 @@ package main
 
 import "math"
 
-// Elementwise kernels: each thread handles 4 consecutive elements with one v4 load per
-// input when all 4 are in range, and falls back to scalar accesses for the tail.
-// Launch: block (256,1,1), grid (ceil(n/1024),1,1). Pointers must be 16-byte aligned
-// (cudaMalloc's are).
+// Elementwise kernels: each thread handles 4 consecutive elements with one v4 access per
+// operand when all 4 are in range and every pointer is 16-byte aligned (cudaMalloc's
+// are; views into a tensor may not be), and with scalar accesses otherwise.
+// Launch: block (256,1,1), grid (ceil(n/1024),1,1).
 const ewThreads = 256
 
 type ewSpec struct {
@@ -18,7 +18,7 @@ type ewSpec struct {
 }
 
 func elementwiseKernel(s ewSpec) *Kernel {
-	k := NewKernel(s.name, s.doc, "launch: block (256,1,1), grid (ceil(n/1024),1,1); pointers 16-byte aligned")
+	k := NewKernel(s.name, s.doc, "launch: block (256,1,1), grid (ceil(n/1024),1,1); 16-byte aligned pointers take the vector path")
 	ptr := map[string]Reg{}
 	for _, n := range append(append([]string{}, s.outs...), s.ins...) {
 		if _, ok := ptr[n]; !ok {
@@ -53,7 +53,14 @@ func elementwiseBody(k *Kernel, ptr map[string]Reg, ins, outs []string, n Reg, o
 	}
 	tail, done := k.NewLabel("tail"), k.NewLabel("done")
 	k.OpIf(full, true, "bra", tail)
-	k.Comment("four elements in range: vector path")
+	var names []string
+	for _, name := range append(append([]string{}, outs...), ins...) {
+		if !skip[name] {
+			names = append(names, name)
+		}
+	}
+	k.OpIf(misaligned(k, ptr, names), false, "bra", tail)
+	k.Comment("four elements in range, pointers aligned: vector path")
 	vin := make([]Vec, len(ins))
 	for x, name := range ins {
 		if !skip[name] {
@@ -78,8 +85,8 @@ func elementwiseBody(k *Kernel, ptr map[string]Reg, ins, outs []string, n Reg, o
 	}
 	k.Op("bra", done)
 	k.Place(tail)
-	k.Comment("tail: up to three elements, one at a time")
-	for e := 0; e < 3; e++ {
+	k.Comment("tail or unaligned: up to four elements, one at a time")
+	for e := 0; e < 4; e++ {
 		ie := k.Bin("add.u32", i, Imm(e))
 		out := k.Setp("ge.u32", ie, n)
 		k.OpIf(out, false, "bra", done)
@@ -127,6 +134,26 @@ func geluGrad(k *Kernel, x Reg) Reg {
 	x2 := k.Bin("mul.f32", xc, xc)
 	dz := k.Tern("fma.rn.f32", x2, F(3*0.044715*2*geluC), F(2*geluC))
 	return k.Tern("fma.rn.f32", k.Bin("mul.f32", xc, ds), dz, s)
+}
+
+// misaligned returns a predicate: some pointer named is not 16-byte aligned. It is the
+// same for every thread, so the branch on it does not diverge.
+func misaligned(k *Kernel, ptr map[string]Reg, names []string) Reg {
+	var or Reg
+	seen := map[string]bool{}
+	for _, name := range names {
+		if seen[name] {
+			continue
+		}
+		seen[name] = true
+		if or == (Reg{}) {
+			or = ptr[name]
+			continue
+		}
+		or = k.Bin("or.b64", or, ptr[name])
+	}
+	low := k.Bin("and.b64", or, Imm(15))
+	return k.Setp("ne.u64", low, Imm(0))
 }
 
 func elementwiseModule() *Module {

@@ -73,7 +73,7 @@ var unaryOps = []unaryOp{
 		grad: func(_ *Kernel, _, y Reg) Reg { return y }, uses: "y"},
 }
 
-const ewLaunchDoc = "launch: block (256,1,1), grid (ceil(n/1024),1,1); pointers 16-byte aligned"
+const ewLaunchDoc = "launch: block (256,1,1), grid (ceil(n/1024),1,1); 16-byte aligned pointers take the vector path"
 
 func unaryModule() *Module {
 	m := &Module{File: "unary.ptx", Doc: []string{
