@@ -479,7 +479,8 @@ func TestConvAgainstCPU(t *testing.T) { runCases(t, NewInterpreted(), convCases(
 // convCases are the conv methods' cases.
 func convCases() []kernelCase {
 	var cases []kernelCase
-	for _, sz := range []struct{ b, l, h, lk int }{{2, 9, 3, 5}, {1, 70, 2, 64}, {1, 7, 5, 7}} {
+	// Kernels of 256 taps and more go through FFTs (n = 1024 here).
+	for _, sz := range []struct{ b, l, h, lk int }{{2, 9, 3, 5}, {1, 70, 2, 64}, {1, 7, 5, 7}, {2, 300, 3, 260}, {1, 257, 2, 257}} {
 		for _, skip := range []bool{true, false} {
 			name := fmt.Sprintf("B%d_L%d_H%d_Lk%d_skip=%v", sz.b, sz.l, sz.h, sz.lk, skip)
 			mk := func(in *inputs) (u, k, d *tensor.Tensor) {

@@ -395,17 +395,25 @@ func (d *Device) CrossEntropyBackward(dlogits, dloss, logits, lse *tensor.Tensor
 		aPtr(d.ptr(d.uploadI32(targets))), aPtr(d.ptr(dloss)), aU32(rows), aU32(v), aS32(ignore))
 }
 
-// CausalConv implements tensor.ConvKernels with the direct convolution kernel, O(L·Lk)
-// per channel.
+// CausalConv implements tensor.ConvKernels: with the direct kernel, O(L·Lk) per channel,
+// for short kernels, through FFTs, O(L log L), for long ones.
 func (d *Device) CausalConv(y, u, k, skip *tensor.Tensor) {
 	nb, l, h, lk := tensor.ConvShapes("CausalConv", y, u, k, skip)
+	if useFFT(l, lk) {
+		d.fftConv(y, u, k, skip, nb, l, h, lk)
+		return
+	}
 	d.launch("causal_conv_fwd_f32", [3]int{ceilDiv(nb*l*h, 256), 1, 1}, 0, aPtr(d.ptr(y)), aPtr(d.ptr(u)), aPtr(d.ptr(k)),
 		aPtr(d.ptrOrNull(skip)), aU32(nb), aU32(l), aU32(h), aU32(lk))
 }
 
-// CausalConvBackward implements tensor.ConvKernels with the direct kernels.
+// CausalConvBackward implements tensor.ConvKernels, choosing like CausalConv.
 func (d *Device) CausalConvBackward(du, dk, dd, dy, u, k, skip *tensor.Tensor) {
 	nb, l, h, lk := tensor.ConvShapes("CausalConvBackward", nil, u, k, skip)
+	if useFFT(l, lk) {
+		d.fftConvBackward(du, dk, dd, dy, u, k, skip, nb, l, h, lk)
+		return
+	}
 	d.convBackward(du, dk, dd, dy, u, k, skip, nb, l, h, lk)
 }
 
@@ -418,6 +426,12 @@ func (d *Device) convBackward(du, dk, dd, dy, u, k, skip *tensor.Tensor, nb, l, 
 		d.launch("causal_conv_bwd_dk_f32", [3]int{ceilDiv(h, 32), ceilDiv(lk, 8), 1}, 0, aPtr(d.ptrOrNull(dk)),
 			aPtr(d.ptrOrNull(dd)), aPtr(d.ptr(dy)), aPtr(d.ptr(u)), aU32(nb), aU32(l), aU32(h), aU32(lk))
 	}
+}
+
+// useFFT reports whether a causal convolution goes through FFTs.
+func useFFT(l, lk int) bool {
+	n, _ := fftPlan(l)
+	return lk >= fftConvMinTaps && n <= maxFFT
 }
 
 // shortTaps is the kernel length the short-convolution kernels are written for.

@@ -1,6 +1,10 @@
 package gpu
 
 import (
+	"fmt"
+	"math"
+	"math/bits"
+
 	"github.com/hungry-ssm/hungry/tensor"
 )
 
@@ -116,4 +120,129 @@ func (d *Device) ptrOrNull(t *tensor.Tensor) uint64 {
 		return 0
 	}
 	return d.ptr(t)
+}
+
+// fftConvMinTaps is the kernel length from which CausalConv goes through FFTs. The direct
+// kernels cost about Lk multiply-adds per output; the FFT path about 3 transforms of
+// n = 2·next_pow2(L) points, 5·log2(n) flops per point each, plus transposes: around
+// 300-400 flops per output at L = 1024, i.e. a direct kernel of ~200 taps.
+const fftConvMinTaps = 256
+
+// maxFFT is the longest transform fft_rows_c64 takes.
+const maxFFT = 16384
+
+// fftPlan is the transform length for sequences of length l (zero padding to n ≥ 2L
+// keeps the circular convolution free of wrap-around for every output read) and its
+// log2.
+func fftPlan(l int) (n, logn int) {
+	n = 2
+	for n < 2*l {
+		n *= 2
+	}
+	return n, bits.TrailingZeros(uint(n))
+}
+
+// twiddles returns exp(−2πik/n) for k < n/2 as (re, im) pairs, computed in float64 on the
+// host once per n (as cuFFT's tables are) and kept on the device.
+func (d *Device) twiddles(n int) *tensor.Tensor {
+	return d.constant(fmt.Sprintf("twiddles %d", n), func() *tensor.Tensor {
+		tw := make([]float32, n)
+		for k := 0; k < n/2; k++ {
+			s, c := math.Sincos(-2 * math.Pi * float64(k) / float64(n))
+			tw[2*k], tw[2*k+1] = float32(c), float32(s)
+		}
+		return d.FromHost(tw, n)
+	})
+}
+
+// fft transforms rows complex rows of length n in place (inverse: the conjugate transform
+// scaled by 1/n).
+func (d *Device) fft(data *tensor.Tensor, rows, n, logn int, inverse bool) {
+	scale := float32(1)
+	if inverse {
+		scale = float32(1 / float64(n))
+	}
+	d.launch("fft_rows_c64", [3]int{rows, 1, 1}, 8*n, aPtr(d.ptr(data)), aPtr(d.ptr(d.twiddles(n))), aU32(rows), aU32(n),
+		aU32(logn), aBool(inverse), aF32(scale))
+}
+
+// spectra returns the transforms (rows, n) of real rows (rows, l), zero-padded to n.
+func (d *Device) spectra(x *tensor.Tensor, rows, l, n, logn int) *tensor.Tensor {
+	s := d.empty(rows * n * 2)
+	d.launch("pad_real_to_c64", [3]int{ceilDiv(rows*n, 256), 1, 1}, 0, aPtr(d.ptr(s)), aPtr(d.ptr(x)), aU32(rows), aU32(l), aU32(n))
+	d.fft(s, rows, n, logn, false)
+	return s
+}
+
+// cmul returns a·b (or a·conj(b)) for complex rows (rows, n), b's brows rows repeating.
+func (d *Device) cmul(a, b *tensor.Tensor, rows, n, brows int, conj bool) *tensor.Tensor {
+	out := d.empty(rows * n * 2)
+	d.launch("cmul_c64", [3]int{ceilDiv(rows*n, 256), 1, 1}, 0, aPtr(d.ptr(out)), aPtr(d.ptr(a)), aPtr(d.ptr(b)), aU32(rows),
+		aU32(n), aU32(brows), aBool(conj))
+	return out
+}
+
+// inverseReal transforms spectra (rows, n) back and returns the first l real values of
+// each row, (rows, l).
+func (d *Device) inverseReal(s *tensor.Tensor, rows, l, n, logn int) *tensor.Tensor {
+	d.fft(s, rows, n, logn, true)
+	out := d.empty(rows * l)
+	d.launch("c64_real_part", [3]int{ceilDiv(rows*l, 256), 1, 1}, 0, aPtr(d.ptr(out)), aPtr(d.ptr(s)), aU32(rows), aU32(l), aU32(n))
+	return out
+}
+
+// channelsFirst returns x (B, L, H) as (B, H, L), and channelsLast the inverse.
+func (d *Device) channelsFirst(x *tensor.Tensor, b, l, h int) *tensor.Tensor {
+	out := d.empty(b, h, l)
+	d.Permute(out, x.Reshape(b, l, h), []int{0, 2, 1}, false)
+	return out
+}
+
+// addSkip accumulates out += skip ⊙ x, skip (H) repeating over x's (…, H) rows.
+func (d *Device) addSkip(out, x, skip *tensor.Tensor) {
+	t := d.empty(x.Numel())
+	d.Binary(tensor.OpMul, t, x, skip)
+	d.Binary(tensor.OpAdd, out, out, t)
+}
+
+// fftConv is CausalConv through FFTs of every channel's sequence.
+func (d *Device) fftConv(y, u, k, skip *tensor.Tensor, b, l, h, lk int) {
+	n, logn := fftPlan(l)
+	us := d.spectra(d.channelsFirst(u, b, l, h), b*h, l, n, logn)
+	ks := d.spectra(k, h, lk, n, logn)
+	yt := d.inverseReal(d.cmul(us, ks, b*h, n, h, false), b*h, l, n, logn)
+	d.Permute(y, yt.Reshape(b, h, l), []int{0, 2, 1}, false)
+	if skip != nil {
+		d.addSkip(y, u, skip)
+	}
+}
+
+// fftConvBackward is CausalConvBackward through FFTs:
+//
+//	du[t] = Σ_s k[s]·dy[t+s]  = IFFT(conj(K)·DY)[t]
+//	dk[s] = Σ_t u[t]·dy[t+s]  = IFFT(Σ_b conj(U_b)·DY_b)[s]
+func (d *Device) fftConvBackward(du, dk, dd, dy, u, k, skip *tensor.Tensor, b, l, h, lk int) {
+	n, logn := fftPlan(l)
+	rows := b * h
+	dys := d.spectra(d.channelsFirst(dy, b, l, h), rows, l, n, logn)
+	if du != nil {
+		ks := d.spectra(k, h, lk, n, logn)
+		dut := d.inverseReal(d.cmul(dys, ks, rows, n, h, true), rows, l, n, logn)
+		d.Permute(du, dut.Reshape(b, h, l), []int{0, 2, 1}, true)
+		if skip != nil {
+			d.addSkip(du, dy, skip)
+		}
+	}
+	if dk != nil {
+		us := d.spectra(d.channelsFirst(u, b, l, h), rows, l, n, logn)
+		p := d.cmul(dys, us, rows, n, rows, true)
+		sum := d.empty(h * n * 2)
+		d.columnSum(sum, p, 1, b, h*n*2, 1, false)
+		d.Binary(tensor.OpAdd, dk, dk, d.inverseReal(sum, h, lk, n, logn))
+	}
+	if dd != nil {
+		t := d.empty(u.Numel())
+		d.Binary(tensor.OpMul, t, dy, u)
+		d.columnSum(dd, t, 1, b*l, h, 1, true)
+	}
 }
