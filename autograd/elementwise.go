@@ -28,14 +28,19 @@ func binary(g *Graph, op tensor.BinaryOp, a, b *Var) *Var {
 	g.OnBackward(out, func() {
 		// The gradient of a sum or difference with respect to a is out's gradient itself:
 		// a takes it when it has none yet (takeGrad). b may take it instead when a does
-		// not, never both, so the two gradients never share storage.
+		// not, never both, so the two gradients never share storage. For a product, a
+		// without a gradient takes out's gradient scaled in place by b, once b's gradient
+		// (which reads it) is done.
 		var da, db *tensor.Tensor
-		dout, taken := out.Grad, false
+		dout, taken, scaleIntoA := out.Grad, false, false
 		if a.RequiresGrad() {
-			if (op == tensor.OpAdd || op == tensor.OpSub) && a.Grad == nil {
+			switch {
+			case (op == tensor.OpAdd || op == tensor.OpSub) && a.Grad == nil:
 				a.takeGrad(dout)
 				taken = true
-			} else {
+			case op == tensor.OpMul && a.Grad == nil:
+				scaleIntoA, taken = true, true
+			default:
 				da = a.GradTensor()
 			}
 		}
@@ -48,6 +53,10 @@ func binary(g *Graph, op tensor.BinaryOp, a, b *Var) *Var {
 		}
 		if da != nil || db != nil {
 			dev.BinaryBackward(op, da, db, dout, a.Value, b.Value)
+		}
+		if scaleIntoA {
+			dev.Binary(tensor.OpMul, dout, dout, b.Value)
+			a.takeGrad(dout)
 		}
 	})
 	return out

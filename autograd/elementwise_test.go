@@ -98,3 +98,21 @@ func TestBackwardWithKeepsSeedAndAccumulates(t *testing.T) {
 		}
 	}
 }
+
+// TestMulGradientInPlace covers the product's in-place hand-off (a without a gradient
+// takes out's gradient times b) next to a b that broadcasts, a b that is a, and a b that
+// feeds the other factor.
+func TestMulGradientInPlace(t *testing.T) {
+	rng := tensor.NewRNG(50)
+	x, y, s := param(rng, "x", 1, 4, 3), param(rng, "y", 1, 4, 3), param(rng, "s", 1, 3)
+	cases := map[string]func(g *Graph, in []*Var) *Var{
+		"(x·y)·(x+y)":   func(g *Graph, in []*Var) *Var { return Mul(g, Mul(g, in[0], in[1]), Add(g, in[0], in[1])) },
+		"(x·s)·x":       func(g *Graph, in []*Var) *Var { return Mul(g, Mul(g, in[0], in[2]), in[0]) },
+		"(x+y)·(x+y)":   func(g *Graph, in []*Var) *Var { s := Add(g, in[0], in[1]); return Mul(g, s, s) },
+		"exp(x)·s + x":  func(g *Graph, in []*Var) *Var { return Add(g, Mul(g, Exp(g, in[0]), in[2]), in[0]) },
+		"(x·y)·s·y, in": func(g *Graph, in []*Var) *Var { return Mul(g, Mul(g, Mul(g, in[0], in[1]), in[2]), in[1]) },
+	}
+	for name, f := range cases {
+		checkGrad(t, name, f, x, y, s)
+	}
+}

@@ -34,10 +34,7 @@ func (l *Linear) Forward(g *autograd.Graph, x *autograd.Var) *autograd.Var {
 	if len(shape) == 1 {
 		in = autograd.Reshape(g, x, 1, l.In)
 	}
-	y := autograd.MatMul(g, in, l.Weight, false, true)
-	if l.Bias != nil {
-		y = autograd.Add(g, y, l.Bias)
-	}
+	y := autograd.Linear(g, in, l.Weight, l.Bias)
 	if len(shape) == 1 {
 		y = autograd.Reshape(g, y, l.Out)
 	}
