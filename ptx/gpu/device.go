@@ -235,7 +235,7 @@ func (d *Device) Fill(dst *tensor.Tensor, v float32) {
 
 // launch runs a kernel of the index with the given grid and dynamic shared memory.
 func (d *Device) launch(name string, grid [3]int, shared int, args ...arg) {
-	k, ok := kernels.Lookup(name)
+	k, ok := kernelIndex()[name]
 	if !ok {
 		panic("gpu: no kernel " + name + " in ptx/kernels")
 	}
@@ -249,6 +249,15 @@ func (d *Device) launch(name string, grid [3]int, shared int, args ...arg) {
 	d.mu.Unlock()
 	d.check("launching "+name, d.be.launch(k, grid, shared, args))
 }
+
+// kernelIndex maps kernel names to their index entries (read-only once built).
+var kernelIndex = sync.OnceValue(func() map[string]kernels.Info {
+	m := make(map[string]kernels.Info, len(kernels.Index))
+	for _, k := range kernels.Index {
+		m[k.Name] = k
+	}
+	return m
+})
 
 func ceilDiv(a, b int) int { return (a + b - 1) / b }
 
