@@ -26,28 +26,31 @@ func TestFFTCausalConv(t *testing.T) {
 		blk := [3]int{256, 1, 1}
 		grid := func(total int) [3]int { return [3]int{ceilDiv(total, 256), 1, 1} }
 		rows := B * H
+		// The gather and scatter move 32×32 (t, h) tiles, one batch per grid z.
+		tiles := func(tlen int) [3]int { return [3]int{ceilDiv(tlen, 32), ceilDiv(H, 32), B} }
+		tblk := [3]int{32, 8, 1}
 		cbuf := func(r int) ptxsim.Ptr { return e.out(2 * r * n) }
 
 		kf := cbuf(H)
 		e.launch("pad_real_to_c64", grid(H*n), blk, 0, kf, pk, H, Lk, n)
 		e.fft(kf, tw, H, n, false)
 		uf := cbuf(rows)
-		e.launch("blh_to_c64", grid(rows*n), blk, 0, uf, pu, B, L, H, n)
+		e.launch("blh_to_c64", tiles(n), tblk, 0, uf, pu, B, L, H, n)
 		e.fft(uf, tw, rows, n, false)
 		yf := cbuf(rows)
 		e.launch("cmul_c64", grid(rows*n), blk, 0, yf, uf, kf, rows, n, H, 0)
 		e.fft(yf, tw, rows, n, true)
 		y := e.out(nel)
-		e.launch("c64_to_blh_f32", grid(nel), blk, 0, y, yf, pu, pd, B, L, H, n, 0)
+		e.launch("c64_to_blh_f32", tiles(L), tblk, 0, y, yf, pu, pd, B, L, H, n, 0)
 
 		dyf := cbuf(rows)
-		e.launch("blh_to_c64", grid(rows*n), blk, 0, dyf, pdy, B, L, H, n)
+		e.launch("blh_to_c64", tiles(n), tblk, 0, dyf, pdy, B, L, H, n)
 		e.fft(dyf, tw, rows, n, false)
 		duf := cbuf(rows)
 		e.launch("cmul_c64", grid(rows*n), blk, 0, duf, dyf, kf, rows, n, H, 1)
 		e.fft(duf, tw, rows, n, true)
 		du := e.f32(du0)
-		e.launch("c64_to_blh_f32", grid(nel), blk, 0, du, duf, pdy, pd, B, L, H, n, 1)
+		e.launch("c64_to_blh_f32", tiles(L), tblk, 0, du, duf, pdy, pd, B, L, H, n, 1)
 		dkf := cbuf(H)
 		e.launch("cmul_sum_batch_c64", grid(H*n), blk, 0, dkf, uf, dyf, B, H, n)
 		e.fft(dkf, tw, H, n, true)
