@@ -240,3 +240,24 @@ func TestPermute(t *testing.T) {
 		}
 	}
 }
+
+func TestTranspose(t *testing.T) {
+	for _, s := range [][3]int{{1, 1, 1}, {2, 7, 31}, {1, 33, 100}, {3, 64, 32}, {1, 100, 7}} {
+		batch, R, C := s[0], s[1], s[2]
+		n := batch * R * C
+		e := newEnv(t, "broadcast")
+		x := e.rand(n, -1, 1)
+		for _, acc := range []bool{false, true} {
+			out0 := e.rand(n, -1, 1)
+			want := ten(out0, batch, C, R)
+			cpuRef.Permute(want, ten(x, batch, R, C), []int{0, 2, 1}, acc)
+			out, accArg := e.out(n), 0
+			if acc {
+				out, accArg = e.f32(out0), 1
+			}
+			e.launch("transpose_f32", [3]int{ceilDiv(C, 32), ceilDiv(R, 32), batch}, [3]int{32, 8, 1}, 0, out, e.f32(x), batch, R, C, accArg)
+			// A copy, or one float32 add as the CPU does it: exact.
+			check(t, name("transpose %v acc=%v", s, acc), e.read(out, n), f64s(want.Data()), 0, nil)
+		}
+	}
+}

@@ -332,6 +332,45 @@ func broadcastModule() *Module {
 	for _, op := range binaryOps {
 		m.Kernels = append(m.Kernels, binaryBwdBKernel(op))
 	}
-	m.Kernels = append(m.Kernels, sumAxisKernel(), sumRowsKernel(), broadcastAxisKernel(), permuteKernel())
+	m.Kernels = append(m.Kernels, sumAxisKernel(), sumRowsKernel(), broadcastAxisKernel(), permuteKernel(), transposeKernel())
 	return m
+}
+
+// transposeKernel is the permutation that swaps the last two axes of a batch of matrices,
+// the one permute_f32 serves worst (its reads stride through x), through the same 32×32
+// shared-memory tiles as the FFT convolution's gather.
+func transposeKernel() *Kernel {
+	k := NewKernel("transpose_f32",
+		"out[(b*C + c)*R + r] (=, or += when accumulate != 0) x[(b*R + r)*C + c]: each of batch (R, C) matrices transposed,",
+		"i.e. Permute with perm (..., rank-1, rank-2) after merging the leading axes into the batch; coalesced both ways",
+		"launch: block (32,8,1), grid (ceil(C/32), ceil(R/32), batch)")
+	out, x := k.Param("out", ".u64"), k.Param("x", ".u64")
+	k.Param("batch", ".u32")
+	R, C, acc := k.Param("R", ".u32"), k.Param("C", ".u32"), k.Param("accumulate", ".u32")
+	t := newTileCtx(k) // t0 runs over columns c, h0 over rows r
+	c := k.Bin("add.u32", t.t0, t.tx)
+	cIn := k.Setp("lt.u32", c, C)
+	t.rows(func(rl Reg) {
+		r := k.Bin("add.u32", t.h0, rl)
+		skip := k.NewLabel("outside")
+		k.OpIf(cIn, true, "bra", skip)
+		k.OpIf(k.Setp("ge.u32", r, R), false, "bra", skip)
+		v := k.Ld("global", ".f32", At(elemAddr(k, x, k.Tern("mad.lo.u32", k.Tern("mad.lo.u32", t.b, R, r), C, c), 4), 0))
+		k.St("shared", ".f32", At(t.at(rl, t.tx), 0), v)
+		k.Place(skip)
+	})
+	k.Op("bar.sync", 0)
+	r := k.Bin("add.u32", t.h0, t.tx)
+	rIn := k.Setp("lt.u32", r, R)
+	t.rows(func(cl Reg) {
+		cc := k.Bin("add.u32", t.t0, cl)
+		skip := k.NewLabel("outside")
+		k.OpIf(rIn, true, "bra", skip)
+		k.OpIf(k.Setp("ge.u32", cc, C), false, "bra", skip)
+		v := k.Ld("shared", ".f32", At(t.at(t.tx, cl), 0))
+		storeMaybeAcc(k, elemAddr(k, out, k.Tern("mad.lo.u32", k.Tern("mad.lo.u32", t.b, C, cc), R, r), 4), v, acc)
+		k.Place(skip)
+	})
+	k.Op("ret")
+	return k
 }
