@@ -1,6 +1,21 @@
 // Package kernels embeds the project's generated PTX modules (tools/ptxgen writes them)
 // and an index of their kernels: parameters in order and launch shape. The comment above
 // each .entry in the PTX, repeated in Info.Doc, states what the kernel computes.
+//
+// Conventions the kernels share, so that a device can follow tensor's Device interface
+// without host round trips:
+//   - A kernel whose doc writes "+=" adds into its output, as the interface's backward
+//     methods do; "(+)=" or "(=, or +=)" marks an accumulate flag; "=" assigns.
+//   - An optional operand (a skip weight, a gradient that is not wanted) is passed as the
+//     null pointer 0 where the doc says so.
+//   - Reductions over many rows take a chunk parameter: grid.y splits the rows into chunks
+//     whose partial sums go to a scratch that sum_axis_f32 adds in a fixed order, so results
+//     never depend on the order atomics land in (the grouped embedding backward avoids them
+//     too, with GroupIDs built on the host from the ids it already holds).
+//   - Elementwise kernels take 4 elements per thread with vector accesses when every
+//     pointer is 16-byte aligned and scalar ones otherwise, so views may start anywhere.
+//   - The SSM kernel generators compute in float64 like the CPU and round only their
+//     results to float32.
 package kernels
 
 //go:generate go run ../../tools/ptxgen -out .
