@@ -558,6 +558,14 @@ func ssmCases() []kernelCase {
 		)
 	}
 	cases = append(cases,
+		// More modes than the kernel discretises per head: the host computes it.
+		kernelCase{name: "DiagSSMKernel/N=257", fallback: "DiagSSMKernel(N>256)", rtol: rtolF32, run: func(in *inputs) []*tensor.Tensor {
+			const modes = maxDiagModes + 1
+			logDt := in.dev.FromHost([]float32{-3}, 1)
+			k := in.dev.Zeros(1, 6)
+			in.dev.DiagSSMKernel(k, logDt, in.t(1, modes), in.t(1, modes), in.t(1, modes, 2), in.t(1, modes, 2), tensor.ZOH)
+			return []*tensor.Tensor{k}
+		}},
 		kernelCase{name: "ShiftSSMKernel", rtol: rtolF32, run: func(in *inputs) []*tensor.Tensor {
 			b, c := in.t(h, 8), in.t(1, h, 8)
 			k := in.dev.Zeros(h, 5)
