@@ -343,7 +343,7 @@ func transposeKernel() *Kernel {
 	k := NewKernel("transpose_f32",
 		"out[(b*C + c)*R + r] (=, or += when accumulate != 0) x[(b*R + r)*C + c]: each of batch (R, C) matrices transposed,",
 		"i.e. Permute with perm (..., rank-1, rank-2) after merging the leading axes into the batch; coalesced both ways",
-		"launch: block (32,8,1), grid (ceil(C/32), ceil(R/32), batch)")
+		"launch: block (32,8,1), grid (ceil(C/32), ceil(R/32), batch); grid.z is at most 65535: a larger batch takes several launches")
 	out, x := k.Param("out", ".u64"), k.Param("x", ".u64")
 	k.Param("batch", ".u32")
 	R, C, acc := k.Param("R", ".u32"), k.Param("C", ".u32"), k.Param("accumulate", ".u32")
