@@ -53,8 +53,8 @@ type Device struct {
 	mu        sync.Mutex
 	fallbacks map[string]int
 	launches  map[string]int
-	// consts caches small read-only tensors (all-ones LayerNorm scales, zero skip weights)
-	// by a key naming their content.
+	// consts caches small read-only tensors (all-ones LayerNorm scales, zero skip weights,
+	// FFT twiddles) by a key naming their content.
 	consts map[string]*tensor.Tensor
 }
 
@@ -70,7 +70,9 @@ type buffer struct {
 func NewInterpreted() *Device { return newDevice(newInterp()) }
 
 // Open returns the device on the GPU with the given ordinal. Without a driver or a GPU
-// the error satisfies driver.IsUnavailable, and callers fall back to the CPU.
+// the error matches driver.ErrNoDriver or driver.ErrNoDevice (IsUnavailable says either),
+// and callers fall back to the CPU. GPUs older than sm_80 are refused: the kernels use
+// TF32 mma.sync and cp.async.
 func Open(ordinal int) (*Device, error) {
 	drv, err := driver.Load()
 	if err != nil {
@@ -96,13 +98,6 @@ func OpenWith(drv *driver.Driver, ordinal int) (*Device, error) {
 // bytes; without these collections a training step would fill the GPU long before the
 // host heap grew enough to trigger one.
 const gcFraction = 8
-
-// ErrNoDriver and ErrNoDevice are what Open's error matches (errors.Is) when there is no
-// GPU to use.
-var (
-	ErrNoDriver = driver.ErrNoDriver
-	ErrNoDevice = error(driver.ErrNoDevice)
-)
 
 // IsUnavailable reports whether an error of Open means that there is no GPU here, as
 // opposed to a GPU that failed.
