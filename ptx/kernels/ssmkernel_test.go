@@ -72,7 +72,8 @@ func diagParams(e *env, H, N int) (logDt, invAReal, aImag, b, c []float32) {
 	return logDt, invAReal, aImag, e.rand(H*N*2, -1, 1), e.rand(H*N*2, -1, 1)
 }
 
-var diagShapes = [][3]int{{1, 1, 1}, {2, 7, 33}, {3, 32, 100}, {1, 31, 1000}, {2, 3, 257}}
+// N = 300 takes the forward kernel through two groups of 256 modes.
+var diagShapes = [][3]int{{1, 1, 1}, {2, 7, 33}, {3, 32, 100}, {1, 31, 1000}, {2, 3, 257}, {1, 300, 7}}
 
 func TestDiagSSMKernel(t *testing.T) {
 	for _, s := range diagShapes {
@@ -97,6 +98,9 @@ func TestDiagSSMKernel(t *testing.T) {
 func TestDiagSSMKernelBackward(t *testing.T) {
 	for _, s := range diagShapes {
 		H, N, L := s[0], s[1], s[2]
+		if N > 256 {
+			continue // the backward loops over modes one at a time: more of them add only time
+		}
 		e := newEnv(t, "ssmkernel")
 		logDt, invAReal, aImag, b, c := diagParams(e, H, N)
 		dK := e.rand(H*L, -1, 1)

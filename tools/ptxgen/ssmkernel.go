@@ -209,51 +209,69 @@ func cpow(f f64k, start, base cx, e Reg, hint string) cx {
 	return p
 }
 
-const diagMaxModes = 256
+// diagModeGroup is how many modes a block discretises at once (one per thread).
+const diagModeGroup = 256
 
 func diagSSMKernel() *Kernel {
 	k := NewKernel("diag_ssm_kernel_f32",
 		"K[h, l] = 2 Re sum_n C'[h,n] dA[h,n]^l for l < L: the diagonal SSM's kernel (tensor.CPU.DiagSSMKernel) from",
-		"logDt (H), invAReal, aImag (H, N), B, C (H, N, 2) (C may carry a leading 1); disc 0 = ZOH, 1 = bilinear; N <= 256.",
-		"In float64 like the CPU: the first N threads of a block discretise one mode each into shared memory, then thread l",
-		"forms C' dA^l by binary exponentiation and sums the modes; only K is rounded to float32",
+		"logDt (H), invAReal, aImag (H, N), B, C (H, N, 2) (C may carry a leading 1); disc 0 = ZOH, 1 = bilinear; any N.",
+		"In float64 like the CPU: for each group of 256 modes the block's threads discretise one mode each into shared",
+		"memory, then thread l forms C' dA^l by binary exponentiation and adds the modes in order; only K is rounded to float32",
 		"launch: block (256,1,1), grid (ceil(L/256), H, 1)")
 	kk := k.Param("K", ".u64")
 	logDt, invAReal, aImag, b, c := k.Param("logDt", ".u64"), k.Param("invAReal", ".u64"), k.Param("aImag", ".u64"), k.Param("b", ".u64"), k.Param("c", ".u64")
 	k.Param("H", ".u32")
 	N, L, disc := k.Param("N", ".u32"), k.Param("L", ".u32"), k.Param("disc", ".u32")
 	f := f64k{k}
-	modes := k.Shared("modes", 8, 32*diagMaxModes) // per mode: dA (re, im), C' (re, im)
+	modes := k.Shared("modes", 8, 32*diagModeGroup) // per mode: dA (re, im), C' (re, im)
 	base := k.Mov(".u32", modes)
 	tid := k.Special("%tid.x")
 	h := k.Special("%ctaid.y")
-	noMode := k.NewLabel("no_mode")
-	k.OpIf(k.Setp("ge.u32", tid, N), false, "bra", noMode)
+	l := k.Tern("mad.lo.u32", k.Special("%ctaid.x"), Imm(diagModeGroup), tid)
+	inactive := k.Setp("ge.u32", l, L) // still takes part in the barriers
+	s := f.mov(D(0))
+	group := k.Mov(".u32", Imm(0))
+	gTop, gDone := k.NewLabel("groups"), k.NewLabel("groups_done")
+	k.Place(gTop)
+	k.OpIf(k.Setp("ge.u32", group, N), false, "bra.uni", gDone)
+	count := k.Bin("min.u32", k.Bin("sub.u32", N, group), Imm(diagModeGroup))
 	{
-		m := diagModeGen(f, k.Tern("mad.lo.u32", h, N, tid), h, logDt, invAReal, aImag, b, c, disc)
+		noMode := k.NewLabel("no_mode")
+		k.OpIf(k.Setp("ge.u32", tid, count), false, "bra", noMode)
+		mode := k.Tern("mad.lo.u32", h, N, k.Bin("add.u32", group, tid))
+		m := diagModeGen(f, mode, h, logDt, invAReal, aImag, b, c, disc)
 		slot := k.Tern("mad.lo.u32", tid, Imm(32), base)
 		for x, v := range []Reg{m.z.re, m.z.im, m.w.re, m.w.im} {
 			k.St("shared", ".f64", At(slot, 8*x), v)
 		}
+		k.Place(noMode)
 	}
-	k.Place(noMode)
 	k.Op("bar.sync", 0)
-	l := k.Tern("mad.lo.u32", k.Special("%ctaid.x"), Imm(256), tid)
+	{
+		skip := k.NewLabel("no_output")
+		k.OpIf(inactive, false, "bra", skip)
+		n := k.Mov(".u32", Imm(0))
+		top, fin := k.NewLabel("modes"), k.NewLabel("modes_done")
+		k.Place(top)
+		k.OpIf(k.Setp("ge.u32", n, count), false, "bra", fin)
+		slot := k.Tern("mad.lo.u32", n, Imm(32), base)
+		z := cx{k.Ld("shared", ".f64", At(slot, 0)), k.Ld("shared", ".f64", At(slot, 8))}
+		w := cx{k.Ld("shared", ".f64", At(slot, 16)), k.Ld("shared", ".f64", At(slot, 24))}
+		p := cpow(f, w, z, l, "pow")
+		k.Op("add.f64", s, s, p.re)
+		k.Op("add.u32", n, n, 1)
+		k.Op("bra", top)
+		k.Place(fin)
+		k.Place(skip)
+	}
+	k.Comment("the next group overwrites the modes: everyone must be done reading them")
+	k.Op("bar.sync", 0)
+	k.Op("add.u32", group, group, diagModeGroup)
+	k.Op("bra.uni", gTop)
+	k.Place(gDone)
 	done := k.NewLabel("done")
-	k.OpIf(k.Setp("ge.u32", l, L), false, "bra", done)
-	s := f.mov(D(0))
-	n := k.Mov(".u32", Imm(0))
-	top, fin := k.NewLabel("modes"), k.NewLabel("modes_done")
-	k.Place(top)
-	k.OpIf(k.Setp("ge.u32", n, N), false, "bra", fin)
-	slot := k.Tern("mad.lo.u32", n, Imm(32), base)
-	z := cx{k.Ld("shared", ".f64", At(slot, 0)), k.Ld("shared", ".f64", At(slot, 8))}
-	w := cx{k.Ld("shared", ".f64", At(slot, 16)), k.Ld("shared", ".f64", At(slot, 24))}
-	p := cpow(f, w, z, l, "pow")
-	k.Op("add.f64", s, s, p.re)
-	k.Op("add.u32", n, n, 1)
-	k.Op("bra", top)
-	k.Place(fin)
+	k.OpIf(inactive, false, "bra", done)
 	out := f.toF32(f.add(s, s))
 	stAt(k, kk, k.Tern("mad.lo.u32", h, L, l), out)
 	k.Place(done)
