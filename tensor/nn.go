@@ -268,14 +268,12 @@ func (c *CPU) CrossEntropy(loss, lse, logits *Tensor, targets []int32, ignore in
 	}
 	ld, sd, xd := loss.data, lse.data, logits.data
 	c.For(rows, rowGrainFor(v), func(lo, hi int) {
+		ex := make([]float32, v)
 		for r := lo; r < hi; r++ {
 			xr := xd[r*v : (r+1)*v]
 			m := rowMax(xr)
-			var s float64
-			for _, e := range xr {
-				s += float64(expf(e - m))
-			}
-			l := float64(m) + math.Log(s)
+			simd.ExpShift(ex, xr, m)
+			l := float64(m) + math.Log(sumF64(ex))
 			sd[r] = float32(l)
 			if t := targets[r]; t != ignore {
 				ld[r] = float32(l - float64(xr[t]))
@@ -291,6 +289,7 @@ func (c *CPU) CrossEntropyBackward(dlogits, dloss, logits, lse *Tensor, targets 
 	rows, v := lastAxis("CrossEntropyBackward", logits)
 	dd, gd, xd, sd := dlogits.data, dloss.data, logits.data, lse.data
 	c.For(rows, rowGrainFor(v), func(lo, hi int) {
+		ex := make([]float32, v)
 		for r := lo; r < hi; r++ {
 			t := targets[r]
 			if t == ignore {
@@ -298,9 +297,8 @@ func (c *CPU) CrossEntropyBackward(dlogits, dloss, logits, lse *Tensor, targets 
 			}
 			g, l := gd[r], sd[r]
 			dr, xr := dd[r*v:(r+1)*v], xd[r*v:(r+1)*v]
-			for j, e := range xr {
-				dr[j] += g * expf(e-l)
-			}
+			simd.ExpShift(ex, xr, l)
+			simd.Axpy(g, ex, dr)
 			dr[t] -= g
 		}
 	})

@@ -17,6 +17,30 @@ func GELUBackward(dst, g, x []float32) {
 	geluBackward(dst, fit(g, n), fit(x, n))
 }
 
+// ExpShift writes e^(x[i]−shift) to dst[i] for i < len(dst), the exponentials of a
+// softmax or log-sum-exp with shift at or above the row's maximum. dst and x may be the
+// same slice. The exponent x[i]−shift (rounded to float32 first) is clamped to
+// [−126·ln2, 127·ln2]: below, the result is 2⁻¹²⁶ ≈ 1.2e-38 instead of a subnormal or
+// zero, and above, 2¹²⁷ ≈ 1.7e38 instead of a larger value or +Inf. Inside, the result is
+// within 2 ulp of e^(x[i]−shift) (Cephes' expf polynomial). NaN stays NaN.
+func ExpShift(dst, x []float32, shift float32) {
+	expShift(dst, fit(x, len(dst)), shift)
+}
+
+// expShiftLo and expShiftHi are −126·ln2 and 127·ln2 (rounded up by 2e-6), where 2ⁿ with
+// n = round(t/ln2) is still a normal, finite float32.
+const (
+	expShiftLo = -87.33654
+	expShiftHi = 88.02969
+)
+
+func expShiftGeneric(dst, x []float32, shift float32) {
+	for i, v := range x[:len(dst)] {
+		// min and max return NaN for a NaN argument, so NaN propagates.
+		dst[i] = expf(min(max(v-shift, expShiftLo), expShiftHi))
+	}
+}
+
 // The tanh-GELU constants: u = geluC·(x + geluA·x³).
 const (
 	geluC = 0.7978845608028654 // √(2/π)

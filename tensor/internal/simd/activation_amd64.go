@@ -14,6 +14,9 @@ func geluAVX2(dst, x []float32)
 //go:noescape
 func geluBackwardAVX2(dst, g, x []float32)
 
+//go:noescape
+func expShiftAVX2(dst, x []float32, shift float32)
+
 func gelu(dst, x []float32) {
 	if !cpu.AVX2FMA {
 		geluGeneric(dst, x)
@@ -32,4 +35,14 @@ func geluBackward(dst, g, x []float32) {
 	geluBackwardAVX2(dst, g, x)
 	whole := len(dst) &^ 7
 	geluBackwardGeneric(dst[whole:], g[whole:], x[whole:])
+}
+
+func expShift(dst, x []float32, shift float32) {
+	if !cpu.AVX2FMA {
+		expShiftGeneric(dst, x, shift)
+		return
+	}
+	expShiftAVX2(dst, x, shift)
+	whole := len(dst) &^ 7
+	expShiftGeneric(dst[whole:], x[whole:], shift)
 }

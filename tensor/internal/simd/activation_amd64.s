@@ -106,7 +106,19 @@ DATA geluConsts<>+520(SB)/8, $0x0000007f0000007f
 DATA geluConsts<>+528(SB)/8, $0x0000007f0000007f
 DATA geluConsts<>+536(SB)/8, $0x0000007f0000007f
 #define BIAS 512(R8)
-GLOBL geluConsts<>(SB), RODATA|NOPTR, $544
+// −126·ln2 and 127·ln2 (rounded up by 2e-6): the range of exponents t for which 2^round(t/ln2)
+// is a normal, finite float32; ExpShift clamps its arguments to it
+DATA geluConsts<>+544(SB)/8, $0xc2aeac4fc2aeac4f
+DATA geluConsts<>+552(SB)/8, $0xc2aeac4fc2aeac4f
+DATA geluConsts<>+560(SB)/8, $0xc2aeac4fc2aeac4f
+DATA geluConsts<>+568(SB)/8, $0xc2aeac4fc2aeac4f
+#define TLO 544(R8)
+DATA geluConsts<>+576(SB)/8, $0x42b00f3442b00f34
+DATA geluConsts<>+584(SB)/8, $0x42b00f3442b00f34
+DATA geluConsts<>+592(SB)/8, $0x42b00f3442b00f34
+DATA geluConsts<>+600(SB)/8, $0x42b00f3442b00f34
+#define THI 576(R8)
+GLOBL geluConsts<>(SB), RODATA|NOPTR, $608
 
 // EXPT sets p = e^t, clobbering t, kf and z. Y15 holds 1.0 and R8 the constants.
 #define EXPT(t, kf, p, z) \
@@ -222,5 +234,35 @@ geluBack8:
 	JNZ  geluBack8
 
 geluBackDone:
+	VZEROUPPER
+	RET
+
+// func expShiftAVX2(dst, x []float32, shift float32)
+TEXT ·expShiftAVX2(SB), NOSPLIT, $0-52
+	MOVQ         dst_base+0(FP), DI
+	MOVQ         dst_len+8(FP), CX
+	MOVQ         x_base+24(FP), SI
+	VBROADCASTSS shift+48(FP), Y14
+	LEAQ         geluConsts<>(SB), R8
+	VMOVUPS      ONE, Y15
+	SHRQ         $3, CX
+	JZ           expShiftDone
+
+expShift8:
+	VMOVUPS 0(SI), Y0
+	VSUBPS  Y14, Y0, Y2
+	// Clamp with t as the second source, which min and max return for a NaN.
+	VMOVUPS THI, Y6
+	VMINPS  Y2, Y6, Y2
+	VMOVUPS TLO, Y6
+	VMAXPS  Y2, Y6, Y2
+	EXPT(Y2, Y3, Y4, Y5)
+	VMOVUPS Y4, 0(DI)
+	ADDQ    $32, SI
+	ADDQ    $32, DI
+	DECQ    CX
+	JNZ     expShift8
+
+expShiftDone:
 	VZEROUPPER
 	RET

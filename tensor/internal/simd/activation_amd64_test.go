@@ -10,5 +10,5 @@ func geluImplementations() []geluImpl {
 	if !cpu.AVX2FMA {
 		return []geluImpl{geluGenericImpl}
 	}
-	return []geluImpl{geluGenericImpl, {name: "avx2", gelu: gelu, backward: geluBackward}}
+	return []geluImpl{geluGenericImpl, {name: "avx2", gelu: gelu, backward: geluBackward, expShift: expShift}}
 }

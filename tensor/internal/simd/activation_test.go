@@ -11,9 +11,10 @@ type geluImpl struct {
 	name     string
 	gelu     func(dst, x []float32)
 	backward func(dst, g, x []float32)
+	expShift func(dst, x []float32, shift float32)
 }
 
-var geluGenericImpl = geluImpl{name: "generic", gelu: geluGeneric, backward: geluBackwardGeneric}
+var geluGenericImpl = geluImpl{name: "generic", gelu: geluGeneric, backward: geluBackwardGeneric, expShift: expShiftGeneric}
 
 // gelu64 returns the tanh-GELU and its derivative in float64, the reference. It uses
 // 0.5(1+tanh u) = σ(2u) = 1/(1+e^(−2u)) and 1−σ(2u) = e^(−2u)/(1+e^(−2u)), as 1+tanh u
@@ -99,6 +100,58 @@ func TestGELUMatchesFloat64(t *testing.T) {
 			}
 		}
 	}
+}
+
+func TestExpShiftMatchesFloat64(t *testing.T) {
+	rng := rand.New(rand.NewPCG(9, 10))
+	for _, im := range geluImplementations() {
+		for _, off := range []int{0, 1, 3, 5} {
+			for n := 0; n <= 300; n++ {
+				s := make([]float32, off+n+8)
+				for i := range s {
+					s[i] = guard
+				}
+				// Logits around a shift: exponents from about −100 (past the clamp) to 4.
+				shift := float32(rng.NormFloat64() * 5)
+				for i := off; i < off+n; i++ {
+					s[i] = shift + float32(4-104*rng.Float64()*rng.Float64())
+				}
+				d := append([]float32(nil), s...)
+				im.expShift(d[off:off+n], s[off:off+n], shift)
+				checkGuards(t, im.name+" expShift", d, off, n)
+				for i := off; i < off+n; i++ {
+					// The reference starts from the float32 exponent both kernels see, so the
+					// tolerance is expf's 2 ulp plus one rounding of the scaling and the FMA
+					// differences: 4 units of roundoff. Below the clamp the result is 2⁻¹²⁶.
+					e := float64(s[i] - shift)
+					want := math.Exp(max(e, expShiftLo))
+					if got := float64(d[i]); math.Abs(got-want) > 4*unitRoundoff*want {
+						t.Fatalf("%s expShift n=%d off=%d: e^(%v) = %v, want %v", im.name, n, off, e, got, want)
+					}
+				}
+			}
+		}
+	}
+}
+
+func TestExpShiftEdges(t *testing.T) {
+	// Past the clamp the results are e^(−87.33654) and e^(88.02969), the float32 bounds.
+	x := []float32{0, -87.3, -87.4, -1000, 88, 89, 1000, float32(math.NaN()), 1, 2, 3, 4, 5, 6, 7, 8, -0.5}
+	want := make([]float64, len(x))
+	for i, v := range x {
+		want[i] = math.Exp(min(max(float64(v), float64(float32(expShiftLo))), float64(float32(expShiftHi))))
+	}
+	for _, im := range geluImplementations() {
+		d := make([]float32, len(x))
+		im.expShift(d, x, 0)
+		for i := range x {
+			got := float64(d[i])
+			if math.IsNaN(want[i]) != math.IsNaN(got) || math.Abs(got-want[i]) > 4*unitRoundoff*want[i] {
+				t.Errorf("%s: e^%v = %v, want %v", im.name, x[i], got, want[i])
+			}
+		}
+	}
+	mustPanic(t, "ExpShift with a short x", func() { ExpShift(make([]float32, 9), make([]float32, 8), 0) })
 }
 
 func TestGELUSpecialValues(t *testing.T) {
