@@ -558,13 +558,16 @@ func ssmCases() []kernelCase {
 		)
 	}
 	cases = append(cases,
-		// More modes than the kernel discretises per head: the host computes it.
-		kernelCase{name: "DiagSSMKernel/N=257", fallback: "DiagSSMKernel(N>256)", rtol: rtolF32, run: func(in *inputs) []*tensor.Tensor {
-			const modes = maxDiagModes + 1
+		// More modes than a block has threads: the kernel takes them in groups.
+		kernelCase{name: "DiagSSMKernel/N=257", rtol: rtolF32, run: func(in *inputs) []*tensor.Tensor {
+			const modes = 257
 			logDt := in.dev.FromHost([]float32{-3}, 1)
+			p := []*tensor.Tensor{logDt, in.t(1, modes), in.t(1, modes), in.t(1, modes, 2), in.t(1, modes, 2)}
 			k := in.dev.Zeros(1, 6)
-			in.dev.DiagSSMKernel(k, logDt, in.t(1, modes), in.t(1, modes), in.t(1, modes, 2), in.t(1, modes, 2), tensor.ZOH)
-			return []*tensor.Tensor{k}
+			in.dev.DiagSSMKernel(k, p[0], p[1], p[2], p[3], p[4], tensor.ZOH)
+			g := []*tensor.Tensor{in.t(1), in.t(1, modes), in.t(1, modes), in.t(1, modes, 2), in.t(1, modes, 2)}
+			in.dev.DiagSSMKernelBackward(in.t(1, 6), p[0], p[1], p[2], p[3], p[4], tensor.ZOH, g[0], g[1], g[2], g[3], g[4])
+			return append([]*tensor.Tensor{k}, g...)
 		}},
 		kernelCase{name: "ShiftSSMKernel", rtol: rtolF32, run: func(in *inputs) []*tensor.Tensor {
 			b, c := in.t(h, 8), in.t(1, h, 8)

@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"math"
 
+	"github.com/hungry-ssm/hungry/ptx/kernels"
 	"github.com/hungry-ssm/hungry/tensor"
 )
 
@@ -96,10 +97,7 @@ func (d *Device) Binary(op tensor.BinaryOp, out, a, b *tensor.Tensor) {
 	if n == 0 {
 		return
 	}
-	name := "binary_" + binaryOpName(op) + "_f32"
-	d.vec([]*tensor.Tensor{out, a, b}, []int{0}, func(p []uint64) {
-		d.launch(name, elemGrid(n), 0, aPtr(p[0]), aPtr(p[1]), aPtr(p[2]), aU32(n), aU32(nb))
-	})
+	d.launch("binary_"+binaryOpName(op)+"_f32", elemGrid(n), 0, aPtr(d.ptr(out)), aPtr(d.ptr(a)), aPtr(d.ptr(b)), aU32(n), aU32(nb))
 }
 
 // BinaryBackward implements tensor.ElementwiseKernels. db sums over b's repeats in a
@@ -111,9 +109,7 @@ func (d *Device) BinaryBackward(op tensor.BinaryOp, da, db, dout, a, b *tensor.T
 	}
 	opName := binaryOpName(op)
 	if da != nil {
-		d.vec([]*tensor.Tensor{da, dout, b}, []int{0}, func(p []uint64) {
-			d.launch("binary_bwd_a_"+opName+"_f32", elemGrid(n), 0, aPtr(p[0]), aPtr(p[1]), aPtr(p[2]), aU32(n), aU32(nb))
-		})
+		d.launch("binary_bwd_a_"+opName+"_f32", elemGrid(n), 0, aPtr(d.ptr(da)), aPtr(d.ptr(dout)), aPtr(d.ptr(b)), aU32(n), aU32(nb))
 	}
 	if db == nil {
 		return
@@ -150,10 +146,7 @@ func (d *Device) Unary(op tensor.UnaryOp, out, x *tensor.Tensor) {
 	if n == 0 {
 		return
 	}
-	name := "unary_" + unaryOpName(op) + "_f32"
-	d.vec([]*tensor.Tensor{out, x}, []int{0}, func(p []uint64) {
-		d.launch(name, elemGrid(n), 0, aPtr(p[0]), aPtr(p[1]), aU32(n))
-	})
+	d.launch("unary_"+unaryOpName(op)+"_f32", elemGrid(n), 0, aPtr(d.ptr(out)), aPtr(d.ptr(x)), aU32(n))
 }
 
 // UnaryBackward implements tensor.ElementwiseKernels.
@@ -162,10 +155,7 @@ func (d *Device) UnaryBackward(op tensor.UnaryOp, dx, dout, x, y *tensor.Tensor)
 	if n == 0 {
 		return
 	}
-	name := "unary_bwd_" + unaryOpName(op) + "_f32"
-	d.vec([]*tensor.Tensor{dx, dout, x, y}, []int{0}, func(p []uint64) {
-		d.launch(name, elemGrid(n), 0, aPtr(p[0]), aPtr(p[1]), aPtr(p[2]), aPtr(p[3]), aU32(n))
-	})
+	d.launch("unary_bwd_"+unaryOpName(op)+"_f32", elemGrid(n), 0, aPtr(d.ptr(dx)), aPtr(d.ptr(dout)), aPtr(d.ptr(x)), aPtr(d.ptr(y)), aU32(n))
 }
 
 // Scale implements tensor.ElementwiseKernels.
@@ -197,6 +187,10 @@ func (d *Device) Permute(out, x *tensor.Tensor, perm []int, accumulate bool) {
 		})
 		return
 	}
+	if r, c, ok := swapsLastTwo(shape, perm); ok {
+		d.transpose(out, x, n/(r*c), r, c, accumulate)
+		return
+	}
 	stride := make([]int, rank)
 	s := 1
 	for i := rank - 1; i >= 0; i-- {
@@ -216,6 +210,36 @@ func (d *Device) Permute(out, x *tensor.Tensor, perm []int, accumulate bool) {
 	}
 	args = append(append(append(args, dims...), strides...), aBool(accumulate))
 	d.launch("permute_f32", [3]int{ceilDiv(n, 256), 1, 1}, 0, args...)
+}
+
+// swapsLastTwo reports whether perm keeps every axis but the last two, which it swaps,
+// and returns their lengths.
+func swapsLastTwo(shape, perm []int) (r, c int, ok bool) {
+	rank := len(perm)
+	if rank < 2 || perm[rank-2] != rank-1 || perm[rank-1] != rank-2 {
+		return 0, 0, false
+	}
+	for i := 0; i < rank-2; i++ {
+		if perm[i] != i {
+			return 0, 0, false
+		}
+	}
+	return shape[rank-2], shape[rank-1], true
+}
+
+// maxGridZ bounds the batch of one transpose launch.
+const maxGridZ = 65535
+
+// transpose writes (or adds) the batch of (r, c) matrices of x transposed into out, with
+// the tiled kernel that reads and writes whole rows of tiles.
+func (d *Device) transpose(out, x *tensor.Tensor, batch, r, c int, accumulate bool) {
+	po, px := d.ptr(out), d.ptr(x)
+	for b0 := 0; b0 < batch; b0 += maxGridZ {
+		nb := min(maxGridZ, batch-b0)
+		off := uint64(4 * b0 * r * c)
+		d.launch("transpose_f32", [3]int{ceilDiv(c, 32), ceilDiv(r, 32), nb}, 0, aPtr(po+off), aPtr(px+off),
+			aU32(nb), aU32(r), aU32(c), aBool(accumulate))
+	}
 }
 
 // SumAxis implements tensor.ReduceKernels: a block per row when the axis is innermost,
@@ -357,18 +381,17 @@ func (d *Device) Gather(out, table *tensor.Tensor, ids []int32) {
 	d.gather(out, table, d.uploadI32(ids), table.Dim(0), table.Dim(-1))
 }
 
-// ScatterAdd implements tensor.NNKernels (atomic adds, so repeated ids add up in an
-// unspecified order on a GPU).
+// ScatterAdd implements tensor.NNKernels without atomics: the ids are grouped on the host
+// (they are host data), and each table row adds its tokens' rows in token order, as the
+// CPU does, so the result is deterministic.
 func (d *Device) ScatterAdd(dtable, dout *tensor.Tensor, ids []int32) {
-	if len(ids) == 0 {
-		return
-	}
 	dim := dtable.Dim(-1)
-	if dim == 0 {
+	if len(ids) == 0 || dim == 0 {
 		return
 	}
-	d.launch("embedding_bwd_f32", [3]int{ceilDiv(len(ids)*dim, 256), 1, 1}, 0,
-		aPtr(d.ptr(dtable)), aPtr(d.ptr(dout)), aPtr(d.ptr(d.uploadI32(ids))), aU32(len(ids)), aU32(dtable.Dim(0)), aU32(dim))
+	uniq, start, pos := kernels.GroupIDs(ids)
+	d.launch("embedding_bwd_grouped_f32", [3]int{ceilDiv(len(uniq)*dim, 256), 1, 1}, 0, aPtr(d.ptr(dtable)), aPtr(d.ptr(dout)),
+		aPtr(d.ptr(d.uploadI32(uniq))), aPtr(d.ptr(d.uploadI32(start))), aPtr(d.ptr(d.uploadI32(pos))), aU32(len(uniq)), aU32(dim))
 }
 
 // CrossEntropy implements tensor.NNKernels.
@@ -485,9 +508,6 @@ func (d *Device) ShortConvBackward(du, dk, dd, dy, u, k, skip *tensor.Tensor) {
 	}
 }
 
-// maxDiagModes is the most modes the diagonal-SSM kernels discretise per head.
-const maxDiagModes = 256
-
 // DiagSSMKernel implements tensor.SSMKernels; like the CPU, the kernel works in float64.
 func (d *Device) DiagSSMKernel(k, logDt, invAReal, aImag, b, c *tensor.Tensor, disc tensor.Discretization) {
 	h, n := tensor.DiagSSMShapes("DiagSSMKernel", logDt, invAReal, aImag, b, c)
@@ -495,12 +515,6 @@ func (d *Device) DiagSSMKernel(k, logDt, invAReal, aImag, b, c *tensor.Tensor, d
 		panic(&tensor.ShapeError{Op: "DiagSSMKernel", Shapes: [][]int{k.Shape(), logDt.Shape()}, Msg: "K must be (H, L)"})
 	}
 	l := k.Dim(1)
-	if n > maxDiagModes {
-		d.onHost("DiagSSMKernel(N>256)", []*tensor.Tensor{k, logDt, invAReal, aImag, b, c}, []int{0}, func(cpu *tensor.CPU, t []*tensor.Tensor) {
-			cpu.DiagSSMKernel(t[0], t[1], t[2], t[3], t[4], t[5], disc)
-		})
-		return
-	}
 	if h*l == 0 {
 		return
 	}
@@ -514,13 +528,6 @@ func (d *Device) DiagSSMKernelBackward(dk, logDt, invAReal, aImag, b, c *tensor.
 	h, n := tensor.DiagSSMShapes("DiagSSMKernelBackward", logDt, invAReal, aImag, b, c)
 	if dk.Rank() != 2 || dk.Dim(0) != h {
 		panic(&tensor.ShapeError{Op: "DiagSSMKernelBackward", Shapes: [][]int{dk.Shape(), logDt.Shape()}, Msg: "dK must be (H, L)"})
-	}
-	if n > maxDiagModes {
-		d.onHost("DiagSSMKernelBackward(N>256)", []*tensor.Tensor{dk, logDt, invAReal, aImag, b, c, dLogDt, dInvAReal, dAImag, dB, dC},
-			[]int{6, 7, 8, 9, 10}, func(cpu *tensor.CPU, t []*tensor.Tensor) {
-				cpu.DiagSSMKernelBackward(t[0], t[1], t[2], t[3], t[4], t[5], disc, t[6], t[7], t[8], t[9], t[10])
-			})
-		return
 	}
 	if h == 0 || (dLogDt == nil && dInvAReal == nil && dAImag == nil && dB == nil && dC == nil) {
 		return
@@ -595,10 +602,8 @@ func (d *Device) AdamW(p, grad, m, v *tensor.Tensor, s tensor.AdamWStep) {
 	stepSize := float32(float64(s.LR) / bc1)
 	sqrtBC2 := float32(math.Sqrt(bc2))
 	decay := 1 - s.LR*s.WeightDecay
-	d.vec([]*tensor.Tensor{p, m, v, grad}, []int{0, 1, 2}, func(q []uint64) {
-		d.launch("adamw_f32", elemGrid(n), 0, aPtr(q[0]), aPtr(q[1]), aPtr(q[2]), aPtr(q[3]),
-			aF32(s.Beta1), aF32(s.Beta2), aF32(s.Eps), aF32(decay), aF32(stepSize), aF32(sqrtBC2), aF32(s.GradScale), aU32(n))
-	})
+	d.launch("adamw_f32", elemGrid(n), 0, aPtr(d.ptr(p)), aPtr(d.ptr(m)), aPtr(d.ptr(v)), aPtr(d.ptr(grad)),
+		aF32(s.Beta1), aF32(s.Beta2), aF32(s.Eps), aF32(decay), aF32(stepSize), aF32(sqrtBC2), aF32(s.GradScale), aU32(n))
 }
 
 // SGD implements tensor.OptimKernels.
@@ -610,8 +615,6 @@ func (d *Device) SGD(p, grad, buf *tensor.Tensor, lr, momentum, weightDecay, gra
 	if n == 0 {
 		return
 	}
-	d.vec([]*tensor.Tensor{p, buf, grad}, []int{0, 1}, func(q []uint64) {
-		d.launch("sgd_f32", elemGrid(n), 0, aPtr(q[0]), aPtr(q[1]), aPtr(q[2]), aF32(lr), aF32(momentum), aF32(weightDecay),
-			aF32(gradScale), aU32(n))
-	})
+	d.launch("sgd_f32", elemGrid(n), 0, aPtr(d.ptr(p)), aPtr(d.ptr(buf)), aPtr(d.ptr(grad)), aF32(lr), aF32(momentum),
+		aF32(weightDecay), aF32(gradScale), aU32(n))
 }

@@ -9,29 +9,8 @@ import (
 )
 
 // Building blocks shared by the methods: the elementwise kernels on whole tensors, row
-// gathers and column sums.
-
-// vec runs fn on the addresses of ts with each one 16-byte aligned, as the elementwise
-// kernels' vector loads need: a view that starts elsewhere goes through an aligned copy,
-// and the copies of the tensors listed in written are copied back afterwards.
-func (d *Device) vec(ts []*tensor.Tensor, written []int, fn func(p []uint64)) {
-	p := make([]uint64, len(ts))
-	tmp := make([]*tensor.Tensor, len(ts))
-	for i, t := range ts {
-		p[i] = d.ptr(t)
-		if p[i]%16 != 0 {
-			tmp[i] = d.empty(t.Numel())
-			d.copyT(tmp[i], t)
-			p[i] = d.ptr(tmp[i])
-		}
-	}
-	fn(p)
-	for _, i := range written {
-		if tmp[i] != nil {
-			d.copyT(ts[i], tmp[i])
-		}
-	}
-}
+// gathers, column sums and the FFT convolution. The vectorised kernels take a scalar
+// path for views that start off a 16-byte boundary, so any view can be passed.
 
 func elemGrid(n int) [3]int { return [3]int{ceilDiv(n, 1024), 1, 1} }
 
@@ -41,9 +20,7 @@ func (d *Device) add(out, a, b *tensor.Tensor) {
 	if n == 0 {
 		return
 	}
-	d.vec([]*tensor.Tensor{out, a, b}, []int{0}, func(p []uint64) {
-		d.launch("add_f32", elemGrid(n), 0, aPtr(p[0]), aPtr(p[1]), aPtr(p[2]), aU32(n))
-	})
+	d.launch("add_f32", elemGrid(n), 0, aPtr(d.ptr(out)), aPtr(d.ptr(a)), aPtr(d.ptr(b)), aU32(n))
 }
 
 func (d *Device) scale(out, x *tensor.Tensor, alpha float32) {
@@ -51,9 +28,7 @@ func (d *Device) scale(out, x *tensor.Tensor, alpha float32) {
 	if n == 0 {
 		return
 	}
-	d.vec([]*tensor.Tensor{out, x}, []int{0}, func(p []uint64) {
-		d.launch("scale_f32", elemGrid(n), 0, aPtr(p[0]), aPtr(p[1]), aF32(alpha), aU32(n))
-	})
+	d.launch("scale_f32", elemGrid(n), 0, aPtr(d.ptr(out)), aPtr(d.ptr(x)), aF32(alpha), aU32(n))
 }
 
 // axpy accumulates y += alpha·x.
@@ -62,9 +37,7 @@ func (d *Device) axpy(y, x *tensor.Tensor, alpha float32) {
 	if n == 0 {
 		return
 	}
-	d.vec([]*tensor.Tensor{y, x}, []int{0}, func(p []uint64) {
-		d.launch("axpy_f32", elemGrid(n), 0, aPtr(p[0]), aPtr(p[1]), aF32(alpha), aU32(n))
-	})
+	d.launch("axpy_f32", elemGrid(n), 0, aPtr(d.ptr(y)), aPtr(d.ptr(x)), aF32(alpha), aU32(n))
 }
 
 // gather copies rows ids[i] (each dim long) of table (rows × dim) into row i of out.
@@ -166,11 +139,20 @@ func (d *Device) fft(data *tensor.Tensor, rows, n, logn int, inverse bool) {
 		aU32(logn), aBool(inverse), aF32(scale))
 }
 
-// spectra returns the transforms (rows, n) of real rows (rows, l), zero-padded to n.
-func (d *Device) spectra(x *tensor.Tensor, rows, l, n, logn int) *tensor.Tensor {
+// padded returns real rows (rows, l) zero-padded to complex rows (rows, n), transformed.
+func (d *Device) padded(x *tensor.Tensor, rows, l, n, logn int) *tensor.Tensor {
 	s := d.empty(rows * n * 2)
 	d.launch("pad_real_to_c64", [3]int{ceilDiv(rows*n, 256), 1, 1}, 0, aPtr(d.ptr(s)), aPtr(d.ptr(x)), aU32(rows), aU32(l), aU32(n))
 	d.fft(s, rows, n, logn, false)
+	return s
+}
+
+// sequences returns the channels of x (B, L, H) as zero-padded complex rows (B·H, n),
+// transformed.
+func (d *Device) sequences(x *tensor.Tensor, b, l, h, n, logn int) *tensor.Tensor {
+	s := d.empty(b * h * n * 2)
+	d.launch("blh_to_c64", [3]int{ceilDiv(n, 32), ceilDiv(h, 32), b}, 0, aPtr(d.ptr(s)), aPtr(d.ptr(x)), aU32(b), aU32(l), aU32(h), aU32(n))
+	d.fft(s, b*h, n, logn, false)
 	return s
 }
 
@@ -182,39 +164,20 @@ func (d *Device) cmul(a, b *tensor.Tensor, rows, n, brows int, conj bool) *tenso
 	return out
 }
 
-// inverseReal transforms spectra (rows, n) back and returns the first l real values of
-// each row, (rows, l).
-func (d *Device) inverseReal(s *tensor.Tensor, rows, l, n, logn int) *tensor.Tensor {
-	d.fft(s, rows, n, logn, true)
-	out := d.empty(rows * l)
-	d.launch("c64_real_part", [3]int{ceilDiv(rows*l, 256), 1, 1}, 0, aPtr(d.ptr(out)), aPtr(d.ptr(s)), aU32(rows), aU32(l), aU32(n))
-	return out
-}
-
-// channelsFirst returns x (B, L, H) as (B, H, L), and channelsLast the inverse.
-func (d *Device) channelsFirst(x *tensor.Tensor, b, l, h int) *tensor.Tensor {
-	out := d.empty(b, h, l)
-	d.Permute(out, x.Reshape(b, l, h), []int{0, 2, 1}, false)
-	return out
-}
-
-// addSkip accumulates out += skip ⊙ x, skip (H) repeating over x's (…, H) rows.
-func (d *Device) addSkip(out, x, skip *tensor.Tensor) {
-	t := d.empty(x.Numel())
-	d.Binary(tensor.OpMul, t, x, skip)
-	d.Binary(tensor.OpAdd, out, out, t)
+// toSequences transforms spectra (B·H, n) back and writes (or adds) their first L real
+// values into y (B, L, H), plus skip ⊙ x when skip is given.
+func (d *Device) toSequences(y, s, x, skip *tensor.Tensor, b, l, h, n, logn int, accumulate bool) {
+	d.fft(s, b*h, n, logn, true)
+	d.launch("c64_to_blh_f32", [3]int{ceilDiv(l, 32), ceilDiv(h, 32), b}, 0, aPtr(d.ptr(y)), aPtr(d.ptr(s)), aPtr(d.ptrOrNull(x)),
+		aPtr(d.ptrOrNull(skip)), aU32(b), aU32(l), aU32(h), aU32(n), aBool(accumulate))
 }
 
 // fftConv is CausalConv through FFTs of every channel's sequence.
 func (d *Device) fftConv(y, u, k, skip *tensor.Tensor, b, l, h, lk int) {
 	n, logn := fftPlan(l)
-	us := d.spectra(d.channelsFirst(u, b, l, h), b*h, l, n, logn)
-	ks := d.spectra(k, h, lk, n, logn)
-	yt := d.inverseReal(d.cmul(us, ks, b*h, n, h, false), b*h, l, n, logn)
-	d.Permute(y, yt.Reshape(b, h, l), []int{0, 2, 1}, false)
-	if skip != nil {
-		d.addSkip(y, u, skip)
-	}
+	us := d.sequences(u, b, l, h, n, logn)
+	ks := d.padded(k, h, lk, n, logn)
+	d.toSequences(y, d.cmul(us, ks, b*h, n, h, false), u, skip, b, l, h, n, logn, false)
 }
 
 // fftConvBackward is CausalConvBackward through FFTs:
@@ -223,22 +186,18 @@ func (d *Device) fftConv(y, u, k, skip *tensor.Tensor, b, l, h, lk int) {
 //	dk[s] = Σ_t u[t]·dy[t+s]  = IFFT(Σ_b conj(U_b)·DY_b)[s]
 func (d *Device) fftConvBackward(du, dk, dd, dy, u, k, skip *tensor.Tensor, b, l, h, lk int) {
 	n, logn := fftPlan(l)
-	rows := b * h
-	dys := d.spectra(d.channelsFirst(dy, b, l, h), rows, l, n, logn)
+	dys := d.sequences(dy, b, l, h, n, logn)
 	if du != nil {
-		ks := d.spectra(k, h, lk, n, logn)
-		dut := d.inverseReal(d.cmul(dys, ks, rows, n, h, true), rows, l, n, logn)
-		d.Permute(du, dut.Reshape(b, h, l), []int{0, 2, 1}, true)
-		if skip != nil {
-			d.addSkip(du, dy, skip)
-		}
+		ks := d.padded(k, h, lk, n, logn)
+		d.toSequences(du, d.cmul(dys, ks, b*h, n, h, true), dy, skip, b, l, h, n, logn, true)
 	}
 	if dk != nil {
-		us := d.spectra(d.channelsFirst(u, b, l, h), rows, l, n, logn)
-		p := d.cmul(dys, us, rows, n, rows, true)
+		us := d.sequences(u, b, l, h, n, logn)
 		sum := d.empty(h * n * 2)
-		d.columnSum(sum, p, 1, b, h*n*2, 1, false)
-		d.Binary(tensor.OpAdd, dk, dk, d.inverseReal(sum, h, lk, n, logn))
+		d.launch("cmul_sum_batch_c64", [3]int{ceilDiv(h*n, 256), 1, 1}, 0, aPtr(d.ptr(sum)), aPtr(d.ptr(us)), aPtr(d.ptr(dys)),
+			aU32(b), aU32(h), aU32(n))
+		d.fft(sum, h, n, logn, true)
+		d.launch("c64_real_rows_acc_f32", [3]int{ceilDiv(h*lk, 256), 1, 1}, 0, aPtr(d.ptr(dk)), aPtr(d.ptr(sum)), aU32(h), aU32(lk), aU32(n))
 	}
 	if dd != nil {
 		t := d.empty(u.Numel())
