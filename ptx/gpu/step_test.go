@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"math"
 	"sort"
+	"strings"
 	"testing"
 
 	"github.com/hungry-ssm/hungry/autograd"
@@ -99,6 +100,13 @@ func TestTrainingStepMatchesCPU(t *testing.T) {
 			testTrainingStep(t, NewInterpreted(), tinyConfig(attention), 2, 12)
 		})
 	}
+	// Sequences of 256 with 64 shift taps take the 64-tap short convolution and the FFT
+	// convolution of the diagonal SSM.
+	t.Run("L=256", func(t *testing.T) {
+		cfg := tinyConfig(false)
+		cfg.DModel, cfg.NLayer, cfg.DState, cfg.VocabSize = 8, 1, 64, 16
+		testTrainingStep(t, NewInterpreted(), cfg, 1, 256)
+	})
 }
 
 // testTrainingStep compares a forward and backward pass and then an optimizer step of
@@ -220,9 +228,14 @@ func reportFallbacks(t *testing.T, dev *Device, what string) {
 	if s == "" {
 		s = " none"
 	}
-	launches := 0
-	for _, n := range dev.Launches() {
+	launches, names := 0, []string{}
+	for name, n := range dev.Launches() {
 		launches += n
+		names = append(names, name)
 	}
-	t.Logf("%s: %d kernel launches; host fallbacks:%s", what, launches, s)
+	sort.Strings(names)
+	t.Logf("%s: %d launches of %d kernels; host fallbacks:%s", what, launches, len(names), s)
+	if testing.Verbose() {
+		t.Logf("kernels: %s", strings.Join(names, " "))
+	}
 }
