@@ -279,27 +279,44 @@ func transposeKernel(k *Tensor, h, lk int) []float32 {
 	return kt
 }
 
-// rowGrain is how many (b, t) rows a worker takes at least, so that a share does about
-// 2^14 multiply-adds.
-func rowGrain(h, lk int) int { return max(1, (1<<14)/(h*lk)) }
+// shortConvChunk is how many output rows of one sequence a ShortConv task computes: a
+// multiple of simd.CorrRows's 4-row blocks, long enough that the taps−1 extra input rows
+// each task copies into its window cost little.
+const shortConvChunk = 64
 
 // ShortConv implements ConvKernels. Every output row is a sum of input rows scaled
-// channel by channel, so the inner loops run over contiguous channels.
+// channel by channel, so the inner loops run over contiguous channels: simd.CorrRows
+// over a window of the input with the taps reversed and zero rows before the sequence.
 func (c *CPU) ShortConv(y, u, k, d *Tensor) {
 	nb, l, h, lk := ConvShapes("ShortConv", y, u, k, d)
-	kt := transposeKernel(k, h, lk)
-	c.For(nb*l, rowGrain(h, lk), func(lo, hi int) {
-		for r := lo; r < hi; r++ {
-			t := r % l
-			yrow := y.data[r*h : (r+1)*h]
+	// y[t] = Σ_s kt[s]⊙u[t−s] = Σ_j kr[j]⊙u[t−lk+1+j] with kr[j] = kt[lk−1−j].
+	kr := make([]float32, lk*h)
+	for hh := 0; hh < h; hh++ {
+		for s := 0; s < lk; s++ {
+			kr[(lk-1-s)*h+hh] = k.data[hh*lk+s]
+		}
+	}
+	chunks := (l + shortConvChunk - 1) / shortConvChunk
+	c.For(nb*chunks, 1, func(lo, hi int) {
+		win := make([]float32, (shortConvChunk+lk-1)*h)
+		for task := lo; task < hi; task++ {
+			b, t0 := task/chunks, task%chunks*shortConvChunk
+			t1 := min(t0+shortConvChunk, l)
+			// The window holds input rows t0−lk+1 … t1−1, zero before the sequence.
+			first := t0 - lk + 1
+			zero := max(0, -first)
+			w := win[:(t1-first)*h]
+			clear(w[:zero*h])
+			copy(w[zero*h:], u.data[(b*l+first+zero)*h:(b*l+t1)*h])
+			ys := y.data[(b*l+t0)*h : (b*l+t1)*h]
 			if d != nil {
-				simd.Mul(yrow, d.data, u.data[r*h:])
+				for r := b*l + t0; r < b*l+t1; r++ {
+					simd.Mul(y.data[r*h:(r+1)*h], d.data, u.data[r*h:])
+				}
 			} else {
-				clear(yrow)
+				clear(ys)
 			}
-			for s := 0; s < lk && s <= t; s++ {
-				simd.MulAdd(yrow, kt[s*h:(s+1)*h], u.data[(r-s)*h:])
-			}
+			simd.CorrRows(ys, w, kr, t1-t0, h, lk)
 		}
 	})
 }
@@ -309,17 +326,25 @@ func (c *CPU) ShortConvBackward(du, dk, dd, dy, u, k, d *Tensor) {
 	nb, l, h, lk := ConvShapes("ShortConvBackward", nil, u, k, d)
 	checkConvGrads("ShortConvBackward", du, dk, dd, dy, u, k)
 	if du != nil {
+		// du[t] += Σ_s kt[s]⊙dy[t+s] over s with t+s < l: simd.CorrRows over a window of
+		// dy with zero rows past the sequence's end.
 		kt := transposeKernel(k, h, lk)
-		c.For(nb*l, rowGrain(h, lk), func(lo, hi int) {
-			for r := lo; r < hi; r++ {
-				t := r % l
-				drow := du.data[r*h : (r+1)*h]
+		chunks := (l + shortConvChunk - 1) / shortConvChunk
+		c.For(nb*chunks, 1, func(lo, hi int) {
+			win := make([]float32, (shortConvChunk+lk-1)*h)
+			for task := lo; task < hi; task++ {
+				b, t0 := task/chunks, task%chunks*shortConvChunk
+				t1 := min(t0+shortConvChunk, l)
+				avail := min(t1+lk-1, l) - t0
+				w := win[:(t1-t0+lk-1)*h]
+				copy(w, dy.data[(b*l+t0)*h:(b*l+t0+avail)*h])
+				clear(w[avail*h:])
 				if d != nil {
-					simd.MulAdd(drow, d.data, dy.data[r*h:])
+					for r := b*l + t0; r < b*l+t1; r++ {
+						simd.MulAdd(du.data[r*h:(r+1)*h], d.data, dy.data[r*h:])
+					}
 				}
-				for s := 0; s < lk && t+s < l; s++ {
-					simd.MulAdd(drow, kt[s*h:(s+1)*h], dy.data[(r+s)*h:])
-				}
+				simd.CorrRows(du.data[(b*l+t0)*h:(b*l+t1)*h], w, kt, t1-t0, h, lk)
 			}
 		})
 	}

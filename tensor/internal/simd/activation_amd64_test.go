@@ -12,3 +12,21 @@ func geluImplementations() []geluImpl {
 	}
 	return []geluImpl{geluGenericImpl, {name: "avx2", gelu: gelu, backward: geluBackward, expShift: expShift}}
 }
+
+type corrImpl struct {
+	name string
+	corr func(y, u, k []float32, rows, h, taps int)
+}
+
+func corrGenericAll(y, u, k []float32, rows, h, taps int) {
+	corrRowsGeneric(y, u, k, h, taps, 0, rows, 0, h)
+}
+
+// corrImplementations lists the generic twin and, where it runs, the assembly as
+// CorrRows dispatches to it (whole blocks in assembly, edges in Go).
+func corrImplementations() []corrImpl {
+	if !cpu.AVX2FMA {
+		return []corrImpl{{"generic", corrGenericAll}}
+	}
+	return []corrImpl{{"generic", corrGenericAll}, {"avx2", corrRows}}
+}

@@ -3,3 +3,14 @@
 package simd
 
 func geluImplementations() []geluImpl { return []geluImpl{geluGenericImpl} }
+
+type corrImpl struct {
+	name string
+	corr func(y, u, k []float32, rows, h, taps int)
+}
+
+func corrImplementations() []corrImpl {
+	return []corrImpl{{"generic", func(y, u, k []float32, rows, h, taps int) {
+		corrRowsGeneric(y, u, k, h, taps, 0, rows, 0, h)
+	}}}
+}

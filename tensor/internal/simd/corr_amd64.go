@@ -1,0 +1,25 @@
+//go:build amd64 && !noasm
+
+package simd
+
+import "github.com/hungry-ssm/hungry/tensor/internal/cpu"
+
+// corrRowsAVX2 computes CorrRows for rows [0, rows) and channels [0, cols), rows a
+// multiple of 4 and cols of 16, reading the slices through their base pointers; the
+// caller has checked their lengths.
+//
+//go:noescape
+func corrRowsAVX2(y, u, k []float32, rows, h, cols, taps int)
+
+func corrRows(y, u, k []float32, rows, h, taps int) {
+	if !cpu.AVX2FMA {
+		corrRowsGeneric(y, u, k, h, taps, 0, rows, 0, h)
+		return
+	}
+	rows4, cols16 := rows&^3, h&^15
+	if rows4 > 0 && cols16 > 0 {
+		corrRowsAVX2(y, u, k, rows4, h, cols16, taps)
+	}
+	corrRowsGeneric(y, u, k, h, taps, 0, rows4, cols16, h)
+	corrRowsGeneric(y, u, k, h, taps, rows4, rows, 0, h)
+}

@@ -1,0 +1,7 @@
+//go:build !amd64 || noasm
+
+package simd
+
+func corrRows(y, u, k []float32, rows, h, taps int) {
+	corrRowsGeneric(y, u, k, h, taps, 0, rows, 0, h)
+}
