@@ -353,23 +353,34 @@ func (c *CPU) ShortConvBackward(du, dk, dd, dy, u, k, d *Tensor) {
 	}
 	// dk and dd are sums over every row, so the workers split the channels instead. Each
 	// sequence is summed in float32 and the sequences in float64, which keeps the rounding
-	// error of long batches near L·2⁻²⁴ rather than B·L·2⁻²⁴.
+	// error of long batches near L·2⁻²⁴ rather than B·L·2⁻²⁴. With the sequence behind
+	// lk−1 zero rows, dk[s] = Σ_t dy[t]⊙u[t−s] is simd.CorrSumRows's shift lk−1−s, and dd
+	// = Σ_t dy[t]⊙u[t] the same sum as dk[0].
 	c.For(h, 8, func(lo, hi int) {
 		w := hi - lo
 		seq := make([]float32, (lk+1)*w)
 		total := make([]float64, (lk+1)*w)
+		var padded []float32
+		if dk != nil {
+			padded = make([]float32, (l+lk-1)*h)
+		}
 		for b := 0; b < nb; b++ {
 			clear(seq)
-			for t := 0; t < l; t++ {
-				r := b*l + t
-				dyrow := dy.data[r*h+lo : r*h+hi]
-				if dd != nil {
-					simd.MulAdd(seq[lk*w:], dyrow, u.data[r*h+lo:])
-				}
-				if dk != nil {
-					for s := 0; s < lk && s <= t; s++ {
-						simd.MulAdd(seq[s*w:(s+1)*w], dyrow, u.data[(r-s)*h+lo:])
+			if dk != nil {
+				copy(padded[(lk-1)*h:], u.data[b*l*h:(b+1)*l*h])
+				shifts := seq[:lk*w] // shift j of the correlation is dk's tap lk−1−j
+				simd.CorrSumRows(shifts, dy.data[b*l*h+lo:], padded[lo:], l, h, w, lk)
+				for s := 0; s < lk/2; s++ {
+					a, z := shifts[s*w:(s+1)*w], shifts[(lk-1-s)*w:(lk-s)*w]
+					for i := range a {
+						a[i], z[i] = z[i], a[i]
 					}
+				}
+				copy(seq[lk*w:], seq[:w])
+			} else {
+				for t := 0; t < l; t++ {
+					r := b*l + t
+					simd.MulAdd(seq[lk*w:], dy.data[r*h+lo:r*h+hi], u.data[r*h+lo:])
 				}
 			}
 			for i, v := range seq {

@@ -42,3 +42,47 @@ func corrRowsGeneric(y, u, k []float32, h, taps, r0, r1, c0, c1 int) {
 		}
 	}
 }
+
+// CorrSumRows adds to dst the correlations of a with b shifted by j rows, channel by
+// channel, for j < taps and c < width:
+//
+//	dst[j·width+c] += Σ_{t<n} a[t·stride+c]·b[(t+j)·stride+c].
+//
+// a and b are rows of stride elements of which the first width are used; b holds
+// n+taps−1 of them. This is the kernel gradient of a depthwise convolution. Each sum runs
+// over t in order in float32 (fused multiply-adds in the assembly, separate roundings in
+// the generic twin), then is added to dst. The assembly keeps blocks of 4 shifts × 16
+// channels in registers across all rows.
+func CorrSumRows(dst, a, b []float32, n, stride, width, taps int) {
+	if n <= 0 || width <= 0 || taps <= 0 {
+		return
+	}
+	if width > stride {
+		panic("simd: CorrSumRows width exceeds the row stride")
+	}
+	fit(dst, taps*width)
+	fit(a, (n-1)*stride+width)
+	fit(b, (n+taps-2)*stride+width)
+	corrSumRows(dst, a, b, n, stride, width, taps)
+}
+
+// corrSumRowsGeneric computes CorrSumRows for shifts [j0, j1) and channels [c0, c1).
+func corrSumRowsGeneric(dst, a, b []float32, n, stride, width, j0, j1, c0, c1 int) {
+	if c1 <= c0 {
+		return
+	}
+	acc := make([]float32, c1-c0)
+	for j := j0; j < j1; j++ {
+		clear(acc)
+		for t := 0; t < n; t++ {
+			ar, br := a[t*stride+c0:t*stride+c1], b[(t+j)*stride+c0:(t+j)*stride+c1]
+			for i := range acc {
+				acc[i] += ar[i] * br[i]
+			}
+		}
+		d := dst[j*width+c0 : j*width+c1]
+		for i := range d {
+			d[i] += acc[i]
+		}
+	}
+}

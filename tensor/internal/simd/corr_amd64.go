@@ -23,3 +23,22 @@ func corrRows(y, u, k []float32, rows, h, taps int) {
 	corrRowsGeneric(y, u, k, h, taps, 0, rows4, cols16, h)
 	corrRowsGeneric(y, u, k, h, taps, rows4, rows, 0, h)
 }
+
+// corrSumRowsAVX2 computes CorrSumRows for shifts [0, taps) and channels [0, cols), taps
+// a multiple of 4 and cols of 16, with the lengths checked by the caller.
+//
+//go:noescape
+func corrSumRowsAVX2(dst, a, b []float32, n, stride, width, cols, taps int)
+
+func corrSumRows(dst, a, b []float32, n, stride, width, taps int) {
+	if !cpu.AVX2FMA {
+		corrSumRowsGeneric(dst, a, b, n, stride, width, 0, taps, 0, width)
+		return
+	}
+	taps4, cols16 := taps&^3, width&^15
+	if taps4 > 0 && cols16 > 0 {
+		corrSumRowsAVX2(dst, a, b, n, stride, width, cols16, taps4)
+	}
+	corrSumRowsGeneric(dst, a, b, n, stride, width, 0, taps4, cols16, width)
+	corrSumRowsGeneric(dst, a, b, n, stride, width, taps4, taps, 0, width)
+}

@@ -87,3 +87,78 @@ nextRows:
 done:
 	VZEROUPPER
 	RET
+
+// func corrSumRowsAVX2(dst, a, b []float32, n, stride, width, cols, taps int)
+TEXT ·corrSumRowsAVX2(SB), NOSPLIT, $0-112
+	MOVQ dst_base+0(FP), DI
+	MOVQ a_base+24(FP), SI
+	MOVQ b_base+48(FP), DX
+	MOVQ n+72(FP), R9
+	MOVQ stride+80(FP), R10
+	MOVQ width+88(FP), R11
+	MOVQ cols+96(FP), R14
+	SHLQ $2, R10             // row stride of a and b in bytes
+	SHLQ $2, R11             // row stride of dst in bytes
+	SHLQ $2, R14             // channel bytes done by the assembly
+	LEAQ (R10)(R10*2), R15   // three row strides
+	XORQ R12, R12            // first shift of the block
+
+shiftBlock:
+	CMPQ R12, taps+104(FP)
+	JGE  sumDone
+	XORQ R13, R13            // channel byte offset of the block
+
+chanBlock:
+	CMPQ R13, R14
+	JGE  nextShifts
+	// AX: b at row R12, channel R13; BX: a at row 0, channel R13.
+	MOVQ   R12, AX
+	IMULQ  R10, AX
+	ADDQ   DX, AX
+	ADDQ   R13, AX
+	LEAQ   (SI)(R13*1), BX
+	VXORPS Y0, Y0, Y0
+	VXORPS Y1, Y1, Y1
+	VXORPS Y2, Y2, Y2
+	VXORPS Y3, Y3, Y3
+	VXORPS Y4, Y4, Y4
+	VXORPS Y5, Y5, Y5
+	VXORPS Y6, Y6, Y6
+	VXORPS Y7, Y7, Y7
+	MOVQ   R9, CX
+
+sumRow:
+	VMOVUPS 0(BX), Y8
+	VMOVUPS 32(BX), Y9
+	ROWS4
+	ADDQ    R10, AX
+	ADDQ    R10, BX
+	DECQ    CX
+	JNZ     sumRow
+
+	// R8: dst at shift R12, channel R13; shifts are R11 bytes apart.
+	MOVQ R12, R8
+	IMULQ R11, R8
+	ADDQ DI, R8
+	ADDQ R13, R8
+	ADDSTORE(Y0, 0(R8))
+	ADDSTORE(Y1, 32(R8))
+	ADDQ R11, R8
+	ADDSTORE(Y2, 0(R8))
+	ADDSTORE(Y3, 32(R8))
+	ADDQ R11, R8
+	ADDSTORE(Y4, 0(R8))
+	ADDSTORE(Y5, 32(R8))
+	ADDQ R11, R8
+	ADDSTORE(Y6, 0(R8))
+	ADDSTORE(Y7, 32(R8))
+	ADDQ $64, R13
+	JMP  chanBlock
+
+nextShifts:
+	ADDQ $4, R12
+	JMP  shiftBlock
+
+sumDone:
+	VZEROUPPER
+	RET

@@ -5,3 +5,7 @@ package simd
 func corrRows(y, u, k []float32, rows, h, taps int) {
 	corrRowsGeneric(y, u, k, h, taps, 0, rows, 0, h)
 }
+
+func corrSumRows(dst, a, b []float32, n, stride, width, taps int) {
+	corrSumRowsGeneric(dst, a, b, n, stride, width, 0, taps, 0, width)
+}

@@ -44,6 +44,43 @@ func TestCorrRowsMatchesFloat64(t *testing.T) {
 	}
 }
 
+func TestCorrSumRowsMatchesFloat64(t *testing.T) {
+	rng := rand.New(rand.NewPCG(15, 16))
+	for _, im := range corrImplementations() {
+		for _, shape := range [][2]int{{1, 1}, {7, 7}, {16, 16}, {17, 20}, {31, 31}, {32, 40}, {48, 48}, {130, 131}} {
+			width, stride := shape[0], shape[1]
+			for _, taps := range []int{1, 3, 4, 5, 8, 64} {
+				for _, n := range []int{1, 2, 7, 33} {
+					name := fmt.Sprintf("%s n=%d width=%d stride=%d taps=%d", im.name, n, width, stride, taps)
+					off := n % 3
+					ds := randomSlice(rng, off, taps*width)
+					as := randomSlice(rng, off, (n-1)*stride+width)
+					bs := randomSlice(rng, off, (n+taps-2)*stride+width)
+					d0 := append([]float32(nil), ds[off:off+taps*width]...)
+					dst, a, b := ds[off:off+taps*width], as[off:off+(n-1)*stride+width], bs[off:off+(n+taps-2)*stride+width]
+					im.corrSum(dst, a, b, n, stride, width, taps)
+					checkGuards(t, name, ds, off, taps*width)
+					for j := 0; j < taps; j++ {
+						for c := 0; c < width; c++ {
+							want, mag := float64(d0[j*width+c]), math.Abs(float64(d0[j*width+c]))
+							for r := 0; r < n; r++ {
+								p := float64(a[r*stride+c]) * float64(b[(r+j)*stride+c])
+								want += p
+								mag += math.Abs(p)
+							}
+							// n products summed in float32, then one more addition.
+							tol := float64(n+3) * unitRoundoff * mag
+							if got := float64(dst[j*width+c]); math.Abs(got-want) > tol {
+								t.Fatalf("%s: dst[%d][%d] = %v, want %v ± %g", name, j, c, got, want, tol)
+							}
+						}
+					}
+				}
+			}
+		}
+	}
+}
+
 func TestCorrRowsAPI(t *testing.T) {
 	CorrRows(nil, nil, nil, 0, 4, 3) // nothing to do
 	mustPanic(t, "CorrRows with a short u", func() {
@@ -54,6 +91,20 @@ func TestCorrRowsAPI(t *testing.T) {
 	})
 	mustPanic(t, "CorrRows with a short y", func() {
 		CorrRows(make([]float32, 7), make([]float32, 16), make([]float32, 12), 2, 4, 3)
+	})
+	CorrSumRows(nil, nil, nil, 0, 4, 4, 3)
+	mustPanic(t, "CorrSumRows with width > stride", func() {
+		CorrSumRows(make([]float32, 15), make([]float32, 10), make([]float32, 20), 2, 4, 5, 3)
+	})
+	mustPanic(t, "CorrSumRows with a short b", func() {
+		// n=2, taps=3, stride 4, width 3: b needs (2+3−2)·4+3 = 15.
+		CorrSumRows(make([]float32, 9), make([]float32, 7), make([]float32, 14), 2, 4, 3, 3)
+	})
+	mustPanic(t, "CorrSumRows with a short a", func() {
+		CorrSumRows(make([]float32, 9), make([]float32, 6), make([]float32, 15), 2, 4, 3, 3)
+	})
+	mustPanic(t, "CorrSumRows with a short dst", func() {
+		CorrSumRows(make([]float32, 8), make([]float32, 7), make([]float32, 15), 2, 4, 3, 3)
 	})
 }
 
