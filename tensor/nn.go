@@ -151,20 +151,18 @@ func (c *CPU) LayerNorm(out, mean, rstd, x, w, b *Tensor, eps float32) {
 	c.For(rows, rowGrainFor(d), func(lo, hi int) {
 		for r := lo; r < hi; r++ {
 			xr, or := xd[r*d:(r+1)*d], od[r*d:(r+1)*d]
-			mu := sumF64(xr) / float64(d)
+			m := float32(sumF64(xr) / float64(d))
 			// Two passes: the variance from centred values does not cancel catastrophically
-			// for rows with a large mean.
-			var v float64
-			for _, e := range xr {
-				t := float64(e) - mu
-				v += t * t
-			}
-			rs := float32(1 / math.Sqrt(v/float64(d)+float64(eps)))
-			m := float32(mu)
-			md[r], rd[r] = m, rs
+			// for rows with a large mean. Near the mean the float32 differences are exact
+			// (Sterbenz), and their squares are summed like the mean: float32 partial sums
+			// of sumChunk elements added in float64.
 			for j, e := range xr {
-				or[j] = (e - m) * rs
+				or[j] = e - m
 			}
+			v := dotF64(or, or)
+			rs := float32(1 / math.Sqrt(v/float64(d)+float64(eps)))
+			md[r], rd[r] = m, rs
+			simd.Scale(or, rs, or)
 			if wd != nil {
 				simd.Mul(or, or, wd)
 			}

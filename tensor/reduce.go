@@ -43,6 +43,16 @@ func sumF64(x []float32) float64 {
 	return s
 }
 
+// dotF64 returns Σ x[i]·y[i] with the accumulation of sumF64.
+func dotF64(x, y []float32) float64 {
+	s := 0.0
+	for lo := 0; lo < len(x); lo += sumChunk {
+		hi := min(lo+sumChunk, len(x))
+		s += float64(simd.Dot(x[lo:hi], y[lo:hi]))
+	}
+	return s
+}
+
 // SumAxis implements ReduceKernels.
 func (c *CPU) SumAxis(out, x *Tensor, axis int, alpha float32, accumulate bool) {
 	outer, n, inner, _ := AxisSplit("SumAxis", x.shape, axis)
