@@ -5,10 +5,17 @@
 // of held-out sequences.
 //
 // Training follows the paper's recipe (AdamW, lr 5e-4, weight decay 0.1, batch 32, 10%
-// warmup, cosine decay to 0.1·lr, loss on every position) through train.Stepper, but with
-// far fewer epochs than the paper's 200–400 so that the whole table fits in minutes on
-// two CPU cores; a run stops early once it has answered every training sequence's final
-// token correctly for Patience epochs in a row.
+// warmup, cosine decay to 0.1·lr, gradient norm clipped at 1, loss on every position)
+// through train.Stepper, but with far fewer epochs than the paper's 200–400: 40 by
+// default (6,280 steps), so that the whole table fits in 15 minutes on two CPU cores.
+// One epoch of all eight runs costs about 23 CPU-seconds (2.1–3.8 s each, measured with
+// getrusage on a Zen3 core), so 40 epochs are about 900 CPU-seconds, 8 minutes on two
+// free cores; 60 would not leave a margin. The budget is enough for H3 on both tasks but
+// not for attention on induction head, which stayed near chance in an 80-epoch trial: its
+// induction circuit forms far later than H3's, whose shift SSM hands it the previous
+// token for free. Early stopping (Options.Patience) is available but off by default:
+// stopping at ≥ 99.9% training accuracy cut H3's associative recall short at 95.8% test
+// accuracy, since the training set is learned before the rule generalises.
 package synth
 
 import (
@@ -144,11 +151,11 @@ func DefaultOptions() Options {
 		Batch: 32, LR: 5e-4, WeightDecay: 0.1, Warmup: 0.1, Seed: 1}
 }
 
-// DefaultEpochs, DefaultPatience and DefaultStopAccuracy bound the default run; see the
-// package comment for how they were chosen.
+// DefaultEpochs, DefaultPatience (no early stop) and DefaultStopAccuracy bound the
+// default run; the package comment says how they were chosen.
 const (
 	DefaultEpochs       = 40
-	DefaultPatience     = 2
+	DefaultPatience     = 0
 	DefaultStopAccuracy = 0.999
 )
 

@@ -7,6 +7,7 @@ import (
 	"os"
 	"os/signal"
 	"path/filepath"
+	"runtime/debug"
 	"slices"
 	"strings"
 	"syscall"
@@ -63,6 +64,12 @@ func runSynth(args []string, stdout, stderr io.Writer) error {
 		return usagef("cannot create the output folder: %v", err)
 	}
 
+	if os.Getenv("GOGC") == "" {
+		// The small models allocate many short-lived tensors and use little memory (under
+		// 100 MB per run); collecting less often cut the CPU time of an H3 epoch by about a
+		// fifth (5.3 s to 4.3 s, one profile each).
+		debug.SetGCPercent(400)
+	}
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
 	fmt.Fprintf(stderr, "training %d model(s) on %d task(s), at most %d epochs each, seed %d\n", len(models), len(tasks), opts.Epochs, opts.Seed)
