@@ -147,6 +147,9 @@ func (r *Run) Train(ctx context.Context, resume bool) (Summary, error) {
 	var last StepResult
 	winStart, winTokens := time.Now(), int64(0)
 	stopByTime := opts.Steps == 0 && opts.Time > 0
+	// finalEval estimates the closing validation pass over the whole split from the last
+	// partial one, so a time-bounded run ends, evaluation included, within its budget.
+	var finalEval time.Duration
 	for stepper.Step < st.TotalSteps {
 		if err := ctx.Err(); err != nil {
 			if err := save(); err != nil {
@@ -155,7 +158,7 @@ func (r *Run) Train(ctx context.Context, resume bool) (Summary, error) {
 			logf("interrupted at step %d; checkpoint saved in %s", stepper.Step, CheckpointDir(r.Dir))
 			return Summary{}, ErrInterrupted
 		}
-		if stopByTime && elapsed() >= opts.Time {
+		if stopByTime && elapsed()+finalEval >= opts.Time {
 			break
 		}
 		res, err := stepper.Run(r.Batches.Next)
@@ -175,7 +178,13 @@ func (r *Run) Train(ctx context.Context, resume bool) (Summary, error) {
 			rec := Record{Step: step, Tokens: st.Tokens, Loss: res.Loss, LR: res.LR, GradNorm: res.GradNorm,
 				TokensPerSec: tps, ElapsedSec: elapsed().Seconds()}
 			if opts.EvalEvery > 0 && step%opts.EvalEvery == 0 && step != st.TotalSteps {
+				t0 := time.Now()
 				ev, err := evaluate(opts.EvalBatches)
+				if n := r.Val.NumBatches(); opts.EvalBatches > 0 && opts.EvalBatches < n {
+					finalEval = time.Since(t0) * time.Duration(n) / time.Duration(opts.EvalBatches)
+				} else {
+					finalEval = time.Since(t0)
+				}
 				if err != nil {
 					return Summary{}, err
 				}
