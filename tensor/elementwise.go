@@ -216,42 +216,9 @@ func (c *CPU) BinaryBackward(op BinaryOp, da, db, dout, a, b *Tensor) {
 	})
 }
 
-// expf is e^x in float32 arithmetic, within 2 ulp of the exact value (tested against
-// math.Exp). It is the inner loop of softmax, cross-entropy and the activations, where
-// math.Exp's float64 path costs several times more. The range reduction and polynomial
-// are Cephes' expf: x = n·ln2 + r with |r| ≤ ln2/2, e^r by a degree-7 minimax polynomial.
-// Results below float32's normal range flush to 0; above it they are +Inf.
-func expf(x float32) float32 {
-	const (
-		log2e = 1.44269504088896341
-		// ln 2 split in two: n·ln2Hi is exact for the n that occur.
-		ln2Hi = 0.693359375
-		ln2Lo = -2.12194440e-4
-		// Adding 1.5·2²³ rounds a float32 of magnitude below 2²² to an integer held in the
-		// low mantissa bits.
-		roundMagic = 12582912.0
-	)
-	switch {
-	case x > 88.72283:
-		return float32(math.Inf(1))
-	case x < -87.33654:
-		return 0
-	case x != x:
-		return x
-	}
-	kf := x*log2e + roundMagic
-	n := int32(math.Float32bits(kf)) - int32(math.Float32bits(roundMagic))
-	kf -= roundMagic
-	r := x - kf*ln2Hi - kf*ln2Lo
-	z := r * r
-	p := ((((((1.9875691500e-4*r+1.3981999507e-3)*r+8.3334519073e-3)*r+4.1665795894e-2)*r+1.6666665459e-1)*r+5.0000001201e-1)*z + r + 1)
-	// 2ⁿ built from its bits; −126 ≤ n ≤ 128 here, and 2¹²⁸ itself overflows, so the top
-	// case goes in two steps.
-	if n > 127 {
-		return p * 2 * math.Float32frombits(uint32(n+126)<<23)
-	}
-	return p * math.Float32frombits(uint32(n+127)<<23)
-}
+// expf is the shared scalar float32 exponential (Cephes' expf, within 2 ulp; see
+// simd.Expf), used by softmax, cross-entropy and the activations.
+func expf(x float32) float32 { return simd.Expf(x) }
 
 func sigmoid(x float32) float32 { return 1 / (1 + expf(-x)) }
 

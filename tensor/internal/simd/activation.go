@@ -110,3 +110,7 @@ func expf(x float32) float32 {
 	}
 	return p * math.Float32frombits(uint32(n+127)<<23)
 }
+
+// Expf is expf for callers outside this package: the one scalar float32 exponential the
+// CPU kernels share.
+func Expf(x float32) float32 { return expf(x) }
