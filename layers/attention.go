@@ -35,9 +35,21 @@ func (a *Attention) Forward(g *autograd.Graph, x *autograd.Var) *autograd.Var {
 	return out
 }
 
+// ForwardTrain is Forward in training mode: each attention probability is dropped with
+// probability p (and the survivors scaled by 1/(1−p)), drawn from rng, as flash-attn's
+// MHA does with its dropout argument. p == 0 is Forward.
+func (a *Attention) ForwardTrain(g *autograd.Graph, x *autograd.Var, p float32, rng *tensor.RNG) *autograd.Var {
+	out, _ := a.forward(g, x, p, rng)
+	return out
+}
+
 // ForwardTrace is Forward that also returns the fused projection (B, L, 3d), whose keys
 // and values seed a recurrent KV cache.
 func (a *Attention) ForwardTrace(g *autograd.Graph, x *autograd.Var) (*autograd.Var, *autograd.Var) {
+	return a.forward(g, x, 0, nil)
+}
+
+func (a *Attention) forward(g *autograd.Graph, x *autograd.Var, dropP float32, rng *tensor.RNG) (*autograd.Var, *autograd.Var) {
 	shape := x.Shape()
 	if len(shape) != 3 || shape[2] != a.Dim {
 		panic(&tensor.ShapeError{Op: "Attention", Shapes: [][]int{shape}, Msg: fmt.Sprintf("want (B, L, %d)", a.Dim)})
@@ -52,7 +64,7 @@ func (a *Attention) ForwardTrace(g *autograd.Graph, x *autograd.Var) (*autograd.
 	}
 	q, k, v := part(0), part(1), part(2)
 	scores := autograd.Scale(g, autograd.MatMul(g, q, k, false, true), float32(1/math.Sqrt(float64(hd))))
-	probs := autograd.CausalSoftmax(g, scores)
+	probs := autograd.Dropout(g, autograd.CausalSoftmax(g, scores), dropP, rng)
 	ctx := autograd.MatMul(g, probs, v, false, false)                            // (B, heads, L, hd)
 	ctx = autograd.Reshape(g, autograd.Permute(g, ctx, 0, 2, 1, 3), b, l, a.Dim) // (B, L, heads·hd)
 	return a.OutProj.Forward(g, ctx), fused

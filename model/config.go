@@ -37,6 +37,9 @@ type Config struct {
 	// embeddings and on every residual branch, in training only.
 	EmbedDropout float64 `json:"embed_dropout"`
 	ResidDropout float64 `json:"resid_dropout"`
+	// AttnDropout drops attention probabilities in training (the official attn_cfg's
+	// dropout); left out of the JSON when zero, as official H3 configs have no such key.
+	AttnDropout float64 `json:"attn_dropout,omitempty"`
 	// Mixer picks the non-attention layers' mixer: "h3" (or empty, the default, left out
 	// of the JSON so official configs round-trip unchanged), or the paper's ablations
 	// "s4d" (the diagonal SSM alone, gated) and "shift" (the shift SSM and gating without
@@ -125,6 +128,8 @@ func (c Config) Validate() error {
 		return fmt.Errorf("config: embed_dropout must be in [0, 1), got %g", c.EmbedDropout)
 	case !(c.ResidDropout >= 0 && c.ResidDropout < 1):
 		return fmt.Errorf("config: resid_dropout must be in [0, 1), got %g", c.ResidDropout)
+	case !(c.AttnDropout >= 0 && c.AttnDropout < 1):
+		return fmt.Errorf("config: attn_dropout must be in [0, 1), got %g", c.AttnDropout)
 	}
 	switch c.Mixer {
 	case "", MixerH3:

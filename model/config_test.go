@@ -54,6 +54,7 @@ func TestParseConfigRejects(t *testing.T) {
 		{`{` + base + `, "layer_norm_epsilon": 0}`, "layer_norm_epsilon"},
 		{`{` + base + `, "max_position_embeddings": -1}`, "max_position_embeddings"},
 		{`{` + base + `, "embed_dropout": 1}`, "embed_dropout"},
+		{`{` + base + `, "attn_dropout": -0.1}`, "attn_dropout"},
 		{`{` + base + `} {}`, "trailing"},
 	} {
 		_, err := ParseConfig([]byte(tc.json))

@@ -46,6 +46,7 @@ type LM struct {
 	LMHead  *layers.Linear // nil when tied to WordEmb
 	embedP  float32
 	residP  float32
+	attnP   float32
 }
 
 // New builds a model with freshly initialised parameters, deterministic given seed.
@@ -67,6 +68,7 @@ func build(cfg Config, dev tensor.Device, rng *tensor.RNG) (*LM, error) {
 		Device: dev,
 		embedP: float32(cfg.EmbedDropout),
 		residP: float32(cfg.ResidDropout),
+		attnP:  float32(cfg.AttnDropout),
 	}
 	d := cfg.DModel
 	m.WordEmb = layers.NewEmbedding(dev, rng, "backbone.embeddings.word_embeddings", cfg.VocabSize, d, initStd)
@@ -155,7 +157,7 @@ func (m *LM) Forward(g *autograd.Graph, ids []int32, batch, seqLen int, train bo
 	if err := m.CheckInput(ids, batch, seqLen); err != nil {
 		panic(&tensor.ShapeError{Op: "LM.Forward", Shapes: [][]int{{batch, seqLen}}, Msg: err.Error()})
 	}
-	if train && rng == nil && (m.embedP > 0 || m.residP > 0) {
+	if train && rng == nil && (m.embedP > 0 || m.residP > 0 || m.attnP > 0) {
 		panic(&tensor.ShapeError{Op: "LM.Forward", Msg: "training with dropout needs a random source"})
 	}
 	drop := func(x *autograd.Var, p float32) *autograd.Var {
@@ -165,6 +167,9 @@ func (m *LM) Forward(g *autograd.Graph, ids []int32, batch, seqLen int, train bo
 		return autograd.Dropout(g, x, p, rng)
 	}
 	return m.run(g, m.embed(g, ids, batch, seqLen, 0), drop, func(i int, x *autograd.Var) *autograd.Var {
+		if a, ok := m.Blocks[i].Mixer.(*layers.Attention); ok && train && m.attnP > 0 {
+			return a.ForwardTrain(g, x, m.attnP, rng)
+		}
 		return m.Blocks[i].Mixer.Forward(g, x)
 	})
 }

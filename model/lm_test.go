@@ -5,6 +5,7 @@ import (
 	"math"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"testing"
 
@@ -149,6 +150,18 @@ func TestForwardShapeDeterminismAndCausality(t *testing.T) {
 	}
 	if !differs {
 		t.Error("training forward equals inference forward despite embedding dropout")
+	}
+
+	// Attention dropout alone also acts in training only.
+	cfg.EmbedDropout, cfg.AttnDropout = 0, 0.5
+	c, _ := New(cfg, dev, 7)
+	infer := c.Forward(g, ids, batch, seq, false, nil).Value.Data()
+	trained := c.Forward(g, ids, batch, seq, true, tensor.NewRNG(5)).Value.Data()
+	if slices.Equal(infer, trained) {
+		t.Error("attention dropout 0.5 left the training forward unchanged")
+	}
+	if !slices.Equal(infer, la.Data()) {
+		t.Error("attention dropout changed the inference forward")
 	}
 }
 
