@@ -6,6 +6,10 @@
 // sgemm.go. Loops take 32 floats (four ymm registers) per trip so that loads, arithmetic
 // and stores of independent registers overlap, then 8 at a time, then one at a time for
 // the last 0-7 elements; no load or store ever reaches past the end of a slice.
+//
+// Every macro is defined before the first TEXT: go vet's asmdecl attributes each line to the
+// TEXT above it and would check a macro's frame references against the wrong function.
+// Frame loads stay written out in each TEXT so that vet still checks them.
 
 // REDUCE_Y0 folds the eight lanes of Y0 into the low float of X0.
 #define REDUCE_Y0 \
@@ -15,6 +19,170 @@
 	VADDPS       X1, X0, X0 \
 	VPSHUFD      $1, X0, X1 \
 	VADDSS       X1, X0, X0
+
+// ELEMENTWISE is the loop skeleton shared by the streaming kernels below: CX elements,
+// SI and DI read, DX written. BODY32, BODY8 and BODY1 process 32, 8 and 1 element(s) at
+// the current pointers; the skeleton advances all three pointers after each, so a
+// kernel with only one input aliases DI to another pointer rather than special-casing
+// the stride. Labels are scoped to one TEXT, so each kernel may expand it once.
+#define ELEMENTWISE(BODY32, BODY8, BODY1) \
+	CMPQ CX, $32 \
+	JLT  tail8 \
+loop32: \
+	BODY32 \
+	ADDQ $128, SI \
+	ADDQ $128, DI \
+	ADDQ $128, DX \
+	SUBQ $32, CX \
+	CMPQ CX, $32 \
+	JGE  loop32 \
+tail8: \
+	CMPQ CX, $8 \
+	JLT  tail1 \
+loop8: \
+	BODY8 \
+	ADDQ $32, SI \
+	ADDQ $32, DI \
+	ADDQ $32, DX \
+	SUBQ $8, CX \
+	CMPQ CX, $8 \
+	JGE  loop8 \
+tail1: \
+	TESTQ CX, CX \
+	JEQ   done \
+loop1: \
+	BODY1 \
+	ADDQ $4, SI \
+	ADDQ $4, DI \
+	ADDQ $4, DX \
+	DECQ CX \
+	JNE  loop1 \
+done: \
+	VZEROUPPER \
+	RET
+
+#define STORE_Y0_Y3 \
+	VMOVUPS Y0, 0(DX) \
+	VMOVUPS Y1, 32(DX) \
+	VMOVUPS Y2, 64(DX) \
+	VMOVUPS Y3, 96(DX)
+
+// BINARY_* compute (DX) = (SI) op (DI) with the packed (ps) or scalar (ss) form of op.
+#define BINARY_32(ps) \
+	VMOVUPS 0(SI), Y0 \
+	VMOVUPS 32(SI), Y1 \
+	VMOVUPS 64(SI), Y2 \
+	VMOVUPS 96(SI), Y3 \
+	ps      0(DI), Y0, Y0 \
+	ps      32(DI), Y1, Y1 \
+	ps      64(DI), Y2, Y2 \
+	ps      96(DI), Y3, Y3 \
+	STORE_Y0_Y3
+
+#define BINARY_8(ps) \
+	VMOVUPS 0(SI), Y0 \
+	ps      0(DI), Y0, Y0 \
+	VMOVUPS Y0, 0(DX)
+
+#define BINARY_1(ss) \
+	VMOVSS (SI), X0 \
+	ss     (DI), X0, X0 \
+	VMOVSS X0, (DX)
+
+// MULADD_* compute (DX) += (SI) * (DI); the dst and a loads are interleaved so the
+// four FMAs can issue as soon as their operands arrive.
+#define MULADD_32 \
+	VMOVUPS     0(DX), Y0 \
+	VMOVUPS     0(SI), Y4 \
+	VMOVUPS     32(DX), Y1 \
+	VMOVUPS     32(SI), Y5 \
+	VMOVUPS     64(DX), Y2 \
+	VMOVUPS     64(SI), Y6 \
+	VMOVUPS     96(DX), Y3 \
+	VMOVUPS     96(SI), Y7 \
+	VFMADD231PS 0(DI), Y4, Y0 \
+	VFMADD231PS 32(DI), Y5, Y1 \
+	VFMADD231PS 64(DI), Y6, Y2 \
+	VFMADD231PS 96(DI), Y7, Y3 \
+	STORE_Y0_Y3
+
+#define MULADD_8 \
+	VMOVUPS     0(DX), Y0 \
+	VMOVUPS     0(SI), Y4 \
+	VFMADD231PS 0(DI), Y4, Y0 \
+	VMOVUPS     Y0, 0(DX)
+
+#define MULADD_1 \
+	VMOVSS      (DX), X0 \
+	VMOVSS      (SI), X4 \
+	VFMADD231SS (DI), X4, X0 \
+	VMOVSS      X0, (DX)
+
+// AXPY_* compute (DX) += Y15 * (SI), Y15 holding alpha in every lane.
+#define AXPY_32 \
+	VMOVUPS     0(DX), Y0 \
+	VMOVUPS     32(DX), Y1 \
+	VMOVUPS     64(DX), Y2 \
+	VMOVUPS     96(DX), Y3 \
+	VFMADD231PS 0(SI), Y15, Y0 \
+	VFMADD231PS 32(SI), Y15, Y1 \
+	VFMADD231PS 64(SI), Y15, Y2 \
+	VFMADD231PS 96(SI), Y15, Y3 \
+	STORE_Y0_Y3
+
+#define AXPY_8 \
+	VMOVUPS     0(DX), Y0 \
+	VFMADD231PS 0(SI), Y15, Y0 \
+	VMOVUPS     Y0, 0(DX)
+
+#define AXPY_1 \
+	VMOVSS      (DX), X0 \
+	VFMADD231SS (SI), X15, X0 \
+	VMOVSS      X0, (DX)
+
+// SCALE_* compute (DX) = Y15 * (SI), Y15 holding alpha in every lane.
+#define SCALE_32 \
+	VMULPS 0(SI), Y15, Y0 \
+	VMULPS 32(SI), Y15, Y1 \
+	VMULPS 64(SI), Y15, Y2 \
+	VMULPS 96(SI), Y15, Y3 \
+	STORE_Y0_Y3
+
+#define SCALE_8 \
+	VMULPS  0(SI), Y15, Y0 \
+	VMOVUPS Y0, 0(DX)
+
+#define SCALE_1 \
+	VMULSS (SI), X15, X0 \
+	VMOVSS X0, (DX)
+
+// TRANSPOSE_8X8 turns rows Y0..Y7 into columns Y8..Y15 (Y8 holds element 0 of every
+// row, and so on), clobbering Y0..Y7.
+#define TRANSPOSE_8X8 \
+	VUNPCKLPS  Y1, Y0, Y8        \
+	VUNPCKHPS  Y1, Y0, Y9        \
+	VUNPCKLPS  Y3, Y2, Y10       \
+	VUNPCKHPS  Y3, Y2, Y11       \
+	VUNPCKLPS  Y5, Y4, Y12       \
+	VUNPCKHPS  Y5, Y4, Y13       \
+	VUNPCKLPS  Y7, Y6, Y14       \
+	VUNPCKHPS  Y7, Y6, Y15       \
+	VSHUFPS    $0x44, Y10, Y8, Y0 \
+	VSHUFPS    $0xEE, Y10, Y8, Y1 \
+	VSHUFPS    $0x44, Y11, Y9, Y2 \
+	VSHUFPS    $0xEE, Y11, Y9, Y3 \
+	VSHUFPS    $0x44, Y14, Y12, Y4 \
+	VSHUFPS    $0xEE, Y14, Y12, Y5 \
+	VSHUFPS    $0x44, Y15, Y13, Y6 \
+	VSHUFPS    $0xEE, Y15, Y13, Y7 \
+	VPERM2F128 $0x20, Y4, Y0, Y8 \
+	VPERM2F128 $0x20, Y5, Y1, Y9 \
+	VPERM2F128 $0x20, Y6, Y2, Y10 \
+	VPERM2F128 $0x20, Y7, Y3, Y11 \
+	VPERM2F128 $0x31, Y4, Y0, Y12 \
+	VPERM2F128 $0x31, Y5, Y1, Y13 \
+	VPERM2F128 $0x31, Y6, Y2, Y14 \
+	VPERM2F128 $0x31, Y7, Y3, Y15
 
 // func dotAVX2(x, y []float32) float32
 TEXT ·dotAVX2(SB), NOSPLIT, $0-52
@@ -134,61 +302,7 @@ TEXT ·addAVX2(SB), NOSPLIT, $0-72
 	MOVQ dst_len+8(FP), CX
 	MOVQ a_base+24(FP), SI
 	MOVQ b_base+48(FP), DI
-	CMPQ CX, $32
-	JLT  addAVX2_8
-
-addAVX2_32:
-	VMOVUPS 0(SI), Y0
-	VMOVUPS 32(SI), Y1
-	VMOVUPS 64(SI), Y2
-	VMOVUPS 96(SI), Y3
-	VADDPS 0(DI), Y0, Y0
-	VADDPS 32(DI), Y1, Y1
-	VADDPS 64(DI), Y2, Y2
-	VADDPS 96(DI), Y3, Y3
-	VMOVUPS Y0, 0(DX)
-	VMOVUPS Y1, 32(DX)
-	VMOVUPS Y2, 64(DX)
-	VMOVUPS Y3, 96(DX)
-	ADDQ $128, SI
-	ADDQ $128, DI
-	ADDQ $128, DX
-	SUBQ $32, CX
-	CMPQ CX, $32
-	JGE  addAVX2_32
-
-addAVX2_8:
-	CMPQ CX, $8
-	JLT  addAVX2_1check
-
-addAVX2_8loop:
-	VMOVUPS 0(SI), Y0
-	VADDPS 0(DI), Y0, Y0
-	VMOVUPS Y0, 0(DX)
-	ADDQ $32, SI
-	ADDQ $32, DI
-	ADDQ $32, DX
-	SUBQ $8, CX
-	CMPQ CX, $8
-	JGE  addAVX2_8loop
-
-addAVX2_1check:
-	TESTQ CX, CX
-	JEQ   addAVX2_done
-
-addAVX2_1:
-	VMOVSS (SI), X0
-	VADDSS (DI), X0, X0
-	VMOVSS X0, (DX)
-	ADDQ $4, SI
-	ADDQ $4, DI
-	ADDQ $4, DX
-	DECQ CX
-	JNE  addAVX2_1
-
-addAVX2_done:
-	VZEROUPPER
-	RET
+	ELEMENTWISE(BINARY_32(VADDPS), BINARY_8(VADDPS), BINARY_1(VADDSS))
 
 // func subAVX2(dst, a, b []float32)
 TEXT ·subAVX2(SB), NOSPLIT, $0-72
@@ -196,61 +310,7 @@ TEXT ·subAVX2(SB), NOSPLIT, $0-72
 	MOVQ dst_len+8(FP), CX
 	MOVQ a_base+24(FP), SI
 	MOVQ b_base+48(FP), DI
-	CMPQ CX, $32
-	JLT  subAVX2_8
-
-subAVX2_32:
-	VMOVUPS 0(SI), Y0
-	VMOVUPS 32(SI), Y1
-	VMOVUPS 64(SI), Y2
-	VMOVUPS 96(SI), Y3
-	VSUBPS 0(DI), Y0, Y0
-	VSUBPS 32(DI), Y1, Y1
-	VSUBPS 64(DI), Y2, Y2
-	VSUBPS 96(DI), Y3, Y3
-	VMOVUPS Y0, 0(DX)
-	VMOVUPS Y1, 32(DX)
-	VMOVUPS Y2, 64(DX)
-	VMOVUPS Y3, 96(DX)
-	ADDQ $128, SI
-	ADDQ $128, DI
-	ADDQ $128, DX
-	SUBQ $32, CX
-	CMPQ CX, $32
-	JGE  subAVX2_32
-
-subAVX2_8:
-	CMPQ CX, $8
-	JLT  subAVX2_1check
-
-subAVX2_8loop:
-	VMOVUPS 0(SI), Y0
-	VSUBPS 0(DI), Y0, Y0
-	VMOVUPS Y0, 0(DX)
-	ADDQ $32, SI
-	ADDQ $32, DI
-	ADDQ $32, DX
-	SUBQ $8, CX
-	CMPQ CX, $8
-	JGE  subAVX2_8loop
-
-subAVX2_1check:
-	TESTQ CX, CX
-	JEQ   subAVX2_done
-
-subAVX2_1:
-	VMOVSS (SI), X0
-	VSUBSS (DI), X0, X0
-	VMOVSS X0, (DX)
-	ADDQ $4, SI
-	ADDQ $4, DI
-	ADDQ $4, DX
-	DECQ CX
-	JNE  subAVX2_1
-
-subAVX2_done:
-	VZEROUPPER
-	RET
+	ELEMENTWISE(BINARY_32(VSUBPS), BINARY_8(VSUBPS), BINARY_1(VSUBSS))
 
 // func mulAVX2(dst, a, b []float32)
 TEXT ·mulAVX2(SB), NOSPLIT, $0-72
@@ -258,61 +318,7 @@ TEXT ·mulAVX2(SB), NOSPLIT, $0-72
 	MOVQ dst_len+8(FP), CX
 	MOVQ a_base+24(FP), SI
 	MOVQ b_base+48(FP), DI
-	CMPQ CX, $32
-	JLT  mulAVX2_8
-
-mulAVX2_32:
-	VMOVUPS 0(SI), Y0
-	VMOVUPS 32(SI), Y1
-	VMOVUPS 64(SI), Y2
-	VMOVUPS 96(SI), Y3
-	VMULPS 0(DI), Y0, Y0
-	VMULPS 32(DI), Y1, Y1
-	VMULPS 64(DI), Y2, Y2
-	VMULPS 96(DI), Y3, Y3
-	VMOVUPS Y0, 0(DX)
-	VMOVUPS Y1, 32(DX)
-	VMOVUPS Y2, 64(DX)
-	VMOVUPS Y3, 96(DX)
-	ADDQ $128, SI
-	ADDQ $128, DI
-	ADDQ $128, DX
-	SUBQ $32, CX
-	CMPQ CX, $32
-	JGE  mulAVX2_32
-
-mulAVX2_8:
-	CMPQ CX, $8
-	JLT  mulAVX2_1check
-
-mulAVX2_8loop:
-	VMOVUPS 0(SI), Y0
-	VMULPS 0(DI), Y0, Y0
-	VMOVUPS Y0, 0(DX)
-	ADDQ $32, SI
-	ADDQ $32, DI
-	ADDQ $32, DX
-	SUBQ $8, CX
-	CMPQ CX, $8
-	JGE  mulAVX2_8loop
-
-mulAVX2_1check:
-	TESTQ CX, CX
-	JEQ   mulAVX2_done
-
-mulAVX2_1:
-	VMOVSS (SI), X0
-	VMULSS (DI), X0, X0
-	VMOVSS X0, (DX)
-	ADDQ $4, SI
-	ADDQ $4, DI
-	ADDQ $4, DX
-	DECQ CX
-	JNE  mulAVX2_1
-
-mulAVX2_done:
-	VZEROUPPER
-	RET
+	ELEMENTWISE(BINARY_32(VMULPS), BINARY_8(VMULPS), BINARY_1(VMULSS))
 
 // func mulAddAVX2(dst, a, b []float32)
 TEXT ·mulAddAVX2(SB), NOSPLIT, $0-72
@@ -320,67 +326,7 @@ TEXT ·mulAddAVX2(SB), NOSPLIT, $0-72
 	MOVQ dst_len+8(FP), CX
 	MOVQ a_base+24(FP), SI
 	MOVQ b_base+48(FP), DI
-	CMPQ CX, $32
-	JLT  mulAddAVX2_8
-
-mulAddAVX2_32:
-	VMOVUPS 0(DX), Y0
-	VMOVUPS 0(SI), Y4
-	VMOVUPS 32(DX), Y1
-	VMOVUPS 32(SI), Y5
-	VMOVUPS 64(DX), Y2
-	VMOVUPS 64(SI), Y6
-	VMOVUPS 96(DX), Y3
-	VMOVUPS 96(SI), Y7
-	VFMADD231PS 0(DI), Y4, Y0
-	VFMADD231PS 32(DI), Y5, Y1
-	VFMADD231PS 64(DI), Y6, Y2
-	VFMADD231PS 96(DI), Y7, Y3
-	VMOVUPS Y0, 0(DX)
-	VMOVUPS Y1, 32(DX)
-	VMOVUPS Y2, 64(DX)
-	VMOVUPS Y3, 96(DX)
-	ADDQ $128, SI
-	ADDQ $128, DI
-	ADDQ $128, DX
-	SUBQ $32, CX
-	CMPQ CX, $32
-	JGE  mulAddAVX2_32
-
-mulAddAVX2_8:
-	CMPQ CX, $8
-	JLT  mulAddAVX2_1check
-
-mulAddAVX2_8loop:
-	VMOVUPS 0(DX), Y0
-	VMOVUPS 0(SI), Y4
-	VFMADD231PS 0(DI), Y4, Y0
-	VMOVUPS Y0, 0(DX)
-	ADDQ $32, SI
-	ADDQ $32, DI
-	ADDQ $32, DX
-	SUBQ $8, CX
-	CMPQ CX, $8
-	JGE  mulAddAVX2_8loop
-
-mulAddAVX2_1check:
-	TESTQ CX, CX
-	JEQ   mulAddAVX2_done
-
-mulAddAVX2_1:
-	VMOVSS (DX), X0
-	VMOVSS (SI), X4
-	VFMADD231SS (DI), X4, X0
-	VMOVSS X0, (DX)
-	ADDQ $4, SI
-	ADDQ $4, DI
-	ADDQ $4, DX
-	DECQ CX
-	JNE  mulAddAVX2_1
-
-mulAddAVX2_done:
-	VZEROUPPER
-	RET
+	ELEMENTWISE(MULADD_32, MULADD_8, MULADD_1)
 
 // func axpyAVX2(alpha float32, x, y []float32)
 TEXT ·axpyAVX2(SB), NOSPLIT, $0-56
@@ -389,61 +335,7 @@ TEXT ·axpyAVX2(SB), NOSPLIT, $0-56
 	MOVQ         x_len+16(FP), CX
 	MOVQ         y_base+32(FP), DX
 	MOVQ         DX, DI
-	CMPQ CX, $32
-	JLT  axpyAVX2_8
-
-axpyAVX2_32:
-	VMOVUPS 0(DX), Y0
-	VMOVUPS 32(DX), Y1
-	VMOVUPS 64(DX), Y2
-	VMOVUPS 96(DX), Y3
-	VFMADD231PS 0(SI), Y15, Y0
-	VFMADD231PS 32(SI), Y15, Y1
-	VFMADD231PS 64(SI), Y15, Y2
-	VFMADD231PS 96(SI), Y15, Y3
-	VMOVUPS Y0, 0(DX)
-	VMOVUPS Y1, 32(DX)
-	VMOVUPS Y2, 64(DX)
-	VMOVUPS Y3, 96(DX)
-	ADDQ $128, SI
-	ADDQ $128, DI
-	ADDQ $128, DX
-	SUBQ $32, CX
-	CMPQ CX, $32
-	JGE  axpyAVX2_32
-
-axpyAVX2_8:
-	CMPQ CX, $8
-	JLT  axpyAVX2_1check
-
-axpyAVX2_8loop:
-	VMOVUPS 0(DX), Y0
-	VFMADD231PS 0(SI), Y15, Y0
-	VMOVUPS Y0, 0(DX)
-	ADDQ $32, SI
-	ADDQ $32, DI
-	ADDQ $32, DX
-	SUBQ $8, CX
-	CMPQ CX, $8
-	JGE  axpyAVX2_8loop
-
-axpyAVX2_1check:
-	TESTQ CX, CX
-	JEQ   axpyAVX2_done
-
-axpyAVX2_1:
-	VMOVSS (DX), X0
-	VFMADD231SS (SI), X15, X0
-	VMOVSS X0, (DX)
-	ADDQ $4, SI
-	ADDQ $4, DI
-	ADDQ $4, DX
-	DECQ CX
-	JNE  axpyAVX2_1
-
-axpyAVX2_done:
-	VZEROUPPER
-	RET
+	ELEMENTWISE(AXPY_32, AXPY_8, AXPY_1)
 
 // func scaleAVX2(dst []float32, alpha float32, x []float32)
 TEXT ·scaleAVX2(SB), NOSPLIT, $0-56
@@ -452,55 +344,7 @@ TEXT ·scaleAVX2(SB), NOSPLIT, $0-56
 	VBROADCASTSS alpha+24(FP), Y15
 	MOVQ         x_base+32(FP), SI
 	MOVQ         SI, DI
-	CMPQ CX, $32
-	JLT  scaleAVX2_8
-
-scaleAVX2_32:
-	VMULPS 0(SI), Y15, Y0
-	VMULPS 32(SI), Y15, Y1
-	VMULPS 64(SI), Y15, Y2
-	VMULPS 96(SI), Y15, Y3
-	VMOVUPS Y0, 0(DX)
-	VMOVUPS Y1, 32(DX)
-	VMOVUPS Y2, 64(DX)
-	VMOVUPS Y3, 96(DX)
-	ADDQ $128, SI
-	ADDQ $128, DI
-	ADDQ $128, DX
-	SUBQ $32, CX
-	CMPQ CX, $32
-	JGE  scaleAVX2_32
-
-scaleAVX2_8:
-	CMPQ CX, $8
-	JLT  scaleAVX2_1check
-
-scaleAVX2_8loop:
-	VMULPS 0(SI), Y15, Y0
-	VMOVUPS Y0, 0(DX)
-	ADDQ $32, SI
-	ADDQ $32, DI
-	ADDQ $32, DX
-	SUBQ $8, CX
-	CMPQ CX, $8
-	JGE  scaleAVX2_8loop
-
-scaleAVX2_1check:
-	TESTQ CX, CX
-	JEQ   scaleAVX2_done
-
-scaleAVX2_1:
-	VMULSS (SI), X15, X0
-	VMOVSS X0, (DX)
-	ADDQ $4, SI
-	ADDQ $4, DI
-	ADDQ $4, DX
-	DECQ CX
-	JNE  scaleAVX2_1
-
-scaleAVX2_done:
-	VZEROUPPER
-	RET
+	ELEMENTWISE(SCALE_32, SCALE_8, SCALE_1)
 
 // func sgemmKernelAVX2(k int, a, b, c []float32, ldc int, alpha, beta float32)
 //
@@ -739,34 +583,6 @@ kern_overwrite:
 	VMOVUPS Y15, 32(DX)
 	VZEROUPPER
 	RET
-
-// TRANSPOSE_8X8 turns rows Y0..Y7 into columns Y8..Y15 (Y8 holds element 0 of every
-// row, and so on), clobbering Y0..Y7.
-#define TRANSPOSE_8X8 \
-	VUNPCKLPS  Y1, Y0, Y8        \
-	VUNPCKHPS  Y1, Y0, Y9        \
-	VUNPCKLPS  Y3, Y2, Y10       \
-	VUNPCKHPS  Y3, Y2, Y11       \
-	VUNPCKLPS  Y5, Y4, Y12       \
-	VUNPCKHPS  Y5, Y4, Y13       \
-	VUNPCKLPS  Y7, Y6, Y14       \
-	VUNPCKHPS  Y7, Y6, Y15       \
-	VSHUFPS    $0x44, Y10, Y8, Y0 \
-	VSHUFPS    $0xEE, Y10, Y8, Y1 \
-	VSHUFPS    $0x44, Y11, Y9, Y2 \
-	VSHUFPS    $0xEE, Y11, Y9, Y3 \
-	VSHUFPS    $0x44, Y14, Y12, Y4 \
-	VSHUFPS    $0xEE, Y14, Y12, Y5 \
-	VSHUFPS    $0x44, Y15, Y13, Y6 \
-	VSHUFPS    $0xEE, Y15, Y13, Y7 \
-	VPERM2F128 $0x20, Y4, Y0, Y8 \
-	VPERM2F128 $0x20, Y5, Y1, Y9 \
-	VPERM2F128 $0x20, Y6, Y2, Y10 \
-	VPERM2F128 $0x20, Y7, Y3, Y11 \
-	VPERM2F128 $0x31, Y4, Y0, Y12 \
-	VPERM2F128 $0x31, Y5, Y1, Y13 \
-	VPERM2F128 $0x31, Y6, Y2, Y14 \
-	VPERM2F128 $0x31, Y7, Y3, Y15
 
 // func packB16RowsAVX2(dst, src []float32, kb, ldb int)
 //
