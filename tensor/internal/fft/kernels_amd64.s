@@ -149,6 +149,72 @@ r4_done:
 // conjugates a or leaves it. They walk 4 values per ymm register, then 2 in an xmm
 // register, then the last one, and never touch memory past the end of a slice.
 
+// SPECTRUM_PRODUCT sets P = (A XOR MASK)·B for A loaded from (SI) and B from (DX) with MOV:
+// MASK is zero or negodd, so the product is a·b or conj(a)·b. Given Y registers it does four
+// values, X registers two (VMOVUPS) or one (VMOVQ).
+#define SPECTRUM_PRODUCT(MOV, MASK, A, AR, AI, B, P) \
+	MOV       (SI), A    \
+	VXORPS    MASK, A, A \
+	VMOVSLDUP A, AR      \
+	VMOVSHDUP A, AI      \
+	MOV       (DX), B    \
+	CMUL(B, AR, AI, P)
+
+// SPECTRA is the body shared by mulSpectraAVX2 and mulAddSpectraAVX2: CX values of a at SI
+// and b at DX, conjA in AX, result in X4/Y4 handed to PUT4, PUT2 and PUT1, which write 4, 2
+// and 1 value(s) at DI. Labels are scoped to one TEXT, so each kernel may expand it once.
+#define SPECTRA(PUT4, PUT2, PUT1) \
+	VXORPS  Y15, Y15, Y15 \
+	TESTQ   AX, AX \
+	JZ      start \
+	VMOVUPS negodd<>(SB), Y15 \
+start: \
+	CMPQ CX, $4 \
+	JLT  two \
+four: \
+	SPECTRUM_PRODUCT(VMOVUPS, Y15, Y0, Y1, Y2, Y3, Y4) \
+	PUT4 \
+	ADDQ $32, SI \
+	ADDQ $32, DX \
+	ADDQ $32, DI \
+	SUBQ $4, CX \
+	CMPQ CX, $4 \
+	JGE  four \
+two: \
+	CMPQ CX, $2 \
+	JLT  one \
+	SPECTRUM_PRODUCT(VMOVUPS, X15, X0, X1, X2, X3, X4) \
+	PUT2 \
+	ADDQ $16, SI \
+	ADDQ $16, DX \
+	ADDQ $16, DI \
+	SUBQ $2, CX \
+one: \
+	CMPQ CX, $1 \
+	JLT  done \
+	SPECTRUM_PRODUCT(VMOVQ, X15, X0, X1, X2, X3, X4) \
+	PUT1 \
+done: \
+	VZEROUPPER \
+	RET
+
+// STORE_PRODUCT writes the product P to dst with MOV.
+#define STORE_PRODUCT(MOV, P) \
+	MOV P, (DI)
+
+// ACCUMULATE_PRODUCT_Y adds the four products in Y4 to dst.
+#define ACCUMULATE_PRODUCT_Y \
+	VADDPS  (DI), Y4, Y4 \
+	VMOVUPS Y4, (DI)
+
+// ACCUMULATE_PRODUCT_X adds the product in X4 to dst, read and written with MOV. dst is
+// loaded into X5 first because a VADDPS memory operand reads 16 bytes, past the end of dst
+// when one value is left.
+#define ACCUMULATE_PRODUCT_X(MOV) \
+	MOV    (DI), X5     \
+	VADDPS X5, X4, X4   \
+	MOV    X4, (DI)
+
 // func mulSpectraAVX2(dst, a, b []complex64, conjA bool)
 TEXT ·mulSpectraAVX2(SB), NOSPLIT, $0-73
 	MOVQ    dst_base+0(FP), DI
@@ -156,59 +222,7 @@ TEXT ·mulSpectraAVX2(SB), NOSPLIT, $0-73
 	MOVQ    a_base+24(FP), SI
 	MOVQ    b_base+48(FP), DX
 	MOVBLZX conjA+72(FP), AX
-	VXORPS  Y15, Y15, Y15
-	TESTQ   AX, AX
-	JZ      ms_start
-	VMOVUPS negodd<>(SB), Y15
-
-ms_start:
-	CMPQ CX, $4
-	JLT  ms_2
-
-ms_4:
-	VMOVUPS   (SI), Y0
-	VXORPS    Y15, Y0, Y0
-	VMOVSLDUP Y0, Y1
-	VMOVSHDUP Y0, Y2
-	VMOVUPS   (DX), Y3
-	CMUL(Y3, Y1, Y2, Y4)
-	VMOVUPS   Y4, (DI)
-	ADDQ      $32, SI
-	ADDQ      $32, DX
-	ADDQ      $32, DI
-	SUBQ      $4, CX
-	CMPQ      CX, $4
-	JGE       ms_4
-
-ms_2:
-	CMPQ      CX, $2
-	JLT       ms_1
-	VMOVUPS   (SI), X0
-	VXORPS    X15, X0, X0
-	VMOVSLDUP X0, X1
-	VMOVSHDUP X0, X2
-	VMOVUPS   (DX), X3
-	CMUL(X3, X1, X2, X4)
-	VMOVUPS   X4, (DI)
-	ADDQ      $16, SI
-	ADDQ      $16, DX
-	ADDQ      $16, DI
-	SUBQ      $2, CX
-
-ms_1:
-	CMPQ      CX, $1
-	JLT       ms_done
-	VMOVQ     (SI), X0
-	VXORPS    X15, X0, X0
-	VMOVSLDUP X0, X1
-	VMOVSHDUP X0, X2
-	VMOVQ     (DX), X3
-	CMUL(X3, X1, X2, X4)
-	VMOVQ     X4, (DI)
-
-ms_done:
-	VZEROUPPER
-	RET
+	SPECTRA(STORE_PRODUCT(VMOVUPS, Y4), STORE_PRODUCT(VMOVUPS, X4), STORE_PRODUCT(VMOVQ, X4))
 
 // func mulAddSpectraAVX2(dst, a, b []complex64, conjA bool)
 TEXT ·mulAddSpectraAVX2(SB), NOSPLIT, $0-73
@@ -217,64 +231,7 @@ TEXT ·mulAddSpectraAVX2(SB), NOSPLIT, $0-73
 	MOVQ    a_base+24(FP), SI
 	MOVQ    b_base+48(FP), DX
 	MOVBLZX conjA+72(FP), AX
-	VXORPS  Y15, Y15, Y15
-	TESTQ   AX, AX
-	JZ      ma_start
-	VMOVUPS negodd<>(SB), Y15
-
-ma_start:
-	CMPQ CX, $4
-	JLT  ma_2
-
-ma_4:
-	VMOVUPS   (SI), Y0
-	VXORPS    Y15, Y0, Y0
-	VMOVSLDUP Y0, Y1
-	VMOVSHDUP Y0, Y2
-	VMOVUPS   (DX), Y3
-	CMUL(Y3, Y1, Y2, Y4)
-	VADDPS    (DI), Y4, Y4
-	VMOVUPS   Y4, (DI)
-	ADDQ      $32, SI
-	ADDQ      $32, DX
-	ADDQ      $32, DI
-	SUBQ      $4, CX
-	CMPQ      CX, $4
-	JGE       ma_4
-
-ma_2:
-	CMPQ      CX, $2
-	JLT       ma_1
-	VMOVUPS   (SI), X0
-	VXORPS    X15, X0, X0
-	VMOVSLDUP X0, X1
-	VMOVSHDUP X0, X2
-	VMOVUPS   (DX), X3
-	CMUL(X3, X1, X2, X4)
-	VMOVUPS   (DI), X5
-	VADDPS    X5, X4, X4
-	VMOVUPS   X4, (DI)
-	ADDQ      $16, SI
-	ADDQ      $16, DX
-	ADDQ      $16, DI
-	SUBQ      $2, CX
-
-ma_1:
-	CMPQ      CX, $1
-	JLT       ma_done
-	VMOVQ     (SI), X0
-	VXORPS    X15, X0, X0
-	VMOVSLDUP X0, X1
-	VMOVSHDUP X0, X2
-	VMOVQ     (DX), X3
-	CMUL(X3, X1, X2, X4)
-	VMOVQ     (DI), X5
-	VADDPS    X5, X4, X4
-	VMOVQ     X4, (DI)
-
-ma_done:
-	VZEROUPPER
-	RET
+	SPECTRA(ACCUMULATE_PRODUCT_Y, ACCUMULATE_PRODUCT_X(VMOVUPS), ACCUMULATE_PRODUCT_X(VMOVQ))
 
 // func transpose8AVX2(dst []float32, ldd int, src []float32, lds int)
 // The classic 8×8 transpose: interleave pairs of rows, then pairs of pairs, then swap
