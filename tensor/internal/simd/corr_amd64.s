@@ -15,6 +15,29 @@
 	VFMADD231PS 0(AX)(R15*1), Y8, Y6  \
 	VFMADD231PS 32(AX)(R15*1), Y9, Y7
 
+// ROWS4_LOOP runs ROWS4 for CX ≥ 1 steps, taking each step's 16 weights from BX and moving
+// AX and BX down one row (R10 bytes) per step. Labels are scoped to one TEXT, so each
+// kernel may expand it once.
+#define ROWS4_LOOP \
+rows4Step: \
+	VMOVUPS 0(BX), Y8 \
+	VMOVUPS 32(BX), Y9 \
+	ROWS4 \
+	ADDQ    R10, AX \
+	ADDQ    R10, BX \
+	DECQ    CX \
+	JNZ     rows4Step
+
+#define ZERO_Y0_Y7 \
+	VXORPS Y0, Y0, Y0 \
+	VXORPS Y1, Y1, Y1 \
+	VXORPS Y2, Y2, Y2 \
+	VXORPS Y3, Y3, Y3 \
+	VXORPS Y4, Y4, Y4 \
+	VXORPS Y5, Y5, Y5 \
+	VXORPS Y6, Y6, Y6 \
+	VXORPS Y7, Y7, Y7
+
 // ADDSTORE adds accumulator acc to the 8 floats at mem.
 #define ADDSTORE(acc, mem) \
 	VADDPS  mem, acc, acc \
@@ -50,24 +73,9 @@ colBlock:
 	ADDQ   SI, AX
 	ADDQ   R13, AX
 	LEAQ   (DX)(R13*1), BX
-	VXORPS Y0, Y0, Y0
-	VXORPS Y1, Y1, Y1
-	VXORPS Y2, Y2, Y2
-	VXORPS Y3, Y3, Y3
-	VXORPS Y4, Y4, Y4
-	VXORPS Y5, Y5, Y5
-	VXORPS Y6, Y6, Y6
-	VXORPS Y7, Y7, Y7
+	ZERO_Y0_Y7
 	MOVQ   R11, CX
-
-tap:
-	VMOVUPS 0(BX), Y8
-	VMOVUPS 32(BX), Y9
-	ROWS4
-	ADDQ    R10, AX
-	ADDQ    R10, BX
-	DECQ    CX
-	JNZ     tap
+	ROWS4_LOOP
 
 	ADDSTORE(Y0, 0(R8))
 	ADDSTORE(Y1, 32(R8))
@@ -117,24 +125,9 @@ chanBlock:
 	ADDQ   DX, AX
 	ADDQ   R13, AX
 	LEAQ   (SI)(R13*1), BX
-	VXORPS Y0, Y0, Y0
-	VXORPS Y1, Y1, Y1
-	VXORPS Y2, Y2, Y2
-	VXORPS Y3, Y3, Y3
-	VXORPS Y4, Y4, Y4
-	VXORPS Y5, Y5, Y5
-	VXORPS Y6, Y6, Y6
-	VXORPS Y7, Y7, Y7
+	ZERO_Y0_Y7
 	MOVQ   R9, CX
-
-sumRow:
-	VMOVUPS 0(BX), Y8
-	VMOVUPS 32(BX), Y9
-	ROWS4
-	ADDQ    R10, AX
-	ADDQ    R10, BX
-	DECQ    CX
-	JNZ     sumRow
+	ROWS4_LOOP
 
 	// R8: dst at shift R12, channel R13; shifts are R11 bytes apart.
 	MOVQ R12, R8
