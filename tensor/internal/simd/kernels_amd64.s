@@ -242,6 +242,42 @@ done: \
 	VMOVSD     X13, (DX) \
 	VEXTRACTPS $2, X13, 8(DX)
 
+// GEMVN_ROWS walks the k (R9) rows of a for gemvNAVX2 from DI, with x from SI: for each
+// row it broadcasts x[p] into Y8 and runs ADD, which adds x[p] times the row's columns at
+// R10 to the sums; R10..R12 are the walk's cursors. LOOP and DONE name its labels, which
+// must differ between the expansions in one TEXT.
+#define GEMVN_ROWS(ADD, LOOP, DONE) \
+	MOVQ  DI, R10 \
+	MOVQ  SI, R11 \
+	MOVQ  R9, R12 \
+	TESTQ R12, R12 \
+	JEQ   DONE \
+LOOP: \
+	VBROADCASTSS (R11), Y8 \
+	ADD \
+	ADDQ  $4, R11 \
+	ADDQ  R8, R10 \
+	DECQ  R12 \
+	JNE   LOOP
+
+#define GEMVN_ADD64 \
+	VFMADD231PS 0(R10), Y8, Y0 \
+	VFMADD231PS 32(R10), Y8, Y1 \
+	VFMADD231PS 64(R10), Y8, Y2 \
+	VFMADD231PS 96(R10), Y8, Y3 \
+	VFMADD231PS 128(R10), Y8, Y4 \
+	VFMADD231PS 160(R10), Y8, Y5 \
+	VFMADD231PS 192(R10), Y8, Y6 \
+	VFMADD231PS 224(R10), Y8, Y7
+
+#define GEMVN_ADD8 \
+	VFMADD231PS (R10), Y8, Y0
+
+// GEMVN_ADD_MASKED reads only the columns that the mask in Y9 selects.
+#define GEMVN_ADD_MASKED \
+	VMASKMOVPS  (R10), Y9, Y10 \
+	VFMADD231PS Y10, Y8, Y0
+
 // func dotAVX2(x, y []float32) float32
 TEXT ·dotAVX2(SB), NOSPLIT, $0-52
 	MOVQ   x_base+0(FP), SI
@@ -846,26 +882,7 @@ gemvn_64:
 	VMOVUPS 160(DX), Y5
 	VMOVUPS 192(DX), Y6
 	VMOVUPS 224(DX), Y7
-	MOVQ   DI, R10
-	MOVQ   SI, R11
-	MOVQ   R9, R12
-	TESTQ  R12, R12
-	JEQ    gemvn_64store
-
-gemvn_64loop:
-	VBROADCASTSS (R11), Y8
-	VFMADD231PS 0(R10), Y8, Y0
-	VFMADD231PS 32(R10), Y8, Y1
-	VFMADD231PS 64(R10), Y8, Y2
-	VFMADD231PS 96(R10), Y8, Y3
-	VFMADD231PS 128(R10), Y8, Y4
-	VFMADD231PS 160(R10), Y8, Y5
-	VFMADD231PS 192(R10), Y8, Y6
-	VFMADD231PS 224(R10), Y8, Y7
-	ADDQ $4, R11
-	ADDQ R8, R10
-	DECQ R12
-	JNE  gemvn_64loop
+	GEMVN_ROWS(GEMVN_ADD64, gemvn_64loop, gemvn_64store)
 
 gemvn_64store:
 	VMOVUPS Y0, 0(DX)
@@ -885,19 +902,7 @@ gemvn_8:
 	CMPQ CX, $8
 	JLT  gemvn_tail
 	VMOVUPS (DX), Y0
-	MOVQ   DI, R10
-	MOVQ   SI, R11
-	MOVQ   R9, R12
-	TESTQ  R12, R12
-	JEQ    gemvn_8store
-
-gemvn_8loop:
-	VBROADCASTSS (R11), Y8
-	VFMADD231PS  (R10), Y8, Y0
-	ADDQ         $4, R11
-	ADDQ         R8, R10
-	DECQ         R12
-	JNE          gemvn_8loop
+	GEMVN_ROWS(GEMVN_ADD8, gemvn_8loop, gemvn_8store)
 
 gemvn_8store:
 	VMOVUPS Y0, (DX)
@@ -914,20 +919,7 @@ gemvn_tail:
 	SUBQ  CX, BX
 	VMOVUPS (AX)(BX*4), Y9
 	VMASKMOVPS (DX), Y9, Y0
-	MOVQ   DI, R10
-	MOVQ   SI, R11
-	MOVQ   R9, R12
-	TESTQ  R12, R12
-	JEQ    gemvn_tailstore
-
-gemvn_tailloop:
-	VBROADCASTSS (R11), Y8
-	VMASKMOVPS   (R10), Y9, Y10
-	VFMADD231PS  Y10, Y8, Y0
-	ADDQ         $4, R11
-	ADDQ         R8, R10
-	DECQ         R12
-	JNE          gemvn_tailloop
+	GEMVN_ROWS(GEMVN_ADD_MASKED, gemvn_tailloop, gemvn_tailstore)
 
 gemvn_tailstore:
 	VMASKMOVPS Y0, Y9, (DX)
