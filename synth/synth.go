@@ -4,20 +4,27 @@
 // and associative-recall tasks of data.GenerateSynthetic and scored on the final token
 // of held-out sequences.
 //
-// Training follows the paper's recipe (AdamW, lr 5e-4, weight decay 0.1, batch 32, 10%
-// warmup, cosine decay to 0.1·lr, gradient norm clipped at 1, loss on every position)
-// through train.Stepper, but with far fewer epochs than the paper's 200–400: 40 by
-// default (6,280 steps), so that the whole table fits in 15 minutes on two CPU cores.
-// One epoch of all eight runs costs about 23 CPU-seconds (2.1–3.8 s each, measured with
-// getrusage on a Zen3 core), so 40 epochs are about 900 CPU-seconds, 8 minutes on two
-// free cores; 60 would not leave a margin. The budget is enough for H3 on induction head
-// (100% on 3 seeds) but leaves associative recall at 93–96% for H3 (training sets learned,
-// the rule not fully generalised), and attention on induction head near chance; attention
-// stayed there in an 80-epoch trial too: its
-// induction circuit forms far later than H3's, whose shift SSM hands it the previous
-// token for free. Early stopping (Options.Patience) is available but off by default:
-// stopping at ≥ 99.9% training accuracy cut H3's associative recall short at 95.8% test
-// accuracy, since the training set is learned before the rule generalises.
+// Training follows the paper's recipe (AdamW, weight decay 0.1, batch 32, 10% warmup,
+// cosine decay to 0.1·lr, gradient norm clipped at 1, loss on every position, embedding
+// dropout 0.1) through train.Stepper, with two changes forced by the budget: 40 epochs
+// (6,280 steps) instead of 200-400, so that the whole table fits in 15 minutes on two CPU
+// cores (483 s measured for seed 1 on a quiet 2-core machine), and a peak learning rate
+// of 2e-3 instead of 5e-4, which in 40 epochs left H3's associative recall at 93-96%.
+// Test accuracy is measured after every epoch; the table reports the final one and, as
+// the paper's protocol does (it keeps the checkpoint with the best validation accuracy,
+// and its validation set is the test set), the best.
+//
+// Measured outcome of the defaults, and what is known about the misses, is in the
+// README ("Synthetic tasks"). In short: H3 solves induction head (100%) and the SSM
+// ablations do not (8-10%), as in the paper; H3's associative recall ends at 96.6-99.2%;
+// attention stays at chance on induction head — also in a PyTorch re-implementation of
+// the same model and recipe (testdata/gen/synth_attention_ref.py), and also after the
+// paper's full 400 epochs at lr 5e-4 (without dropout: 8.8% test, 38.5% train; it
+// memorises the training set instead), so the paper's 100% for attention is not
+// reproduced by this configuration.
+// Early stopping (Options.Patience) is available but off by default: stopping at
+// ≥ 99.9% training accuracy cuts associative recall short, since the training set is
+// learned before the rule generalises.
 package synth
 
 import (
@@ -99,14 +106,21 @@ const (
 	dInner = 128
 )
 
+// embedDropout is the paper's synthetic-task configs' (safari's lm_simple) dropout on
+// the embeddings of every model; it raised H3's associative recall from 95.6% to 97.4%
+// (seed 2, 40 epochs). Those configs also drop attention probabilities at 0.1, which we
+// leave out: in 40 epochs it cut attention's associative recall from 98.6% to 62.2%
+// (seed 1). Residual branches get no dropout, as there.
+const embedDropout = 0.1
+
 // ModelConfig returns the configuration of a named model for a vocabulary and sequence
-// length: 2 layers, d_model 64, MLP width 128, no dropout; the SSM models have no
-// position embeddings (their convolutions know positions), attention has one head and
+// length: 2 layers, d_model 64, MLP width 128, embedding dropout 0.1; the SSM models have
+// no position embeddings (their convolutions know positions), attention has one head and
 // learned position embeddings.
 func ModelConfig(name string, vocab, seqLen int) (model.Config, error) {
 	cfg := model.DefaultConfig()
 	cfg.NLayer, cfg.DModel, cfg.DInner, cfg.VocabSize = nLayer, dModel, dInner, vocab
-	cfg.EmbedDropout, cfg.ResidDropout = 0, 0
+	cfg.EmbedDropout, cfg.ResidDropout = embedDropout, 0
 	switch name {
 	case ModelH3:
 	case ModelS4D:
@@ -150,12 +164,16 @@ type Options struct {
 // DefaultOptions returns the table's settings.
 func DefaultOptions() Options {
 	return Options{Epochs: DefaultEpochs, Patience: DefaultPatience, StopAccuracy: DefaultStopAccuracy,
-		Batch: 32, LR: 5e-4, WeightDecay: 0.1, Warmup: 0.1, Seed: 1}
+		Batch: 32, LR: DefaultLR, WeightDecay: 0.1, Warmup: 0.1, Seed: 1}
 }
 
 // DefaultEpochs, DefaultPatience (no early stop) and DefaultStopAccuracy bound the
 // default run; the package comment says how they were chosen.
 const (
+	// DefaultLR is four times the paper's 5e-4, which is tuned for 200-400 epochs: in
+	// 40 epochs it left H3's associative recall at 93-96% (3 seeds) where 2e-3 reaches
+	// 96.6-99.2% (with embedding dropout; README).
+	DefaultLR           = 2e-3
 	DefaultEpochs       = 40
 	DefaultPatience     = 0
 	DefaultStopAccuracy = 0.999
@@ -194,6 +212,12 @@ type Result struct {
 	// TrainAccuracy is the same on the training sequences, measured during the last epoch
 	// (on the logits of the training steps, so with weights that changed along the way).
 	TrainAccuracy float64 `json:"train_accuracy"`
+	// BestTestAccuracy is the highest test accuracy after any epoch, and BestEpoch the
+	// first epoch that reached it: the paper's protocol, which keeps the checkpoint
+	// with the best validation (= test) accuracy. TestAccuracy is the honest number;
+	// this one shows how much training past the peak cost.
+	BestTestAccuracy float64 `json:"best_test_accuracy"`
+	BestEpoch        int     `json:"best_epoch"`
 	// TrainLoss is the mean loss over every position of the last epoch.
 	TrainLoss    float64 `json:"train_loss"`
 	Epochs       int     `json:"epochs"`
@@ -278,9 +302,17 @@ func Train(ctx context.Context, task Task, set *data.SyntheticSet, modelName str
 		res.Epochs, res.Steps = epoch+1, stepper.Step
 		res.TrainAccuracy = float64(correct) / float64(n)
 		res.TrainLoss = lossSum / float64(n)
+		// Scoring the test set costs about 3% of an epoch and only reads the weights, so
+		// it changes nothing in training.
+		if res.TestAccuracy, err = TestAccuracy(lm, set, opts.Batch); err != nil {
+			return res, err
+		}
+		if res.TestAccuracy > res.BestTestAccuracy || res.BestEpoch == 0 {
+			res.BestTestAccuracy, res.BestEpoch = res.TestAccuracy, epoch+1
+		}
 		if opts.Progress != nil {
-			fmt.Fprintf(opts.Progress, "%s/%s epoch %d: loss %.4f, train accuracy %.4f (%.0fs)\n",
-				task.Name, modelName, epoch+1, res.TrainLoss, res.TrainAccuracy, time.Since(start).Seconds())
+			fmt.Fprintf(opts.Progress, "%s/%s epoch %d: loss %.4f, train accuracy %.4f, test accuracy %.4f (%.0fs)\n",
+				task.Name, modelName, epoch+1, res.TrainLoss, res.TrainAccuracy, res.TestAccuracy, time.Since(start).Seconds())
 		}
 		if res.TrainAccuracy >= opts.StopAccuracy {
 			perfect++
@@ -291,9 +323,6 @@ func Train(ctx context.Context, task Task, set *data.SyntheticSet, modelName str
 			res.StoppedEarly = epoch+1 < opts.Epochs
 			break
 		}
-	}
-	if res.TestAccuracy, err = TestAccuracy(lm, set, opts.Batch); err != nil {
-		return res, err
 	}
 	res.Seconds = time.Since(start).Seconds()
 	return res, nil
@@ -498,15 +527,15 @@ func (r *Report) Markdown() string {
 		}
 		sb.WriteString("\n")
 	}
-	sb.WriteString("\n| Task | Model | Test acc. % | Train acc. % | Train loss | Epochs | Steps | Params | Seconds |\n")
-	sb.WriteString("|---|---|---|---|---|---|---|---|---|\n")
+	sb.WriteString("\n| Task | Model | Test acc. % | Best test acc. % (epoch) | Train acc. % | Train loss | Epochs | Steps | Params | Seconds |\n")
+	sb.WriteString("|---|---|---|---|---|---|---|---|---|---|\n")
 	for _, res := range r.Results {
 		ep := fmt.Sprint(res.Epochs)
 		if res.StoppedEarly {
 			ep += " (early stop)"
 		}
-		fmt.Fprintf(&sb, "| %s | %s | %.1f | %.1f | %.4f | %s | %d | %d | %.0f |\n", res.Task, res.Model,
-			100*res.TestAccuracy, 100*res.TrainAccuracy, res.TrainLoss, ep, res.Steps, res.Params, res.Seconds)
+		fmt.Fprintf(&sb, "| %s | %s | %.1f | %.1f (%d) | %.1f | %.4f | %s | %d | %d | %.0f |\n", res.Task, res.Model,
+			100*res.TestAccuracy, 100*res.BestTestAccuracy, res.BestEpoch, 100*res.TrainAccuracy, res.TrainLoss, ep, res.Steps, res.Params, res.Seconds)
 	}
 	return sb.String()
 }

@@ -30,6 +30,10 @@ func TestModelConfigs(t *testing.T) {
 		if cfg.NLayer != 2 || cfg.DModel != 64 || cfg.DInner != 128 {
 			t.Errorf("%s: %d layers, d_model %d, d_inner %d; want 2, 64, 128", name, cfg.NLayer, cfg.DModel, cfg.DInner)
 		}
+		if cfg.EmbedDropout != 0.1 || cfg.ResidDropout != 0 || cfg.AttnDropout != 0 {
+			t.Errorf("%s: dropout embed %g, resid %g, attention %g; want 0.1, 0, 0",
+				name, cfg.EmbedDropout, cfg.ResidDropout, cfg.AttnDropout)
+		}
 		lm, err := model.New(cfg, dev, 1)
 		if err != nil {
 			t.Fatalf("%s: %v", name, err)
@@ -107,6 +111,10 @@ func TestTrainLearnsTinyInduction(t *testing.T) {
 		t.Fatal(err)
 	}
 	t.Logf("%+v", res)
+	if res.BestTestAccuracy < res.TestAccuracy || res.BestEpoch < 1 || res.BestEpoch > res.Epochs {
+		t.Errorf("best test accuracy %.3f at epoch %d, final %.3f after %d epochs: inconsistent",
+			res.BestTestAccuracy, res.BestEpoch, res.TestAccuracy, res.Epochs)
+	}
 	// 200 test answers: chance gives 25% ± 3%; 60% is far out of its reach.
 	if res.TestAccuracy < 0.6 {
 		t.Errorf("test accuracy %.3f after %d epochs; want ≥ 0.6 (chance 0.25)", res.TestAccuracy, res.Epochs)
@@ -122,8 +130,12 @@ func TestTrainIsDeterministic(t *testing.T) {
 	}
 	opts := DefaultOptions()
 	opts.Epochs, opts.Seed = 2, 5
+	// The second run is verbose: scoring the test set every epoch must not change training.
 	var got [2]Result
 	for i := range got {
+		if i == 1 {
+			opts.Progress = testWriter{t}
+		}
 		if got[i], err = Train(context.Background(), task, set, ModelS4D, opts); err != nil {
 			t.Fatal(err)
 		}

@@ -1,0 +1,30 @@
+package synth
+
+import (
+	"context"
+	"testing"
+)
+
+// BenchmarkEpochStep times training steps of each model at the table's sizes (batch 32,
+// one thread), reported per step; an epoch is 157 steps.
+func BenchmarkEpochStep(b *testing.B) {
+	for _, task := range Tasks() {
+		task.Train, task.Test = 320, 32 // ten steps per epoch
+		set, err := Generate(task, 1)
+		if err != nil {
+			b.Fatal(err)
+		}
+		for _, m := range Models() {
+			b.Run(task.Name+"/"+m, func(b *testing.B) {
+				opts := DefaultOptions()
+				opts.Epochs = 1
+				for b.Loop() {
+					if _, err := Train(context.Background(), task, set, m, opts); err != nil {
+						b.Fatal(err)
+					}
+				}
+				b.ReportMetric(float64(b.Elapsed().Microseconds())/1000/float64(b.N*10), "ms/step")
+			})
+		}
+	}
+}
