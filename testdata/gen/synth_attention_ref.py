@@ -5,7 +5,7 @@ Builds the same data (safari's definition, re-implemented: vocabulary 20 with "=
 500 test sequences, deduplicated) and the same model as synth.ModelConfig("attention"):
 2 pre-norm blocks of 1-head causal attention (fused Wqkv with bias) and a GELU MLP
 64→128→64, learned position embeddings, tied output head, init std 0.02 (out_proj and
-fc2 scaled by 1/sqrt(2·n_layer)), AdamW (decay on matrices and embeddings), 10% linear
+fc2 scaled by 1/sqrt(2·n_layer)), embedding dropout 0.1, AdamW (decay on matrices and embeddings), 10% linear
 warmup, cosine to 0.1·lr, gradient norm clipped at 1, loss at every position.
 
 It prints the test accuracy on the final token after each epoch, to tell whether the
@@ -25,7 +25,7 @@ torch.set_num_threads(1)
 EPOCHS = int(sys.argv[1]) if len(sys.argv) > 1 else 40
 LR = float(sys.argv[2]) if len(sys.argv) > 2 else 2e-3
 EMBED_DROP = float(sys.argv[3]) if len(sys.argv) > 3 else 0.1
-ATTN_DROP = float(sys.argv[4]) if len(sys.argv) > 4 else 0.1
+ATTN_DROP = float(sys.argv[4]) if len(sys.argv) > 4 else 0.0
 D, L_IN, VOCAB, NTRAIN, NTEST, BATCH = 64, 30, 20, 5000, 500, 32
 
 vocab = sorted([str(i) for i in range(VOCAB - 2)] + ["=>", "."])
