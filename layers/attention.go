@@ -14,6 +14,9 @@ import (
 type Attention struct {
 	Wqkv, OutProj *Linear
 	Dim, Heads    int
+	// Dropout is the probability of dropping each attention weight in training
+	// (ForwardTrain), as flash-attn's MHA dropout argument.
+	Dropout float32
 }
 
 // NewAttention returns prefix.Wqkv and prefix.out_proj; out_proj's weights use outStd.
@@ -36,10 +39,10 @@ func (a *Attention) Forward(g *autograd.Graph, x *autograd.Var) *autograd.Var {
 }
 
 // ForwardTrain is Forward in training mode: each attention probability is dropped with
-// probability p (and the survivors scaled by 1/(1−p)), drawn from rng, as flash-attn's
-// MHA does with its dropout argument. p == 0 is Forward.
-func (a *Attention) ForwardTrain(g *autograd.Graph, x *autograd.Var, p float32, rng *tensor.RNG) *autograd.Var {
-	out, _ := a.forward(g, x, p, rng)
+// probability a.Dropout (the survivors scaled by 1/(1−p)), the mask drawn from rng.
+// With Dropout 0 it is Forward.
+func (a *Attention) ForwardTrain(g *autograd.Graph, x *autograd.Var, rng *tensor.RNG) *autograd.Var {
+	out, _ := a.forward(g, x, a.Dropout, rng)
 	return out
 }
 

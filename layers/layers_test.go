@@ -375,11 +375,12 @@ func TestAttentionDropout(t *testing.T) {
 	x := autograd.Constant(tensor.RandNormal(dev, rng, 1, 2, 7, 6))
 	g := autograd.NoGrad()
 	plain := a.Forward(g, x).Value.Data()
-	if got := a.ForwardTrain(g, x, 0, tensor.NewRNG(1)).Value.Data(); !slices.Equal(got, plain) {
+	if got := a.ForwardTrain(g, x, tensor.NewRNG(1)).Value.Data(); !slices.Equal(got, plain) {
 		t.Error("dropout 0 differs from Forward")
 	}
-	d1 := a.ForwardTrain(g, x, 0.3, tensor.NewRNG(1)).Value.Data()
-	d2 := a.ForwardTrain(g, x, 0.3, tensor.NewRNG(1)).Value.Data()
+	a.Dropout = 0.3
+	d1 := a.ForwardTrain(g, x, tensor.NewRNG(1)).Value.Data()
+	d2 := a.ForwardTrain(g, x, tensor.NewRNG(1)).Value.Data()
 	if !slices.Equal(d1, d2) {
 		t.Error("attention dropout is not reproducible from its seed")
 	}
@@ -388,6 +389,6 @@ func TestAttentionDropout(t *testing.T) {
 	}
 	checkModuleGrad(t, "Attention dropout", a, autograd.NewParam("x", tensor.RandNormal(dev, rng, 1, 2, 4, 6)),
 		func(g *autograd.Graph, x *autograd.Var) *autograd.Var {
-			return a.ForwardTrain(g, x, 0.3, tensor.NewRNG(2))
+			return a.ForwardTrain(g, x, tensor.NewRNG(2))
 		})
 }

@@ -19,6 +19,12 @@ type Mixer interface {
 	Params() []*autograd.Var
 }
 
+// trainingMixer is a Mixer with randomness of its own in training (attention's dropout
+// on its weights); Forward is its inference pass.
+type trainingMixer interface {
+	ForwardTrain(g *autograd.Graph, x *autograd.Var, rng *tensor.RNG) *autograd.Var
+}
+
 // Block is one pre-norm layer: norm1 → mixer, then norm2 → MLP, with the residual stream
 // carried beside the hidden state as flash-attn's Block(prenorm=True) does.
 type Block struct {
@@ -46,7 +52,6 @@ type LM struct {
 	LMHead  *layers.Linear // nil when tied to WordEmb
 	embedP  float32
 	residP  float32
-	attnP   float32
 }
 
 // New builds a model with freshly initialised parameters, deterministic given seed.
@@ -68,7 +73,6 @@ func build(cfg Config, dev tensor.Device, rng *tensor.RNG) (*LM, error) {
 		Device: dev,
 		embedP: float32(cfg.EmbedDropout),
 		residP: float32(cfg.ResidDropout),
-		attnP:  float32(cfg.AttnDropout),
 	}
 	d := cfg.DModel
 	m.WordEmb = layers.NewEmbedding(dev, rng, "backbone.embeddings.word_embeddings", cfg.VocabSize, d, initStd)
@@ -86,6 +90,7 @@ func build(cfg Config, dev tensor.Device, rng *tensor.RNG) (*LM, error) {
 			if err != nil {
 				return nil, err
 			}
+			a.Dropout = float32(cfg.AttnDropout)
 			b.Mixer = a
 		} else {
 			mx, err := newSSMMixer(cfg, dev, rng, p+".mixer", disc)
@@ -157,7 +162,7 @@ func (m *LM) Forward(g *autograd.Graph, ids []int32, batch, seqLen int, train bo
 	if err := m.CheckInput(ids, batch, seqLen); err != nil {
 		panic(&tensor.ShapeError{Op: "LM.Forward", Shapes: [][]int{{batch, seqLen}}, Msg: err.Error()})
 	}
-	if train && rng == nil && (m.embedP > 0 || m.residP > 0 || m.attnP > 0) {
+	if train && rng == nil && (m.embedP > 0 || m.residP > 0 || m.Config.AttnDropout > 0) {
 		panic(&tensor.ShapeError{Op: "LM.Forward", Msg: "training with dropout needs a random source"})
 	}
 	drop := func(x *autograd.Var, p float32) *autograd.Var {
@@ -167,8 +172,8 @@ func (m *LM) Forward(g *autograd.Graph, ids []int32, batch, seqLen int, train bo
 		return autograd.Dropout(g, x, p, rng)
 	}
 	return m.run(g, m.embed(g, ids, batch, seqLen, 0), drop, func(i int, x *autograd.Var) *autograd.Var {
-		if a, ok := m.Blocks[i].Mixer.(*layers.Attention); ok && train && m.attnP > 0 {
-			return a.ForwardTrain(g, x, m.attnP, rng)
+		if tm, ok := m.Blocks[i].Mixer.(trainingMixer); ok && train {
+			return tm.ForwardTrain(g, x, rng)
 		}
 		return m.Blocks[i].Mixer.Forward(g, x)
 	})
