@@ -216,11 +216,7 @@ func (c *CPU) BinaryBackward(op BinaryOp, da, db, dout, a, b *Tensor) {
 	})
 }
 
-// expf is the shared scalar float32 exponential (Cephes' expf, within 2 ulp; see
-// simd.Expf), used by softmax, cross-entropy and the activations.
-func expf(x float32) float32 { return simd.Expf(x) }
-
-func sigmoid(x float32) float32 { return 1 / (1 + expf(-x)) }
+func sigmoid(x float32) float32 { return 1 / (1 + simd.Expf(-x)) }
 
 // Unary implements ElementwiseKernels.
 func (c *CPU) Unary(op UnaryOp, out, x *Tensor) {
@@ -248,7 +244,7 @@ func (c *CPU) Unary(op UnaryOp, out, x *Tensor) {
 			}
 		case OpExp:
 			for i := range o {
-				o[i] = expf(v[i])
+				o[i] = simd.Expf(v[i])
 			}
 		default:
 			panic("tensor: unknown " + op.String())

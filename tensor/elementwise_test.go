@@ -247,33 +247,6 @@ func TestPermuteAgainstReference(t *testing.T) {
 	}
 }
 
-func TestExpfAgainstMathExp(t *testing.T) {
-	// A dense sweep of the normal range plus the edges; 2 ulp relative (2·2⁻²³) is the
-	// Cephes polynomial's bound with a margin for the final scaling.
-	check := func(x float32) {
-		got, want := float64(expf(x)), math.Exp(float64(x))
-		if want < math.SmallestNonzeroFloat32*(1<<23) {
-			// Below the normal range expf flushes to 0.
-			if got > want*1.0001 {
-				t.Fatalf("expf(%v) = %v, want ≤ %v", x, got, want)
-			}
-			return
-		}
-		if math.Abs(got-want) > 2.5e-7*want {
-			t.Fatalf("expf(%v) = %v, want %v (relative error %.3g)", x, got, want, math.Abs(got-want)/want)
-		}
-	}
-	for x := float32(-87.3); x < 88.7; x += 0.0137 {
-		check(x)
-	}
-	for _, x := range []float32{0, 1e-8, -1e-8, 0.3465, -0.3466, 88.72, -87.33, 1, -1} {
-		check(x)
-	}
-	if !math.IsInf(float64(expf(89)), 1) || expf(-88) != 0 || !math.IsNaN(float64(expf(float32(math.NaN())))) {
-		t.Fatal("edge cases: want +Inf above, 0 below, NaN for NaN")
-	}
-}
-
 func TestUnaryExtremeInputs(t *testing.T) {
 	// Far into the tails the exponentials overflow or underflow; the activations must
 	// still reach their limits without NaN.

@@ -88,7 +88,7 @@ func (c *CPU) Softmax(out, x *Tensor, mode SoftmaxMode) {
 			if mode == SoftmaxLog {
 				// No exponentials are stored: out may be x, which the last loop still reads.
 				for _, v := range xr {
-					s += float64(expf(v - m))
+					s += float64(simd.Expf(v - m))
 				}
 				// (v−m) is exact for the large entries; folding m into log s first would
 				// round the sum at m's magnitude.
@@ -99,7 +99,7 @@ func (c *CPU) Softmax(out, x *Tensor, mode SoftmaxMode) {
 				continue
 			}
 			for j, v := range xr {
-				e := expf(v - m)
+				e := simd.Expf(v - m)
 				or[j] = e
 				s += float64(e)
 			}
@@ -120,7 +120,7 @@ func (c *CPU) SoftmaxBackward(dx, dout, y *Tensor, mode SoftmaxMode) {
 				// y = log p: dx = dout − p·Σdout.
 				s := simd.Sum(gr)
 				for j := range dr {
-					dr[j] += gr[j] - expf(yr[j])*s
+					dr[j] += gr[j] - simd.Expf(yr[j])*s
 				}
 			default:
 				// dx = p⊙(dout − Σ dout⊙p); masked entries have p = 0 and get nothing.

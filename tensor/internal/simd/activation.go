@@ -37,7 +37,7 @@ const (
 func expShiftGeneric(dst, x []float32, shift float32) {
 	for i, v := range x[:len(dst)] {
 		// min and max return NaN for a NaN argument, so NaN propagates.
-		dst[i] = expf(min(max(v-shift, expShiftLo), expShiftHi))
+		dst[i] = Expf(min(max(v-shift, expShiftLo), expShiftHi))
 	}
 }
 
@@ -58,7 +58,7 @@ func geluGeneric(dst, x []float32) {
 		// Go's min and max return NaN for a NaN argument, so NaN propagates.
 		xc := min(max(v, -geluClamp), geluClamp)
 		u := geluC * (xc + geluA*xc*xc*xc)
-		dst[i] = v / (1 + expf(-2*u))
+		dst[i] = v / (1 + Expf(-2*u))
 	}
 }
 
@@ -68,7 +68,7 @@ func geluBackwardGeneric(dst, g, x []float32) {
 	for i, v := range x[:len(dst)] {
 		xc := min(max(v, -geluClamp), geluClamp)
 		u := geluC * (xc + geluA*xc*xc*xc)
-		s := 1 / (1 + expf(-2*u))
+		s := 1 / (1 + Expf(-2*u))
 		du := geluC * (1 + 3*geluA*xc*xc)
 		dst[i] += g[i] * (s + 2*xc*s*(1-s)*du)
 	}
@@ -79,7 +79,7 @@ func geluBackwardGeneric(dst, g, x []float32) {
 // evaluates the same polynomial, so the twins differ only by rounding (FMA and the
 // clamping of very large |x|, where the GELU result no longer depends on the exponential).
 // Results below float32's normal range flush to 0; above it they are +Inf.
-func expf(x float32) float32 {
+func Expf(x float32) float32 {
 	const (
 		log2e = 1.44269504088896341
 		// ln 2 split in two: n·ln2Hi is exact for the n that occur.
@@ -110,7 +110,3 @@ func expf(x float32) float32 {
 	}
 	return p * math.Float32frombits(uint32(n+127)<<23)
 }
-
-// Expf is expf for callers outside this package: the one scalar float32 exponential the
-// CPU kernels share.
-func Expf(x float32) float32 { return expf(x) }
