@@ -5,8 +5,9 @@ import (
 	"testing"
 )
 
-// BenchmarkEpochStep times training steps of each model at the table's sizes (batch 32,
-// one thread), reported per step; an epoch is 157 steps.
+// BenchmarkEpochStep times one-epoch runs of each model at the table's sizes (batch 32,
+// one thread, ten steps), reported per step; the model's construction and the test pass
+// are included, so it overstates a step of a full 157-step epoch slightly.
 func BenchmarkEpochStep(b *testing.B) {
 	for _, task := range Tasks() {
 		task.Train, task.Test = 320, 32 // ten steps per epoch

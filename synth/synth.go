@@ -302,8 +302,8 @@ func Train(ctx context.Context, task Task, set *data.SyntheticSet, modelName str
 		res.Epochs, res.Steps = epoch+1, stepper.Step
 		res.TrainAccuracy = float64(correct) / float64(n)
 		res.TrainLoss = lossSum / float64(n)
-		// Scoring the test set costs about 3% of an epoch and only reads the weights, so
-		// it changes nothing in training.
+		// Scoring the test set costs 3-4.5% of an epoch (70-180 ms against 1.9-4.2 s,
+		// one thread) and only reads the weights, so it changes nothing in training.
 		if res.TestAccuracy, err = TestAccuracy(lm, set, opts.Batch); err != nil {
 			return res, err
 		}
