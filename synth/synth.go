@@ -152,7 +152,10 @@ type Options struct {
 	LR           float64 `json:"lr"`
 	WeightDecay  float64 `json:"weight_decay"`
 	Warmup       float64 `json:"warmup"` // fraction of the steps
-	Seed         uint64  `json:"seed"`
+	// Clip bounds the global gradient norm; 0 turns clipping off (safari's trainer has
+	// gradient_clip_val 0).
+	Clip float64 `json:"clip"`
+	Seed uint64  `json:"seed"`
 	// Parallel is how many runs Run trains at once (0: min(2, GOMAXPROCS)). Each run
 	// computes on one thread, so its numbers do not depend on this or on the machine.
 	Parallel int `json:"-"`
@@ -164,7 +167,7 @@ type Options struct {
 // DefaultOptions returns the table's settings.
 func DefaultOptions() Options {
 	return Options{Epochs: DefaultEpochs, Patience: DefaultPatience, StopAccuracy: DefaultStopAccuracy,
-		Batch: 32, LR: DefaultLR, WeightDecay: 0.1, Warmup: 0.1, Seed: 1}
+		Batch: 32, LR: DefaultLR, WeightDecay: 0.1, Warmup: 0.1, Clip: DefaultClip, Seed: 1}
 }
 
 // DefaultEpochs, DefaultPatience (no early stop) and DefaultStopAccuracy bound the
@@ -177,6 +180,7 @@ const (
 	DefaultEpochs       = 40
 	DefaultPatience     = 0
 	DefaultStopAccuracy = 0.999
+	DefaultClip         = 1.0
 )
 
 // Validate reports options that cannot work.
@@ -196,6 +200,8 @@ func (o Options) Validate() error {
 		return fmt.Errorf("learning rate must be positive and finite, got %g", o.LR)
 	case !(o.WeightDecay >= 0) || math.IsInf(o.WeightDecay, 0):
 		return fmt.Errorf("weight decay must be non-negative and finite, got %g", o.WeightDecay)
+	case !(o.Clip >= 0) || math.IsInf(o.Clip, 0):
+		return fmt.Errorf("gradient clip must be non-negative and finite, got %g", o.Clip)
 	case !(o.Warmup >= 0 && o.Warmup < 1):
 		return fmt.Errorf("warmup fraction must be in [0, 1), got %g", o.Warmup)
 	}
@@ -274,6 +280,7 @@ func Train(ctx context.Context, task Task, set *data.SyntheticSet, modelName str
 	stepper := train.NewStepper(rec, train.Options{
 		Batch: opts.Batch, Context: set.SeqLen, Steps: opts.Epochs * perEpoch,
 		LR: opts.LR, WeightDecay: opts.WeightDecay, Warmup: opts.Warmup, Seed: opts.Seed,
+		Clip: trainClip(opts.Clip),
 	}, opts.Epochs*perEpoch)
 	if opts.Warmup == 0 {
 		// Options treats a zero fraction as "the default"; zero here means none.
@@ -326,6 +333,15 @@ func Train(ctx context.Context, task Task, set *data.SyntheticSet, modelName str
 	}
 	res.Seconds = time.Since(start).Seconds()
 	return res, nil
+}
+
+// trainClip translates Options.Clip to train.Options.Clip, where 0 means the default
+// bound and a negative value means none.
+func trainClip(clip float64) float64 {
+	if clip == 0 {
+		return -1
+	}
+	return clip
 }
 
 // finalCorrect counts the rows of b whose last position's argmax equals its target.

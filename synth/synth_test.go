@@ -6,6 +6,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"math"
 	"strings"
 	"testing"
 
@@ -146,6 +147,33 @@ func TestTrainIsDeterministic(t *testing.T) {
 	}
 }
 
+// Adam undoes a constant scale on the gradients, except against its epsilon (1e-8): a
+// bound of 1e-12 shrinks every step to almost nothing, so the loss must stay higher
+// than without clipping if the option reaches the optimiser.
+func TestClipReachesTraining(t *testing.T) {
+	task := tinyInduction()
+	task.Train, task.Test = 64, 32
+	set, err := Generate(task, 5)
+	if err != nil {
+		t.Fatal(err)
+	}
+	opts := DefaultOptions()
+	opts.Epochs, opts.Seed, opts.Warmup = 3, 5, 0
+	var loss [2]float64
+	for i, clip := range []float64{0, 1e-12} {
+		opts.Clip = clip
+		res, err := Train(context.Background(), task, set, ModelS4D, opts)
+		if err != nil {
+			t.Fatal(err)
+		}
+		loss[i] = res.TrainLoss
+		t.Logf("clip %g: loss %.4f", clip, loss[i])
+	}
+	if !(loss[1] > loss[0]+0.05) {
+		t.Errorf("last-epoch loss %.4f without clipping, %.4f clipped at 1e-12; want the clipped one clearly higher", loss[0], loss[1])
+	}
+}
+
 func TestRunReportsEveryPair(t *testing.T) {
 	task := tinyInduction()
 	task.Train, task.Test = 32, 16
@@ -227,6 +255,8 @@ func TestRunErrors(t *testing.T) {
 		func(o *Options) { o.Patience = -1 },
 		func(o *Options) { o.StopAccuracy = 1.5 },
 		func(o *Options) { o.WeightDecay = -0.1 },
+		func(o *Options) { o.Clip = -1 },
+		func(o *Options) { o.Clip = math.Inf(1) },
 	} {
 		o := DefaultOptions()
 		mutate(&o)

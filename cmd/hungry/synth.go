@@ -28,6 +28,7 @@ func runSynth(args []string, stdout, stderr io.Writer) error {
 	lr := fs.Float64("lr", def.LR, "peak learning rate (AdamW; 10% warmup, cosine decay; the paper uses 5e-4 with 200-400 epochs)")
 	weightDecay := fs.Float64("weight-decay", def.WeightDecay, "AdamW weight decay")
 	batch := fs.Int("batch", def.Batch, "sequences per step")
+	clip := fs.Float64("clip", def.Clip, "global gradient-norm bound (0: no clipping)")
 	parallel := fs.Int("parallel", 0, "runs trained at once, one thread each (0: min(2, cores))")
 	asJSON := fs.Bool("json", false, "print the results as JSON instead of the table")
 	outDir := fs.String("out", "", "folder for table.md and results.json (default: runs/synth-<task>-seed<S>-<date>-<time>)")
@@ -51,7 +52,7 @@ func runSynth(args []string, stdout, stderr io.Writer) error {
 	}
 	opts := def
 	opts.Seed, opts.Epochs, opts.Patience, opts.StopAccuracy, opts.Parallel = *seed, *epochs, *patience, *stopAcc, *parallel
-	opts.LR, opts.WeightDecay, opts.Batch = *lr, *weightDecay, *batch
+	opts.LR, opts.WeightDecay, opts.Batch, opts.Clip = *lr, *weightDecay, *batch, *clip
 	if err := opts.Validate(); err != nil {
 		return usagef("%v", err)
 	}

@@ -10,7 +10,7 @@ warmup, cosine to 0.1·lr, gradient norm clipped at 1, loss at every position.
 
 It prints the test accuracy on the final token after each epoch, to tell whether the
 attention model's failure to learn the task in a short budget is the recipe's or ours.
-Usage: /usr/bin/python3 testdata/gen/synth_attention_ref.py [epochs] [lr] [embed_dropout] [attn_dropout]
+Usage: /usr/bin/python3 testdata/gen/synth_attention_ref.py [epochs] [lr] [embed_dropout] [attn_dropout] [d_model] [clip]
 Nothing it prints is committed; no Go test reads it.
 """
 import math
@@ -26,7 +26,9 @@ EPOCHS = int(sys.argv[1]) if len(sys.argv) > 1 else 40
 LR = float(sys.argv[2]) if len(sys.argv) > 2 else 2e-3
 EMBED_DROP = float(sys.argv[3]) if len(sys.argv) > 3 else 0.1
 ATTN_DROP = float(sys.argv[4]) if len(sys.argv) > 4 else 0.0
-D, L_IN, VOCAB, NTRAIN, NTEST, BATCH = 64, 30, 20, 5000, 500, 32
+D = int(sys.argv[5]) if len(sys.argv) > 5 else 64
+CLIP = float(sys.argv[6]) if len(sys.argv) > 6 else 1.0  # 0 = off, as in safari's trainer
+L_IN, VOCAB, NTRAIN, NTEST, BATCH, D_INNER = 30, 20, 5000, 500, 32, 128
 
 vocab = sorted([str(i) for i in range(VOCAB - 2)] + ["=>", "."])
 ordinary = [i for i, t in enumerate(vocab) if t not in ("=>", ".")]
@@ -61,7 +63,7 @@ class Block(nn.Module):
         super().__init__()
         self.ln1, self.ln2 = nn.LayerNorm(D), nn.LayerNorm(D)
         self.wqkv, self.out = nn.Linear(D, 3 * D), nn.Linear(D, D)
-        self.fc1, self.fc2 = nn.Linear(D, 2 * D), nn.Linear(2 * D, D)
+        self.fc1, self.fc2 = nn.Linear(D, D_INNER), nn.Linear(D_INNER, D)
 
     def forward(self, x):
         q, k, v = self.wqkv(self.ln1(x)).chunk(3, dim=-1)
@@ -119,7 +121,8 @@ for epoch in range(EPOCHS):
         loss = F.cross_entropy(m(b[:, :-1]).reshape(-1, VOCAB), b[:, 1:].reshape(-1))
         opt.zero_grad()
         loss.backward()
-        torch.nn.utils.clip_grad_norm_(m.parameters(), 1.0)
+        if CLIP > 0:
+            torch.nn.utils.clip_grad_norm_(m.parameters(), CLIP)
         opt.step()
         step += 1
     m.eval()
