@@ -62,81 +62,56 @@ const shortConvTaps = 64
 
 func convModule() *Module {
 	m := &Module{File: "shortconv.ptx", Doc: []string{"H3 64-tap causal short convolution, channels-last (B, L, H)."}}
-	k := NewKernel("shortconv_fwd_f32",
-		"y[b,t,h] = sum_{s<64, s<=t} k[h,s] * u[b,t-s,h] + d[h] * u[b,t,h]; u, y are (B, L, H), k is (H, 64)",
-		"launch: block (256,1,1), grid (ceil(B*L*H/256),1,1); k 16-byte aligned")
-	y, u, kk, d := k.Param("y", ".u64"), k.Param("u", ".u64"), k.Param("k", ".u64"), k.Param("d", ".u64")
-	B, L, H := k.Param("B", ".u32"), k.Param("L", ".u32"), k.Param("H", ".u32")
-	gid, done := guardedIndex(k, k.Bin("mul.lo.u32", k.Bin("mul.lo.u32", B, L), H))
-	h := k.Bin("rem.u32", gid, H)
-	t := k.Bin("rem.u32", k.Bin("div.u32", gid, H), L)
-	up := elemAddr(k, u, gid, 4)
-	u0 := k.Ld("global", ".f32", At(up, 0))
-	acc := k.Bin("mul.f32", k.Ld("global", ".f32", At(elemAddr(k, d, h, 4), 0)), u0)
-	kRow := elemAddr(k, kk, k.Bin("shl.b32", h, Imm(6)), 4)
-	step := k.Reg(B64)
-	k.Op("mul.wide.u32", step, H, 4)
-	store := k.NewLabel("store")
-	k.Comment("taps unrolled; stop at the first s > t (the sequence start)")
-	var taps Vec
-	for s := 0; s < shortConvTaps; s++ {
-		if s%4 == 0 {
-			taps = k.LdV("global", ".f32", 4, At(kRow, 4*s))
-		}
-		var us Reg
-		if s == 0 {
-			us = u0
-		} else {
-			past := k.Setp("gt.u32", Imm(s), t)
-			k.OpIf(past, false, "bra", store)
-			k.Op("sub.u64", up, up, step)
-			us = k.Ld("global", ".f32", At(up, 0))
-		}
-		k.Op("fma.rn.f32", acc, taps[s%4], us, acc)
-	}
-	k.Place(store)
-	k.St("global", ".f32", At(elemAddr(k, y, gid, 4), 0), acc)
-	k.Place(done)
-	k.Op("ret")
-	m.Kernels = append(m.Kernels, k, shortConvBwdDU(), shortConvBwdDK())
+	m.Kernels = append(m.Kernels,
+		shortConvKernel("shortconv_fwd_f32", "y", "u", true,
+			"y[b,t,h] = sum_{s<64, s<=t} k[h,s] * u[b,t-s,h] + d[h] * u[b,t,h]; u, y are (B, L, H), k is (H, 64)",
+			"launch: block (256,1,1), grid (ceil(B*L*H/256),1,1); k 16-byte aligned"),
+		shortConvKernel("shortconv_bwd_du_f32", "du", "dy", false,
+			"du[b,t,h] = d[h] * dy[b,t,h] + sum_{s<64, t+s<L} k[h,s] * dy[b,t+s,h]; layouts as shortconv_fwd_f32",
+			"launch: block (256,1,1), grid (ceil(B*L*H/256),1,1); k 16-byte aligned"),
+		shortConvBwdDK())
 	return m
 }
 
-// shortConvBwdDU is the adjoint of the forward in u: the same taps run forward in time.
-func shortConvBwdDU() *Kernel {
-	k := NewKernel("shortconv_bwd_du_f32",
-		"du[b,t,h] = d[h] * dy[b,t,h] + sum_{s<64, t+s<L} k[h,s] * dy[b,t+s,h]; layouts as shortconv_fwd_f32",
-		"launch: block (256,1,1), grid (ceil(B*L*H/256),1,1); k 16-byte aligned")
-	du, dy, kk, d := k.Param("du", ".u64"), k.Param("dy", ".u64"), k.Param("k", ".u64"), k.Param("d", ".u64")
+// shortConvKernel builds the forward (forward true: out = y, in = u) or its adjoint in u
+// (out = du, in = dy). They are one unrolled 64-tap sum plus the d skip term: the forward
+// walks back from t to the sequence start, the adjoint forward from t to its end.
+func shortConvKernel(name, outName, inName string, forward bool, doc ...string) *Kernel {
+	k := NewKernel(name, doc...)
+	out, in, kk, d := k.Param(outName, ".u64"), k.Param(inName, ".u64"), k.Param("k", ".u64"), k.Param("d", ".u64")
 	B, L, H := k.Param("B", ".u32"), k.Param("L", ".u32"), k.Param("H", ".u32")
 	gid, done := guardedIndex(k, k.Bin("mul.lo.u32", k.Bin("mul.lo.u32", B, L), H))
 	h := k.Bin("rem.u32", gid, H)
 	t := k.Bin("rem.u32", k.Bin("div.u32", gid, H), L)
-	left := k.Bin("sub.u32", k.Bin("sub.u32", L, t), Imm(1)) // steps to the end of the sequence
-	gp := elemAddr(k, dy, gid, 4)
-	g0 := k.Ld("global", ".f32", At(gp, 0))
-	acc := k.Bin("mul.f32", k.Ld("global", ".f32", At(elemAddr(k, d, h, 4), 0)), g0)
+	room, walk, stop := t, "sub.u64", "stop at the first s > t (the sequence start)"
+	if !forward {
+		room = k.Bin("sub.u32", k.Bin("sub.u32", L, t), Imm(1)) // steps to the end of the sequence
+		walk, stop = "add.u64", "stop at the first s with t+s >= L"
+	}
+	xp := elemAddr(k, in, gid, 4)
+	x0 := k.Ld("global", ".f32", At(xp, 0))
+	acc := k.Bin("mul.f32", k.Ld("global", ".f32", At(elemAddr(k, d, h, 4), 0)), x0)
 	kRow := elemAddr(k, kk, k.Bin("shl.b32", h, Imm(6)), 4)
 	step := k.Reg(B64)
 	k.Op("mul.wide.u32", step, H, 4)
 	store := k.NewLabel("store")
-	k.Comment("taps unrolled; stop at the first s with t+s >= L")
+	k.Comment("taps unrolled; %s", stop)
 	var taps Vec
 	for s := 0; s < shortConvTaps; s++ {
 		if s%4 == 0 {
 			taps = k.LdV("global", ".f32", 4, At(kRow, 4*s))
 		}
-		g := g0
+		x := x0
 		if s > 0 {
-			past := k.Setp("gt.u32", Imm(s), left)
+			past := k.Setp("gt.u32", Imm(s), room)
 			k.OpIf(past, false, "bra", store)
-			k.Op("add.u64", gp, gp, step)
-			g = k.Ld("global", ".f32", At(gp, 0))
+			k.Op(walk, xp, xp, step)
+			x = k.Ld("global", ".f32", At(xp, 0))
 		}
-		k.Op("fma.rn.f32", acc, taps[s%4], g, acc)
+		k.Op("fma.rn.f32", acc, taps[s%4], x, acc)
 	}
 	k.Place(store)
-	k.St("global", ".f32", At(elemAddr(k, du, gid, 4), 0), acc)
+	k.St("global", ".f32", At(elemAddr(k, out, gid, 4), 0), acc)
 	k.Place(done)
 	k.Op("ret")
 	return k
