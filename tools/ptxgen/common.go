@@ -87,3 +87,36 @@ func rowLoop(k *Kernel, tid, cols Reg, threads int, hint string, body func(j Reg
 	k.Op("bra", top)
 	k.Place(done)
 }
+
+// addAt adds v to the float at base[idx]: backward kernels accumulate into gradients that
+// may already hold other contributions.
+func addAt(k *Kernel, base, idx, v Reg) {
+	a := elemAddr(k, base, idx, 4)
+	k.St("global", ".f32", At(a, 0), k.Bin("add.f32", k.Ld("global", ".f32", At(a, 0)), v))
+}
+
+// walk is a pointer that a loop moves by a fixed stride each step: op is "add.u64" or
+// "sub.u64", by a byte count (int) or a B64 register.
+type walk struct {
+	ptr Reg
+	op  string
+	by  any
+}
+
+func ahead(p Reg, by any) walk  { return walk{p, "add.u64", by} }
+func behind(p Reg, by any) walk { return walk{p, "sub.u64", by} }
+
+// dotLoop emits acc += a·b over n steps, a and b read through their walks. The
+// convolution and SSM-kernel sums differ only in which way and how far each pointer moves.
+func dotLoop(k *Kernel, acc, n Reg, hint string, a, b walk) {
+	i := k.Mov(".u32", Imm(0))
+	top, fin := k.NewLabel(hint), k.NewLabel(hint+"_done")
+	k.Place(top)
+	k.OpIf(k.Setp("ge.u32", i, n), false, "bra", fin)
+	k.Op("fma.rn.f32", acc, k.Ld("global", ".f32", At(a.ptr, 0)), k.Ld("global", ".f32", At(b.ptr, 0)), acc)
+	k.Op(a.op, a.ptr, a.ptr, a.by)
+	k.Op(b.op, b.ptr, b.ptr, b.by)
+	k.Op("add.u32", i, i, 1)
+	k.Op("bra", top)
+	k.Place(fin)
+}
