@@ -13,6 +13,20 @@ func guardedIndex(k *Kernel, total Reg) (gid Reg, done Label) {
 	return gid, done
 }
 
+// guardedCell is guardedIndex over a row-major (rows, cols) grid, with gid split into its
+// row and column.
+func guardedCell(k *Kernel, rows, cols Reg) (gid, row, col Reg, done Label) {
+	gid, done = guardedIndex(k, k.Bin("mul.lo.u32", rows, cols))
+	return gid, k.Bin("div.u32", gid, cols), k.Bin("rem.u32", gid, cols), done
+}
+
+// guardedSeqIndex is guardedIndex over a channels-last (B, L, H) tensor, with gid's
+// channel h and time step t.
+func guardedSeqIndex(k *Kernel, B, L, H Reg) (gid, h, t Reg, done Label) {
+	gid, done = guardedIndex(k, k.Bin("mul.lo.u32", k.Bin("mul.lo.u32", B, L), H))
+	return gid, k.Bin("rem.u32", gid, H), k.Bin("rem.u32", k.Bin("div.u32", gid, H), L), done
+}
+
 func embeddingModule() *Module {
 	m := &Module{File: "embedding.ptx", Doc: []string{"Embedding gather (forward) and scatter-add (backward)."}}
 	{
@@ -21,9 +35,7 @@ func embeddingModule() *Module {
 			"launch: block (256,1,1), grid (ceil(ntokens*dim/256),1,1)")
 		out, table, ids := k.Param("out", ".u64"), k.Param("table", ".u64"), k.Param("ids", ".u64")
 		ntok, vocab, dim := k.Param("ntokens", ".u32"), k.Param("vocab", ".u32"), k.Param("dim", ".u32")
-		gid, done := guardedIndex(k, k.Bin("mul.lo.u32", ntok, dim))
-		t := k.Bin("div.u32", gid, dim)
-		j := k.Bin("rem.u32", gid, dim)
+		gid, t, j, done := guardedCell(k, ntok, dim)
 		id := k.Ld("global", ".s32", At(elemAddr(k, ids, t, 4), 0))
 		// unsigned compare: negative ids are huge and fail too
 		ok := k.Setp("lt.u32", id, vocab)
@@ -41,9 +53,7 @@ func embeddingModule() *Module {
 			"launch: block (256,1,1), grid (ceil(ntokens*dim/256),1,1)")
 		dtable, dout, ids := k.Param("dtable", ".u64"), k.Param("dout", ".u64"), k.Param("ids", ".u64")
 		ntok, vocab, dim := k.Param("ntokens", ".u32"), k.Param("vocab", ".u32"), k.Param("dim", ".u32")
-		gid, done := guardedIndex(k, k.Bin("mul.lo.u32", ntok, dim))
-		t := k.Bin("div.u32", gid, dim)
-		j := k.Bin("rem.u32", gid, dim)
+		gid, t, j, done := guardedCell(k, ntok, dim)
 		id := k.Ld("global", ".s32", At(elemAddr(k, ids, t, 4), 0))
 		bad := k.Setp("ge.u32", id, vocab)
 		k.OpIf(bad, false, "bra", done)
@@ -80,9 +90,7 @@ func shortConvKernel(name, outName, inName string, forward bool, doc ...string) 
 	k := NewKernel(name, doc...)
 	out, in, kk, d := k.Param(outName, ".u64"), k.Param(inName, ".u64"), k.Param("k", ".u64"), k.Param("d", ".u64")
 	B, L, H := k.Param("B", ".u32"), k.Param("L", ".u32"), k.Param("H", ".u32")
-	gid, done := guardedIndex(k, k.Bin("mul.lo.u32", k.Bin("mul.lo.u32", B, L), H))
-	h := k.Bin("rem.u32", gid, H)
-	t := k.Bin("rem.u32", k.Bin("div.u32", gid, H), L)
+	gid, h, t, done := guardedSeqIndex(k, B, L, H)
 	room, walk, stop := t, "sub.u64", "stop at the first s > t (the sequence start)"
 	if !forward {
 		room = k.Bin("sub.u32", k.Bin("sub.u32", L, t), Imm(1)) // steps to the end of the sequence
