@@ -107,19 +107,27 @@ func fftModule() *Module {
 		k.Op("ret")
 		m.Kernels = append(m.Kernels, k)
 	}
-	{
-		k := NewKernel("c64_real_part",
-			"out[r*L + i] = Re(in[r, i]) for i < L: the first L outputs of complex rows (rows, n)",
-			"launch: block (256,1,1), grid (ceil(rows*L/256),1,1)")
-		out, in := k.Param("out", ".u64"), k.Param("in", ".u64")
-		rows, L, n := k.Param("rows", ".u32"), k.Param("L", ".u32"), k.Param("n", ".u32")
-		gid, r, i, done := guardedCell(k, rows, L)
-		v := k.Ld("global", ".f32", At(elemAddr(k, in, k.Tern("mad.lo.u32", r, n, i), 8), 0))
-		k.St("global", ".f32", At(elemAddr(k, out, gid, 4), 0), v)
-		k.Place(done)
-		k.Op("ret")
-		m.Kernels = append(m.Kernels, k)
-	}
+	m.Kernels = append(m.Kernels, c64RealRows("c64_real_part", false,
+		"out[r*L + i] = Re(in[r, i]) for i < L: the first L outputs of complex rows (rows, n)",
+		"launch: block (256,1,1), grid (ceil(rows*L/256),1,1)"))
 	m.Kernels = append(m.Kernels, fftConvKernels()...)
 	return m
+}
+
+// c64RealRows takes the real parts of the first L entries of each complex row, stored
+// (the plain convolution's output) or accumulated (the FFT path's dk, a gradient).
+func c64RealRows(name string, accumulate bool, doc ...string) *Kernel {
+	k := NewKernel(name, doc...)
+	out, in := k.Param("out", ".u64"), k.Param("in", ".u64")
+	rows, L, n := k.Param("rows", ".u32"), k.Param("L", ".u32"), k.Param("n", ".u32")
+	gid, r, i, done := guardedCell(k, rows, L)
+	v := k.Ld("global", ".f32", At(elemAddr(k, in, k.Tern("mad.lo.u32", r, n, i), 8), 0))
+	if accumulate {
+		addAt(k, out, gid, v)
+	} else {
+		k.St("global", ".f32", At(elemAddr(k, out, gid, 4), 0), v)
+	}
+	k.Place(done)
+	k.Op("ret")
+	return k
 }

@@ -46,19 +46,9 @@ func fftConvKernels() []*Kernel {
 		k.Op("ret")
 		ks = append(ks, k)
 	}
-	{
-		k := NewKernel("c64_real_rows_acc_f32",
-			"out[r*L + i] += Re(in[r*n + i]) for i < L: the first L real parts of complex rows (rows, n), accumulated",
-			"launch: block (256,1,1), grid (ceil(rows*L/256),1,1)")
-		out, in := k.Param("out", ".u64"), k.Param("in", ".u64")
-		rows, L, n := k.Param("rows", ".u32"), k.Param("L", ".u32"), k.Param("n", ".u32")
-		gid, r, i, done := guardedCell(k, rows, L)
-		v := k.Ld("global", ".f32", At(elemAddr(k, in, k.Tern("mad.lo.u32", r, n, i), 8), 0))
-		addAt(k, out, gid, v)
-		k.Place(done)
-		k.Op("ret")
-		ks = append(ks, k)
-	}
+	ks = append(ks, c64RealRows("c64_real_rows_acc_f32", true,
+		"out[r*L + i] += Re(in[r*n + i]) for i < L: the first L real parts of complex rows (rows, n), accumulated",
+		"launch: block (256,1,1), grid (ceil(rows*L/256),1,1)"))
 	return ks
 }
 
