@@ -247,9 +247,7 @@ func sumRowsKernel() *Kernel {
 	k := newRowKernel("sum_rows_f32",
 		"out[r] (+)= alpha * sum_j x[r, j] (assigned, or added when accumulate != 0): SumAxis over the last axis, a block per row")
 	out, x := k.Param("out", ".u64"), k.Param("x", ".u64")
-	k.Param("rows", ".u32")
-	var c rowCtx
-	c.init(k, k.Param("cols", ".u32"))
+	c := rowParams(k)
 	alpha, acc := k.Param("alpha", ".f32"), k.Param("accumulate", ".u32")
 	xr := c.rowBase(x)
 	s := c.fold("add.f32", 0, "sum", func(j Reg) Reg { return ldAt(k, xr, j) })

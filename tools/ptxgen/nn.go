@@ -5,14 +5,6 @@ package main
 // requires, a cross-entropy whose ignore index is a parameter, and a LayerNorm backward
 // whose weight gradients are column sums in a fixed order instead of atomics.
 
-// foldTo accumulates f(j) for j < limit with op, then reduces over the block.
-func (c *rowCtx) foldTo(limit Reg, op string, init float32, hint string, f func(j Reg) Reg) Reg {
-	k := c.k
-	acc := k.Mov(".f32", F(init))
-	rowLoop(k, c.tid, limit, redThreads, hint, func(j Reg) { k.Op(op, acc, acc, f(j)) })
-	return c.red.reduce(acc, op)
-}
-
 // causalLimit returns the number of keys row r of an (..., L, L) score tensor sees:
 // r mod L + 1.
 func (c *rowCtx) causalLimit() Reg {
@@ -26,9 +18,7 @@ func nnKernels() []*Kernel {
 			"causal softmax of attention scores (..., L, L) viewed as rows of cols = L: row r sees keys j < v = r mod L + 1,",
 			"y[r, j] = exp(x[r,j] - max) / sum_{j<v} exp(x[r,j] - max) for j < v and 0 beyond (x is not read there); y may be x")
 		y, x := k.Param("y", ".u64"), k.Param("x", ".u64")
-		k.Param("rows", ".u32")
-		var c rowCtx
-		c.init(k, k.Param("cols", ".u32"))
+		c := rowParams(k)
 		xr, yr := c.rowBase(x), c.rowBase(y)
 		v := c.causalLimit()
 		mx := c.foldTo(v, "max.f32", negInf, "max", func(j Reg) Reg { return ldAt(k, xr, j) })
@@ -51,9 +41,7 @@ func nnKernels() []*Kernel {
 			"dx[r, j] += y[r,j] * (dy[r,j] - sum_j dy*y), y the softmax output; with causal != 0 only j < r mod cols + 1",
 			"(the causal softmax's unmasked entries) are read and updated")
 		dx, y, dy := k.Param("dx", ".u64"), k.Param("y", ".u64"), k.Param("dy", ".u64")
-		k.Param("rows", ".u32")
-		var c rowCtx
-		c.init(k, k.Param("cols", ".u32"))
+		c := rowParams(k)
 		causal := k.Param("causal", ".u32")
 		dxr, yr, dyr := c.rowBase(dx), c.rowBase(y), c.rowBase(dy)
 		isCausal := k.Setp("ne.u32", causal, Imm(0))
@@ -69,9 +57,7 @@ func nnKernels() []*Kernel {
 	{
 		k := newRowKernel("logsoftmax_bwd_acc_f32", "dx[r, j] += dy[r,j] - exp(y[r,j]) * sum_j dy[r,j], y the log-softmax output")
 		dx, y, dy := k.Param("dx", ".u64"), k.Param("y", ".u64"), k.Param("dy", ".u64")
-		k.Param("rows", ".u32")
-		var c rowCtx
-		c.init(k, k.Param("cols", ".u32"))
+		c := rowParams(k)
 		dxr, yr, dyr := c.rowBase(dx), c.rowBase(y), c.rowBase(dy)
 		s := c.fold("add.f32", 0, "sum", func(j Reg) Reg { return ldAt(k, dyr, j) })
 		c.forEach("write", func(j Reg) {
@@ -86,9 +72,7 @@ func nnKernels() []*Kernel {
 			"loss[r] = lse[r] - logits[r, t[r]] with lse[r] = log sum_j exp(logits[r, j]) (always stored); targets are s32;",
 			"loss[r] = 0 where t[r] == ignore; any other target outside [0, cols) gives a NaN loss (tensor.CPU.CrossEntropy)")
 		loss, lse, logits, targets := k.Param("loss", ".u64"), k.Param("lse", ".u64"), k.Param("logits", ".u64"), k.Param("targets", ".u64")
-		k.Param("rows", ".u32")
-		var c rowCtx
-		c.init(k, k.Param("cols", ".u32"))
+		c := rowParams(k)
 		ignore := k.Param("ignore", ".s32")
 		xr := c.rowBase(logits)
 		mx := c.fold("max.f32", negInf, "max", func(j Reg) Reg { return ldAt(k, xr, j) })
@@ -116,9 +100,7 @@ func nnKernels() []*Kernel {
 			"dlogits[r, j] += dloss[r] * (exp(logits[r,j] - lse[r]) - [j == t[r]]) for rows with t[r] != ignore; ignored rows",
 			"are not touched (tensor.CPU.CrossEntropyBackward)")
 		dlogits, logits, lse, targets, dloss := k.Param("dlogits", ".u64"), k.Param("logits", ".u64"), k.Param("lse", ".u64"), k.Param("targets", ".u64"), k.Param("dloss", ".u64")
-		k.Param("rows", ".u32")
-		var c rowCtx
-		c.init(k, k.Param("cols", ".u32"))
+		c := rowParams(k)
 		ignore := k.Param("ignore", ".s32")
 		t := k.Ld("global", ".s32", At(elemAddr(k, targets, c.row, 4), 0))
 		skip := k.NewLabel("ignored")
@@ -149,9 +131,7 @@ func layerNormBwdDXAcc() *Kernel {
 		"(tensor.CPU.LayerNormBackward's dx; layernorm_bwd_dw_f32 gives dgamma and dbeta)")
 	dx, dy, x := k.Param("dx", ".u64"), k.Param("dy", ".u64"), k.Param("x", ".u64")
 	mean, rstd, gamma := k.Param("mean", ".u64"), k.Param("rstd", ".u64"), k.Param("gamma", ".u64")
-	k.Param("rows", ".u32")
-	var c rowCtx
-	c.init(k, k.Param("cols", ".u32"))
+	c := rowParams(k)
 	xr, dyr, dxr := c.rowBase(x), c.rowBase(dy), c.rowBase(dx)
 	mu := ldAt(k, mean, c.row)
 	rs := ldAt(k, rstd, c.row)

@@ -16,11 +16,15 @@ func newRowKernel(name string, doc ...string) *Kernel {
 	return NewKernel(name, append(doc, "launch: block (256,1,1), grid (rows,1,1)")...)
 }
 
-func (c *rowCtx) init(k *Kernel, cols Reg) {
-	c.k, c.cols = k, cols
+// rowParams declares the (rows, cols) parameters every row kernel takes after its
+// pointers and sets up the block's view of its row; the row itself comes from the grid.
+func rowParams(k *Kernel) *rowCtx {
+	k.Param("rows", ".u32")
+	c := &rowCtx{k: k, cols: k.Param("cols", ".u32")}
 	c.tid = k.Special("%tid.x")
 	c.row = k.Special("%ctaid.x")
 	c.red = newBlockReducer(k, c.tid, redThreads)
+	return c
 }
 
 // rowBase returns the address of element (row, 0) of a rows×cols fp32 matrix.
@@ -33,11 +37,14 @@ func (c *rowCtx) rowBase(base Reg) Reg {
 
 // fold accumulates f(j) over the row with op, then reduces over the block.
 func (c *rowCtx) fold(op string, init float32, hint string, f func(j Reg) Reg) Reg {
+	return c.foldTo(c.cols, op, init, hint, f)
+}
+
+// foldTo is fold over the first limit columns only (a causal row sees fewer).
+func (c *rowCtx) foldTo(limit Reg, op string, init float32, hint string, f func(j Reg) Reg) Reg {
 	k := c.k
 	acc := k.Mov(".f32", F(init))
-	rowLoop(k, c.tid, c.cols, redThreads, hint, func(j Reg) {
-		k.Op(op, acc, acc, f(j))
-	})
+	rowLoop(k, c.tid, limit, redThreads, hint, func(j Reg) { k.Op(op, acc, acc, f(j)) })
 	return c.red.reduce(acc, op)
 }
 
@@ -67,9 +74,7 @@ func reduceModule() *Module {
 	{ // sum
 		k := newRowKernel("sum_lastaxis_f32", "out[r] = sum_j x[r, j]")
 		out, x := k.Param("out", ".u64"), k.Param("x", ".u64")
-		k.Param("rows", ".u32")
-		var c rowCtx
-		c.init(k, k.Param("cols", ".u32"))
+		c := rowParams(k)
 		xr := c.rowBase(x)
 		s := c.fold("add.f32", 0, "sum", func(j Reg) Reg { return ldAt(k, xr, j) })
 		c.thread0(func() { stAt(k, out, c.row, s) })
@@ -83,9 +88,7 @@ func reduceModule() *Module {
 		}
 		k := newRowKernel(name, doc)
 		y, x := k.Param("y", ".u64"), k.Param("x", ".u64")
-		k.Param("rows", ".u32")
-		var c rowCtx
-		c.init(k, k.Param("cols", ".u32"))
+		c := rowParams(k)
 		xr, yr := c.rowBase(x), c.rowBase(y)
 		mx := c.fold("max.f32", negInf, "max", func(j Reg) Reg { return ldAt(k, xr, j) })
 		sum := c.fold("add.f32", 0, "sumexp", func(j Reg) Reg {
@@ -106,9 +109,7 @@ func reduceModule() *Module {
 	{
 		k := newRowKernel("softmax_bwd_f32", "dx = y * (dy - sum_j dy*y), y the softmax output")
 		dx, y, dy := k.Param("dx", ".u64"), k.Param("y", ".u64"), k.Param("dy", ".u64")
-		k.Param("rows", ".u32")
-		var c rowCtx
-		c.init(k, k.Param("cols", ".u32"))
+		c := rowParams(k)
 		dxr, yr, dyr := c.rowBase(dx), c.rowBase(y), c.rowBase(dy)
 		dot := c.fold("add.f32", 0, "dot", func(j Reg) Reg { return k.Bin("mul.f32", ldAt(k, yr, j), ldAt(k, dyr, j)) })
 		c.forEach("write", func(j Reg) {
@@ -121,9 +122,7 @@ func reduceModule() *Module {
 	{
 		k := newRowKernel("logsoftmax_bwd_f32", "dx = dy - exp(y) * sum_j dy, y the log-softmax output")
 		dx, y, dy := k.Param("dx", ".u64"), k.Param("y", ".u64"), k.Param("dy", ".u64")
-		k.Param("rows", ".u32")
-		var c rowCtx
-		c.init(k, k.Param("cols", ".u32"))
+		c := rowParams(k)
 		dxr, yr, dyr := c.rowBase(dx), c.rowBase(y), c.rowBase(dy)
 		s := c.fold("add.f32", 0, "sum", func(j Reg) Reg { return ldAt(k, dyr, j) })
 		c.forEach("write", func(j Reg) {
@@ -139,9 +138,7 @@ func reduceModule() *Module {
 			"variance is two-pass (mean first, then squared deviations): no cancellation")
 		y, mean, rstd := k.Param("y", ".u64"), k.Param("mean", ".u64"), k.Param("rstd", ".u64")
 		x, gamma, beta := k.Param("x", ".u64"), k.Param("gamma", ".u64"), k.Param("beta", ".u64")
-		k.Param("rows", ".u32")
-		var c rowCtx
-		c.init(k, k.Param("cols", ".u32"))
+		c := rowParams(k)
 		eps := k.Param("eps", ".f32")
 		xr, yr := c.rowBase(x), c.rowBase(y)
 		fcols := k.Cvt("cvt.rn.f32.u32", c.cols)
@@ -170,9 +167,7 @@ func reduceModule() *Module {
 			"dgamma[j] += dy*xhat and dbeta[j] += dy by atomics: dgamma, dbeta must be zeroed first")
 		dx, dgamma, dbeta := k.Param("dx", ".u64"), k.Param("dgamma", ".u64"), k.Param("dbeta", ".u64")
 		dy, x, mean, rstd, gamma := k.Param("dy", ".u64"), k.Param("x", ".u64"), k.Param("mean", ".u64"), k.Param("rstd", ".u64"), k.Param("gamma", ".u64")
-		k.Param("rows", ".u32")
-		var c rowCtx
-		c.init(k, k.Param("cols", ".u32"))
+		c := rowParams(k)
 		xr, dyr, dxr := c.rowBase(x), c.rowBase(dy), c.rowBase(dx)
 		mu := ldAt(k, mean, c.row)
 		rs := ldAt(k, rstd, c.row)
@@ -204,9 +199,7 @@ func reduceModule() *Module {
 			"loss[r] = lse[r] - logits[r, t[r]], lse[r] = log sum_j exp(logits[r, j]); targets are s32;",
 			"t[r] == -100 is ignored (loss 0); any other target outside [0, cols) gives a NaN loss")
 		loss, lse, logits, targets := k.Param("loss", ".u64"), k.Param("lse", ".u64"), k.Param("logits", ".u64"), k.Param("targets", ".u64")
-		k.Param("rows", ".u32")
-		var c rowCtx
-		c.init(k, k.Param("cols", ".u32"))
+		c := rowParams(k)
 		xr := c.rowBase(logits)
 		mx := c.fold("max.f32", negInf, "max", func(j Reg) Reg { return ldAt(k, xr, j) })
 		sum := c.fold("add.f32", 0, "sumexp", func(j Reg) Reg { return exp(k, k.Bin("sub.f32", ldAt(k, xr, j), mx)) })
@@ -232,9 +225,7 @@ func reduceModule() *Module {
 		k := newRowKernel("cross_entropy_bwd_f32",
 			"dlogits[r, j] = (exp(logits[r,j] - lse[r]) - [j == t[r]]) * dloss[r]; rows with t[r] == -100 get 0")
 		dlogits, logits, lse, targets, dloss := k.Param("dlogits", ".u64"), k.Param("logits", ".u64"), k.Param("lse", ".u64"), k.Param("targets", ".u64"), k.Param("dloss", ".u64")
-		k.Param("rows", ".u32")
-		var c rowCtx
-		c.init(k, k.Param("cols", ".u32"))
+		c := rowParams(k)
 		xr, dr := c.rowBase(logits), c.rowBase(dlogits)
 		t := k.Ld("global", ".s32", At(elemAddr(k, targets, c.row, 4), 0))
 		l := ldAt(k, lse, c.row)
