@@ -56,9 +56,7 @@ func nnKernels() []*Kernel {
 	}
 	{
 		k := newRowKernel("logsoftmax_bwd_acc_f32", "dx[r, j] += dy[r,j] - exp(y[r,j]) * sum_j dy[r,j], y the log-softmax output")
-		dx, y, dy := k.Param("dx", ".u64"), k.Param("y", ".u64"), k.Param("dy", ".u64")
-		c := rowParams(k)
-		dxr, yr, dyr := c.rowBase(dx), c.rowBase(y), c.rowBase(dy)
+		c, dxr, yr, dyr := softmaxGradRows(k)
 		s := c.fold("add.f32", 0, "sum", func(j Reg) Reg { return ldAt(k, dyr, j) })
 		c.forEach("write", func(j Reg) {
 			t := k.Tern("fma.rn.f32", k.Un("neg.f32", exp(k, ldAt(k, yr, j))), s, ldAt(k, dyr, j))
@@ -75,19 +73,10 @@ func nnKernels() []*Kernel {
 		c := rowParams(k)
 		ignore := k.Param("ignore", ".s32")
 		xr := c.rowBase(logits)
-		mx := c.fold("max.f32", negInf, "max", func(j Reg) Reg { return ldAt(k, xr, j) })
-		sum := c.fold("add.f32", 0, "sumexp", func(j Reg) Reg { return exp(k, k.Bin("sub.f32", ldAt(k, xr, j), mx)) })
-		l := k.Bin("add.f32", mx, ln(k, sum))
+		l := c.logSumExp(xr)
 		c.thread0(func() {
-			t := k.Ld("global", ".s32", At(elemAddr(k, targets, c.row, 4), 0))
-			ignored := k.Setp("eq.s32", t, ignore)
-			valid := k.Setp("lt.u32", t, c.cols) // unsigned: t < 0 fails too
-			v := k.Mov(".f32", F(0))
-			nan := k.Mov(".f32", "0f7FC00000")
-			k.Op("selp.f32", v, v, nan, ignored)
-			xt := k.Reg(F32)
-			k.OpIf(valid, false, "ld.global.f32", xt, At(elemAddr(k, xr, t, 4), 0))
-			k.OpIf(valid, false, "sub.f32", v, l, xt)
+			v, ignored := c.targetLoss(xr, targets, l, ignore)
+			// ignore may be a real class, whose logit targetLoss has just used
 			k.OpIf(ignored, false, "mov.f32", v, F(0))
 			stAt(k, loss, c.row, v)
 			stAt(k, lse, c.row, l)

@@ -56,6 +56,41 @@ func (c *rowCtx) forEach(hint string, body func(j Reg)) {
 func ldAt(k *Kernel, base, j Reg) Reg { return k.Ld("global", ".f32", At(elemAddr(k, base, j, 4), 0)) }
 func stAt(k *Kernel, base, j, v Reg)  { k.St("global", ".f32", At(elemAddr(k, base, j, 4), 0), v) }
 
+// softmaxGradRows declares the (dx, y, dy) pointers and the row parameters that the
+// softmax-family backward kernels share, and returns the row context and the three rows.
+func softmaxGradRows(k *Kernel) (c *rowCtx, dxr, yr, dyr Reg) {
+	dx, y, dy := k.Param("dx", ".u64"), k.Param("y", ".u64"), k.Param("dy", ".u64")
+	c = rowParams(k)
+	return c, c.rowBase(dx), c.rowBase(y), c.rowBase(dy)
+}
+
+// logSumExp returns log sum_j exp(x[row, j]) for the row at xr, the max taken out first
+// so that no exp overflows.
+func (c *rowCtx) logSumExp(xr Reg) Reg {
+	k := c.k
+	mx := c.fold("max.f32", negInf, "max", func(j Reg) Reg { return ldAt(k, xr, j) })
+	sum := c.fold("add.f32", 0, "sumexp", func(j Reg) Reg { return exp(k, k.Bin("sub.f32", ldAt(k, xr, j), mx)) })
+	return k.Bin("add.f32", mx, ln(k, sum))
+}
+
+// targetLoss returns lse - x[row, t] for the row's s32 target t, NaN when t is outside
+// [0, cols), and 0 when t == ignore and ignore is outside [0, cols) too; also t == ignore,
+// for the callers whose ignore index may be a real class.
+func (c *rowCtx) targetLoss(xr, targets, lse Reg, ignore any) (loss, ignored Reg) {
+	k := c.k
+	t := k.Ld("global", ".s32", At(elemAddr(k, targets, c.row, 4), 0))
+	ignored = k.Setp("eq.s32", t, ignore)
+	// An unsigned compare folds t < 0 and t >= cols into one test.
+	valid := k.Setp("lt.u32", t, c.cols)
+	loss = k.Mov(".f32", F(0))
+	nan := k.Mov(".f32", "0f7FC00000")
+	k.Op("selp.f32", loss, loss, nan, ignored)
+	xt := k.Reg(F32)
+	k.OpIf(valid, false, "ld.global.f32", xt, At(elemAddr(k, xr, t, 4), 0))
+	k.OpIf(valid, false, "sub.f32", loss, lse, xt)
+	return loss, ignored
+}
+
 // thread0 emits body guarded so only thread 0 of the block runs it.
 func (c *rowCtx) thread0(body func()) {
 	k := c.k
@@ -108,9 +143,7 @@ func reduceModule() *Module {
 	}
 	{
 		k := newRowKernel("softmax_bwd_f32", "dx = y * (dy - sum_j dy*y), y the softmax output")
-		dx, y, dy := k.Param("dx", ".u64"), k.Param("y", ".u64"), k.Param("dy", ".u64")
-		c := rowParams(k)
-		dxr, yr, dyr := c.rowBase(dx), c.rowBase(y), c.rowBase(dy)
+		c, dxr, yr, dyr := softmaxGradRows(k)
 		dot := c.fold("add.f32", 0, "dot", func(j Reg) Reg { return k.Bin("mul.f32", ldAt(k, yr, j), ldAt(k, dyr, j)) })
 		c.forEach("write", func(j Reg) {
 			yj := ldAt(k, yr, j)
@@ -121,9 +154,7 @@ func reduceModule() *Module {
 	}
 	{
 		k := newRowKernel("logsoftmax_bwd_f32", "dx = dy - exp(y) * sum_j dy, y the log-softmax output")
-		dx, y, dy := k.Param("dx", ".u64"), k.Param("y", ".u64"), k.Param("dy", ".u64")
-		c := rowParams(k)
-		dxr, yr, dyr := c.rowBase(dx), c.rowBase(y), c.rowBase(dy)
+		c, dxr, yr, dyr := softmaxGradRows(k)
 		s := c.fold("add.f32", 0, "sum", func(j Reg) Reg { return ldAt(k, dyr, j) })
 		c.forEach("write", func(j Reg) {
 			p := exp(k, ldAt(k, yr, j))
@@ -201,20 +232,9 @@ func reduceModule() *Module {
 		loss, lse, logits, targets := k.Param("loss", ".u64"), k.Param("lse", ".u64"), k.Param("logits", ".u64"), k.Param("targets", ".u64")
 		c := rowParams(k)
 		xr := c.rowBase(logits)
-		mx := c.fold("max.f32", negInf, "max", func(j Reg) Reg { return ldAt(k, xr, j) })
-		sum := c.fold("add.f32", 0, "sumexp", func(j Reg) Reg { return exp(k, k.Bin("sub.f32", ldAt(k, xr, j), mx)) })
-		l := k.Bin("add.f32", mx, ln(k, sum))
+		l := c.logSumExp(xr)
 		c.thread0(func() {
-			t := k.Ld("global", ".s32", At(elemAddr(k, targets, c.row, 4), 0))
-			ignored := k.Setp("eq.s32", t, Imm(-100))
-			// An unsigned compare folds t < 0 and t >= cols into one test.
-			valid := k.Setp("lt.u32", t, c.cols)
-			v := k.Mov(".f32", F(0))
-			nan := k.Mov(".f32", "0f7FC00000")
-			k.Op("selp.f32", v, v, nan, ignored)
-			xt := k.Reg(F32)
-			k.OpIf(valid, false, "ld.global.f32", xt, At(elemAddr(k, xr, t, 4), 0))
-			k.OpIf(valid, false, "sub.f32", v, l, xt)
+			v, _ := c.targetLoss(xr, targets, l, Imm(-100))
 			stAt(k, loss, c.row, v)
 			stAt(k, lse, c.row, l)
 		})
