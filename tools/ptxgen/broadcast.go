@@ -346,28 +346,14 @@ func transposeKernel() *Kernel {
 	k.Param("batch", ".u32")
 	R, C, acc := k.Param("R", ".u32"), k.Param("C", ".u32"), k.Param("accumulate", ".u32")
 	t := newTileCtx(k) // t0 runs over columns c, h0 over rows r
-	c := k.Bin("add.u32", t.t0, t.tx)
-	cIn := k.Setp("lt.u32", c, C)
-	t.rows(func(rl Reg) {
-		r := k.Bin("add.u32", t.h0, rl)
-		skip := k.NewLabel("outside")
-		k.OpIf(cIn, true, "bra", skip)
-		k.OpIf(k.Setp("ge.u32", r, R), false, "bra", skip)
+	t.inBounds(t.t0, C, t.h0, R, func(rl, r, c Reg) {
 		v := k.Ld("global", ".f32", At(elemAddr(k, x, k.Tern("mad.lo.u32", k.Tern("mad.lo.u32", t.b, R, r), C, c), 4), 0))
 		k.St("shared", ".f32", At(t.at(rl, t.tx), 0), v)
-		k.Place(skip)
 	})
 	k.Op("bar.sync", 0)
-	r := k.Bin("add.u32", t.h0, t.tx)
-	rIn := k.Setp("lt.u32", r, R)
-	t.rows(func(cl Reg) {
-		cc := k.Bin("add.u32", t.t0, cl)
-		skip := k.NewLabel("outside")
-		k.OpIf(rIn, true, "bra", skip)
-		k.OpIf(k.Setp("ge.u32", cc, C), false, "bra", skip)
+	t.inBounds(t.h0, R, t.t0, C, func(cl, c, r Reg) {
 		v := k.Ld("shared", ".f32", At(t.at(t.tx, cl), 0))
-		storeMaybeAcc(k, elemAddr(k, out, k.Tern("mad.lo.u32", k.Tern("mad.lo.u32", t.b, C, cc), R, r), 4), v, acc)
-		k.Place(skip)
+		storeMaybeAcc(k, elemAddr(k, out, k.Tern("mad.lo.u32", k.Tern("mad.lo.u32", t.b, C, c), R, r), 4), v, acc)
 	})
 	k.Op("ret")
 	return k

@@ -88,6 +88,23 @@ func (c *tileCtx) rows(body func(r Reg)) {
 	}
 }
 
+// inBounds runs body(r, y, x) for the four entries this thread moves, x = x0 + tx along
+// the side being read or written with whole warps, y = y0 + r for its tile rows r, and
+// skips those past xEnd or yEnd: partial tiles at the edges of the matrix.
+func (c *tileCtx) inBounds(x0, xEnd, y0, yEnd Reg, body func(r, y, x Reg)) {
+	k := c.k
+	x := k.Bin("add.u32", x0, c.tx)
+	xIn := k.Setp("lt.u32", x, xEnd)
+	c.rows(func(r Reg) {
+		y := k.Bin("add.u32", y0, r)
+		skip := k.NewLabel("outside")
+		k.OpIf(xIn, true, "bra", skip)
+		k.OpIf(k.Setp("ge.u32", y, yEnd), false, "bra", skip)
+		body(r, y, x)
+		k.Place(skip)
+	})
+}
+
 func blhToC64() *Kernel {
 	k := NewKernel("blh_to_c64",
 		"out[(b*H + h)*n + i] = (i < L ? in[(b*L + i)*H + h] : 0) + 0i for i < n: channels-last sequences (B, L, H) gathered",
@@ -112,17 +129,10 @@ func blhToC64() *Kernel {
 	})
 	k.Op("bar.sync", 0)
 	k.Comment("store: row (b, h) of the complex output, t contiguous")
-	t := k.Bin("add.u32", c.t0, c.tx)
-	tIn := k.Setp("lt.u32", t, n)
-	c.rows(func(r Reg) {
-		hh := k.Bin("add.u32", c.h0, r)
-		skip := k.NewLabel("outside")
-		k.OpIf(tIn, true, "bra", skip)
-		k.OpIf(k.Setp("ge.u32", hh, H), false, "bra", skip)
+	c.inBounds(c.t0, n, c.h0, H, func(r, h, t Reg) {
 		v := k.Ld("shared", ".f32", At(c.at(c.tx, r), 0))
-		row := k.Tern("mad.lo.u32", c.b, H, hh)
+		row := k.Tern("mad.lo.u32", c.b, H, h)
 		k.St("global", ".f32", At(elemAddr(k, out, k.Tern("mad.lo.u32", row, n, t), 8), 0), Vec{v, k.Mov(".f32", F(0))})
-		k.Place(skip)
 	})
 	k.Op("ret")
 	return k
@@ -140,17 +150,10 @@ func c64ToBLH() *Kernel {
 	acc := k.Param("accumulate", ".u32")
 	c := newTileCtx(k)
 	k.Comment("load: tile[h][t] = Re of the complex rows (t contiguous)")
-	t := k.Bin("add.u32", c.t0, c.tx)
-	tIn := k.Setp("lt.u32", t, L)
-	c.rows(func(r Reg) {
-		h := k.Bin("add.u32", c.h0, r)
-		skip := k.NewLabel("outside")
-		k.OpIf(tIn, true, "bra", skip)
-		k.OpIf(k.Setp("ge.u32", h, H), false, "bra", skip)
+	c.inBounds(c.t0, L, c.h0, H, func(r, h, t Reg) {
 		row := k.Tern("mad.lo.u32", c.b, H, h)
 		v := k.Ld("global", ".f32", At(elemAddr(k, in, k.Tern("mad.lo.u32", row, n, t), 8), 0))
 		k.St("shared", ".f32", At(c.at(r, c.tx), 0), v)
-		k.Place(skip)
 	})
 	k.Op("bar.sync", 0)
 	k.Comment("store: channels-last, h contiguous, with the skip term")
