@@ -39,10 +39,7 @@ type tileLoader struct {
 // threads read consecutive addresses.
 func newTileLoader(k *Kernel, name string, sym Sym, base, ld, tid, otherBase, otherLimit Reg, kContig bool, pitch, stageBytes int) *tileLoader {
 	tl := &tileLoader{k: k, base: base, kContig: kContig, sym: sym, stageBytes: stageBytes}
-	cdim := gemmBK
-	if !kContig {
-		cdim = 64
-	}
+	cdim := contigRun(kContig)
 	step := gemmThreads / cdim
 	k.Comment("%s tile: %d-wide contiguous runs, %d rows apart per element", name, cdim, step)
 	c := k.Bin("and.b32", tid, Imm(cdim-1))
@@ -82,6 +79,27 @@ func newTileLoader(k *Kernel, name string, sym Sym, base, ld, tid, otherBase, ot
 	k.Op("shl.b64", idx, idx, 2)
 	tl.ptr = k.Bin("add.u64", base, idx)
 	return tl
+}
+
+// contigRun is how many elements of a tile row are contiguous in global memory: the
+// tile's k extent when k is contiguous, its m (or n) extent otherwise.
+func contigRun(kContig bool) int {
+	if kContig {
+		return gemmBK
+	}
+	return 64
+}
+
+// transposeInShared makes the loader put element (o, c) at [c][o] of a shared tile with
+// the given pitch instead of [o][c]: for a transposed operand the stored layout is the
+// transpose of the one the mma fragments read.
+func (tl *tileLoader) transposeInShared(tid Reg, pitch int) {
+	k := tl.k
+	cdim := contigRun(tl.kContig)
+	c := k.Bin("and.b32", tid, Imm(cdim-1))
+	o := k.Bin("shr.u32", tid, Imm(log2(cdim)))
+	tl.sOff = k.Bin("shl.b32", k.Tern("mad.lo.u32", c, Imm(pitch), o), Imm(2))
+	tl.sStep = 4 * (gemmThreads / cdim)
 }
 
 // issue copies the tile whose first k is k0 into stage (a shared byte offset register).
@@ -145,19 +163,13 @@ func sgemmKernel(transA, transB bool) *Kernel {
 		la = newTileLoader(k, "A (m×k, k contiguous)", as, A, lda, tid, m0, M, true, gemmAPitch, gemmAStage)
 	} else { // A stored K×M: m contiguous; element (k=o, m=c) goes to As[c][o]
 		la = newTileLoader(k, "A (k×m, m contiguous)", as, A, lda, tid, m0, M, false, 0, gemmAStage)
-		c := k.Bin("and.b32", tid, Imm(63))
-		o := k.Bin("shr.u32", tid, Imm(6))
-		la.sOff = k.Bin("shl.b32", k.Tern("mad.lo.u32", c, Imm(gemmAPitch), o), Imm(2))
-		la.sStep = 4 * (gemmThreads / 64)
+		la.transposeInShared(tid, gemmAPitch)
 	}
 	if !transB { // B stored K×N: n contiguous, Bs[k][n] matches
 		lb = newTileLoader(k, "B (k×n, n contiguous)", bs, B, ldb, tid, n0, N, false, gemmBPitch, gemmBStage)
 	} else { // B stored N×K: k contiguous; element (n=o, k=c) goes to Bs[c][o]
 		lb = newTileLoader(k, "B (n×k, k contiguous)", bs, B, ldb, tid, n0, N, true, 0, gemmBStage)
-		c := k.Bin("and.b32", tid, Imm(15))
-		o := k.Bin("shr.u32", tid, Imm(4))
-		lb.sOff = k.Bin("shl.b32", k.Tern("mad.lo.u32", c, Imm(gemmBPitch), o), Imm(2))
-		lb.sStep = 4 * (gemmThreads / 16)
+		lb.transposeInShared(tid, gemmBPitch)
 	}
 
 	k.Comment("warp tile: rows wm*32.., cols wn*32..; lane = 4*g + t")
