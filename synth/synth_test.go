@@ -23,17 +23,23 @@ func TestModelConfigs(t *testing.T) {
 	for i := range ids {
 		ids[i] = int32(rng.IntN(vocab))
 	}
+	opts := DefaultOptions()
+	opts.DModel, opts.AttnDropout = 48, 0.2
 	for _, name := range Models() {
-		cfg, err := ModelConfig(name, vocab, seqLen)
+		cfg, err := opts.ModelConfig(name, vocab, seqLen)
 		if err != nil {
 			t.Fatalf("%s: %v", name, err)
 		}
-		if cfg.NLayer != 2 || cfg.DModel != 64 || cfg.DInner != 128 {
-			t.Errorf("%s: %d layers, d_model %d, d_inner %d; want 2, 64, 128", name, cfg.NLayer, cfg.DModel, cfg.DInner)
+		if cfg.NLayer != 2 || cfg.DModel != 48 || cfg.DInner != 128 {
+			t.Errorf("%s: %d layers, d_model %d, d_inner %d; want 2, 48, 128", name, cfg.NLayer, cfg.DModel, cfg.DInner)
 		}
-		if cfg.EmbedDropout != 0.1 || cfg.ResidDropout != 0 || cfg.AttnDropout != 0 {
-			t.Errorf("%s: dropout embed %g, resid %g, attention %g; want 0.1, 0, 0",
-				name, cfg.EmbedDropout, cfg.ResidDropout, cfg.AttnDropout)
+		wantAttnDrop := 0.0
+		if name == ModelAttention {
+			wantAttnDrop = 0.2
+		}
+		if cfg.EmbedDropout != 0.1 || cfg.ResidDropout != 0 || cfg.AttnDropout != wantAttnDrop {
+			t.Errorf("%s: dropout embed %g, resid %g, attention %g; want 0.1, 0, %g",
+				name, cfg.EmbedDropout, cfg.ResidDropout, cfg.AttnDropout, wantAttnDrop)
 		}
 		lm, err := model.New(cfg, dev, 1)
 		if err != nil {
@@ -63,7 +69,7 @@ func TestModelConfigs(t *testing.T) {
 			t.Errorf("%s: config changed through JSON: %+v", name, back)
 		}
 	}
-	if _, err := ModelConfig("gss", vocab, seqLen); err == nil {
+	if _, err := opts.ModelConfig("gss", vocab, seqLen); err == nil {
 		t.Error("unknown model accepted")
 	}
 }
@@ -71,7 +77,7 @@ func TestModelConfigs(t *testing.T) {
 func TestMixerOfEachModel(t *testing.T) {
 	want := map[string]string{ModelH3: "*layers.H3", ModelS4D: "*layers.S4DMixer", ModelShift: "*layers.ShiftMixer", ModelAttention: "*layers.Attention"}
 	for _, name := range Models() {
-		cfg, _ := ModelConfig(name, 10, 5)
+		cfg, _ := DefaultOptions().ModelConfig(name, 10, 5)
 		lm, err := model.New(cfg, tensor.DefaultCPU(), 1)
 		if err != nil {
 			t.Fatal(err)
@@ -256,6 +262,8 @@ func TestRunErrors(t *testing.T) {
 		func(o *Options) { o.StopAccuracy = 1.5 },
 		func(o *Options) { o.WeightDecay = -0.1 },
 		func(o *Options) { o.Clip = -1 },
+		func(o *Options) { o.DModel = 0 },
+		func(o *Options) { o.AttnDropout = 1 },
 		func(o *Options) { o.Clip = math.Inf(1) },
 	} {
 		o := DefaultOptions()

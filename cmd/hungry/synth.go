@@ -22,6 +22,8 @@ func runSynth(args []string, stdout, stderr io.Writer) error {
 	taskName := fs.String("task", "all", "task: induction, recall or all")
 	modelList := fs.String("models", strings.Join(synth.Models(), ","), "comma-separated models: "+strings.Join(synth.Models(), ", "))
 	seed := fs.Uint64("seed", def.Seed, "random seed (data, initialisation, batch order)")
+	dModel := fs.Int("d-model", def.DModel, "model width (the paper's: 32)")
+	attnDropout := fs.Float64("attn-dropout", def.AttnDropout, "dropout on attention probabilities (the paper's: 0.1)")
 	epochs := fs.Int("epochs", def.Epochs, "most epochs per run (the paper uses 200-400)")
 	patience := fs.Int("patience", def.Patience, "stop a run after this many epochs in a row at --stop-accuracy on the training answers (0: never)")
 	stopAcc := fs.Float64("stop-accuracy", def.StopAccuracy, "training accuracy on the final token that counts towards --patience")
@@ -53,6 +55,7 @@ func runSynth(args []string, stdout, stderr io.Writer) error {
 	opts := def
 	opts.Seed, opts.Epochs, opts.Patience, opts.StopAccuracy, opts.Parallel = *seed, *epochs, *patience, *stopAcc, *parallel
 	opts.LR, opts.WeightDecay, opts.Batch, opts.Clip = *lr, *weightDecay, *batch, *clip
+	opts.DModel, opts.AttnDropout = *dModel, *attnDropout
 	if err := opts.Validate(); err != nil {
 		return usagef("%v", err)
 	}

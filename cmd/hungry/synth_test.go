@@ -29,6 +29,8 @@ func TestSynthBadFlags(t *testing.T) {
 		{"infinite learning rate", []string{"--lr", "Inf"}, "learning rate must be positive and finite"},
 		{"negative weight decay", []string{"--weight-decay", "-0.1"}, "weight decay must be non-negative"},
 		{"zero batch", []string{"--batch", "0"}, "batch must be positive"},
+		{"zero width", []string{"--d-model", "0"}, "d_model must be positive"},
+		{"attention dropout", []string{"--attn-dropout", "1"}, "attention dropout must be in [0, 1)"},
 		{"negative clip", []string{"--clip", "-1"}, "gradient clip must be non-negative"},
 		{"negative parallel", []string{"--parallel", "-2"}, "parallel"},
 		{"bad seed", []string{"--seed", "x"}, "invalid value"},
