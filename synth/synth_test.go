@@ -180,6 +180,62 @@ func TestClipReachesTraining(t *testing.T) {
 	}
 }
 
+func TestDefaultRecipes(t *testing.T) {
+	opts := DefaultOptions()
+	if got := opts.RecipeFor(TaskInduction, ModelAttention); got != AttentionInductionRecipe() {
+		t.Errorf("attention on induction head: %+v, want %+v", got, AttentionInductionRecipe())
+	}
+	for _, task := range Tasks() {
+		for _, m := range Models() {
+			if task.Name == TaskInduction && m == ModelAttention {
+				continue
+			}
+			if got := opts.RecipeFor(task.Name, m); got != DefaultRecipe() {
+				t.Errorf("%s on %s: %+v, want the shared %+v", m, task.Name, got, DefaultRecipe())
+			}
+		}
+	}
+	if err := opts.Validate(); err != nil {
+		t.Error(err)
+	}
+}
+
+// One run with its own recipe trains by it and the table says so; the others keep the
+// shared one.
+func TestPerRunRecipe(t *testing.T) {
+	task := tinyInduction()
+	task.Train, task.Test = 32, 16
+	opts := DefaultOptions()
+	opts.Epochs = 1
+	own := opts.Recipe
+	own.Epochs, own.DModel, own.AttnDropout = 2, 16, 0.1
+	opts.PerRun = map[string]Recipe{RunKey(task.Name, ModelAttention): own}
+	rep, err := Run(context.Background(), []Task{task}, []string{ModelShift, ModelAttention}, opts, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	shift, attn := rep.Results[0], rep.Results[1]
+	if shift.Epochs != 1 || shift.Recipe != opts.Recipe {
+		t.Errorf("shift: %d epochs, recipe %+v; want the shared one", shift.Epochs, shift.Recipe)
+	}
+	if attn.Epochs != 2 || attn.Recipe != own {
+		t.Errorf("attention: %d epochs, recipe %+v; want %+v", attn.Epochs, attn.Recipe, own)
+	}
+	// Width 16 has fewer parameters than the shared 64.
+	cfg16, _ := own.ModelConfig(ModelAttention, task.Vocab, task.InputLen+1)
+	if cfg16.DModel != 16 || attn.Params >= shift.Params {
+		t.Errorf("attention at width 16 has %d parameters, shift at 64 has %d", attn.Params, shift.Params)
+	}
+	if md := rep.Markdown(); !strings.Contains(md, "tiny-induction/attention: width 16, attention dropout 0.1, 2 epochs") {
+		t.Errorf("Markdown does not state the per-run recipe:\n%s", md)
+	}
+	bad := opts
+	bad.PerRun = map[string]Recipe{"induction/attention": {DModel: 32, Epochs: 0, LR: 1e-3}}
+	if err := bad.Validate(); err == nil || !strings.Contains(err.Error(), "induction/attention: epochs must be positive") {
+		t.Errorf("bad per-run recipe: %v", err)
+	}
+}
+
 func TestRunReportsEveryPair(t *testing.T) {
 	task := tinyInduction()
 	task.Train, task.Test = 32, 16

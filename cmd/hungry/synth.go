@@ -2,6 +2,7 @@ package main
 
 import (
 	"context"
+	"flag"
 	"fmt"
 	"io"
 	"os"
@@ -22,6 +23,12 @@ func runSynth(args []string, stdout, stderr io.Writer) error {
 	taskName := fs.String("task", "all", "task: induction, recall or all")
 	modelList := fs.String("models", strings.Join(synth.Models(), ","), "comma-separated models: "+strings.Join(synth.Models(), ", "))
 	seed := fs.Uint64("seed", def.Seed, "random seed (data, initialisation, batch order)")
+	perRun := synth.RunKey(synth.TaskInduction, synth.ModelAttention)
+	flagsUsage := fs.Usage
+	fs.Usage = func() {
+		flagsUsage()
+		fmt.Fprintf(stderr, "\nThe recipe flags (--d-model, --attn-dropout, --epochs, --lr, --weight-decay, --clip) show the\nshared recipe's defaults; %s defaults to %s.\nA recipe flag given on the command line applies to every run.\n", perRun, def.PerRun[perRun].Describe())
+	}
 	dModel := fs.Int("d-model", def.DModel, "model width (the paper's: 32)")
 	attnDropout := fs.Float64("attn-dropout", def.AttnDropout, "dropout on attention probabilities (the paper's: 0.1)")
 	epochs := fs.Int("epochs", def.Epochs, "most epochs per run (the paper uses 200-400)")
@@ -53,9 +60,32 @@ func runSynth(args []string, stdout, stderr io.Writer) error {
 		return err
 	}
 	opts := def
-	opts.Seed, opts.Epochs, opts.Patience, opts.StopAccuracy, opts.Parallel = *seed, *epochs, *patience, *stopAcc, *parallel
-	opts.LR, opts.WeightDecay, opts.Batch, opts.Clip = *lr, *weightDecay, *batch, *clip
-	opts.DModel, opts.AttnDropout = *dModel, *attnDropout
+	opts.Seed, opts.Patience, opts.StopAccuracy, opts.Parallel, opts.Batch = *seed, *patience, *stopAcc, *parallel, *batch
+	// A recipe flag on the command line sets its value for every run, including those
+	// whose default recipe differs from the shared one (attention on induction head).
+	setRecipe := func(r *synth.Recipe, flagName string) {
+		switch flagName {
+		case "d-model":
+			r.DModel = *dModel
+		case "attn-dropout":
+			r.AttnDropout = *attnDropout
+		case "epochs":
+			r.Epochs = *epochs
+		case "lr":
+			r.LR = *lr
+		case "weight-decay":
+			r.WeightDecay = *weightDecay
+		case "clip":
+			r.Clip = *clip
+		}
+	}
+	fs.Visit(func(f *flag.Flag) {
+		setRecipe(&opts.Recipe, f.Name)
+		for key, r := range opts.PerRun {
+			setRecipe(&r, f.Name)
+			opts.PerRun[key] = r
+		}
+	})
 	if err := opts.Validate(); err != nil {
 		return usagef("%v", err)
 	}
@@ -81,7 +111,7 @@ func runSynth(args []string, stdout, stderr io.Writer) error {
 	}
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
-	fmt.Fprintf(stderr, "training %d model(s) on %d task(s), at most %d epochs each, seed %d\n", len(models), len(tasks), opts.Epochs, opts.Seed)
+	fmt.Fprintf(stderr, "training %d model(s) on %d task(s), seed %d\n", len(models), len(tasks), opts.Seed)
 	rep, err := synth.Run(ctx, tasks, models, opts, func(r synth.Result) {
 		note := ""
 		if r.StoppedEarly {

@@ -2,10 +2,13 @@ package main
 
 import (
 	"bytes"
+	"encoding/json"
 	"os"
 	"path/filepath"
 	"strings"
 	"testing"
+
+	"github.com/hungry-ssm/hungry/synth"
 )
 
 func TestSynthBadFlags(t *testing.T) {
@@ -65,5 +68,18 @@ func TestSynthWritesTableAndJSON(t *testing.T) {
 	js, err := os.ReadFile(filepath.Join(out, "results.json"))
 	if err != nil || !strings.Contains(string(js), `"test_accuracy"`) {
 		t.Errorf("results.json: %v\n%s", err, js)
+	}
+	// --epochs, named on the command line, reaches the run with its own recipe too;
+	// the flags left out keep that recipe's values.
+	var rep synth.Report
+	if err := json.Unmarshal(js, &rep); err != nil {
+		t.Fatal(err)
+	}
+	own := rep.Options.PerRun[synth.RunKey(synth.TaskInduction, synth.ModelAttention)]
+	want := synth.AttentionInductionRecipe()
+	want.Epochs = 1
+	if own != want || rep.Options.Epochs != 1 {
+		t.Errorf("recipes after --epochs 1: shared %+v, attention on induction %+v; want epochs 1 and otherwise %+v",
+			rep.Options.Recipe, own, want)
 	}
 }
