@@ -166,7 +166,8 @@ func (r Recipe) Describe() string {
 type Options struct {
 	// Recipe is every run's, except those listed in PerRun.
 	Recipe
-	// PerRun replaces Recipe for single runs, keyed by RunKey(task, model).
+	// PerRun replaces Recipe for single runs, keyed by RunKey(task, model). Changing a
+	// field of Recipe leaves these runs alone; set PerRun to nil for one recipe for all.
 	PerRun map[string]Recipe `json:"per_run,omitempty"`
 	// Patience stops a run after this many consecutive epochs in which the final-token
 	// accuracy on the training sequences reached StopAccuracy (0: never stop early).
