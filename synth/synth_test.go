@@ -128,13 +128,21 @@ func TestTrainLearnsTinyInduction(t *testing.T) {
 	}
 }
 
-func TestTrainIsDeterministic(t *testing.T) {
+// smallInduction is tinyInduction cut to 64 training and 32 test sequences, with its
+// data from seed 5: enough for a few quick steps.
+func smallInduction(t *testing.T) (Task, *data.SyntheticSet) {
+	t.Helper()
 	task := tinyInduction()
 	task.Train, task.Test = 64, 32
 	set, err := Generate(task, 5)
 	if err != nil {
 		t.Fatal(err)
 	}
+	return task, set
+}
+
+func TestTrainIsDeterministic(t *testing.T) {
+	task, set := smallInduction(t)
 	opts := DefaultOptions()
 	opts.Epochs, opts.Seed = 2, 5
 	// The second run is verbose: scoring the test set every epoch must not change training.
@@ -143,6 +151,7 @@ func TestTrainIsDeterministic(t *testing.T) {
 		if i == 1 {
 			opts.Progress = testWriter{t}
 		}
+		var err error
 		if got[i], err = Train(context.Background(), task, set, ModelS4D, opts); err != nil {
 			t.Fatal(err)
 		}
@@ -157,12 +166,7 @@ func TestTrainIsDeterministic(t *testing.T) {
 // bound of 1e-12 shrinks every step to almost nothing, so the loss must stay higher
 // than without clipping if the option reaches the optimiser.
 func TestClipReachesTraining(t *testing.T) {
-	task := tinyInduction()
-	task.Train, task.Test = 64, 32
-	set, err := Generate(task, 5)
-	if err != nil {
-		t.Fatal(err)
-	}
+	task, set := smallInduction(t)
 	opts := DefaultOptions()
 	opts.Epochs, opts.Seed, opts.Warmup = 3, 5, 0
 	var loss [2]float64
@@ -221,10 +225,15 @@ func TestPerRunRecipe(t *testing.T) {
 	if attn.Epochs != 2 || attn.Recipe != own {
 		t.Errorf("attention: %d epochs, recipe %+v; want %+v", attn.Epochs, attn.Recipe, own)
 	}
-	// Width 16 has fewer parameters than the shared 64.
-	cfg16, _ := own.ModelConfig(ModelAttention, task.Vocab, task.InputLen+1)
-	if cfg16.DModel != 16 || attn.Params >= shift.Params {
-		t.Errorf("attention at width 16 has %d parameters, shift at 64 has %d", attn.Params, shift.Params)
+	// The model itself is the per-run recipe's: its parameter count is that of width 16,
+	// not of the shared 64.
+	set, err := Generate(task, opts.Seed)
+	if err != nil {
+		t.Fatal(err)
+	}
+	want, shared := paramCount(t, own, ModelAttention, set), paramCount(t, opts.Recipe, ModelAttention, set)
+	if attn.Params != want || want == shared {
+		t.Errorf("attention has %d parameters; want %d (width 16), which must differ from %d (width 64)", attn.Params, want, shared)
 	}
 	if md := rep.Markdown(); !strings.Contains(md, "tiny-induction/attention: width 16, attention dropout 0.1, 2 epochs") {
 		t.Errorf("Markdown does not state the per-run recipe:\n%s", md)
@@ -234,6 +243,24 @@ func TestPerRunRecipe(t *testing.T) {
 	if err := bad.Validate(); err == nil || !strings.Contains(err.Error(), "induction/attention: epochs must be positive") {
 		t.Errorf("bad per-run recipe: %v", err)
 	}
+}
+
+// paramCount builds the named model by r for set and counts its parameters.
+func paramCount(t *testing.T, r Recipe, name string, set *data.SyntheticSet) int {
+	t.Helper()
+	cfg, err := r.ModelConfig(name, len(set.Vocab), set.SeqLen)
+	if err != nil {
+		t.Fatal(err)
+	}
+	lm, err := model.New(cfg, tensor.DefaultCPU(), 1)
+	if err != nil {
+		t.Fatal(err)
+	}
+	n := 0
+	for _, p := range lm.Params() {
+		n += p.Value.Numel()
+	}
+	return n
 }
 
 func TestRunReportsEveryPair(t *testing.T) {
