@@ -104,7 +104,7 @@ func runSynth(args []string, stdout, stderr io.Writer) error {
 
 	if os.Getenv("GOGC") == "" {
 		// The small models allocate many short-lived tensors and use little memory (a peak
-		// of 253 MB resident for two runs at once, /usr/bin/time -v); collecting less
+		// of 325 MB resident for the default table, /usr/bin/time -v); collecting less
 		// often cut the CPU time of an H3 epoch by about a fifth (5.3 s to 4.3 s, one
 		// profile each).
 		debug.SetGCPercent(400)
