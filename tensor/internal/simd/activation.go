@@ -77,9 +77,9 @@ func geluBackwardGeneric(dst, g, x []float32) {
 // Expf is e^x in float32 arithmetic, the one scalar exponential of the CPU kernels
 // (softmax, cross-entropy, the activations), by Cephes' expf: x = n·ln2 + r with
 // |r| ≤ ln2/2 and e^r from a degree-7 minimax polynomial, within 2 ulp of the exact
-// value. The assembly
-// evaluates the same polynomial, so the twins differ only by rounding (FMA and the
-// clamping of very large |x|, where the GELU result no longer depends on the exponential).
+// value. The assembly evaluates the same polynomial, so the twins differ only by
+// rounding (FMA and the clamping of very large |x|, where the GELU result no longer
+// depends on the exponential).
 // Results below float32's normal range flush to 0; above it they are +Inf.
 func Expf(x float32) float32 {
 	const (
