@@ -10,6 +10,10 @@
 // processor has it (see package cpu), else in their generic Go twins.
 package fft
 
+// The amd64 assembly (*_amd64.s) is written by tools/asmgen.
+//
+//go:generate go run ../../../tools/asmgen -pkg fft -out .
+
 import (
 	"fmt"
 	"math"

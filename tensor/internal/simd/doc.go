@@ -19,3 +19,7 @@
 // check against float64 references with that bound). Add, Sub, Mul and Scale round once
 // and are exact IEEE operations in both.
 package simd
+
+// The amd64 assembly (*_amd64.s) is written by tools/asmgen.
+//
+//go:generate go run ../../../tools/asmgen -pkg simd -out .

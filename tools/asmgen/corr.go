@@ -1,0 +1,124 @@
+package main
+
+// corr writes tensor/internal/simd/corr_amd64.s. Both kernels walk blocks of 4 rows ×
+// 16 channels, the block's 8 sums in Y0–Y7 (row r in Y(2r), Y(2r+1)): R12 counts rows
+// (or shifts) four at a time, R13 the block's channel byte offset up to R14, R10 is the
+// row stride in bytes and R15 three times it.
+func corr() *File {
+	a := NewFile("corr_amd64.s")
+	corrRows(a)
+	corrSumRows(a)
+	return a
+}
+
+// corrBlocks is the block walk. bound is the row count R12 stops at; setup points AX at
+// the block's first input row and BX at its first weights; count (≥ 1) is the number of
+// taps each sum takes; store adds the sums to the output.
+func corrBlocks(fn *Func, l, bound string, setup func(), count string, store func()) {
+	y := Ymm.R
+	fn.Note("first row of the block", "XORQ", "R12", "R12")
+	fn.Label(l + "rows")
+	fn.I("CMPQ", "R12", bound)
+	fn.I("JGE", l+"done")
+	fn.Note("channel byte offset of the block", "XORQ", "R13", "R13")
+	fn.Label(l + "cols")
+	fn.I("CMPQ", "R13", "R14")
+	fn.I("JGE", l+"next")
+	setup()
+	fn.Zero(Ymm.Rs(0, 8)...)
+	fn.I("MOVQ", count, "CX")
+	// Each step takes 16 weights from BX into Y8, Y9 and moves AX and BX down one row.
+	fn.Label(l + "step")
+	fn.Load(Ymm, "(BX)", y(8))
+	fn.Load(Ymm, "32(BX)", y(9))
+	for r := 0; r < 4; r++ {
+		for h := 0; h < 2; h++ {
+			fn.I("VFMADD231PS", Row(32*h, "AX", "R10", "R15", r), y(8+h), y(2*r+h))
+		}
+	}
+	fn.I("ADDQ", "R10", "AX")
+	fn.I("ADDQ", "R10", "BX")
+	fn.I("DECQ", "CX")
+	fn.I("JNZ", l+"step")
+	fn.Blank()
+	store()
+	fn.I("ADDQ", "$64", "R13")
+	fn.I("JMP", l+"cols")
+	fn.Label(l + "next")
+	fn.I("ADDQ", "$4", "R12")
+	fn.I("JMP", l+"rows")
+	fn.Label(l + "done")
+	fn.Ret()
+}
+
+// addStore adds accumulator acc to the 8 floats at mem.
+func addStore(fn *Func, acc, mem string) {
+	fn.I("VADDPS", mem, acc, acc)
+	fn.Store(Ymm, acc, mem)
+}
+
+func corrRows(a *File) {
+	fn := a.Fn("func corrRowsAVX2(y, u, k []float32, rows, h, cols, taps int)", "")
+	fn.I("MOVQ", fn.Arg("y_base"), "DI")
+	fn.I("MOVQ", fn.Arg("u_base"), "SI")
+	fn.I("MOVQ", fn.Arg("k_base"), "DX")
+	fn.I("MOVQ", fn.Arg("rows"), "R9")
+	fn.I("MOVQ", fn.Arg("h"), "R10")
+	fn.I("MOVQ", fn.Arg("cols"), "R14")
+	fn.I("MOVQ", fn.Arg("taps"), "R11")
+	fn.Note("row stride in bytes", "SHLQ", "$2", "R10")
+	fn.Note("channel bytes done by the assembly", "SHLQ", "$2", "R14")
+	fn.Note("three row strides", "LEAQ", "(R10)(R10*2)", "R15")
+	corrBlocks(fn, "corr_", "R9", func() {
+		fn.Comment("AX: u at row R12, channel R13; BX: k at tap 0, channel R13; R8: y likewise.")
+		fn.I("MOVQ", "R12", "AX")
+		fn.I("IMULQ", "R10", "AX")
+		fn.I("LEAQ", "(DI)(AX*1)", "R8")
+		fn.I("ADDQ", "R13", "R8")
+		fn.I("ADDQ", "SI", "AX")
+		fn.I("ADDQ", "R13", "AX")
+		fn.I("LEAQ", "(DX)(R13*1)", "BX")
+	}, "R11", func() {
+		for r := 0; r < 4; r++ {
+			for h := 0; h < 2; h++ {
+				addStore(fn, Ymm.R(2*r+h), Row(32*h, "R8", "R10", "R15", r))
+			}
+		}
+	})
+}
+
+func corrSumRows(a *File) {
+	fn := a.Fn("func corrSumRowsAVX2(dst, a, b []float32, n, stride, width, cols, taps int)", "")
+	fn.I("MOVQ", fn.Arg("dst_base"), "DI")
+	fn.I("MOVQ", fn.Arg("a_base"), "SI")
+	fn.I("MOVQ", fn.Arg("b_base"), "DX")
+	fn.I("MOVQ", fn.Arg("n"), "R9")
+	fn.I("MOVQ", fn.Arg("stride"), "R10")
+	fn.I("MOVQ", fn.Arg("width"), "R11")
+	fn.I("MOVQ", fn.Arg("cols"), "R14")
+	fn.Note("row stride of a and b in bytes", "SHLQ", "$2", "R10")
+	fn.Note("row stride of dst in bytes", "SHLQ", "$2", "R11")
+	fn.Note("channel bytes done by the assembly", "SHLQ", "$2", "R14")
+	fn.Note("three row strides", "LEAQ", "(R10)(R10*2)", "R15")
+	corrBlocks(fn, "sum_", fn.Arg("taps"), func() {
+		fn.Comment("AX: b at row R12, channel R13; BX: a at row 0, channel R13.")
+		fn.I("MOVQ", "R12", "AX")
+		fn.I("IMULQ", "R10", "AX")
+		fn.I("ADDQ", "DX", "AX")
+		fn.I("ADDQ", "R13", "AX")
+		fn.I("LEAQ", "(SI)(R13*1)", "BX")
+	}, "R9", func() {
+		fn.Comment("R8: dst at shift R12, channel R13; shifts are R11 bytes apart.")
+		fn.I("MOVQ", "R12", "R8")
+		fn.I("IMULQ", "R11", "R8")
+		fn.I("ADDQ", "DI", "R8")
+		fn.I("ADDQ", "R13", "R8")
+		for r := 0; r < 4; r++ {
+			if r > 0 {
+				fn.I("ADDQ", "R11", "R8")
+			}
+			addStore(fn, Ymm.R(2*r), "(R8)")
+			addStore(fn, Ymm.R(2*r+1), "32(R8)")
+		}
+	})
+}

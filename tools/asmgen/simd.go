@@ -1,0 +1,642 @@
+package main
+
+import "fmt"
+
+// simdKernels writes tensor/internal/simd/kernels_amd64.s: the vector primitives and the
+// matrix-multiply kernels.
+func simdKernels() *File {
+	a := NewFile("kernels_amd64.s")
+	a.Doc(`AVX2+FMA kernels. The Go declarations and their contracts are in dispatch_amd64.go and
+sgemm.go. Loops take 32 floats (four ymm registers) per trip so that loads, arithmetic
+and stores of independent registers overlap, then 8 at a time, then one at a time for
+the last 0-7 elements; no load or store ever reaches past the end of a slice.`)
+	v := Ymm
+	dot(a, v)
+	sum(a, v)
+	for _, op := range []string{"add", "sub", "mul"} {
+		binary(a, v, op)
+	}
+	mulAdd(a, v)
+	axpy(a, v)
+	scale(a, v)
+	sgemmKernel(a)
+	packB16Rows(a)
+	packB16Cols(a)
+	packA6Rows(a)
+	a.Data(`Lanes 0..7 all ones, then 8 zero lanes: loading 8 lanes from float index 8-r gives a
+mask of the first r lanes.`, "dotsMask", append(repeat(0xffffffff, 8), repeat(0, 8)...))
+	dots4x3(a)
+	gemvN(a)
+	gemvT(a)
+	return a
+}
+
+func repeat(w uint32, n int) []uint32 {
+	ws := make([]uint32, n)
+	for i := range ws {
+		ws[i] = w
+	}
+	return ws
+}
+
+// sumTree adds registers 1..n-1 of v into register 0 pairwise, n a power of two.
+func sumTree(a *File, v Vec, n int) {
+	for step := 1; step < n; step *= 2 {
+		for i := 0; i < n; i += 2 * step {
+			a.I(v.Op("VADD"), v.R(i+step), v.R(i), v.R(i))
+		}
+	}
+}
+
+// The streaming kernels hold up to four partial results in registers 0-3, and take
+// registers 4-7 for loaded operands, so an unrolled trip's four chains are independent.
+const unroll = 4
+
+func dot(a *File, v Vec) {
+	fn := a.Fn("func dot"+suffix(v)+"(x, y []float32) float32", "")
+	fn.I("MOVQ", fn.Arg("x_base"), "SI")
+	fn.I("MOVQ", fn.Arg("x_len"), "CX")
+	fn.I("MOVQ", fn.Arg("y_base"), "DI")
+	fn.Zero(v.Rs(0, unroll)...)
+	Stream{V: v, Unroll: unroll, Ptrs: []string{"SI", "DI"}, L: "dot_",
+		Body: func(f Vec, n int) {
+			tmp := unroll
+			if f == Scalar {
+				tmp = 1 // the reduction has left only X0 live
+			}
+			for i := 0; i < n; i++ {
+				fn.Load(f, Mem(i*f.Bytes, "SI"), f.R(tmp+i))
+			}
+			for i := 0; i < n; i++ {
+				fn.I(f.Op("VFMADD231"), Mem(i*f.Bytes, "DI"), f.R(tmp+i), f.R(i))
+			}
+		},
+		Mid: func() { sumTree(fn.File, v, unroll); fn.ReduceYmm() },
+		End: func() { fn.I("VMOVSS", "X0", fn.Arg("ret")) },
+	}.emit(fn.File)
+}
+
+func sum(a *File, v Vec) {
+	fn := a.Fn("func sum"+suffix(v)+"(x []float32) float32", "")
+	fn.I("MOVQ", fn.Arg("x_base"), "SI")
+	fn.I("MOVQ", fn.Arg("x_len"), "CX")
+	fn.Zero(v.Rs(0, unroll)...)
+	Stream{V: v, Unroll: unroll, Ptrs: []string{"SI"}, L: "sum_",
+		Body: func(f Vec, n int) {
+			for i := 0; i < n; i++ {
+				fn.I(f.Op("VADD"), Mem(i*f.Bytes, "SI"), f.R(i), f.R(i))
+			}
+		},
+		Mid: func() { sumTree(fn.File, v, unroll); fn.ReduceYmm() },
+		End: func() { fn.I("VMOVSS", "X0", fn.Arg("ret")) },
+	}.emit(fn.File)
+}
+
+// elementwise runs body over CX elements with SI and DI read and DX written: every
+// pointer advances after each step, so a kernel with one input aliases DI to another.
+func elementwise(fn *Func, v Vec, body func(f Vec, n int)) {
+	Stream{V: v, Unroll: unroll, Ptrs: []string{"SI", "DI", "DX"}, Body: body}.emit(fn.File)
+}
+
+// storeAll writes registers 0..n-1 to DX.
+func storeAll(fn *Func, f Vec, n int) {
+	for i := 0; i < n; i++ {
+		fn.Store(f, f.R(i), Mem(i*f.Bytes, "DX"))
+	}
+}
+
+func threeSlices(fn *Func) {
+	fn.I("MOVQ", fn.Arg("dst_base"), "DX")
+	fn.I("MOVQ", fn.Arg("dst_len"), "CX")
+	fn.I("MOVQ", fn.Arg("a_base"), "SI")
+	fn.I("MOVQ", fn.Arg("b_base"), "DI")
+}
+
+// binary computes (DX) = (SI) op (DI).
+func binary(a *File, v Vec, op string) {
+	fn := a.Fn("func "+op+suffix(v)+"(dst, a, b []float32)", "")
+	threeSlices(fn)
+	stem := map[string]string{"add": "VADD", "sub": "VSUB", "mul": "VMUL"}[op]
+	elementwise(fn, v, func(f Vec, n int) {
+		for i := 0; i < n; i++ {
+			fn.Load(f, Mem(i*f.Bytes, "SI"), f.R(i))
+		}
+		for i := 0; i < n; i++ {
+			fn.I(f.Op(stem), Mem(i*f.Bytes, "DI"), f.R(i), f.R(i))
+		}
+		storeAll(fn, f, n)
+	})
+}
+
+// mulAdd computes (DX) += (SI) * (DI); the dst and a loads are interleaved so the FMAs
+// can issue as soon as their operands arrive.
+func mulAdd(a *File, v Vec) {
+	fn := a.Fn("func mulAdd"+suffix(v)+"(dst, a, b []float32)", "")
+	threeSlices(fn)
+	elementwise(fn, v, func(f Vec, n int) {
+		for i := 0; i < n; i++ {
+			fn.Load(f, Mem(i*f.Bytes, "DX"), f.R(i))
+			fn.Load(f, Mem(i*f.Bytes, "SI"), f.R(unroll+i))
+		}
+		for i := 0; i < n; i++ {
+			fn.I(f.Op("VFMADD231"), Mem(i*f.Bytes, "DI"), f.R(unroll+i), f.R(i))
+		}
+		storeAll(fn, f, n)
+	})
+}
+
+// axpy computes (DX) += alpha * (SI), alpha broadcast into register 15.
+func axpy(a *File, v Vec) {
+	fn := a.Fn("func axpy"+suffix(v)+"(alpha float32, x, y []float32)", "")
+	fn.I("VBROADCASTSS", fn.Arg("alpha"), v.R(15))
+	fn.I("MOVQ", fn.Arg("x_base"), "SI")
+	fn.I("MOVQ", fn.Arg("x_len"), "CX")
+	fn.I("MOVQ", fn.Arg("y_base"), "DX")
+	fn.I("MOVQ", "DX", "DI")
+	elementwise(fn, v, func(f Vec, n int) {
+		for i := 0; i < n; i++ {
+			fn.Load(f, Mem(i*f.Bytes, "DX"), f.R(i))
+		}
+		for i := 0; i < n; i++ {
+			fn.I(f.Op("VFMADD231"), Mem(i*f.Bytes, "SI"), f.R(15), f.R(i))
+		}
+		storeAll(fn, f, n)
+	})
+}
+
+// scale computes (DX) = alpha * (SI), alpha broadcast into register 15.
+func scale(a *File, v Vec) {
+	fn := a.Fn("func scale"+suffix(v)+"(dst []float32, alpha float32, x []float32)", "")
+	fn.I("MOVQ", fn.Arg("dst_base"), "DX")
+	fn.I("MOVQ", fn.Arg("dst_len"), "CX")
+	fn.I("VBROADCASTSS", fn.Arg("alpha"), v.R(15))
+	fn.I("MOVQ", fn.Arg("x_base"), "SI")
+	fn.I("MOVQ", "SI", "DI")
+	elementwise(fn, v, func(f Vec, n int) {
+		for i := 0; i < n; i++ {
+			fn.I(f.Op("VMUL"), Mem(i*f.Bytes, "SI"), f.R(15), f.R(i))
+		}
+		storeAll(fn, f, n)
+	})
+}
+
+// suffix names a vector file's kernels.
+func suffix(v Vec) string {
+	if v == Ymm {
+		return "AVX2"
+	}
+	panic(fmt.Sprintf("no kernel name for %d-byte registers", v.Bytes))
+}
+
+// The sgemm micro-kernel's tile: mr rows of C by nr columns, two ymm registers a row.
+const (
+	mr = 6
+	nr = 16
+)
+
+func sgemmKernel(a *File) {
+	y := Ymm.R
+	fn := a.Fn("func sgemmKernelAVX2(k int, a, b, c []float32, ldc int, alpha, beta float32)",
+		`Y4..Y15 hold the 6×16 tile of sums (row r in Y(4+2r), Y(5+2r)); Y0, Y1 hold the 16
+values of packed B for one p, and Y2, Y3 broadcast two values of packed A. Each p costs
+2 loads, 6 broadcasts and 12 FMAs, so the FMA ports, not the loads, set the pace.`)
+	fn.I("MOVQ", fn.Arg("k"), "CX")
+	fn.I("MOVQ", fn.Arg("a_base"), "SI")
+	fn.I("MOVQ", fn.Arg("b_base"), "DI")
+	fn.I("MOVQ", fn.Arg("c_base"), "DX")
+	fn.I("MOVQ", fn.Arg("ldc"), "R8")
+	fn.I("SHLQ", "$2", "R8")
+	fn.Blank()
+	fn.Comment("Fetch the C tile early so its cache misses overlap the k loop.")
+	fn.I("MOVQ", "DX", "R9")
+	for r := 0; r < mr; r++ {
+		if r > 0 {
+			fn.I("ADDQ", "R8", "R9")
+		}
+		fn.I("PREFETCHT0", "(R9)")
+		fn.I("PREFETCHT0", "60(R9)") // the row's last float: its 64 bytes may span two lines
+	}
+	fn.Zero(Ymm.Rs(4, 2*mr)...)
+	fn.Blank()
+	// step is one p: packed B's 16 floats at boff(DI) go to Y0 and Y1, packed A's 6 at
+	// aoff(SI) are broadcast a pair at a time into Y2 and Y3, and the 6×16 products are
+	// added to the sums.
+	step := func(boff, aoff int) {
+		fn.Load(Ymm, Mem(boff, "DI"), y(0))
+		fn.Load(Ymm, Mem(boff+32, "DI"), y(1))
+		for r := 0; r < mr; r += 2 {
+			fn.I("VBROADCASTSS", Mem(aoff+4*r, "SI"), y(2))
+			fn.I("VBROADCASTSS", Mem(aoff+4*r+4, "SI"), y(3))
+			for i := 0; i < 4; i++ {
+				fn.I("VFMADD231PS", y(i&1), y(2+i/2), y(4+2*r+i))
+			}
+		}
+	}
+	const kUnroll = 4
+	fn.I("MOVQ", "CX", "R10")
+	fn.I("SHRQ", "$2", "R10")
+	fn.I("JEQ", "kern_tail")
+	fn.Label("kern_loop4")
+	for s := 0; s < kUnroll; s++ {
+		step(s*4*nr, s*4*mr)
+	}
+	fn.I("ADDQ", Imm(kUnroll*4*mr), "SI")
+	fn.I("ADDQ", Imm(kUnroll*4*nr), "DI")
+	fn.I("DECQ", "R10")
+	fn.I("JNE", "kern_loop4")
+	fn.Label("kern_tail")
+	fn.I("ANDQ", Imm(kUnroll-1), "CX")
+	fn.I("JEQ", "kern_store")
+	fn.Label("kern_loop1")
+	step(0, 0)
+	fn.I("ADDQ", Imm(4*mr), "SI")
+	fn.I("ADDQ", Imm(4*nr), "DI")
+	fn.I("DECQ", "CX")
+	fn.I("JNE", "kern_loop1")
+	fn.Label("kern_store")
+	fn.I("VBROADCASTSS", fn.Arg("alpha"), y(0))
+	for i := 4; i < 4+2*mr; i++ {
+		fn.I("VMULPS", y(0), y(i), y(i))
+	}
+	fn.Blank()
+	fn.Comment("beta == 0 (either sign) must not read C, which may hold NaN or garbage.")
+	fn.I("MOVL", fn.Arg("beta"), "AX")
+	fn.I("SHLL", "$1", "AX")
+	fn.I("JEQ", "kern_overwrite")
+	fn.I("VBROADCASTSS", fn.Arg("beta"), y(1))
+	for _, withBeta := range []bool{true, false} {
+		if !withBeta {
+			fn.Label("kern_overwrite")
+		}
+		for r := 0; r < mr; r++ {
+			if r > 0 {
+				fn.I("ADDQ", "R8", "DX")
+			}
+			if withBeta {
+				fn.I("VFMADD231PS", "(DX)", y(1), y(4+2*r))
+				fn.I("VFMADD231PS", "32(DX)", y(1), y(5+2*r))
+			}
+			fn.Store(Ymm, y(4+2*r), "(DX)")
+			fn.Store(Ymm, y(5+2*r), "32(DX)")
+		}
+		fn.Ret()
+	}
+}
+
+func packB16Rows(a *File) {
+	fn := a.Fn("func packB16RowsAVX2(dst, src []float32, kb, ldb int)", "dst[p·16+j] = src[p·ldb+j] for p < kb, j < 16.")
+	fn.I("MOVQ", fn.Arg("dst_base"), "DI")
+	fn.I("MOVQ", fn.Arg("src_base"), "SI")
+	fn.I("MOVQ", fn.Arg("kb"), "CX")
+	fn.I("MOVQ", fn.Arg("ldb"), "R8")
+	fn.I("SHLQ", "$2", "R8")
+	fn.I("TESTQ", "CX", "CX")
+	fn.I("JEQ", "pbr_done")
+	fn.Label("pbr_loop")
+	fn.Load(Ymm, "(SI)", "Y0")
+	fn.Load(Ymm, "32(SI)", "Y1")
+	fn.Store(Ymm, "Y0", "(DI)")
+	fn.Store(Ymm, "Y1", "32(DI)")
+	fn.I("ADDQ", "R8", "SI")
+	fn.I("ADDQ", Imm(4*nr), "DI")
+	fn.I("DECQ", "CX")
+	fn.I("JNE", "pbr_loop")
+	fn.Label("pbr_done")
+	fn.Ret()
+}
+
+// packPrologue loads dst, src, the count of whole 8×8 transposes (CX) and the source
+// row stride in bytes (R8) and three strides (R9) of the transposing packs.
+func packPrologue(fn *Func, ld, done string) {
+	fn.I("MOVQ", fn.Arg("dst_base"), "DI")
+	fn.I("MOVQ", fn.Arg("src_base"), "SI")
+	fn.I("MOVQ", fn.Arg("kb"), "CX")
+	fn.I("MOVQ", fn.Arg(ld), "R8")
+	fn.I("SHLQ", "$2", "R8")
+	fn.I("SHRQ", "$3", "CX")
+	fn.I("JEQ", done)
+	fn.Note("3 rows", "LEAQ", "(R8)(R8*2)", "R9")
+}
+
+// loadRows loads n source rows from AX, R8 bytes apart, into Y0.., moving AX on by four
+// rows after each four, except after the last when more is false.
+func loadRows(fn *Func, n int, more bool) {
+	for i := 0; i < n; i++ {
+		fn.Load(Ymm, Row(0, "AX", "R8", "R9", i%4), Ymm.R(i))
+		if i%4 == 3 && (more || i+1 < n) {
+			fn.I("LEAQ", "(AX)(R8*4)", "AX")
+		}
+	}
+}
+
+func packB16Cols(a *File) {
+	fn := a.Fn("func packB16ColsAVX2(dst, src []float32, kb, ldb int)",
+		"dst[p·16+j] = src[j·ldb+p] for p < kb&^7, j < 16: two 8×8 transposes per 8 values of p.")
+	packPrologue(fn, "ldb", "pbc_done")
+	fn.Label("pbc_loop")
+	fn.Comment("Rows 0-7 of the sliver's columns: src rows j = 0..7; rows j = 8..15 fill the upper halves.")
+	fn.I("MOVQ", "SI", "AX")
+	for half := 0; half < 2; half++ {
+		loadRows(fn, 8, half == 0)
+		fn.Transpose8x8()
+		for i := 0; i < 8; i++ {
+			fn.Store(Ymm, Ymm.R(8+i), Mem(i*4*nr+32*half, "DI"))
+		}
+		fn.Blank()
+	}
+	fn.I("ADDQ", "$32", "SI")
+	fn.I("ADDQ", Imm(8*4*nr), "DI")
+	fn.I("DECQ", "CX")
+	fn.I("JNE", "pbc_loop")
+	fn.Label("pbc_done")
+	fn.Ret()
+}
+
+func packA6Rows(a *File) {
+	fn := a.Fn("func packA6RowsAVX2(dst, src []float32, kb, lda int)",
+		`dst[p·6+r] = src[r·lda+p] for p < kb&^7, r < 6. Each 8×8 transpose takes row 5 twice
+more as rows 6 and 7 and stores 8 values per p; the two extra values land where the
+next p's values go and are overwritten by them, so dst needs 2 floats of room past
+6·(kb&^7).`)
+	packPrologue(fn, "lda", "pa_done")
+	fn.Label("pa_loop")
+	fn.I("MOVQ", "SI", "AX")
+	loadRows(fn, mr, false)
+	fn.I("VMOVAPS", "Y5", "Y6")
+	fn.I("VMOVAPS", "Y5", "Y7")
+	fn.Transpose8x8()
+	for i := 0; i < 8; i++ {
+		fn.Store(Ymm, Ymm.R(8+i), Mem(i*4*mr, "DI"))
+	}
+	fn.I("ADDQ", "$32", "SI")
+	fn.I("ADDQ", Imm(8*4*mr), "DI")
+	fn.I("DECQ", "CX")
+	fn.I("JNE", "pa_loop")
+	fn.Label("pa_done")
+	fn.Ret()
+}
+
+// maskIndex points AX at dotsMask and sets BX = 8 − CX: the mask of the first CX lanes
+// (CX < 8) is the 8 words at (AX)(BX*4).
+func maskIndex(fn *Func) {
+	fn.I("LEAQ", "dotsMask<>(SB)", "AX")
+	fn.I("MOVQ", "$8", "BX")
+	fn.I("SUBQ", "CX", "BX")
+}
+
+func dots4x3(a *File) {
+	y := Ymm.R
+	fn := a.Fn("func dots4x3AVX2(k int, a []float32, lda int, b []float32, ldb int, c []float32, ldc int, alpha, beta float32)",
+		`C[i][j] = alpha·Σₚ a[i·lda+p]·b[j·ldb+p] + beta·C[i][j] for i < 4, j < 3. Y0..Y11 hold
+the 12 sums (row i in Y(3i)..Y(3i+2)); Y12..Y14 hold 8 values of the three rows of B
+and Y15 the same 8 of one row of A, so each 8 values of p cost 7 loads and 12 FMAs.
+The last k mod 8 values are read with masked loads, which never touch memory past the
+rows.`)
+	fn.I("MOVQ", fn.Arg("k"), "CX")
+	fn.I("MOVQ", fn.Arg("a_base"), "SI")
+	fn.I("MOVQ", fn.Arg("lda"), "R8")
+	fn.I("SHLQ", "$2", "R8")
+	fn.I("LEAQ", "(R8)(R8*2)", "R9")
+	fn.I("MOVQ", fn.Arg("b_base"), "DI")
+	fn.I("MOVQ", fn.Arg("ldb"), "R10")
+	fn.I("SHLQ", "$2", "R10")
+	fn.I("MOVQ", fn.Arg("c_base"), "DX")
+	fn.I("MOVQ", fn.Arg("ldc"), "R11")
+	fn.I("SHLQ", "$2", "R11")
+	fn.Zero(Ymm.Rs(0, 12)...)
+	fn.I("MOVQ", "CX", "BX")
+	fn.I("SHRQ", "$3", "BX")
+	fn.I("JEQ", "dots_tail")
+	// block multiplies 8 values of p, all of them or those that the mask at (AX) selects.
+	block := func(masked bool) {
+		if masked {
+			fn.Load(Ymm, "(AX)", y(15))
+		}
+		for j := 0; j < 3; j++ {
+			if masked {
+				fn.I("VMASKMOVPS", Row(0, "DI", "R10", "", j), y(15), y(12+j))
+			} else {
+				fn.Load(Ymm, Row(0, "DI", "R10", "", j), y(12+j))
+			}
+		}
+		for i := 0; i < 4; i++ {
+			if masked {
+				fn.Load(Ymm, "(AX)", y(15))
+				fn.I("VMASKMOVPS", Row(0, "SI", "R8", "R9", i), y(15), y(15))
+			} else {
+				fn.Load(Ymm, Row(0, "SI", "R8", "R9", i), y(15))
+			}
+			for j := 0; j < 3; j++ {
+				fn.I("VFMADD231PS", y(12+j), y(15), y(3*i+j))
+			}
+		}
+	}
+	fn.Label("dots_loop")
+	block(false)
+	fn.I("ADDQ", "$32", "SI")
+	fn.I("ADDQ", "$32", "DI")
+	fn.I("DECQ", "BX")
+	fn.I("JNE", "dots_loop")
+	fn.Label("dots_tail")
+	fn.I("ANDQ", "$7", "CX")
+	fn.I("JEQ", "dots_reduce")
+	maskIndex(fn)
+	fn.I("LEAQ", "(AX)(BX*4)", "AX")
+	block(true)
+	fn.Label("dots_reduce")
+	fn.Comment("Fold each row's three sums into the low three lanes of X13.")
+	for i := 0; i < 12; i++ {
+		fn.I("VEXTRACTF128", "$1", y(i), "X13")
+		fn.I("VADDPS", "X13", Xmm.R(i), Xmm.R(i))
+	}
+	fn.I("VBROADCASTSS", fn.Arg("alpha"), "X12")
+	fn.I("MOVL", fn.Arg("beta"), "AX")
+	fn.I("SHLL", "$1", "AX")
+	fn.I("JEQ", "dots_overwrite")
+	fn.I("VBROADCASTSS", fn.Arg("beta"), "X15")
+	for _, withBeta := range []bool{true, false} {
+		if !withBeta {
+			fn.Label("dots_overwrite")
+		}
+		for i := 0; i < 4; i++ {
+			if i > 0 {
+				fn.I("ADDQ", "R11", "DX")
+			}
+			// X13 = alpha times the three row sums, the low three lanes.
+			x := Xmm.Rs(3*i, 3)
+			fn.I("VHADDPS", x[1], x[0], "X13")
+			fn.I("VHADDPS", x[2], x[2], "X14")
+			fn.I("VHADDPS", "X14", "X13", "X13")
+			fn.I("VMULPS", "X12", "X13", "X13")
+			if withBeta {
+				fn.I("VMOVSD", "(DX)", "X14")
+				fn.I("VINSERTPS", Hex(0x20), "8(DX)", "X14", "X14")
+				fn.I("VFMADD231PS", "X14", "X15", "X13")
+			}
+			fn.I("VMOVSD", "X13", "(DX)")
+			fn.I("VEXTRACTPS", "$2", "X13", "8(DX)")
+		}
+		fn.Ret()
+	}
+}
+
+// gemvNRows walks the k (R9) rows of a from DI with x from SI: for each row it
+// broadcasts x[p] into Y8 and runs add, which adds x[p] times the row's columns at R10
+// to the sums. R10..R12 are the walk's cursors; it ends at label done.
+func gemvNRows(fn *Func, add func(), loop, done string) {
+	fn.I("MOVQ", "DI", "R10")
+	fn.I("MOVQ", "SI", "R11")
+	fn.I("MOVQ", "R9", "R12")
+	fn.I("TESTQ", "R12", "R12")
+	fn.I("JEQ", done)
+	fn.Label(loop)
+	fn.I("VBROADCASTSS", "(R11)", "Y8")
+	add()
+	fn.I("ADDQ", "$4", "R11")
+	fn.I("ADDQ", "R8", "R10")
+	fn.I("DECQ", "R12")
+	fn.I("JNE", loop)
+}
+
+func gemvN(a *File) {
+	v := Ymm
+	fn := a.Fn("func gemvNAVX2(k int, x []float32, a []float32, lda int, y []float32)",
+		`y[j] += Σₚ x[p]·a[p·lda+j] for j < len(y), p < k: adds k scaled rows. Columns go 64 at a
+time with the sums in Y0..Y7 for the whole walk down the rows, so y is read and written
+once and every element of a is loaded once; then 8 at a time, then a masked remainder.
+Each column adds its terms in row order with one rounding each (FMA), whichever loop
+computes it.`)
+	fn.I("MOVQ", fn.Arg("k"), "R9")
+	fn.I("MOVQ", fn.Arg("x_base"), "SI")
+	fn.I("MOVQ", fn.Arg("a_base"), "DI")
+	fn.I("MOVQ", fn.Arg("lda"), "R8")
+	fn.I("SHLQ", "$2", "R8")
+	fn.I("MOVQ", fn.Arg("y_base"), "DX")
+	fn.I("MOVQ", fn.Arg("y_len"), "CX")
+	blocks := []int{8, 1} // registers of sums: 64 columns, then 8
+	for bi, n := range blocks {
+		l := fmt.Sprintf("gemvn_%d", n*v.Lanes())
+		next := "gemvn_tail"
+		if bi+1 < len(blocks) {
+			next = fmt.Sprintf("gemvn_%d", blocks[bi+1]*v.Lanes())
+		}
+		fn.Label(l)
+		fn.I("CMPQ", "CX", Imm(n*v.Lanes()))
+		fn.I("JLT", next)
+		for i := 0; i < n; i++ {
+			fn.Load(v, Mem(i*v.Bytes, "DX"), v.R(i))
+		}
+		gemvNRows(fn, func() {
+			for i := 0; i < n; i++ {
+				fn.I("VFMADD231PS", Mem(i*v.Bytes, "R10"), "Y8", v.R(i))
+			}
+		}, l+"loop", l+"store")
+		fn.Label(l + "store")
+		for i := 0; i < n; i++ {
+			fn.Store(v, v.R(i), Mem(i*v.Bytes, "DX"))
+		}
+		fn.I("ADDQ", Imm(n*v.Bytes), "DI")
+		fn.I("ADDQ", Imm(n*v.Bytes), "DX")
+		fn.I("SUBQ", Imm(n*v.Lanes()), "CX")
+		fn.I("JMP", l)
+	}
+	fn.Label("gemvn_tail")
+	fn.I("TESTQ", "CX", "CX")
+	fn.I("JEQ", "gemvn_done")
+	maskIndex(fn)
+	fn.Load(v, "(AX)(BX*4)", "Y9")
+	fn.I("VMASKMOVPS", "(DX)", "Y9", "Y0")
+	// Only the columns that the mask in Y9 selects are read.
+	gemvNRows(fn, func() {
+		fn.I("VMASKMOVPS", "(R10)", "Y9", "Y10")
+		fn.I("VFMADD231PS", "Y10", "Y8", "Y0")
+	}, "gemvn_tailloop", "gemvn_tailstore")
+	fn.Label("gemvn_tailstore")
+	fn.I("VMASKMOVPS", "Y0", "Y9", "(DX)")
+	fn.Label("gemvn_done")
+	fn.Ret()
+}
+
+func gemvT(a *File) {
+	y := Ymm.R
+	fn := a.Fn("func gemvTAVX2(k int, x []float32, a []float32, lda int, y []float32)",
+		`y[j] = Σₚ a[j·lda+p]·x[p] for j < len(y), p < k: one dot product per row of a. Rows go
+4 at a time, sharing each load of x (5 loads per 4 FMAs) and with 4 independent sums;
+the last k mod 8 values come through masked loads. The remaining 0-3 rows go one at a
+time.`)
+	fn.I("MOVQ", fn.Arg("k"), "R9")
+	fn.I("MOVQ", fn.Arg("x_base"), "SI")
+	fn.I("MOVQ", fn.Arg("a_base"), "DI")
+	fn.I("MOVQ", fn.Arg("lda"), "R8")
+	fn.I("SHLQ", "$2", "R8")
+	fn.I("LEAQ", "(R8)(R8*2)", "R13")
+	fn.I("MOVQ", fn.Arg("y_base"), "DX")
+	fn.I("MOVQ", fn.Arg("y_len"), "CX")
+	fn.Comment("Y9 masks the first k mod 8 lanes.")
+	fn.I("LEAQ", "dotsMask<>(SB)", "AX")
+	fn.I("MOVQ", "R9", "BX")
+	fn.I("ANDQ", "$7", "BX")
+	fn.I("NEGQ", "BX")
+	fn.I("ADDQ", "$8", "BX")
+	fn.Load(Ymm, "(AX)(BX*4)", "Y9")
+	for _, n := range []int{4, 1} {
+		l := fmt.Sprintf("gemvt_%d", n)
+		fn.Label(l)
+		if n == 4 {
+			fn.I("CMPQ", "CX", "$4")
+			fn.I("JLT", "gemvt_1")
+		} else {
+			fn.I("TESTQ", "CX", "CX")
+			fn.I("JEQ", "gemvt_done")
+		}
+		fn.Zero(Ymm.Rs(0, n)...)
+		fn.I("MOVQ", "DI", "R10")
+		fn.I("MOVQ", "SI", "R11")
+		fn.I("MOVQ", "R9", "R12")
+		fn.I("SHRQ", "$3", "R12")
+		fn.I("JEQ", l+"tail")
+		fn.Label(l + "loop")
+		fn.Load(Ymm, "(R11)", "Y8")
+		for i := 0; i < n; i++ {
+			fn.I("VFMADD231PS", Row(0, "R10", "R8", "R13", i), "Y8", y(i))
+		}
+		fn.I("ADDQ", "$32", "R11")
+		fn.I("ADDQ", "$32", "R10")
+		fn.I("DECQ", "R12")
+		fn.I("JNE", l+"loop")
+		fn.Label(l + "tail")
+		fn.I("TESTQ", "$7", "R9")
+		fn.I("JEQ", l+"reduce")
+		fn.I("VMASKMOVPS", "(R11)", "Y9", "Y8")
+		for i := 0; i < n; i++ {
+			fn.I("VMASKMOVPS", Row(0, "R10", "R8", "R13", i), "Y9", "Y10")
+			fn.I("VFMADD231PS", "Y10", "Y8", y(i))
+		}
+		fn.Label(l + "reduce")
+		for i := 0; i < n; i++ {
+			fn.I("VEXTRACTF128", "$1", y(i), "X4")
+			fn.I("VADDPS", "X4", Xmm.R(i), Xmm.R(i))
+		}
+		if n == 4 {
+			fn.Comment("Lane sums of X0..X3 into the four lanes of X0.")
+			fn.I("VHADDPS", "X1", "X0", "X0")
+			fn.I("VHADDPS", "X3", "X2", "X2")
+			fn.I("VHADDPS", "X2", "X0", "X0")
+			fn.I("VMOVUPS", "X0", "(DX)")
+			fn.I("LEAQ", "(DI)(R8*4)", "DI")
+			fn.I("ADDQ", "$16", "DX")
+			fn.I("SUBQ", "$4", "CX")
+		} else {
+			fn.Comment("The same additions, in the same order, as for a row of four.")
+			fn.I("VHADDPS", "X0", "X0", "X0")
+			fn.I("VHADDPS", "X0", "X0", "X0")
+			fn.I("VMOVSS", "X0", "(DX)")
+			fn.I("ADDQ", "R8", "DI")
+			fn.I("ADDQ", "$4", "DX")
+			fn.I("DECQ", "CX")
+		}
+		fn.I("JMP", l)
+	}
+	fn.Label("gemvt_done")
+	fn.Ret()
+}
