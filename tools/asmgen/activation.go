@@ -135,9 +135,7 @@ func (g gelu) lanesShift() string { return Imm(bits.TrailingZeros(uint(g.v.Lanes
 func (g gelu) forward() {
 	v := g.v
 	fn := g.a.Fn("func geluAVX2(dst, x []float32)", "")
-	fn.I("MOVQ", fn.Arg("dst_base"), "DI")
-	fn.I("MOVQ", fn.Arg("dst_len"), "CX")
-	fn.I("MOVQ", fn.Arg("x_base"), "SI")
+	fn.Args("dst_base", "DI", "dst_len", "CX", "x_base", "SI")
 	g.prologue(fn)
 	// block computes n registers, interleaved: register set j is 8j..8j+6.
 	block := func(n int) {
@@ -185,10 +183,7 @@ func (g gelu) backward() {
 	v := g.v
 	y := v.R
 	fn := g.a.Fn("func geluBackwardAVX2(dst, g, x []float32)", "")
-	fn.I("MOVQ", fn.Arg("dst_base"), "DI")
-	fn.I("MOVQ", fn.Arg("dst_len"), "CX")
-	fn.I("MOVQ", fn.Arg("g_base"), "DX")
-	fn.I("MOVQ", fn.Arg("x_base"), "SI")
+	fn.Args("dst_base", "DI", "dst_len", "CX", "g_base", "DX", "x_base", "SI")
 	g.prologue(fn)
 	fn.I("SHRQ", g.lanesShift(), "CX")
 	fn.I("JZ", "geluBackDone")
@@ -220,9 +215,7 @@ func (g gelu) expShift() {
 	v := g.v
 	y := v.R
 	fn := g.a.Fn("func expShiftAVX2(dst, x []float32, shift float32)", "")
-	fn.I("MOVQ", fn.Arg("dst_base"), "DI")
-	fn.I("MOVQ", fn.Arg("dst_len"), "CX")
-	fn.I("MOVQ", fn.Arg("x_base"), "SI")
+	fn.Args("dst_base", "DI", "dst_len", "CX", "x_base", "SI")
 	fn.I("VBROADCASTSS", fn.Arg("shift"), y(14))
 	g.prologue(fn)
 	fn.I("SHRQ", g.lanesShift(), "CX")

@@ -258,3 +258,11 @@ func Row(disp int, base, stride, stride3 string, i int) string {
 	}
 	panic(fmt.Sprintf("row %d of a block of 4", i))
 }
+
+// Args loads argument words into registers: Args("x_base", "SI", "x_len", "CX") is
+// MOVQ x_base+0(FP), SI then MOVQ x_len+8(FP), CX.
+func (fn *Func) Args(pairs ...string) {
+	for i := 0; i+1 < len(pairs); i += 2 {
+		fn.I("MOVQ", fn.Arg(pairs[i]), pairs[i+1])
+	}
+}

@@ -59,13 +59,7 @@ func addStore(fn *Func, acc, mem string) {
 
 func corrRows(a *File) {
 	fn := a.Fn("func corrRowsAVX2(y, u, k []float32, rows, h, cols, taps int)", "")
-	fn.I("MOVQ", fn.Arg("y_base"), "DI")
-	fn.I("MOVQ", fn.Arg("u_base"), "SI")
-	fn.I("MOVQ", fn.Arg("k_base"), "DX")
-	fn.I("MOVQ", fn.Arg("rows"), "R9")
-	fn.I("MOVQ", fn.Arg("h"), "R10")
-	fn.I("MOVQ", fn.Arg("cols"), "R14")
-	fn.I("MOVQ", fn.Arg("taps"), "R11")
+	fn.Args("y_base", "DI", "u_base", "SI", "k_base", "DX", "rows", "R9", "h", "R10", "cols", "R14", "taps", "R11")
 	fn.Note("row stride in bytes", "SHLQ", "$2", "R10")
 	fn.Note("channel bytes done by the assembly", "SHLQ", "$2", "R14")
 	fn.Note("three row strides", "LEAQ", "(R10)(R10*2)", "R15")
@@ -89,13 +83,7 @@ func corrRows(a *File) {
 
 func corrSumRows(a *File) {
 	fn := a.Fn("func corrSumRowsAVX2(dst, a, b []float32, n, stride, width, cols, taps int)", "")
-	fn.I("MOVQ", fn.Arg("dst_base"), "DI")
-	fn.I("MOVQ", fn.Arg("a_base"), "SI")
-	fn.I("MOVQ", fn.Arg("b_base"), "DX")
-	fn.I("MOVQ", fn.Arg("n"), "R9")
-	fn.I("MOVQ", fn.Arg("stride"), "R10")
-	fn.I("MOVQ", fn.Arg("width"), "R11")
-	fn.I("MOVQ", fn.Arg("cols"), "R14")
+	fn.Args("dst_base", "DI", "a_base", "SI", "b_base", "DX", "n", "R9", "stride", "R10", "width", "R11", "cols", "R14")
 	fn.Note("row stride of a and b in bytes", "SHLQ", "$2", "R10")
 	fn.Note("row stride of dst in bytes", "SHLQ", "$2", "R11")
 	fn.Note("channel bytes done by the assembly", "SHLQ", "$2", "R14")

@@ -72,10 +72,7 @@ func at(base string) string { return Idx(0, base, "DX", 1) }
 
 func radix2(a *File) {
 	fn := a.Fn("func radix2AVX2(x, w []complex64)", "")
-	fn.I("MOVQ", fn.Arg("x_base"), "SI")
-	fn.I("MOVQ", fn.Arg("x_len"), "CX")
-	fn.I("MOVQ", fn.Arg("w_base"), "R12")
-	fn.I("MOVQ", fn.Arg("w_len"), "R8")
+	fn.Args("x_base", "SI", "x_len", "CX", "w_base", "R12", "w_len", "R8")
 	fn.I("TESTQ", "R8", "R8")
 	fn.I("JZ", "r2_done")
 	fn.Note("half block, bytes", "SHLQ", "$3", "R8")
@@ -98,11 +95,7 @@ func radix2(a *File) {
 
 func radix4(a *File) {
 	fn := a.Fn("func radix4AVX2(x, w1, w2 []complex64)", "")
-	fn.I("MOVQ", fn.Arg("x_base"), "SI")
-	fn.I("MOVQ", fn.Arg("x_len"), "CX")
-	fn.I("MOVQ", fn.Arg("w1_base"), "R12")
-	fn.I("MOVQ", fn.Arg("w1_len"), "R8")
-	fn.I("MOVQ", fn.Arg("w2_base"), "R13")
+	fn.Args("x_base", "SI", "x_len", "CX", "w1_base", "R12", "w1_len", "R8", "w2_base", "R13")
 	fn.I("TESTQ", "R8", "R8")
 	fn.I("JZ", "r4_done")
 	fn.Load(Ymm, "negodd<>(SB)", "Y15")
@@ -151,10 +144,7 @@ func radix4(a *File) {
 // the end of a slice.
 func spectra(a *File, name string, acc bool) {
 	fn := a.Fn("func "+name+"(dst, a, b []complex64, conjA bool)", "")
-	fn.I("MOVQ", fn.Arg("dst_base"), "DI")
-	fn.I("MOVQ", fn.Arg("dst_len"), "CX")
-	fn.I("MOVQ", fn.Arg("a_base"), "SI")
-	fn.I("MOVQ", fn.Arg("b_base"), "DX")
+	fn.Args("dst_base", "DI", "dst_len", "CX", "a_base", "SI", "b_base", "DX")
 	fn.I("MOVBLZX", fn.Arg("conjA"), "AX")
 	fn.Zero("Y15")
 	fn.I("TESTQ", "AX", "AX")
@@ -211,10 +201,7 @@ func spectra(a *File, name string, acc bool) {
 func transpose8(a *File) {
 	fn := a.Fn("func transpose8AVX2(dst []float32, ldd int, src []float32, lds int)",
 		"Rows 0-3 and 4-7 of each block are addressed from two bases with scaled indices.")
-	fn.I("MOVQ", fn.Arg("dst_base"), "DI")
-	fn.I("MOVQ", fn.Arg("ldd"), "R8")
-	fn.I("MOVQ", fn.Arg("src_base"), "SI")
-	fn.I("MOVQ", fn.Arg("lds"), "R9")
+	fn.Args("dst_base", "DI", "ldd", "R8", "src_base", "SI", "lds", "R9")
 	fn.I("SHLQ", "$2", "R8")
 	fn.I("SHLQ", "$2", "R9")
 	fn.Note("3·lds", "LEAQ", "(R9)(R9*2)", "R10")
@@ -239,10 +226,7 @@ func split(a *File) {
 		`With A = Z[k..k+3] and B = Z[m−k−3..m−k] reversed into the same order (VPERMPD $0x1B
 reverses the four complex values of a register): E' = A + conj B, O' = −i·(A − conj B),
 X[k] = (E' + W·O')/2 and X[m−k] = conj(E' − W·O')/2, stored back reversed.`)
-	fn.I("MOVQ", fn.Arg("z_base"), "SI")
-	fn.I("MOVQ", fn.Arg("z_len"), "CX")
-	fn.I("MOVQ", fn.Arg("w_base"), "R12")
-	fn.I("MOVQ", fn.Arg("blocks"), "BX")
+	fn.Args("z_base", "SI", "z_len", "CX", "w_base", "R12", "blocks", "BX")
 	fn.I("TESTQ", "BX", "BX")
 	fn.I("JZ", "split_done")
 	fn.Note("&z[1]", "LEAQ", "8(SI)", "DI")
@@ -282,11 +266,7 @@ func join(a *File) {
 		`With A = x[k..k+3] and B = conj x[m−k−3..m−k] reversed into the same order: S = A + B,
 T = i·conj(W)·(A − B), s[k] = swap(S + T) and s[m−k] = swap(conj(S − T)), the latter
 stored back reversed.`)
-	fn.I("MOVQ", fn.Arg("s_base"), "DI")
-	fn.I("MOVQ", fn.Arg("s_len"), "CX")
-	fn.I("MOVQ", fn.Arg("x_base"), "SI")
-	fn.I("MOVQ", fn.Arg("w_base"), "R12")
-	fn.I("MOVQ", fn.Arg("blocks"), "BX")
+	fn.Args("s_base", "DI", "s_len", "CX", "x_base", "SI", "w_base", "R12", "blocks", "BX")
 	fn.I("TESTQ", "BX", "BX")
 	fn.I("JZ", "join_done")
 	fn.Note("&x[1]", "LEAQ", "8(SI)", "R9")
@@ -332,8 +312,7 @@ stored back reversed.`)
 
 func swapScale(a *File) {
 	fn := a.Fn("func swapScaleAVX2(z []complex64, scale float32)", "")
-	fn.I("MOVQ", fn.Arg("z_base"), "DI")
-	fn.I("MOVQ", fn.Arg("z_len"), "CX")
+	fn.Args("z_base", "DI", "z_len", "CX")
 	fn.I("VBROADCASTSS", fn.Arg("scale"), "Y14")
 	fn.I("SHRQ", "$2", "CX")
 	fn.I("JZ", "swap_done")
@@ -353,10 +332,7 @@ func pack(a *File) {
 		`Runs over j in steps of four: with A..D = x[j], x[j+m/4], x[j+m/2], x[j+3m/4] (C and D
 zero when half), block rev4[j] of z receives the first two radix-2 stages of the
 bit-reversed inputs (A, C, B, D), exactly as packGeneric computes them.`)
-	fn.I("MOVQ", fn.Arg("z_base"), "DI")
-	fn.I("MOVQ", fn.Arg("z_len"), "CX")
-	fn.I("MOVQ", fn.Arg("x_base"), "SI")
-	fn.I("MOVQ", fn.Arg("rev4_base"), "R12")
+	fn.Args("z_base", "DI", "z_len", "CX", "x_base", "SI", "rev4_base", "R12")
 	fn.I("MOVBLZX", fn.Arg("half"), "AX")
 	fn.Load(Ymm, "negodd<>(SB)", "Y15")
 	fn.I("MOVQ", "CX", "R8")

@@ -54,9 +54,7 @@ const unroll = 4
 
 func dot(a *File, v Vec) {
 	fn := a.Fn("func dot"+suffix(v)+"(x, y []float32) float32", "")
-	fn.I("MOVQ", fn.Arg("x_base"), "SI")
-	fn.I("MOVQ", fn.Arg("x_len"), "CX")
-	fn.I("MOVQ", fn.Arg("y_base"), "DI")
+	fn.Args("x_base", "SI", "x_len", "CX", "y_base", "DI")
 	fn.Zero(v.Rs(0, unroll)...)
 	Stream{V: v, Unroll: unroll, Ptrs: []string{"SI", "DI"}, L: "dot_",
 		Body: func(f Vec, n int) {
@@ -78,8 +76,7 @@ func dot(a *File, v Vec) {
 
 func sum(a *File, v Vec) {
 	fn := a.Fn("func sum"+suffix(v)+"(x []float32) float32", "")
-	fn.I("MOVQ", fn.Arg("x_base"), "SI")
-	fn.I("MOVQ", fn.Arg("x_len"), "CX")
+	fn.Args("x_base", "SI", "x_len", "CX")
 	fn.Zero(v.Rs(0, unroll)...)
 	Stream{V: v, Unroll: unroll, Ptrs: []string{"SI"}, L: "sum_",
 		Body: func(f Vec, n int) {
@@ -106,10 +103,7 @@ func storeAll(fn *Func, f Vec, n int) {
 }
 
 func threeSlices(fn *Func) {
-	fn.I("MOVQ", fn.Arg("dst_base"), "DX")
-	fn.I("MOVQ", fn.Arg("dst_len"), "CX")
-	fn.I("MOVQ", fn.Arg("a_base"), "SI")
-	fn.I("MOVQ", fn.Arg("b_base"), "DI")
+	fn.Args("dst_base", "DX", "dst_len", "CX", "a_base", "SI", "b_base", "DI")
 }
 
 // binary computes (DX) = (SI) op (DI).
@@ -149,9 +143,7 @@ func mulAdd(a *File, v Vec) {
 func axpy(a *File, v Vec) {
 	fn := a.Fn("func axpy"+suffix(v)+"(alpha float32, x, y []float32)", "")
 	fn.I("VBROADCASTSS", fn.Arg("alpha"), v.R(15))
-	fn.I("MOVQ", fn.Arg("x_base"), "SI")
-	fn.I("MOVQ", fn.Arg("x_len"), "CX")
-	fn.I("MOVQ", fn.Arg("y_base"), "DX")
+	fn.Args("x_base", "SI", "x_len", "CX", "y_base", "DX")
 	fn.I("MOVQ", "DX", "DI")
 	elementwise(fn, v, func(f Vec, n int) {
 		for i := 0; i < n; i++ {
@@ -167,10 +159,9 @@ func axpy(a *File, v Vec) {
 // scale computes (DX) = alpha * (SI), alpha broadcast into register 15.
 func scale(a *File, v Vec) {
 	fn := a.Fn("func scale"+suffix(v)+"(dst []float32, alpha float32, x []float32)", "")
-	fn.I("MOVQ", fn.Arg("dst_base"), "DX")
-	fn.I("MOVQ", fn.Arg("dst_len"), "CX")
+	fn.Args("dst_base", "DX", "dst_len", "CX")
 	fn.I("VBROADCASTSS", fn.Arg("alpha"), v.R(15))
-	fn.I("MOVQ", fn.Arg("x_base"), "SI")
+	fn.Args("x_base", "SI")
 	fn.I("MOVQ", "SI", "DI")
 	elementwise(fn, v, func(f Vec, n int) {
 		for i := 0; i < n; i++ {
@@ -200,11 +191,7 @@ func sgemmKernel(a *File) {
 		`Y4..Y15 hold the 6×16 tile of sums (row r in Y(4+2r), Y(5+2r)); Y0, Y1 hold the 16
 values of packed B for one p, and Y2, Y3 broadcast two values of packed A. Each p costs
 2 loads, 6 broadcasts and 12 FMAs, so the FMA ports, not the loads, set the pace.`)
-	fn.I("MOVQ", fn.Arg("k"), "CX")
-	fn.I("MOVQ", fn.Arg("a_base"), "SI")
-	fn.I("MOVQ", fn.Arg("b_base"), "DI")
-	fn.I("MOVQ", fn.Arg("c_base"), "DX")
-	fn.I("MOVQ", fn.Arg("ldc"), "R8")
+	fn.Args("k", "CX", "a_base", "SI", "b_base", "DI", "c_base", "DX", "ldc", "R8")
 	fn.I("SHLQ", "$2", "R8")
 	fn.Blank()
 	fn.Comment("Fetch the C tile early so its cache misses overlap the k loop.")
@@ -285,10 +272,7 @@ values of packed B for one p, and Y2, Y3 broadcast two values of packed A. Each 
 
 func packB16Rows(a *File) {
 	fn := a.Fn("func packB16RowsAVX2(dst, src []float32, kb, ldb int)", "dst[p·16+j] = src[p·ldb+j] for p < kb, j < 16.")
-	fn.I("MOVQ", fn.Arg("dst_base"), "DI")
-	fn.I("MOVQ", fn.Arg("src_base"), "SI")
-	fn.I("MOVQ", fn.Arg("kb"), "CX")
-	fn.I("MOVQ", fn.Arg("ldb"), "R8")
+	fn.Args("dst_base", "DI", "src_base", "SI", "kb", "CX", "ldb", "R8")
 	fn.I("SHLQ", "$2", "R8")
 	fn.I("TESTQ", "CX", "CX")
 	fn.I("JEQ", "pbr_done")
@@ -308,9 +292,7 @@ func packB16Rows(a *File) {
 // packPrologue loads dst, src, the count of whole 8×8 transposes (CX) and the source
 // row stride in bytes (R8) and three strides (R9) of the transposing packs.
 func packPrologue(fn *Func, ld, done string) {
-	fn.I("MOVQ", fn.Arg("dst_base"), "DI")
-	fn.I("MOVQ", fn.Arg("src_base"), "SI")
-	fn.I("MOVQ", fn.Arg("kb"), "CX")
+	fn.Args("dst_base", "DI", "src_base", "SI", "kb", "CX")
 	fn.I("MOVQ", fn.Arg(ld), "R8")
 	fn.I("SHLQ", "$2", "R8")
 	fn.I("SHRQ", "$3", "CX")
@@ -392,16 +374,12 @@ the 12 sums (row i in Y(3i)..Y(3i+2)); Y12..Y14 hold 8 values of the three rows 
 and Y15 the same 8 of one row of A, so each 8 values of p cost 7 loads and 12 FMAs.
 The last k mod 8 values are read with masked loads, which never touch memory past the
 rows.`)
-	fn.I("MOVQ", fn.Arg("k"), "CX")
-	fn.I("MOVQ", fn.Arg("a_base"), "SI")
-	fn.I("MOVQ", fn.Arg("lda"), "R8")
+	fn.Args("k", "CX", "a_base", "SI", "lda", "R8")
 	fn.I("SHLQ", "$2", "R8")
 	fn.I("LEAQ", "(R8)(R8*2)", "R9")
-	fn.I("MOVQ", fn.Arg("b_base"), "DI")
-	fn.I("MOVQ", fn.Arg("ldb"), "R10")
+	fn.Args("b_base", "DI", "ldb", "R10")
 	fn.I("SHLQ", "$2", "R10")
-	fn.I("MOVQ", fn.Arg("c_base"), "DX")
-	fn.I("MOVQ", fn.Arg("ldc"), "R11")
+	fn.Args("c_base", "DX", "ldc", "R11")
 	fn.I("SHLQ", "$2", "R11")
 	fn.Zero(Ymm.Rs(0, 12)...)
 	fn.I("MOVQ", "CX", "BX")
@@ -506,13 +484,9 @@ time with the sums in Y0..Y7 for the whole walk down the rows, so y is read and 
 once and every element of a is loaded once; then 8 at a time, then a masked remainder.
 Each column adds its terms in row order with one rounding each (FMA), whichever loop
 computes it.`)
-	fn.I("MOVQ", fn.Arg("k"), "R9")
-	fn.I("MOVQ", fn.Arg("x_base"), "SI")
-	fn.I("MOVQ", fn.Arg("a_base"), "DI")
-	fn.I("MOVQ", fn.Arg("lda"), "R8")
+	fn.Args("k", "R9", "x_base", "SI", "a_base", "DI", "lda", "R8")
 	fn.I("SHLQ", "$2", "R8")
-	fn.I("MOVQ", fn.Arg("y_base"), "DX")
-	fn.I("MOVQ", fn.Arg("y_len"), "CX")
+	fn.Args("y_base", "DX", "y_len", "CX")
 	blocks := []int{8, 1} // registers of sums: 64 columns, then 8
 	for bi, n := range blocks {
 		l := fmt.Sprintf("gemvn_%d", n*v.Lanes())
@@ -564,14 +538,10 @@ func gemvT(a *File) {
 4 at a time, sharing each load of x (5 loads per 4 FMAs) and with 4 independent sums;
 the last k mod 8 values come through masked loads. The remaining 0-3 rows go one at a
 time.`)
-	fn.I("MOVQ", fn.Arg("k"), "R9")
-	fn.I("MOVQ", fn.Arg("x_base"), "SI")
-	fn.I("MOVQ", fn.Arg("a_base"), "DI")
-	fn.I("MOVQ", fn.Arg("lda"), "R8")
+	fn.Args("k", "R9", "x_base", "SI", "a_base", "DI", "lda", "R8")
 	fn.I("SHLQ", "$2", "R8")
 	fn.I("LEAQ", "(R8)(R8*2)", "R13")
-	fn.I("MOVQ", fn.Arg("y_base"), "DX")
-	fn.I("MOVQ", fn.Arg("y_len"), "CX")
+	fn.Args("y_base", "DX", "y_len", "CX")
 	fn.Comment("Y9 masks the first k mod 8 lanes.")
 	fn.I("LEAQ", "dotsMask<>(SB)", "AX")
 	fn.I("MOVQ", "R9", "BX")
