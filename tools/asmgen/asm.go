@@ -15,7 +15,12 @@ type File struct {
 	Name  string // base name, e.g. kernels_amd64.s
 	out   strings.Builder
 	block []insn
+	decls []goDecl
 }
+
+// goDecl is a function's Go declaration and its doc, written into the package's
+// declarations file as well as above its TEXT.
+type goDecl struct{ decl, doc string }
 
 type insn struct{ op, args, comment string }
 
@@ -100,14 +105,36 @@ func (f *File) Doc(text string) {
 	f.docLines(text)
 }
 
-func (f *File) docLines(text string) {
-	for _, l := range strings.Split(strings.TrimSpace(text), "\n") {
-		if l == "" {
-			f.out.WriteString("//\n")
-		} else {
-			f.out.WriteString("// " + l + "\n")
+func (f *File) docLines(text string) { f.out.WriteString(comment(text)) }
+
+// commentWidth is the longest comment line, "// " included, that comment fills.
+const commentWidth = 92
+
+// comment turns text into // lines: paragraphs (split by blank lines) are refilled to
+// commentWidth, except those with an indented line, which are kept as written.
+func comment(text string) string {
+	var b strings.Builder
+	for i, para := range strings.Split(strings.TrimSpace(text), "\n\n") {
+		if i > 0 {
+			b.WriteString("//\n")
 		}
+		if strings.Contains(para, "\n ") || strings.HasPrefix(para, " ") {
+			for _, l := range strings.Split(para, "\n") {
+				b.WriteString("// " + l + "\n")
+			}
+			continue
+		}
+		line := "//"
+		for _, w := range strings.Fields(para) {
+			if line != "//" && len([]rune(line))+1+len([]rune(w)) > commentWidth {
+				b.WriteString(line + "\n")
+				line = "//"
+			}
+			line += " " + w
+		}
+		b.WriteString(line + "\n")
 	}
+	return b.String()
 }
 
 // Data writes a read-only table of 32-bit words, two to a DATA line where they pair up.
@@ -135,10 +162,13 @@ type Func struct {
 }
 
 // Fn starts a function from its Go declaration (without the //go:noescape line), after
-// the declaration and doc as a comment. Frame references come from Arg, so the offsets
-// that go vet checks are computed here, never written by hand.
+// the declaration and doc as a comment. The same declaration and doc go into the
+// package's Go declarations (see declFile), and frame references come from Arg, so the
+// offsets that go vet checks are computed from the one declaration, never written by
+// hand.
 func (f *File) Fn(decl, doc string) *Func {
 	name, args, size := layout(decl)
+	f.decls = append(f.decls, goDecl{decl, doc})
 	f.flush()
 	fmt.Fprintf(&f.out, "\n// %s\n", decl)
 	if doc != "" {

@@ -58,7 +58,10 @@ func addStore(fn *Func, acc, mem string) {
 }
 
 func corrRows(a *File) {
-	fn := a.Fn("func corrRowsAVX2(y, u, k []float32, rows, h, cols, taps int)", "")
+	fn := a.Fn("func corrRowsAVX2(y, u, k []float32, rows, h, cols, taps int)",
+		`corrRowsAVX2 computes CorrRows for rows [0, rows) and channels [0, cols), rows a
+multiple of 4 and cols of 16, reading the slices through their base pointers; the
+caller has checked their lengths.`)
 	fn.Args("y_base", "DI", "u_base", "SI", "k_base", "DX", "rows", "R9", "h", "R10", "cols", "R14", "taps", "R11")
 	fn.Note("row stride in bytes", "SHLQ", "$2", "R10")
 	fn.Note("channel bytes done by the assembly", "SHLQ", "$2", "R14")
@@ -82,7 +85,9 @@ func corrRows(a *File) {
 }
 
 func corrSumRows(a *File) {
-	fn := a.Fn("func corrSumRowsAVX2(dst, a, b []float32, n, stride, width, cols, taps int)", "")
+	fn := a.Fn("func corrSumRowsAVX2(dst, a, b []float32, n, stride, width, cols, taps int)",
+		`corrSumRowsAVX2 computes CorrSumRows for shifts [0, taps) and channels [0, cols), taps
+a multiple of 4 and cols of 16, with the lengths checked by the caller.`)
 	fn.Args("dst_base", "DI", "a_base", "SI", "b_base", "DX", "n", "R9", "stride", "R10", "width", "R11", "cols", "R14")
 	fn.Note("row stride of a and b in bytes", "SHLQ", "$2", "R10")
 	fn.Note("row stride of dst in bytes", "SHLQ", "$2", "R11")

@@ -200,7 +200,8 @@ func spectra(a *File, name string, acc bool) {
 
 func transpose8(a *File) {
 	fn := a.Fn("func transpose8AVX2(dst []float32, ldd int, src []float32, lds int)",
-		"Rows 0-3 and 4-7 of each block are addressed from two bases with scaled indices.")
+		`transpose8AVX2 is transpose8Generic's twin; the caller guarantees that both 8×8 blocks
+lie within their slices.`)
 	fn.Args("dst_base", "DI", "ldd", "R8", "src_base", "SI", "lds", "R9")
 	fn.I("SHLQ", "$2", "R8")
 	fn.I("SHLQ", "$2", "R9")
@@ -223,7 +224,8 @@ func transpose8(a *File) {
 
 func split(a *File) {
 	fn := a.Fn("func splitAVX2(z, w []complex64, blocks int)",
-		`With A = Z[k..k+3] and B = Z[m−k−3..m−k] reversed into the same order (VPERMPD $0x1B
+		`splitAVX2 takes four bins k and their four mirrors m−k per step; the caller guarantees
+blocks ≤ pairBlocks(m) and len(w) > 4·blocks. With A = Z[k..k+3] and B = Z[m−k−3..m−k] reversed into the same order (VPERMPD $0x1B
 reverses the four complex values of a register): E' = A + conj B, O' = −i·(A − conj B),
 X[k] = (E' + W·O')/2 and X[m−k] = conj(E' − W·O')/2, stored back reversed.`)
 	fn.Args("z_base", "SI", "z_len", "CX", "w_base", "R12", "blocks", "BX")
@@ -263,7 +265,8 @@ X[k] = (E' + W·O')/2 and X[m−k] = conj(E' − W·O')/2, stored back reversed.
 
 func join(a *File) {
 	fn := a.Fn("func joinAVX2(s, x, w []complex64, blocks int)",
-		`With A = x[k..k+3] and B = conj x[m−k−3..m−k] reversed into the same order: S = A + B,
+		`joinAVX2 takes four bins k and their four mirrors m−k per step, under splitAVX2's
+guarantees. With A = x[k..k+3] and B = conj x[m−k−3..m−k] reversed into the same order: S = A + B,
 T = i·conj(W)·(A − B), s[k] = swap(S + T) and s[m−k] = swap(conj(S − T)), the latter
 stored back reversed.`)
 	fn.Args("s_base", "DI", "s_len", "CX", "x_base", "SI", "w_base", "R12", "blocks", "BX")
@@ -311,7 +314,7 @@ stored back reversed.`)
 }
 
 func swapScale(a *File) {
-	fn := a.Fn("func swapScaleAVX2(z []complex64, scale float32)", "")
+	fn := a.Fn("func swapScaleAVX2(z []complex64, scale float32)", "swapScaleAVX2 takes a length that is a multiple of 4.")
 	fn.Args("z_base", "DI", "z_len", "CX")
 	fn.I("VBROADCASTSS", fn.Arg("scale"), "Y14")
 	fn.I("SHRQ", "$2", "CX")
@@ -329,7 +332,8 @@ func swapScale(a *File) {
 
 func pack(a *File) {
 	fn := a.Fn("func packAVX2(z, x []complex64, rev4 []int32, half bool)",
-		`Runs over j in steps of four: with A..D = x[j], x[j+m/4], x[j+m/2], x[j+3m/4] (C and D
+		`packAVX2 takes four values of j per step, so it needs m ≥ 16. It runs over j in steps
+of four: with A..D = x[j], x[j+m/4], x[j+m/2], x[j+3m/4] (C and D
 zero when half), block rev4[j] of z receives the first two radix-2 stages of the
 bit-reversed inputs (A, C, B, D), exactly as packGeneric computes them.`)
 	fn.Args("z_base", "DI", "z_len", "CX", "x_base", "SI", "rev4_base", "R12")

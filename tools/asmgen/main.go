@@ -1,5 +1,6 @@
-// Command asmgen writes the project's amd64 assembly: tensor/internal/simd/*.s and
-// tensor/internal/fft/*.s. The output is a pure function of this source, so regenerating
+// Command asmgen writes the project's amd64 assembly, tensor/internal/simd/*.s and
+// tensor/internal/fft/*.s, and the Go declarations of its functions (asm_amd64.go in
+// each package). The output is a pure function of this source, so regenerating
 // gives byte-identical files; each package runs it through its go:generate line.
 //
 //	go run ./tools/asmgen -pkg simd -out tensor/internal/simd
@@ -40,7 +41,8 @@ func files(pkg string) ([]*File, error) {
 	return fs, nil
 }
 
-// generate writes package pkg's assembly files into dir.
+// generate writes package pkg's assembly files, and the Go file declaring their
+// functions, into dir.
 func generate(pkg, dir string) error {
 	fs, err := files(pkg)
 	if err != nil {
@@ -51,7 +53,11 @@ func generate(pkg, dir string) error {
 			return err
 		}
 	}
-	return nil
+	decl, err := declFile(pkg, fs)
+	if err != nil {
+		return err
+	}
+	return os.WriteFile(filepath.Join(dir, declName), decl, 0o644)
 }
 
 func main() {

@@ -188,7 +188,8 @@ const (
 func sgemmKernel(a *File) {
 	y := Ymm.R
 	fn := a.Fn("func sgemmKernelAVX2(k int, a, b, c []float32, ldc int, alpha, beta float32)",
-		`Y4..Y15 hold the 6×16 tile of sums (row r in Y(4+2r), Y(5+2r)); Y0, Y1 hold the 16
+		`sgemmKernelAVX2 is the 6×16 register-blocked micro-kernel; see microKernel for the
+contract. Y4..Y15 hold the 6×16 tile of sums (row r in Y(4+2r), Y(5+2r)); Y0, Y1 hold the 16
 values of packed B for one p, and Y2, Y3 broadcast two values of packed A. Each p costs
 2 loads, 6 broadcasts and 12 FMAs, so the FMA ports, not the loads, set the pace.`)
 	fn.Args("k", "CX", "a_base", "SI", "b_base", "DI", "c_base", "DX", "ldc", "R8")
@@ -271,7 +272,7 @@ values of packed B for one p, and Y2, Y3 broadcast two values of packed A. Each 
 }
 
 func packB16Rows(a *File) {
-	fn := a.Fn("func packB16RowsAVX2(dst, src []float32, kb, ldb int)", "dst[p·16+j] = src[p·ldb+j] for p < kb, j < 16.")
+	fn := a.Fn("func packB16RowsAVX2(dst, src []float32, kb, ldb int)", "packB16RowsAVX2 sets dst[p·16+j] = src[p·ldb+j] for p < kb, j < 16.")
 	fn.Args("dst_base", "DI", "src_base", "SI", "kb", "CX", "ldb", "R8")
 	fn.I("SHLQ", "$2", "R8")
 	fn.I("TESTQ", "CX", "CX")
@@ -313,7 +314,8 @@ func loadRows(fn *Func, n int, more bool) {
 
 func packB16Cols(a *File) {
 	fn := a.Fn("func packB16ColsAVX2(dst, src []float32, kb, ldb int)",
-		"dst[p·16+j] = src[j·ldb+p] for p < kb&^7, j < 16: two 8×8 transposes per 8 values of p.")
+		`packB16ColsAVX2 sets dst[p·16+j] = src[j·ldb+p] for p < kb&^7, j < 16: two 8×8
+transposes per 8 values of p.`)
 	packPrologue(fn, "ldb", "pbc_done")
 	fn.Label("pbc_loop")
 	fn.Comment("Rows 0-7 of the sliver's columns: src rows j = 0..7; rows j = 8..15 fill the upper halves.")
@@ -336,10 +338,10 @@ func packB16Cols(a *File) {
 
 func packA6Rows(a *File) {
 	fn := a.Fn("func packA6RowsAVX2(dst, src []float32, kb, lda int)",
-		`dst[p·6+r] = src[r·lda+p] for p < kb&^7, r < 6. Each 8×8 transpose takes row 5 twice
-more as rows 6 and 7 and stores 8 values per p; the two extra values land where the
-next p's values go and are overwritten by them, so dst needs 2 floats of room past
-6·(kb&^7).`)
+		`packA6RowsAVX2 sets dst[p·6+r] = src[r·lda+p] for p < kb&^7, r < 6. Each 8×8 transpose
+takes row 5 twice more as rows 6 and 7 and stores 8 values per p; the two extra values
+land where the next p's values go and are overwritten by them, so dst needs 2 floats of
+room past 6·(kb&^7).`)
 	packPrologue(fn, "lda", "pa_done")
 	fn.Label("pa_loop")
 	fn.I("MOVQ", "SI", "AX")
@@ -369,8 +371,8 @@ func maskIndex(fn *Func) {
 func dots4x3(a *File) {
 	y := Ymm.R
 	fn := a.Fn("func dots4x3AVX2(k int, a []float32, lda int, b []float32, ldb int, c []float32, ldc int, alpha, beta float32)",
-		`C[i][j] = alpha·Σₚ a[i·lda+p]·b[j·ldb+p] + beta·C[i][j] for i < 4, j < 3. Y0..Y11 hold
-the 12 sums (row i in Y(3i)..Y(3i+2)); Y12..Y14 hold 8 values of the three rows of B
+		`dots4x3AVX2 sets C[i][j] = alpha·Σₚ a[i·lda+p]·b[j·ldb+p] + beta·C[i][j] for i < 4,
+j < 3. Y0..Y11 hold the 12 sums (row i in Y(3i)..Y(3i+2)); Y12..Y14 hold 8 values of the three rows of B
 and Y15 the same 8 of one row of A, so each 8 values of p cost 7 loads and 12 FMAs.
 The last k mod 8 values are read with masked loads, which never touch memory past the
 rows.`)
@@ -479,8 +481,8 @@ func gemvNRows(fn *Func, add func(), loop, done string) {
 func gemvN(a *File) {
 	v := Ymm
 	fn := a.Fn("func gemvNAVX2(k int, x []float32, a []float32, lda int, y []float32)",
-		`y[j] += Σₚ x[p]·a[p·lda+j] for j < len(y), p < k: adds k scaled rows. Columns go 64 at a
-time with the sums in Y0..Y7 for the whole walk down the rows, so y is read and written
+		`gemvNAVX2 computes y[j] += Σₚ x[p]·a[p·lda+j] for j < len(y), p < k: it adds k scaled
+rows. Columns go 64 at a time with the sums in Y0..Y7 for the whole walk down the rows, so y is read and written
 once and every element of a is loaded once; then 8 at a time, then a masked remainder.
 Each column adds its terms in row order with one rounding each (FMA), whichever loop
 computes it.`)
@@ -534,8 +536,8 @@ computes it.`)
 func gemvT(a *File) {
 	y := Ymm.R
 	fn := a.Fn("func gemvTAVX2(k int, x []float32, a []float32, lda int, y []float32)",
-		`y[j] = Σₚ a[j·lda+p]·x[p] for j < len(y), p < k: one dot product per row of a. Rows go
-4 at a time, sharing each load of x (5 loads per 4 FMAs) and with 4 independent sums;
+		`gemvTAVX2 computes y[j] = Σₚ a[j·lda+p]·x[p] for j < len(y), p < k: one dot product per
+row of a. Rows go 4 at a time, sharing each load of x (5 loads per 4 FMAs) and with 4 independent sums;
 the last k mod 8 values come through masked loads. The remaining 0-3 rows go one at a
 time.`)
 	fn.Args("k", "R9", "x_base", "SI", "a_base", "DI", "lda", "R8")

@@ -9,8 +9,8 @@
 //   fmaddsub(x, re(w) re(w), swap(x) · im(w) im(w))
 // = (xr·wr − xi·wi, xi·wr + xr·wi), one permute, one multiply and one fused op.
 
-// negodd flips the sign of the imaginary lanes: conj(x) = x XOR negodd, and
-// −i·x = swap(x) XOR negodd.
+// negodd flips the sign of the imaginary lanes: conj(x) = x XOR negodd, and −i·x = swap(x)
+// XOR negodd.
 DATA negodd<>+0(SB)/8, $0x8000000000000000
 DATA negodd<>+8(SB)/8, $0x8000000000000000
 DATA negodd<>+16(SB)/8, $0x8000000000000000
@@ -283,7 +283,8 @@ done:
 
 // func transpose8AVX2(dst []float32, ldd int, src []float32, lds int)
 //
-// Rows 0-3 and 4-7 of each block are addressed from two bases with scaled indices.
+// transpose8AVX2 is transpose8Generic's twin; the caller guarantees that both 8×8 blocks
+// lie within their slices.
 TEXT ·transpose8AVX2(SB), NOSPLIT, $0-64
 	MOVQ dst_base+0(FP), DI
 	MOVQ ldd+24(FP), R8
@@ -343,9 +344,11 @@ TEXT ·transpose8AVX2(SB), NOSPLIT, $0-64
 
 // func splitAVX2(z, w []complex64, blocks int)
 //
-// With A = Z[k..k+3] and B = Z[m−k−3..m−k] reversed into the same order (VPERMPD $0x1B
-// reverses the four complex values of a register): E' = A + conj B, O' = −i·(A − conj B),
-// X[k] = (E' + W·O')/2 and X[m−k] = conj(E' − W·O')/2, stored back reversed.
+// splitAVX2 takes four bins k and their four mirrors m−k per step; the caller guarantees
+// blocks ≤ pairBlocks(m) and len(w) > 4·blocks. With A = Z[k..k+3] and B = Z[m−k−3..m−k]
+// reversed into the same order (VPERMPD $0x1B reverses the four complex values of a
+// register): E' = A + conj B, O' = −i·(A − conj B), X[k] = (E' + W·O')/2 and X[m−k] =
+// conj(E' − W·O')/2, stored back reversed.
 TEXT ·splitAVX2(SB), NOSPLIT, $0-56
 	MOVQ         z_base+0(FP), SI
 	MOVQ         z_len+8(FP), CX
@@ -393,9 +396,10 @@ split_done:
 
 // func joinAVX2(s, x, w []complex64, blocks int)
 //
-// With A = x[k..k+3] and B = conj x[m−k−3..m−k] reversed into the same order: S = A + B,
-// T = i·conj(W)·(A − B), s[k] = swap(S + T) and s[m−k] = swap(conj(S − T)), the latter
-// stored back reversed.
+// joinAVX2 takes four bins k and their four mirrors m−k per step, under splitAVX2's
+// guarantees. With A = x[k..k+3] and B = conj x[m−k−3..m−k] reversed into the same order: S
+// = A + B, T = i·conj(W)·(A − B), s[k] = swap(S + T) and s[m−k] = swap(conj(S − T)), the
+// latter stored back reversed.
 TEXT ·joinAVX2(SB), NOSPLIT, $0-80
 	MOVQ    s_base+0(FP), DI
 	MOVQ    s_len+8(FP), CX
@@ -449,6 +453,8 @@ join_done:
 	RET
 
 // func swapScaleAVX2(z []complex64, scale float32)
+//
+// swapScaleAVX2 takes a length that is a multiple of 4.
 TEXT ·swapScaleAVX2(SB), NOSPLIT, $0-28
 	MOVQ         z_base+0(FP), DI
 	MOVQ         z_len+8(FP), CX
@@ -470,9 +476,10 @@ swap_done:
 
 // func packAVX2(z, x []complex64, rev4 []int32, half bool)
 //
-// Runs over j in steps of four: with A..D = x[j], x[j+m/4], x[j+m/2], x[j+3m/4] (C and D
-// zero when half), block rev4[j] of z receives the first two radix-2 stages of the
-// bit-reversed inputs (A, C, B, D), exactly as packGeneric computes them.
+// packAVX2 takes four values of j per step, so it needs m ≥ 16. It runs over j in steps of
+// four: with A..D = x[j], x[j+m/4], x[j+m/2], x[j+3m/4] (C and D zero when half), block
+// rev4[j] of z receives the first two radix-2 stages of the bit-reversed inputs (A, C, B,
+// D), exactly as packGeneric computes them.
 TEXT ·packAVX2(SB), NOSPLIT, $0-73
 	MOVQ    z_base+0(FP), DI
 	MOVQ    z_len+8(FP), CX

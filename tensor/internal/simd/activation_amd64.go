@@ -8,15 +8,6 @@ import "github.com/hungry-ssm/hungry/tensor/internal/cpu"
 // (whole 8-lane vectors) and reads the other slices through their base pointers; the
 // callers below pass slices already cut to len(dst) and finish the tail in Go.
 
-//go:noescape
-func geluAVX2(dst, x []float32)
-
-//go:noescape
-func geluBackwardAVX2(dst, g, x []float32)
-
-//go:noescape
-func expShiftAVX2(dst, x []float32, shift float32)
-
 func gelu(dst, x []float32) {
 	if !cpu.AVX2FMA {
 		geluGeneric(dst, x)

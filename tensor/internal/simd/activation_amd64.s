@@ -6,8 +6,8 @@
 
 // GELU and its gradient, 8 lanes at a time, as x/(1+e^t) with t = −2√(2/π)(xc+0.044715xc³)
 // and xc = x clamped to [−10, 10], as the generic twin computes them. e^t is Cephes' expf
-// without its range checks: |t| ≤ 87.31 < 126·ln2 after the clamp, so 2ⁿ is built from
-// its exponent bits without overflow or subnormals.
+// without its range checks: |t| ≤ 87.31 < 126·ln2 after the clamp, so 2ⁿ is built from its
+// exponent bits without overflow or subnormals.
 
 // −2·√(2/π)
 DATA geluConsts<>+0(SB)/8, $0xbfcc422abfcc422a
@@ -90,8 +90,8 @@ DATA geluConsts<>+512(SB)/8, $0x0000007f0000007f
 DATA geluConsts<>+520(SB)/8, $0x0000007f0000007f
 DATA geluConsts<>+528(SB)/8, $0x0000007f0000007f
 DATA geluConsts<>+536(SB)/8, $0x0000007f0000007f
-// −126·ln2 and 127·ln2 (rounded up by 2e-6): the range of exponents t for which 2^round(t/ln2)
-// is a normal, finite float32; ExpShift clamps its arguments to it
+// −126·ln2 and 127·ln2 (rounded up by 2e-6): the range of exponents t for which
+// 2^round(t/ln2) is a normal, finite float32; ExpShift clamps its arguments to it
 DATA geluConsts<>+544(SB)/8, $0xc2aeac4fc2aeac4f
 DATA geluConsts<>+552(SB)/8, $0xc2aeac4fc2aeac4f
 DATA geluConsts<>+560(SB)/8, $0xc2aeac4fc2aeac4f

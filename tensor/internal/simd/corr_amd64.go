@@ -4,13 +4,6 @@ package simd
 
 import "github.com/hungry-ssm/hungry/tensor/internal/cpu"
 
-// corrRowsAVX2 computes CorrRows for rows [0, rows) and channels [0, cols), rows a
-// multiple of 4 and cols of 16, reading the slices through their base pointers; the
-// caller has checked their lengths.
-//
-//go:noescape
-func corrRowsAVX2(y, u, k []float32, rows, h, cols, taps int)
-
 func corrRows(y, u, k []float32, rows, h, taps int) {
 	if !cpu.AVX2FMA {
 		corrRowsGeneric(y, u, k, h, taps, 0, rows, 0, h)
@@ -23,12 +16,6 @@ func corrRows(y, u, k []float32, rows, h, taps int) {
 	corrRowsGeneric(y, u, k, h, taps, 0, rows4, cols16, h)
 	corrRowsGeneric(y, u, k, h, taps, rows4, rows, 0, h)
 }
-
-// corrSumRowsAVX2 computes CorrSumRows for shifts [0, taps) and channels [0, cols), taps
-// a multiple of 4 and cols of 16, with the lengths checked by the caller.
-//
-//go:noescape
-func corrSumRowsAVX2(dst, a, b []float32, n, stride, width, cols, taps int)
 
 func corrSumRows(dst, a, b []float32, n, stride, width, taps int) {
 	if !cpu.AVX2FMA {

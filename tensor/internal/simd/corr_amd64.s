@@ -5,6 +5,10 @@
 #include "textflag.h"
 
 // func corrRowsAVX2(y, u, k []float32, rows, h, cols, taps int)
+//
+// corrRowsAVX2 computes CorrRows for rows [0, rows) and channels [0, cols), rows a multiple
+// of 4 and cols of 16, reading the slices through their base pointers; the caller has
+// checked their lengths.
 TEXT ·corrRowsAVX2(SB), NOSPLIT, $0-104
 	MOVQ y_base+0(FP), DI
 	MOVQ u_base+24(FP), SI
@@ -88,6 +92,9 @@ corr_done:
 	RET
 
 // func corrSumRowsAVX2(dst, a, b []float32, n, stride, width, cols, taps int)
+//
+// corrSumRowsAVX2 computes CorrSumRows for shifts [0, taps) and channels [0, cols), taps a
+// multiple of 4 and cols of 16, with the lengths checked by the caller.
 TEXT ·corrSumRowsAVX2(SB), NOSPLIT, $0-112
 	MOVQ dst_base+0(FP), DI
 	MOVQ a_base+24(FP), SI

@@ -4,52 +4,11 @@ package simd
 
 import "github.com/hungry-ssm/hungry/tensor/internal/cpu"
 
-// The assembly, in kernels_amd64.s. It reads slices through their base pointers and
-// checks no bounds: the vector kernels use the first slice's length for all of them, the
-// matrix kernels the sizes they are given, and the Go code that calls them guarantees
-// that every slice is long enough.
-
-//go:noescape
-func dotAVX2(x, y []float32) float32
-
-//go:noescape
-func sumAVX2(x []float32) float32
-
-//go:noescape
-func axpyAVX2(alpha float32, x, y []float32)
-
-//go:noescape
-func scaleAVX2(dst []float32, alpha float32, x []float32)
-
-//go:noescape
-func addAVX2(dst, a, b []float32)
-
-//go:noescape
-func subAVX2(dst, a, b []float32)
-
-//go:noescape
-func mulAVX2(dst, a, b []float32)
-
-//go:noescape
-func mulAddAVX2(dst, a, b []float32)
-
-// sgemmKernelAVX2 is the 6×16 register-blocked micro-kernel; see microKernel for the
-// contract.
-//
-//go:noescape
-func sgemmKernelAVX2(k int, a, b, c []float32, ldc int, alpha, beta float32)
-
-//go:noescape
-func packA6RowsAVX2(dst, src []float32, kb, lda int)
-
-//go:noescape
-func packB16RowsAVX2(dst, src []float32, kb, ldb int)
-
-//go:noescape
-func packB16ColsAVX2(dst, src []float32, kb, ldb int)
-
-//go:noescape
-func dots4x3AVX2(k int, a []float32, lda int, b []float32, ldb int, c []float32, ldc int, alpha, beta float32)
+// The assembly, in kernels_amd64.s and declared in asm_amd64.go (both written by
+// tools/asmgen), reads slices through their base pointers and checks no bounds: the
+// vector kernels use the first slice's length for all of them, the matrix kernels the
+// sizes they are given, and the Go code that calls them guarantees that every slice is
+// long enough.
 
 // dots4x3Asm checks, by indexing, the rows the assembly reads and writes.
 func dots4x3Asm(k int, a []float32, lda int, b []float32, ldb int, c []float32, ldc int, alpha, beta float32) {
@@ -58,12 +17,6 @@ func dots4x3Asm(k int, a []float32, lda int, b []float32, ldb int, c []float32, 
 	_ = c[3*ldc+2]
 	dots4x3AVX2(k, a, lda, b, ldb, c, ldc, alpha, beta)
 }
-
-//go:noescape
-func gemvNAVX2(k int, x []float32, a []float32, lda int, y []float32)
-
-//go:noescape
-func gemvTAVX2(k int, x []float32, a []float32, lda int, y []float32)
 
 // gemvNAsm and gemvTAsm check, by indexing, the last element the assembly reads.
 func gemvNAsm(k int, x, a []float32, lda int, y []float32) {

@@ -6,8 +6,8 @@
 
 // AVX2+FMA kernels. The Go declarations and their contracts are in dispatch_amd64.go and
 // sgemm.go. Loops take 32 floats (four ymm registers) per trip so that loads, arithmetic
-// and stores of independent registers overlap, then 8 at a time, then one at a time for
-// the last 0-7 elements; no load or store ever reaches past the end of a slice.
+// and stores of independent registers overlap, then 8 at a time, then one at a time for the
+// last 0-7 elements; no load or store ever reaches past the end of a slice.
 
 // func dotAVX2(x, y []float32) float32
 TEXT ·dotAVX2(SB), NOSPLIT, $0-52
@@ -507,9 +507,10 @@ done:
 
 // func sgemmKernelAVX2(k int, a, b, c []float32, ldc int, alpha, beta float32)
 //
-// Y4..Y15 hold the 6×16 tile of sums (row r in Y(4+2r), Y(5+2r)); Y0, Y1 hold the 16
-// values of packed B for one p, and Y2, Y3 broadcast two values of packed A. Each p costs
-// 2 loads, 6 broadcasts and 12 FMAs, so the FMA ports, not the loads, set the pace.
+// sgemmKernelAVX2 is the 6×16 register-blocked micro-kernel; see microKernel for the
+// contract. Y4..Y15 hold the 6×16 tile of sums (row r in Y(4+2r), Y(5+2r)); Y0, Y1 hold the
+// 16 values of packed B for one p, and Y2, Y3 broadcast two values of packed A. Each p
+// costs 2 loads, 6 broadcasts and 12 FMAs, so the FMA ports, not the loads, set the pace.
 TEXT ·sgemmKernelAVX2(SB), NOSPLIT, $0-96
 	MOVQ k+0(FP), CX
 	MOVQ a_base+8(FP), SI
@@ -745,7 +746,7 @@ kern_overwrite:
 
 // func packB16RowsAVX2(dst, src []float32, kb, ldb int)
 //
-// dst[p·16+j] = src[p·ldb+j] for p < kb, j < 16.
+// packB16RowsAVX2 sets dst[p·16+j] = src[p·ldb+j] for p < kb, j < 16.
 TEXT ·packB16RowsAVX2(SB), NOSPLIT, $0-64
 	MOVQ  dst_base+0(FP), DI
 	MOVQ  src_base+24(FP), SI
@@ -771,7 +772,8 @@ pbr_done:
 
 // func packB16ColsAVX2(dst, src []float32, kb, ldb int)
 //
-// dst[p·16+j] = src[j·ldb+p] for p < kb&^7, j < 16: two 8×8 transposes per 8 values of p.
+// packB16ColsAVX2 sets dst[p·16+j] = src[j·ldb+p] for p < kb&^7, j < 16: two 8×8 transposes
+// per 8 values of p.
 TEXT ·packB16ColsAVX2(SB), NOSPLIT, $0-64
 	MOVQ dst_base+0(FP), DI
 	MOVQ src_base+24(FP), SI
@@ -881,10 +883,10 @@ pbc_done:
 
 // func packA6RowsAVX2(dst, src []float32, kb, lda int)
 //
-// dst[p·6+r] = src[r·lda+p] for p < kb&^7, r < 6. Each 8×8 transpose takes row 5 twice
-// more as rows 6 and 7 and stores 8 values per p; the two extra values land where the
-// next p's values go and are overwritten by them, so dst needs 2 floats of room past
-// 6·(kb&^7).
+// packA6RowsAVX2 sets dst[p·6+r] = src[r·lda+p] for p < kb&^7, r < 6. Each 8×8 transpose
+// takes row 5 twice more as rows 6 and 7 and stores 8 values per p; the two extra values
+// land where the next p's values go and are overwritten by them, so dst needs 2 floats of
+// room past 6·(kb&^7).
 TEXT ·packA6RowsAVX2(SB), NOSPLIT, $0-64
 	MOVQ dst_base+0(FP), DI
 	MOVQ src_base+24(FP), SI
@@ -947,8 +949,8 @@ pa_done:
 	VZEROUPPER
 	RET
 
-// Lanes 0..7 all ones, then 8 zero lanes: loading 8 lanes from float index 8-r gives a
-// mask of the first r lanes.
+// Lanes 0..7 all ones, then 8 zero lanes: loading 8 lanes from float index 8-r gives a mask
+// of the first r lanes.
 DATA dotsMask<>+0(SB)/8, $0xffffffffffffffff
 DATA dotsMask<>+8(SB)/8, $0xffffffffffffffff
 DATA dotsMask<>+16(SB)/8, $0xffffffffffffffff
@@ -961,11 +963,11 @@ GLOBL dotsMask<>(SB), RODATA|NOPTR, $64
 
 // func dots4x3AVX2(k int, a []float32, lda int, b []float32, ldb int, c []float32, ldc int, alpha, beta float32)
 //
-// C[i][j] = alpha·Σₚ a[i·lda+p]·b[j·ldb+p] + beta·C[i][j] for i < 4, j < 3. Y0..Y11 hold
-// the 12 sums (row i in Y(3i)..Y(3i+2)); Y12..Y14 hold 8 values of the three rows of B
-// and Y15 the same 8 of one row of A, so each 8 values of p cost 7 loads and 12 FMAs.
-// The last k mod 8 values are read with masked loads, which never touch memory past the
-// rows.
+// dots4x3AVX2 sets C[i][j] = alpha·Σₚ a[i·lda+p]·b[j·ldb+p] + beta·C[i][j] for i < 4, j <
+// 3. Y0..Y11 hold the 12 sums (row i in Y(3i)..Y(3i+2)); Y12..Y14 hold 8 values of the
+// three rows of B and Y15 the same 8 of one row of A, so each 8 values of p cost 7 loads
+// and 12 FMAs. The last k mod 8 values are read with masked loads, which never touch memory
+// past the rows.
 TEXT ·dots4x3AVX2(SB), NOSPLIT, $0-112
 	MOVQ   k+0(FP), CX
 	MOVQ   a_base+8(FP), SI
@@ -1157,11 +1159,11 @@ dots_overwrite:
 
 // func gemvNAVX2(k int, x []float32, a []float32, lda int, y []float32)
 //
-// y[j] += Σₚ x[p]·a[p·lda+j] for j < len(y), p < k: adds k scaled rows. Columns go 64 at a
-// time with the sums in Y0..Y7 for the whole walk down the rows, so y is read and written
-// once and every element of a is loaded once; then 8 at a time, then a masked remainder.
-// Each column adds its terms in row order with one rounding each (FMA), whichever loop
-// computes it.
+// gemvNAVX2 computes y[j] += Σₚ x[p]·a[p·lda+j] for j < len(y), p < k: it adds k scaled
+// rows. Columns go 64 at a time with the sums in Y0..Y7 for the whole walk down the rows,
+// so y is read and written once and every element of a is loaded once; then 8 at a time,
+// then a masked remainder. Each column adds its terms in row order with one rounding each
+// (FMA), whichever loop computes it.
 TEXT ·gemvNAVX2(SB), NOSPLIT, $0-88
 	MOVQ k+0(FP), R9
 	MOVQ x_base+8(FP), SI
@@ -1274,10 +1276,10 @@ gemvn_done:
 
 // func gemvTAVX2(k int, x []float32, a []float32, lda int, y []float32)
 //
-// y[j] = Σₚ a[j·lda+p]·x[p] for j < len(y), p < k: one dot product per row of a. Rows go
-// 4 at a time, sharing each load of x (5 loads per 4 FMAs) and with 4 independent sums;
-// the last k mod 8 values come through masked loads. The remaining 0-3 rows go one at a
-// time.
+// gemvTAVX2 computes y[j] = Σₚ a[j·lda+p]·x[p] for j < len(y), p < k: one dot product per
+// row of a. Rows go 4 at a time, sharing each load of x (5 loads per 4 FMAs) and with 4
+// independent sums; the last k mod 8 values come through masked loads. The remaining 0-3
+// rows go one at a time.
 TEXT ·gemvTAVX2(SB), NOSPLIT, $0-88
 	MOVQ k+0(FP), R9
 	MOVQ x_base+8(FP), SI
