@@ -134,7 +134,7 @@ func (g gelu) lanesShift() string { return Imm(bits.TrailingZeros(uint(g.v.Lanes
 
 func (g gelu) forward() {
 	v := g.v
-	fn := g.a.Fn("func geluAVX2(dst, x []float32)", "")
+	fn := g.a.Fn("func "+v.Kernel("gelu")+"(dst, x []float32)", "")
 	fn.Args("dst_base", "DI", "dst_len", "CX", "x_base", "SI")
 	g.prologue(fn)
 	// block computes n registers, interleaved: register set j is 8j..8j+6.
@@ -182,7 +182,7 @@ func (g gelu) forward() {
 func (g gelu) backward() {
 	v := g.v
 	y := v.R
-	fn := g.a.Fn("func geluBackwardAVX2(dst, g, x []float32)", "")
+	fn := g.a.Fn("func "+v.Kernel("geluBackward")+"(dst, g, x []float32)", "")
 	fn.Args("dst_base", "DI", "dst_len", "CX", "g_base", "DX", "x_base", "SI")
 	g.prologue(fn)
 	fn.I("SHRQ", g.lanesShift(), "CX")
@@ -214,7 +214,7 @@ func (g gelu) backward() {
 func (g gelu) expShift() {
 	v := g.v
 	y := v.R
-	fn := g.a.Fn("func expShiftAVX2(dst, x []float32, shift float32)", "")
+	fn := g.a.Fn("func "+v.Kernel("expShift")+"(dst, x []float32, shift float32)", "")
 	fn.Args("dst_base", "DI", "dst_len", "CX", "x_base", "SI")
 	fn.I("VBROADCASTSS", fn.Arg("shift"), y(14))
 	g.prologue(fn)

@@ -1,9 +1,28 @@
 // Command asmgen writes the project's amd64 assembly, tensor/internal/simd/*.s and
 // tensor/internal/fft/*.s, and the Go declarations of its functions (asm_amd64.go in
-// each package). The output is a pure function of this source, so regenerating
-// gives byte-identical files; each package runs it through its go:generate line.
+// each package). The output is a pure function of this source, so regenerating gives
+// byte-identical files; each package runs it through its go:generate line, and
+// TestCommittedAssemblyIsCurrent fails when a committed file is stale.
 //
 //	go run ./tools/asmgen -pkg simd -out tensor/internal/simd
+//
+// Layout:
+//   - asm.go: the writer. File collects instructions and aligns them in blocks; Fn
+//     starts a TEXT from the function's Go declaration, whose ABI0 frame layout gives
+//     the argument operands (Arg, Args), so vet's frame checks hold by construction.
+//   - decl.go: the Go file of declarations, with the same docs, from the same Fn calls.
+//   - vec.go: Vec, the register file a kernel is written against (bytes per register,
+//     register count, opcode forms), and the pieces several kernels share: the Stream
+//     loop skeleton (unrolled vector loop, one-register loop, scalar tail), the lane
+//     reduction and the 8×8 transpose.
+//   - simd.go, activation.go, corr.go, fft.go: one function per kernel, in the order
+//     of the file it writes.
+//
+// The streaming kernels and the activations take a Vec: their offsets, strides, lane
+// counts and shift amounts come from it, and the scalar tail is the same body given
+// Scalar. A wider family (AVX-512's zmm: 64 bytes, 32 registers) is a new Vec whose
+// kernels these functions write again under its own suffix; the kernels whose tiles are
+// shaped for 16 ymm registers (sgemm, the packs, gemv, the FFT) use Ymm directly.
 package main
 
 import (

@@ -53,7 +53,7 @@ func sumTree(a *File, v Vec, n int) {
 const unroll = 4
 
 func dot(a *File, v Vec) {
-	fn := a.Fn("func dot"+suffix(v)+"(x, y []float32) float32", "")
+	fn := a.Fn("func "+v.Kernel("dot")+"(x, y []float32) float32", "")
 	fn.Args("x_base", "SI", "x_len", "CX", "y_base", "DI")
 	fn.Zero(v.Rs(0, unroll)...)
 	Stream{V: v, Unroll: unroll, Ptrs: []string{"SI", "DI"}, L: "dot_",
@@ -75,7 +75,7 @@ func dot(a *File, v Vec) {
 }
 
 func sum(a *File, v Vec) {
-	fn := a.Fn("func sum"+suffix(v)+"(x []float32) float32", "")
+	fn := a.Fn("func "+v.Kernel("sum")+"(x []float32) float32", "")
 	fn.Args("x_base", "SI", "x_len", "CX")
 	fn.Zero(v.Rs(0, unroll)...)
 	Stream{V: v, Unroll: unroll, Ptrs: []string{"SI"}, L: "sum_",
@@ -108,7 +108,7 @@ func threeSlices(fn *Func) {
 
 // binary computes (DX) = (SI) op (DI).
 func binary(a *File, v Vec, op string) {
-	fn := a.Fn("func "+op+suffix(v)+"(dst, a, b []float32)", "")
+	fn := a.Fn("func "+v.Kernel(op)+"(dst, a, b []float32)", "")
 	threeSlices(fn)
 	stem := map[string]string{"add": "VADD", "sub": "VSUB", "mul": "VMUL"}[op]
 	elementwise(fn, v, func(f Vec, n int) {
@@ -125,7 +125,7 @@ func binary(a *File, v Vec, op string) {
 // mulAdd computes (DX) += (SI) * (DI); the dst and a loads are interleaved so the FMAs
 // can issue as soon as their operands arrive.
 func mulAdd(a *File, v Vec) {
-	fn := a.Fn("func mulAdd"+suffix(v)+"(dst, a, b []float32)", "")
+	fn := a.Fn("func "+v.Kernel("mulAdd")+"(dst, a, b []float32)", "")
 	threeSlices(fn)
 	elementwise(fn, v, func(f Vec, n int) {
 		for i := 0; i < n; i++ {
@@ -141,7 +141,7 @@ func mulAdd(a *File, v Vec) {
 
 // axpy computes (DX) += alpha * (SI), alpha broadcast into register 15.
 func axpy(a *File, v Vec) {
-	fn := a.Fn("func axpy"+suffix(v)+"(alpha float32, x, y []float32)", "")
+	fn := a.Fn("func "+v.Kernel("axpy")+"(alpha float32, x, y []float32)", "")
 	fn.I("VBROADCASTSS", fn.Arg("alpha"), v.R(15))
 	fn.Args("x_base", "SI", "x_len", "CX", "y_base", "DX")
 	fn.I("MOVQ", "DX", "DI")
@@ -158,7 +158,7 @@ func axpy(a *File, v Vec) {
 
 // scale computes (DX) = alpha * (SI), alpha broadcast into register 15.
 func scale(a *File, v Vec) {
-	fn := a.Fn("func scale"+suffix(v)+"(dst []float32, alpha float32, x []float32)", "")
+	fn := a.Fn("func "+v.Kernel("scale")+"(dst []float32, alpha float32, x []float32)", "")
 	fn.Args("dst_base", "DX", "dst_len", "CX")
 	fn.I("VBROADCASTSS", fn.Arg("alpha"), v.R(15))
 	fn.Args("x_base", "SI")
@@ -169,14 +169,6 @@ func scale(a *File, v Vec) {
 		}
 		storeAll(fn, f, n)
 	})
-}
-
-// suffix names a vector file's kernels.
-func suffix(v Vec) string {
-	if v == Ymm {
-		return "AVX2"
-	}
-	panic(fmt.Sprintf("no kernel name for %d-byte registers", v.Bytes))
 }
 
 // The sgemm micro-kernel's tile: mr rows of C by nr columns, two ymm registers a row.

@@ -8,6 +8,7 @@ import "fmt"
 // against Vec takes its strides, unrolled offsets and opcodes from it, so the vector
 // loop and the scalar tail of a kernel are one piece of code.
 type Vec struct {
+	Name   string // the suffix of the kernels written for this file; empty for tail forms
 	Bytes  int    // bytes per register (or per scalar)
 	Regs   int    // registers in the file
 	prefix string // register name prefix
@@ -17,12 +18,20 @@ type Vec struct {
 
 var (
 	// Ymm is AVX2's file; its kernels are named with the suffix AVX2.
-	Ymm = Vec{Bytes: 32, Regs: 16, prefix: "Y", mov: "VMOVUPS", sfx: "PS"}
+	Ymm = Vec{Name: "AVX2", Bytes: 32, Regs: 16, prefix: "Y", mov: "VMOVUPS", sfx: "PS"}
 	// Xmm is the lower half of Ymm, for reductions and half-width tails.
 	Xmm = Vec{Bytes: 16, Regs: 16, prefix: "X", mov: "VMOVUPS", sfx: "PS"}
 	// Scalar is one float32 in the low lane of an xmm register, for tails.
 	Scalar = Vec{Bytes: 4, Regs: 16, prefix: "X", mov: "VMOVSS", sfx: "SS"}
 )
+
+// Kernel names a kernel written for this file: Ymm.Kernel("dot") is dotAVX2.
+func (v Vec) Kernel(stem string) string {
+	if v.Name == "" {
+		panic(fmt.Sprintf("no kernels are written for %d-byte %s registers", v.Bytes, v.prefix))
+	}
+	return stem + v.Name
+}
 
 // R is register i of the file.
 func (v Vec) R(i int) string {
