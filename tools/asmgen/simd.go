@@ -6,10 +6,11 @@ import "fmt"
 // matrix-multiply kernels.
 func simdKernels() *File {
 	a := NewFile("kernels_amd64.s")
-	a.Doc(`AVX2+FMA kernels. The Go declarations and their contracts are in dispatch_amd64.go and
-sgemm.go. Loops take 32 floats (four ymm registers) per trip so that loads, arithmetic
-and stores of independent registers overlap, then 8 at a time, then one at a time for
-the last 0-7 elements; no load or store ever reaches past the end of a slice.`)
+	a.Doc(`AVX2+FMA kernels. Their Go declarations are in asm_amd64.go, the wrappers that check
+their bounds in dispatch_amd64.go, and the gemm kernels' contracts in sgemm.go. Loops
+take 32 floats (four ymm registers) per trip so that loads, arithmetic and stores of
+independent registers overlap, then 8 at a time, then one at a time for the last 0-7
+elements; no load or store ever reaches past the end of a slice.`)
 	v := Ymm
 	dot(a, v)
 	sum(a, v)

@@ -101,21 +101,21 @@ func (s Stream) emit(a *File) {
 		a.Label(next)
 	}
 	a.I("CMPQ", "CX", Imm(big))
-	a.I("JLT", s.L+"tail")
-	vectorLoop(big, s.Unroll, s.L+"loop", s.L+"tail")
+	a.I("JLT", s.L+"vectors")
+	vectorLoop(big, s.Unroll, s.L+"unrolled", s.L+"vectors")
 	a.I("CMPQ", "CX", Imm(one))
-	a.I("JLT", s.L+"tail1")
-	vectorLoop(one, 1, s.L+"loop1v", s.L+"tail1")
+	a.I("JLT", s.L+"scalars")
+	vectorLoop(one, 1, s.L+"vector", s.L+"scalars")
 	if s.Mid != nil {
 		s.Mid()
 	}
 	a.I("TESTQ", "CX", "CX")
 	a.I("JEQ", s.L+"done")
-	a.Label(s.L + "loop1")
+	a.Label(s.L + "scalar")
 	s.Body(Scalar, 1)
 	advance(4)
 	a.I("DECQ", "CX")
-	a.I("JNE", s.L+"loop1")
+	a.I("JNE", s.L+"scalar")
 	a.Label(s.L + "done")
 	if s.End != nil {
 		s.End()

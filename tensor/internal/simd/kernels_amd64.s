@@ -4,10 +4,11 @@
 
 #include "textflag.h"
 
-// AVX2+FMA kernels. The Go declarations and their contracts are in dispatch_amd64.go and
-// sgemm.go. Loops take 32 floats (four ymm registers) per trip so that loads, arithmetic
-// and stores of independent registers overlap, then 8 at a time, then one at a time for the
-// last 0-7 elements; no load or store ever reaches past the end of a slice.
+// AVX2+FMA kernels. Their Go declarations are in asm_amd64.go, the wrappers that check
+// their bounds in dispatch_amd64.go, and the gemm kernels' contracts in sgemm.go. Loops
+// take 32 floats (four ymm registers) per trip so that loads, arithmetic and stores of
+// independent registers overlap, then 8 at a time, then one at a time for the last 0-7
+// elements; no load or store ever reaches past the end of a slice.
 
 // func dotAVX2(x, y []float32) float32
 TEXT ·dotAVX2(SB), NOSPLIT, $0-52
@@ -19,9 +20,9 @@ TEXT ·dotAVX2(SB), NOSPLIT, $0-52
 	VXORPS Y2, Y2, Y2
 	VXORPS Y3, Y3, Y3
 	CMPQ   CX, $32
-	JLT    dot_tail
+	JLT    dot_vectors
 
-dot_loop:
+dot_unrolled:
 	VMOVUPS     (SI), Y4
 	VMOVUPS     32(SI), Y5
 	VMOVUPS     64(SI), Y6
@@ -34,22 +35,22 @@ dot_loop:
 	ADDQ        $128, DI
 	SUBQ        $32, CX
 	CMPQ        CX, $32
-	JGE         dot_loop
+	JGE         dot_unrolled
 
-dot_tail:
+dot_vectors:
 	CMPQ CX, $8
-	JLT  dot_tail1
+	JLT  dot_scalars
 
-dot_loop1v:
+dot_vector:
 	VMOVUPS     (SI), Y4
 	VFMADD231PS (DI), Y4, Y0
 	ADDQ        $32, SI
 	ADDQ        $32, DI
 	SUBQ        $8, CX
 	CMPQ        CX, $8
-	JGE         dot_loop1v
+	JGE         dot_vector
 
-dot_tail1:
+dot_scalars:
 	VADDPS       Y1, Y0, Y0
 	VADDPS       Y3, Y2, Y2
 	VADDPS       Y2, Y0, Y0
@@ -62,13 +63,13 @@ dot_tail1:
 	TESTQ        CX, CX
 	JEQ          dot_done
 
-dot_loop1:
+dot_scalar:
 	VMOVSS      (SI), X1
 	VFMADD231SS (DI), X1, X0
 	ADDQ        $4, SI
 	ADDQ        $4, DI
 	DECQ        CX
-	JNE         dot_loop1
+	JNE         dot_scalar
 
 dot_done:
 	VMOVSS     X0, ret+48(FP)
@@ -84,9 +85,9 @@ TEXT ·sumAVX2(SB), NOSPLIT, $0-28
 	VXORPS Y2, Y2, Y2
 	VXORPS Y3, Y3, Y3
 	CMPQ   CX, $32
-	JLT    sum_tail
+	JLT    sum_vectors
 
-sum_loop:
+sum_unrolled:
 	VADDPS (SI), Y0, Y0
 	VADDPS 32(SI), Y1, Y1
 	VADDPS 64(SI), Y2, Y2
@@ -94,20 +95,20 @@ sum_loop:
 	ADDQ   $128, SI
 	SUBQ   $32, CX
 	CMPQ   CX, $32
-	JGE    sum_loop
+	JGE    sum_unrolled
 
-sum_tail:
+sum_vectors:
 	CMPQ CX, $8
-	JLT  sum_tail1
+	JLT  sum_scalars
 
-sum_loop1v:
+sum_vector:
 	VADDPS (SI), Y0, Y0
 	ADDQ   $32, SI
 	SUBQ   $8, CX
 	CMPQ   CX, $8
-	JGE    sum_loop1v
+	JGE    sum_vector
 
-sum_tail1:
+sum_scalars:
 	VADDPS       Y1, Y0, Y0
 	VADDPS       Y3, Y2, Y2
 	VADDPS       Y2, Y0, Y0
@@ -120,11 +121,11 @@ sum_tail1:
 	TESTQ        CX, CX
 	JEQ          sum_done
 
-sum_loop1:
+sum_scalar:
 	VADDSS (SI), X0, X0
 	ADDQ   $4, SI
 	DECQ   CX
-	JNE    sum_loop1
+	JNE    sum_scalar
 
 sum_done:
 	VMOVSS     X0, ret+24(FP)
@@ -138,9 +139,9 @@ TEXT ·addAVX2(SB), NOSPLIT, $0-72
 	MOVQ a_base+24(FP), SI
 	MOVQ b_base+48(FP), DI
 	CMPQ CX, $32
-	JLT  tail
+	JLT  vectors
 
-loop:
+unrolled:
 	VMOVUPS (SI), Y0
 	VMOVUPS 32(SI), Y1
 	VMOVUPS 64(SI), Y2
@@ -158,13 +159,13 @@ loop:
 	ADDQ    $128, DX
 	SUBQ    $32, CX
 	CMPQ    CX, $32
-	JGE     loop
+	JGE     unrolled
 
-tail:
+vectors:
 	CMPQ CX, $8
-	JLT  tail1
+	JLT  scalars
 
-loop1v:
+vector:
 	VMOVUPS (SI), Y0
 	VADDPS  (DI), Y0, Y0
 	VMOVUPS Y0, (DX)
@@ -173,13 +174,13 @@ loop1v:
 	ADDQ    $32, DX
 	SUBQ    $8, CX
 	CMPQ    CX, $8
-	JGE     loop1v
+	JGE     vector
 
-tail1:
+scalars:
 	TESTQ CX, CX
 	JEQ   done
 
-loop1:
+scalar:
 	VMOVSS (SI), X0
 	VADDSS (DI), X0, X0
 	VMOVSS X0, (DX)
@@ -187,7 +188,7 @@ loop1:
 	ADDQ   $4, DI
 	ADDQ   $4, DX
 	DECQ   CX
-	JNE    loop1
+	JNE    scalar
 
 done:
 	VZEROUPPER
@@ -200,9 +201,9 @@ TEXT ·subAVX2(SB), NOSPLIT, $0-72
 	MOVQ a_base+24(FP), SI
 	MOVQ b_base+48(FP), DI
 	CMPQ CX, $32
-	JLT  tail
+	JLT  vectors
 
-loop:
+unrolled:
 	VMOVUPS (SI), Y0
 	VMOVUPS 32(SI), Y1
 	VMOVUPS 64(SI), Y2
@@ -220,13 +221,13 @@ loop:
 	ADDQ    $128, DX
 	SUBQ    $32, CX
 	CMPQ    CX, $32
-	JGE     loop
+	JGE     unrolled
 
-tail:
+vectors:
 	CMPQ CX, $8
-	JLT  tail1
+	JLT  scalars
 
-loop1v:
+vector:
 	VMOVUPS (SI), Y0
 	VSUBPS  (DI), Y0, Y0
 	VMOVUPS Y0, (DX)
@@ -235,13 +236,13 @@ loop1v:
 	ADDQ    $32, DX
 	SUBQ    $8, CX
 	CMPQ    CX, $8
-	JGE     loop1v
+	JGE     vector
 
-tail1:
+scalars:
 	TESTQ CX, CX
 	JEQ   done
 
-loop1:
+scalar:
 	VMOVSS (SI), X0
 	VSUBSS (DI), X0, X0
 	VMOVSS X0, (DX)
@@ -249,7 +250,7 @@ loop1:
 	ADDQ   $4, DI
 	ADDQ   $4, DX
 	DECQ   CX
-	JNE    loop1
+	JNE    scalar
 
 done:
 	VZEROUPPER
@@ -262,9 +263,9 @@ TEXT ·mulAVX2(SB), NOSPLIT, $0-72
 	MOVQ a_base+24(FP), SI
 	MOVQ b_base+48(FP), DI
 	CMPQ CX, $32
-	JLT  tail
+	JLT  vectors
 
-loop:
+unrolled:
 	VMOVUPS (SI), Y0
 	VMOVUPS 32(SI), Y1
 	VMOVUPS 64(SI), Y2
@@ -282,13 +283,13 @@ loop:
 	ADDQ    $128, DX
 	SUBQ    $32, CX
 	CMPQ    CX, $32
-	JGE     loop
+	JGE     unrolled
 
-tail:
+vectors:
 	CMPQ CX, $8
-	JLT  tail1
+	JLT  scalars
 
-loop1v:
+vector:
 	VMOVUPS (SI), Y0
 	VMULPS  (DI), Y0, Y0
 	VMOVUPS Y0, (DX)
@@ -297,13 +298,13 @@ loop1v:
 	ADDQ    $32, DX
 	SUBQ    $8, CX
 	CMPQ    CX, $8
-	JGE     loop1v
+	JGE     vector
 
-tail1:
+scalars:
 	TESTQ CX, CX
 	JEQ   done
 
-loop1:
+scalar:
 	VMOVSS (SI), X0
 	VMULSS (DI), X0, X0
 	VMOVSS X0, (DX)
@@ -311,7 +312,7 @@ loop1:
 	ADDQ   $4, DI
 	ADDQ   $4, DX
 	DECQ   CX
-	JNE    loop1
+	JNE    scalar
 
 done:
 	VZEROUPPER
@@ -324,9 +325,9 @@ TEXT ·mulAddAVX2(SB), NOSPLIT, $0-72
 	MOVQ a_base+24(FP), SI
 	MOVQ b_base+48(FP), DI
 	CMPQ CX, $32
-	JLT  tail
+	JLT  vectors
 
-loop:
+unrolled:
 	VMOVUPS     (DX), Y0
 	VMOVUPS     (SI), Y4
 	VMOVUPS     32(DX), Y1
@@ -348,13 +349,13 @@ loop:
 	ADDQ        $128, DX
 	SUBQ        $32, CX
 	CMPQ        CX, $32
-	JGE         loop
+	JGE         unrolled
 
-tail:
+vectors:
 	CMPQ CX, $8
-	JLT  tail1
+	JLT  scalars
 
-loop1v:
+vector:
 	VMOVUPS     (DX), Y0
 	VMOVUPS     (SI), Y4
 	VFMADD231PS (DI), Y4, Y0
@@ -364,13 +365,13 @@ loop1v:
 	ADDQ        $32, DX
 	SUBQ        $8, CX
 	CMPQ        CX, $8
-	JGE         loop1v
+	JGE         vector
 
-tail1:
+scalars:
 	TESTQ CX, CX
 	JEQ   done
 
-loop1:
+scalar:
 	VMOVSS      (DX), X0
 	VMOVSS      (SI), X4
 	VFMADD231SS (DI), X4, X0
@@ -379,7 +380,7 @@ loop1:
 	ADDQ        $4, DI
 	ADDQ        $4, DX
 	DECQ        CX
-	JNE         loop1
+	JNE         scalar
 
 done:
 	VZEROUPPER
@@ -393,9 +394,9 @@ TEXT ·axpyAVX2(SB), NOSPLIT, $0-56
 	MOVQ         y_base+32(FP), DX
 	MOVQ         DX, DI
 	CMPQ         CX, $32
-	JLT          tail
+	JLT          vectors
 
-loop:
+unrolled:
 	VMOVUPS     (DX), Y0
 	VMOVUPS     32(DX), Y1
 	VMOVUPS     64(DX), Y2
@@ -413,13 +414,13 @@ loop:
 	ADDQ        $128, DX
 	SUBQ        $32, CX
 	CMPQ        CX, $32
-	JGE         loop
+	JGE         unrolled
 
-tail:
+vectors:
 	CMPQ CX, $8
-	JLT  tail1
+	JLT  scalars
 
-loop1v:
+vector:
 	VMOVUPS     (DX), Y0
 	VFMADD231PS (SI), Y15, Y0
 	VMOVUPS     Y0, (DX)
@@ -428,13 +429,13 @@ loop1v:
 	ADDQ        $32, DX
 	SUBQ        $8, CX
 	CMPQ        CX, $8
-	JGE         loop1v
+	JGE         vector
 
-tail1:
+scalars:
 	TESTQ CX, CX
 	JEQ   done
 
-loop1:
+scalar:
 	VMOVSS      (DX), X0
 	VFMADD231SS (SI), X15, X0
 	VMOVSS      X0, (DX)
@@ -442,7 +443,7 @@ loop1:
 	ADDQ        $4, DI
 	ADDQ        $4, DX
 	DECQ        CX
-	JNE         loop1
+	JNE         scalar
 
 done:
 	VZEROUPPER
@@ -456,9 +457,9 @@ TEXT ·scaleAVX2(SB), NOSPLIT, $0-56
 	MOVQ         x_base+32(FP), SI
 	MOVQ         SI, DI
 	CMPQ         CX, $32
-	JLT          tail
+	JLT          vectors
 
-loop:
+unrolled:
 	VMULPS  (SI), Y15, Y0
 	VMULPS  32(SI), Y15, Y1
 	VMULPS  64(SI), Y15, Y2
@@ -472,13 +473,13 @@ loop:
 	ADDQ    $128, DX
 	SUBQ    $32, CX
 	CMPQ    CX, $32
-	JGE     loop
+	JGE     unrolled
 
-tail:
+vectors:
 	CMPQ CX, $8
-	JLT  tail1
+	JLT  scalars
 
-loop1v:
+vector:
 	VMULPS  (SI), Y15, Y0
 	VMOVUPS Y0, (DX)
 	ADDQ    $32, SI
@@ -486,20 +487,20 @@ loop1v:
 	ADDQ    $32, DX
 	SUBQ    $8, CX
 	CMPQ    CX, $8
-	JGE     loop1v
+	JGE     vector
 
-tail1:
+scalars:
 	TESTQ CX, CX
 	JEQ   done
 
-loop1:
+scalar:
 	VMULSS (SI), X15, X0
 	VMOVSS X0, (DX)
 	ADDQ   $4, SI
 	ADDQ   $4, DI
 	ADDQ   $4, DX
 	DECQ   CX
-	JNE    loop1
+	JNE    scalar
 
 done:
 	VZEROUPPER
