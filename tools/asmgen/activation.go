@@ -164,8 +164,7 @@ func (g gelu) forward() {
 	fn.I("JLT", "gelu1")
 	fn.Label("gelu2")
 	block(2)
-	fn.I("ADDQ", Imm(2*v.Bytes), "SI")
-	fn.I("ADDQ", Imm(2*v.Bytes), "DI")
+	fn.Advance(2*v.Bytes, "SI", "DI")
 	fn.I("SUBQ", Imm(two), "CX")
 	fn.I("CMPQ", "CX", Imm(two))
 	fn.I("JGE", "gelu2")
@@ -173,8 +172,7 @@ func (g gelu) forward() {
 	fn.I("CMPQ", "CX", Imm(v.Lanes()))
 	fn.I("JLT", "geluDone")
 	block(1)
-	fn.Label("geluDone")
-	fn.Ret()
+	fn.Exit("geluDone")
 }
 
 // backward adds g·GELU'(x) to dst, with GELU'(x) = s + s(1−s)·xc(2√(2/π) +
@@ -202,13 +200,9 @@ func (g gelu) backward() {
 	fn.Load(v, "(DI)", y(7))
 	fn.I("VFMADD231PS", "(DX)", y(4), y(7))
 	fn.Store(v, y(7), "(DI)")
-	for _, p := range []string{"SI", "DX", "DI"} {
-		fn.I("ADDQ", Imm(v.Bytes), p)
-	}
-	fn.I("DECQ", "CX")
-	fn.I("JNZ", "geluBack")
-	fn.Label("geluBackDone")
-	fn.Ret()
+	fn.Advance(v.Bytes, "SI", "DX", "DI")
+	fn.Repeat("CX", "geluBack")
+	fn.Exit("geluBackDone")
 }
 
 func (g gelu) expShift() {
@@ -230,10 +224,7 @@ func (g gelu) expShift() {
 	fn.I("VMAXPS", y(2), y(6), y(2))
 	g.expT(y(2), y(3), y(4), y(5))
 	fn.Store(v, y(4), "(DI)")
-	fn.I("ADDQ", Imm(v.Bytes), "SI")
-	fn.I("ADDQ", Imm(v.Bytes), "DI")
-	fn.I("DECQ", "CX")
-	fn.I("JNZ", "expShift")
-	fn.Label("expShiftDone")
-	fn.Ret()
+	fn.Advance(v.Bytes, "SI", "DI")
+	fn.Repeat("CX", "expShift")
+	fn.Exit("expShiftDone")
 }

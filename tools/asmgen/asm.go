@@ -296,3 +296,23 @@ func (fn *Func) Args(pairs ...string) {
 		fn.I("MOVQ", fn.Arg(pairs[i]), pairs[i+1])
 	}
 }
+
+// Repeat closes a counted loop: it decrements counter and goes back to loop while the
+// count is not zero.
+func (a *File) Repeat(counter, loop string) {
+	a.I("DECQ", counter)
+	a.I("JNE", loop)
+}
+
+// Exit places the label done and leaves the function.
+func (fn *Func) Exit(done string) {
+	fn.Label(done)
+	fn.Ret()
+}
+
+// Advance moves each pointer register on by bytes.
+func (a *File) Advance(bytes int, ptrs ...string) {
+	for _, p := range ptrs {
+		a.I("ADDQ", Imm(bytes), p)
+	}
+}

@@ -38,8 +38,7 @@ func corrBlocks(fn *Func, l, bound string, setup func(), count string, store fun
 	}
 	fn.I("ADDQ", "R10", "AX")
 	fn.I("ADDQ", "R10", "BX")
-	fn.I("DECQ", "CX")
-	fn.I("JNZ", l+"step")
+	fn.Repeat("CX", l+"step")
 	fn.Blank()
 	store()
 	fn.I("ADDQ", "$64", "R13")
@@ -47,8 +46,7 @@ func corrBlocks(fn *Func, l, bound string, setup func(), count string, store fun
 	fn.Label(l + "next")
 	fn.I("ADDQ", "$4", "R12")
 	fn.I("JMP", l+"rows")
-	fn.Label(l + "done")
-	fn.Ret()
+	fn.Exit(l + "done")
 }
 
 // addStore adds accumulator acc to the 8 floats at mem.

@@ -64,8 +64,7 @@ func butterflyBlocks(fn *Func, l, blk string, ptrs, body func()) {
 	fn.I("JLT", l+"inner")
 	fn.I("MOVQ", "AX", "SI")
 	fn.I("JMP", l+"block")
-	fn.Label(l + "done")
-	fn.Ret()
+	fn.Exit(l + "done")
 }
 
 func at(base string) string { return Idx(0, base, "DX", 1) }
@@ -174,9 +173,7 @@ func spectra(a *File, name string, acc bool) {
 			fn.I(mov, r(4), "(DI)")
 		}
 		if n > 1 {
-			for _, p := range []string{"SI", "DX", "DI"} {
-				fn.I("ADDQ", Imm(8*n), p)
-			}
+			fn.Advance(8*n, "SI", "DX", "DI")
 			fn.I("SUBQ", Imm(n), "CX")
 		}
 	}
@@ -194,8 +191,7 @@ func spectra(a *File, name string, acc bool) {
 	fn.I("CMPQ", "CX", "$1")
 	fn.I("JLT", "done")
 	step(Xmm, "VMOVQ", 1)
-	fn.Label("done")
-	fn.Ret()
+	fn.Exit("done")
 }
 
 func transpose8(a *File) {
@@ -257,10 +253,8 @@ X[k] = (E' + W·O')/2 and X[m−k] = conj(E' − W·O')/2, stored back reversed.
 	fn.I("ADDQ", "$32", "DI")
 	fn.I("SUBQ", "$32", "R8")
 	fn.I("ADDQ", "$32", "R12")
-	fn.I("DECQ", "BX")
-	fn.I("JNZ", "split_loop")
-	fn.Label("split_done")
-	fn.Ret()
+	fn.Repeat("BX", "split_loop")
+	fn.Exit("split_done")
 }
 
 func join(a *File) {
@@ -307,10 +301,8 @@ stored back reversed.`)
 		}
 		fn.I(op, "$32", p)
 	}
-	fn.I("DECQ", "BX")
-	fn.I("JNZ", "join_loop")
-	fn.Label("join_done")
-	fn.Ret()
+	fn.Repeat("BX", "join_loop")
+	fn.Exit("join_done")
 }
 
 func swapScale(a *File) {
@@ -324,10 +316,8 @@ func swapScale(a *File) {
 	fn.I("VMULPS", "Y14", "Y0", "Y0")
 	fn.Store(Ymm, "Y0", "(DI)")
 	fn.I("ADDQ", "$32", "DI")
-	fn.I("DECQ", "CX")
-	fn.I("JNZ", "swap_loop")
-	fn.Label("swap_done")
-	fn.Ret()
+	fn.Repeat("CX", "swap_loop")
+	fn.Exit("swap_done")
 }
 
 func pack(a *File) {
@@ -395,6 +385,5 @@ bit-reversed inputs (A, C, B, D), exactly as packGeneric computes them.`)
 	fn.I("ADDQ", "$16", "R12")
 	fn.I("SUBQ", "$4", "CX")
 	fn.I("JNZ", "pack_half")
-	fn.Label("pack_done")
-	fn.Ret()
+	fn.Exit("pack_done")
 }

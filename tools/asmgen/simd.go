@@ -223,8 +223,7 @@ values of packed B for one p, and Y2, Y3 broadcast two values of packed A. Each 
 	}
 	fn.I("ADDQ", Imm(kUnroll*4*mr), "SI")
 	fn.I("ADDQ", Imm(kUnroll*4*nr), "DI")
-	fn.I("DECQ", "R10")
-	fn.I("JNE", "kern_loop4")
+	fn.Repeat("R10", "kern_loop4")
 	fn.Label("kern_tail")
 	fn.I("ANDQ", Imm(kUnroll-1), "CX")
 	fn.I("JEQ", "kern_store")
@@ -232,8 +231,7 @@ values of packed B for one p, and Y2, Y3 broadcast two values of packed A. Each 
 	step(0, 0)
 	fn.I("ADDQ", Imm(4*mr), "SI")
 	fn.I("ADDQ", Imm(4*nr), "DI")
-	fn.I("DECQ", "CX")
-	fn.I("JNE", "kern_loop1")
+	fn.Repeat("CX", "kern_loop1")
 	fn.Label("kern_store")
 	fn.I("VBROADCASTSS", fn.Arg("alpha"), y(0))
 	for i := 4; i < 4+2*mr; i++ {
@@ -277,10 +275,8 @@ func packB16Rows(a *File) {
 	fn.Store(Ymm, "Y1", "32(DI)")
 	fn.I("ADDQ", "R8", "SI")
 	fn.I("ADDQ", Imm(4*nr), "DI")
-	fn.I("DECQ", "CX")
-	fn.I("JNE", "pbr_loop")
-	fn.Label("pbr_done")
-	fn.Ret()
+	fn.Repeat("CX", "pbr_loop")
+	fn.Exit("pbr_done")
 }
 
 // packPrologue loads dst, src, the count of whole 8×8 transposes (CX) and the source
@@ -323,10 +319,8 @@ transposes per 8 values of p.`)
 	}
 	fn.I("ADDQ", "$32", "SI")
 	fn.I("ADDQ", Imm(8*4*nr), "DI")
-	fn.I("DECQ", "CX")
-	fn.I("JNE", "pbc_loop")
-	fn.Label("pbc_done")
-	fn.Ret()
+	fn.Repeat("CX", "pbc_loop")
+	fn.Exit("pbc_done")
 }
 
 func packA6Rows(a *File) {
@@ -347,10 +341,8 @@ room past 6·(kb&^7).`)
 	}
 	fn.I("ADDQ", "$32", "SI")
 	fn.I("ADDQ", Imm(8*4*mr), "DI")
-	fn.I("DECQ", "CX")
-	fn.I("JNE", "pa_loop")
-	fn.Label("pa_done")
-	fn.Ret()
+	fn.Repeat("CX", "pa_loop")
+	fn.Exit("pa_done")
 }
 
 // maskIndex points AX at dotsMask and sets BX = 8 − CX: the mask of the first CX lanes
@@ -406,10 +398,8 @@ rows.`)
 	}
 	fn.Label("dots_loop")
 	block(false)
-	fn.I("ADDQ", "$32", "SI")
-	fn.I("ADDQ", "$32", "DI")
-	fn.I("DECQ", "BX")
-	fn.I("JNE", "dots_loop")
+	fn.Advance(32, "SI", "DI")
+	fn.Repeat("BX", "dots_loop")
 	fn.Label("dots_tail")
 	fn.I("ANDQ", "$7", "CX")
 	fn.I("JEQ", "dots_reduce")
@@ -467,8 +457,7 @@ func gemvNRows(fn *Func, add func(), loop, done string) {
 	add()
 	fn.I("ADDQ", "$4", "R11")
 	fn.I("ADDQ", "R8", "R10")
-	fn.I("DECQ", "R12")
-	fn.I("JNE", loop)
+	fn.Repeat("R12", loop)
 }
 
 func gemvN(a *File) {
@@ -504,8 +493,7 @@ computes it.`)
 		for i := 0; i < n; i++ {
 			fn.Store(v, v.R(i), Mem(i*v.Bytes, "DX"))
 		}
-		fn.I("ADDQ", Imm(n*v.Bytes), "DI")
-		fn.I("ADDQ", Imm(n*v.Bytes), "DX")
+		fn.Advance(n*v.Bytes, "DI", "DX")
 		fn.I("SUBQ", Imm(n*v.Lanes()), "CX")
 		fn.I("JMP", l)
 	}
@@ -522,8 +510,7 @@ computes it.`)
 	}, "gemvn_tailloop", "gemvn_tailstore")
 	fn.Label("gemvn_tailstore")
 	fn.I("VMASKMOVPS", "Y0", "Y9", "(DX)")
-	fn.Label("gemvn_done")
-	fn.Ret()
+	fn.Exit("gemvn_done")
 }
 
 func gemvT(a *File) {
@@ -565,10 +552,8 @@ time.`)
 		for i := 0; i < n; i++ {
 			fn.I("VFMADD231PS", Row(0, "R10", "R8", "R13", i), "Y8", y(i))
 		}
-		fn.I("ADDQ", "$32", "R11")
-		fn.I("ADDQ", "$32", "R10")
-		fn.I("DECQ", "R12")
-		fn.I("JNE", l+"loop")
+		fn.Advance(32, "R11", "R10")
+		fn.Repeat("R12", l+"loop")
 		fn.Label(l + "tail")
 		fn.I("TESTQ", "$7", "R9")
 		fn.I("JEQ", l+"reduce")
@@ -602,6 +587,5 @@ time.`)
 		}
 		fn.I("JMP", l)
 	}
-	fn.Label("gemvt_done")
-	fn.Ret()
+	fn.Exit("gemvt_done")
 }

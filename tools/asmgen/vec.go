@@ -86,15 +86,10 @@ type Stream struct {
 
 func (s Stream) emit(a *File) {
 	big, one := s.Unroll*s.V.Lanes(), s.V.Lanes()
-	advance := func(bytes int) {
-		for _, p := range s.Ptrs {
-			a.I("ADDQ", Imm(bytes), p)
-		}
-	}
 	vectorLoop := func(lanes, n int, loop, next string) {
 		a.Label(loop)
 		s.Body(s.V, n)
-		advance(lanes * 4)
+		a.Advance(lanes*4, s.Ptrs...)
 		a.I("SUBQ", Imm(lanes), "CX")
 		a.I("CMPQ", "CX", Imm(lanes))
 		a.I("JGE", loop)
@@ -113,7 +108,7 @@ func (s Stream) emit(a *File) {
 	a.I("JEQ", s.L+"done")
 	a.Label(s.L + "scalar")
 	s.Body(Scalar, 1)
-	advance(4)
+	a.Advance(4, s.Ptrs...)
 	a.I("DECQ", "CX")
 	a.I("JNE", s.L+"scalar")
 	a.Label(s.L + "done")

@@ -388,7 +388,7 @@ split_loop:
 	SUBQ           $32, R8
 	ADDQ           $32, R12
 	DECQ           BX
-	JNZ            split_loop
+	JNE            split_loop
 
 split_done:
 	VZEROUPPER
@@ -446,7 +446,7 @@ join_loop:
 	SUBQ           $32, R13
 	ADDQ           $32, R12
 	DECQ           BX
-	JNZ            join_loop
+	JNE            join_loop
 
 join_done:
 	VZEROUPPER
@@ -468,7 +468,7 @@ swap_loop:
 	VMOVUPS   Y0, (DI)
 	ADDQ      $32, DI
 	DECQ      CX
-	JNZ       swap_loop
+	JNE       swap_loop
 
 swap_done:
 	VZEROUPPER

@@ -267,7 +267,7 @@ geluBack:
 	ADDQ         $32, DX
 	ADDQ         $32, DI
 	DECQ         CX
-	JNZ          geluBack
+	JNE          geluBack
 
 geluBackDone:
 	VZEROUPPER
@@ -313,7 +313,7 @@ expShift:
 	ADDQ         $32, SI
 	ADDQ         $32, DI
 	DECQ         CX
-	JNZ          expShift
+	JNE          expShift
 
 expShiftDone:
 	VZEROUPPER

@@ -62,7 +62,7 @@ corr_step:
 	ADDQ        R10, AX
 	ADDQ        R10, BX
 	DECQ        CX
-	JNZ         corr_step
+	JNE         corr_step
 
 	VADDPS  (R8), Y0, Y0
 	VMOVUPS Y0, (R8)
@@ -147,7 +147,7 @@ sum_step:
 	ADDQ        R10, AX
 	ADDQ        R10, BX
 	DECQ        CX
-	JNZ         sum_step
+	JNE         sum_step
 
 	// R8: dst at shift R12, channel R13; shifts are R11 bytes apart.
 	MOVQ    R12, R8
