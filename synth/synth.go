@@ -391,7 +391,7 @@ func Train(ctx context.Context, task Task, set *data.SyntheticSet, modelName str
 		res.TrainLoss = lossSum / float64(n)
 		// Scoring the test set costs 3-4.5% of an epoch (70-180 ms against 1.9-4.2 s,
 		// one thread) and only reads the weights, so it changes nothing in training.
-		if res.TestAccuracy, err = TestAccuracy(lm, set, opts.Batch); err != nil {
+		if res.TestAccuracy, err = Accuracy(lm, set, opts.Batch); err != nil {
 			return res, err
 		}
 		if res.TestAccuracy > res.BestTestAccuracy || res.BestEpoch == 0 {
@@ -449,8 +449,8 @@ func argmax(xs []float32) int {
 	return best
 }
 
-// TestAccuracy scores m on the final token of every test sequence of set.
-func TestAccuracy(m *model.LM, set *data.SyntheticSet, batch int) (float64, error) {
+// Accuracy scores m on the final token of every test sequence of set.
+func Accuracy(m *model.LM, set *data.SyntheticSet, batch int) (float64, error) {
 	n := len(set.TestInputs)
 	if n == 0 || batch <= 0 {
 		return 0, fmt.Errorf("synth: nothing to score (%d test examples, batch %d)", n, batch)
