@@ -18,6 +18,7 @@ import (
 	"math"
 	"os"
 	"path/filepath"
+	"slices"
 
 	"github.com/hungry-ssm/hungry/data"
 	"github.com/hungry-ssm/hungry/data/tokenizer"
@@ -53,64 +54,37 @@ func DefaultSpec() Spec {
 }
 
 // ModelConfig returns the model configuration for a vocabulary and a training context.
+// With DInner 0 the MLP is 4·d_model wide, or, for the families with attention, as wide
+// as makes the model as large as the H3 one (model.Config.MatchH3Size).
 func (s Spec) ModelConfig(vocab, context int) (model.Config, error) {
 	cfg := model.DefaultConfig()
 	cfg.DModel, cfg.NLayer, cfg.DInner, cfg.HeadDim = s.DModel, s.Layers, s.DInner, s.HeadDim
 	cfg.SSMDiscretization, cfg.AttnNHeads = s.Discretization, s.Heads
 	cfg.EmbedDropout, cfg.ResidDropout = s.Dropout, s.Dropout
 	cfg.Tokenizer, cfg.VocabSize = s.Tokenizer, vocab
-	if cfg.DInner == 0 {
-		cfg.DInner = 4 * cfg.DModel
+	family := s.Family
+	if family == "" {
+		family = model.FamilyH3
 	}
-	switch s.Family {
-	case "h3", "":
-	case "hybrid":
-		cfg.AttnLayerIdx = []int{min(1, max(cfg.NLayer-1, 0))}
-	case "transformer":
-		cfg.AttnLayerIdx = make([]int, cfg.NLayer)
-		for i := range cfg.AttnLayerIdx {
-			cfg.AttnLayerIdx[i] = i
-		}
-		cfg.MaxPositionEmbeddings = context
-	default:
+	if !slices.Contains(model.LanguageFamilies(), family) {
 		return cfg, fmt.Errorf("unknown model family %q (h3, hybrid or transformer)", s.Family)
+	}
+	if err := cfg.SetFamily(family, context); err != nil {
+		return cfg, err
 	}
 	if s.Tokenizer != "byte" && s.Tokenizer != "bpe" {
 		return cfg, fmt.Errorf("unknown tokenizer %q (byte or bpe)", s.Tokenizer)
 	}
+	cfg = cfg.WithDefaults()
 	if err := cfg.Validate(); err != nil {
 		return cfg, err
 	}
 	if s.DInner == 0 && len(cfg.AttnLayerIdx) > 0 {
-		// Families are compared at equal size: attention layers are smaller than H3 layers
-		// (no SSM parameters) but may add position embeddings, so the MLP width absorbs the
-		// difference. The count is linear in d_inner, with slope n_layer·(2·d_model + 1).
-		h3 := cfg
-		h3.AttnLayerIdx, h3.MaxPositionEmbeddings, h3.DInner = nil, 0, 4*cfg.DModel
-		target, err := countParams(h3)
-		if err != nil {
+		if err := cfg.MatchH3Size(); err != nil {
 			return cfg, err
-		}
-		have, err := countParams(cfg)
-		if err != nil {
-			return cfg, err
-		}
-		slope := cfg.NLayer * (2*cfg.DModel + 1)
-		cfg.DInner += int(math.Round(float64(target-have) / float64(slope)))
-		if cfg.DInner < 1 {
-			return cfg, fmt.Errorf("cannot match the H3 model's size with d_inner (would be %d)", cfg.DInner)
 		}
 	}
 	return cfg, nil
-}
-
-// countParams is the number of parameters a model of cfg has.
-func countParams(cfg model.Config) (int, error) {
-	lm, err := model.New(cfg, tensor.DefaultCPU(), 0)
-	if err != nil {
-		return 0, err
-	}
-	return (&Model{LM: lm}).Parameters(), nil
 }
 
 // Model is a language model with its tokenizer.
