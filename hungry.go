@@ -11,7 +11,6 @@ package hungry
 
 import (
 	"context"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
@@ -19,6 +18,7 @@ import (
 	"os"
 	"path/filepath"
 	"slices"
+	"time"
 
 	"github.com/hungry-ssm/hungry/data"
 	"github.com/hungry-ssm/hungry/data/tokenizer"
@@ -129,7 +129,7 @@ func Load(dir string, dev tensor.Device) (*Model, error) {
 		dev = tensor.DefaultCPU()
 	}
 	if _, err := os.Stat(filepath.Join(dir, "config.json")); err != nil {
-		ckpt, cerr := train.ResolveCheckpoint(dir)
+		ckpt, cerr := train.Folder(dir).LatestCheckpoint()
 		if cerr != nil {
 			return nil, fmt.Errorf("%s holds no model (no config.json, no checkpoint)", dir)
 		}
@@ -149,8 +149,13 @@ func Load(dir string, dev tensor.Device) (*Model, error) {
 	return &Model{LM: lm, Tokenizer: tok}, nil
 }
 
-// Save writes the model and its tokenizer into dir.
-func (m *Model) Save(dir string) error {
+// Save writes the model and its tokenizer as the folder dir, atomically: the files go into
+// a temporary folder beside it, which then replaces dir whole (train.WriteDirAtomic), so
+// dir holds either its old content or the complete model, even across a crash.
+func (m *Model) Save(dir string) error { return train.WriteDirAtomic(dir, m.writeFiles) }
+
+// writeFiles writes the model's files plainly into dir; the caller makes them atomic.
+func (m *Model) writeFiles(dir string) error {
 	if err := model.Save(dir, m.LM); err != nil {
 		return err
 	}
@@ -263,17 +268,48 @@ func (m *Model) Score(text []byte, maxTokens int) (Score, error) {
 	return s, nil
 }
 
-// Run is a training run in a folder: run.json (how to rebuild the data), checkpoint/,
-// metrics.jsonl and loss.png.
+// Run is a training run in a folder (train.Folder): run.json (how to rebuild the data),
+// checkpoint/ and metrics.jsonl.
 type Run struct {
 	Dir     string
 	Model   *Model
 	Corpus  *data.Corpus
 	Options train.Options
-	// Out receives progress: a bar when Terminal is set, log lines otherwise.
-	Out      io.Writer
-	Terminal bool
-	resume   bool
+	// Events, when set, receives the training loop's progress (train.Event); the hungry
+	// command draws its progress bar and loss.png from them. Without Events, Out (when
+	// set) receives the lines of LogEvents.
+	Events func(train.Event)
+	Out    io.Writer
+	resume bool
+}
+
+// LogEvents returns a train.Event handler that writes one line to w per metrics record
+// (with the validation results on evaluation steps) and one when a run is interrupted:
+// what `hungry train` prints when its output is not a terminal.
+func LogEvents(w io.Writer) func(train.Event) {
+	return func(ev train.Event) {
+		switch e := ev.(type) {
+		case train.Logged:
+			if e.Final {
+				return
+			}
+			r := e.Record
+			line := fmt.Sprintf("step %d/%d  loss %.4f  lr %.2e  %.0f tok/s  %s", r.Step, e.TotalSteps, r.Loss, r.LR, r.TokensPerSec, e.Elapsed.Round(time.Second))
+			if r.ValLoss > 0 {
+				line += fmt.Sprintf("  val ppl %.2f  bpb %.3f", r.ValPPL, r.ValBPB)
+			}
+			fmt.Fprintln(w, line)
+		case train.Saved:
+			if e.Interrupted {
+				fmt.Fprintln(w, InterruptedLine(e))
+			}
+		}
+	}
+}
+
+// InterruptedLine is the line that reports a checkpoint written on cancellation.
+func InterruptedLine(e train.Saved) string {
+	return fmt.Sprintf("interrupted at step %d; checkpoint saved in %s", e.Step, e.Dir)
 }
 
 // runSettings is what a run needs beyond its checkpoint to be resumed.
@@ -285,10 +321,8 @@ type runSettings struct {
 	Tokenizer string `json:"tokenizer"`
 }
 
-const (
-	runFile    = "run.json"
-	fromReader = "<reader>"
-)
+// fromReader is runSettings.Data for a text the caller supplied.
+const fromReader = "<reader>"
 
 // NewRun prepares a fresh run of m on corpus in dir. dataPath is recorded so that a
 // resumed run reloads the same text ("" for the embedded corpus).
@@ -296,12 +330,8 @@ func NewRun(dir string, m *Model, family string, corpus *data.Corpus, dataPath s
 	if err := opts.Validate(); err != nil {
 		return nil, err
 	}
-	if err := os.MkdirAll(dir, 0o755); err != nil {
-		return nil, fmt.Errorf("cannot create the run folder: %w", err)
-	}
-	b, _ := json.MarshalIndent(runSettings{Family: family, Data: dataPath, Tokenizer: m.Tokenizer.Name()}, "", "  ")
-	if err := os.WriteFile(filepath.Join(dir, runFile), b, 0o644); err != nil {
-		return nil, fmt.Errorf("cannot write to the run folder: %w", err)
+	if err := train.Folder(dir).WriteSettings(runSettings{Family: family, Data: dataPath, Tokenizer: m.Tokenizer.Name()}); err != nil {
+		return nil, err
 	}
 	return &Run{Dir: dir, Model: m, Corpus: corpus, Options: opts}, nil
 }
@@ -309,15 +339,11 @@ func NewRun(dir string, m *Model, family string, corpus *data.Corpus, dataPath s
 // ResumeRun reopens the run in dir at its latest checkpoint, with the options it was
 // started with. corpus nil reloads the text the run recorded.
 func ResumeRun(dir string, dev tensor.Device, corpus *data.Corpus) (*Run, error) {
-	b, err := os.ReadFile(filepath.Join(dir, runFile))
-	if err != nil {
+	var s runSettings
+	if err := train.Folder(dir).ReadSettings(&s); err != nil {
 		return nil, fmt.Errorf("cannot resume %s: %w", dir, err)
 	}
-	var s runSettings
-	if err := json.Unmarshal(b, &s); err != nil {
-		return nil, fmt.Errorf("cannot resume %s: %s is corrupt: %w", dir, runFile, err)
-	}
-	opts, err := train.CheckpointOptions(dir)
+	opts, err := train.Folder(dir).Options()
 	if err != nil {
 		return nil, fmt.Errorf("cannot resume %s: %w", dir, err)
 	}
@@ -346,12 +372,8 @@ func LoadCorpus(path string) (*data.Corpus, error) {
 
 // Family is the model family recorded for the run.
 func (r *Run) Family() string {
-	b, err := os.ReadFile(filepath.Join(r.Dir, runFile))
-	if err != nil {
-		return ""
-	}
 	var s runSettings
-	_ = json.Unmarshal(b, &s)
+	_ = train.Folder(r.Dir).ReadSettings(&s)
 	return s.Family
 }
 
@@ -389,7 +411,10 @@ func (r *Run) Train(ctx context.Context) (train.Summary, error) {
 	}
 	tr := &train.Run{
 		Dir: r.Dir, Model: r.Model.LM, Batches: batches, Val: val, TokenBytes: tokenBytes(r.Model.Tokenizer),
-		Opts: r.Options, SaveModel: r.Model.Save, Out: r.Out, Terminal: r.Terminal,
+		Opts: r.Options, SaveModel: r.Model.writeFiles, Events: r.Events,
+	}
+	if tr.Events == nil && r.Out != nil {
+		tr.Events = LogEvents(r.Out)
 	}
 	return tr.Train(ctx, r.resume)
 }

@@ -1,6 +1,11 @@
 package hungry
 
-import "testing"
+import (
+	"os/exec"
+	"slices"
+	"strings"
+	"testing"
+)
 
 func TestFamiliesHaveMatchedSizes(t *testing.T) {
 	spec := DefaultSpec()
@@ -32,6 +37,36 @@ func TestSpecRejectsUnknownFamilyAndTokenizer(t *testing.T) {
 		}
 		if _, err := base.ModelConfig(256, 64); err == nil {
 			t.Errorf("%+v accepted", s)
+		}
+	}
+}
+
+// TestLibraryImportsNoUI keeps drawing out of the library: the root package, train and
+// model must not depend, even indirectly, on a plotting, font or terminal package. Those
+// belong to cmd/hungry, which draws the progress bar and the loss plot from train's events.
+func TestLibraryImportsNoUI(t *testing.T) {
+	// go test puts its own toolchain first on the PATH.
+	goTool, err := exec.LookPath("go")
+	if err != nil {
+		t.Fatalf("no go command to list the dependencies with: %v", err)
+	}
+	const module = "github.com/hungry-ssm/hungry"
+	for _, pkg := range []string{module, module + "/train", module + "/model"} {
+		out, err := exec.Command(goTool, "list", "-deps", pkg).CombinedOutput()
+		if err != nil {
+			t.Fatalf("go list -deps %s: %v\n%s", pkg, err, out)
+		}
+		deps := strings.Fields(string(out))
+		if !slices.Contains(deps, pkg) || !slices.Contains(deps, module+"/tensor") {
+			t.Fatalf("go list -deps %s does not list the package and its tensor dependency:\n%s", pkg, out)
+		}
+		for _, dep := range deps {
+			for _, banned := range []string{"gonum.org/v1/plot", "github.com/schollz/progressbar", "golang.org/x/term",
+				"codeberg.org/go-fonts", "golang.org/x/image"} {
+				if dep == banned || strings.HasPrefix(dep, banned+"/") {
+					t.Errorf("%s depends on %s", pkg, dep)
+				}
+			}
 		}
 	}
 }
