@@ -18,6 +18,7 @@ import (
 	"os"
 	"path/filepath"
 	"slices"
+	"strings"
 	"time"
 
 	"github.com/hungry-ssm/hungry/data"
@@ -30,8 +31,9 @@ import (
 
 // Spec describes a new model: its family, size and tokenizer.
 type Spec struct {
-	// Family is "h3" (every mixer H3), "hybrid" (attention in layer 1, H3 elsewhere) or
-	// "transformer" (attention everywhere, with learned position embeddings).
+	// Family is one of model.LanguageFamilies: "h3" (every mixer H3), "hybrid" (attention
+	// in layer 1, H3 elsewhere) or "transformer" (attention everywhere, with learned
+	// position embeddings).
 	Family                 string
 	Layers, DModel, DInner int
 	// Heads is the number of attention heads; HeadDim the H3 head dimension.
@@ -49,7 +51,7 @@ type Spec struct {
 // DefaultSpec is the model `hungry train` trains by default: chosen by measurement to
 // learn the most in ten minutes on two CPU cores.
 func DefaultSpec() Spec {
-	return Spec{Family: "h3", Layers: 4, DModel: 128, Heads: 4, HeadDim: 1,
+	return Spec{Family: model.FamilyH3, Layers: 4, DModel: 128, Heads: 4, HeadDim: 1,
 		Discretization: "zoh", Tokenizer: "byte", Vocab: 4096}
 }
 
@@ -67,7 +69,8 @@ func (s Spec) ModelConfig(vocab, context int) (model.Config, error) {
 		family = model.FamilyH3
 	}
 	if !slices.Contains(model.LanguageFamilies(), family) {
-		return cfg, fmt.Errorf("unknown model family %q (h3, hybrid or transformer)", s.Family)
+		fams := model.LanguageFamilies()
+		return cfg, fmt.Errorf("unknown model family %q (%s or %s)", s.Family, strings.Join(fams[:len(fams)-1], ", "), fams[len(fams)-1])
 	}
 	if err := cfg.SetFamily(family, context); err != nil {
 		return cfg, err

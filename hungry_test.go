@@ -1,10 +1,15 @@
 package hungry
 
 import (
+	"errors"
+	"os"
 	"os/exec"
+	"path/filepath"
 	"slices"
 	"strings"
 	"testing"
+
+	"github.com/hungry-ssm/hungry/data"
 )
 
 func TestFamiliesHaveMatchedSizes(t *testing.T) {
@@ -67,6 +72,47 @@ func TestLibraryImportsNoUI(t *testing.T) {
 					t.Errorf("%s depends on %s", pkg, dep)
 				}
 			}
+		}
+	}
+}
+
+// TestModelSaveReplacesTheFolder saves a model over a folder holding another file: the
+// folder is replaced whole (WriteDirAtomic) and loads back as the same model.
+func TestModelSaveReplacesTheFolder(t *testing.T) {
+	corpus, err := data.CorpusFromText("text", []byte(strings.Repeat("the cat sat on the mat. ", 40)))
+	if err != nil {
+		t.Fatal(err)
+	}
+	spec := DefaultSpec()
+	spec.Layers, spec.DModel = 1, 8
+	m, err := New(spec, corpus, 16, nil, 3)
+	if err != nil {
+		t.Fatal(err)
+	}
+	dir := filepath.Join(t.TempDir(), "model")
+	if err := os.MkdirAll(dir, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(filepath.Join(dir, "stale.txt"), []byte("old"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	if err := m.Save(dir); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := os.Stat(filepath.Join(dir, "stale.txt")); !errors.Is(err, os.ErrNotExist) {
+		t.Errorf("the old folder's file survived the save: %v", err)
+	}
+	if siblings, _ := os.ReadDir(filepath.Dir(dir)); len(siblings) != 1 {
+		t.Errorf("the save left %d entries beside the folder, want 1", len(siblings))
+	}
+	back, err := Load(dir, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	a, b := m.LM.Params(), back.LM.Params()
+	for i := range a {
+		if !slices.Equal(a[i].Value.Host(), b[i].Value.Host()) {
+			t.Fatalf("%s changed through Save and Load", a[i].Name)
 		}
 	}
 }
