@@ -1,6 +1,8 @@
 // Package train runs the training loop: batches in, loss out, gradients, clipping and an
 // optimizer step, with periodic validation, atomic checkpoints, exact resumption and a
-// stop on the first non-finite loss or gradient.
+// stop on the first non-finite loss or gradient. The loop reports what it does as events
+// (Event) and draws nothing; Folder is the layout of a run's folder, which it alone
+// writes.
 package train
 
 import (
