@@ -11,13 +11,15 @@ package hungry
 
 import (
 	"context"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
 	"math"
 	"os"
 	"path/filepath"
+	"slices"
+	"strings"
+	"time"
 
 	"github.com/hungry-ssm/hungry/data"
 	"github.com/hungry-ssm/hungry/data/tokenizer"
@@ -29,8 +31,9 @@ import (
 
 // Spec describes a new model: its family, size and tokenizer.
 type Spec struct {
-	// Family is "h3" (every mixer H3), "hybrid" (attention in layer 1, H3 elsewhere) or
-	// "transformer" (attention everywhere, with learned position embeddings).
+	// Family is one of model.LanguageFamilies: "h3" (every mixer H3), "hybrid" (attention
+	// in layer 1, H3 elsewhere) or "transformer" (attention everywhere, with learned
+	// position embeddings).
 	Family                 string
 	Layers, DModel, DInner int
 	// Heads is the number of attention heads; HeadDim the H3 head dimension.
@@ -48,69 +51,43 @@ type Spec struct {
 // DefaultSpec is the model `hungry train` trains by default: chosen by measurement to
 // learn the most in ten minutes on two CPU cores.
 func DefaultSpec() Spec {
-	return Spec{Family: "h3", Layers: 4, DModel: 128, Heads: 4, HeadDim: 1,
+	return Spec{Family: model.FamilyH3, Layers: 4, DModel: 128, Heads: 4, HeadDim: 1,
 		Discretization: "zoh", Tokenizer: "byte", Vocab: 4096}
 }
 
 // ModelConfig returns the model configuration for a vocabulary and a training context.
+// With DInner 0 the MLP is 4·d_model wide, or, for the families with attention, as wide
+// as makes the model as large as the H3 one (model.Config.MatchH3Size).
 func (s Spec) ModelConfig(vocab, context int) (model.Config, error) {
 	cfg := model.DefaultConfig()
 	cfg.DModel, cfg.NLayer, cfg.DInner, cfg.HeadDim = s.DModel, s.Layers, s.DInner, s.HeadDim
 	cfg.SSMDiscretization, cfg.AttnNHeads = s.Discretization, s.Heads
 	cfg.EmbedDropout, cfg.ResidDropout = s.Dropout, s.Dropout
 	cfg.Tokenizer, cfg.VocabSize = s.Tokenizer, vocab
-	if cfg.DInner == 0 {
-		cfg.DInner = 4 * cfg.DModel
+	family := s.Family
+	if family == "" {
+		family = model.FamilyH3
 	}
-	switch s.Family {
-	case "h3", "":
-	case "hybrid":
-		cfg.AttnLayerIdx = []int{min(1, max(cfg.NLayer-1, 0))}
-	case "transformer":
-		cfg.AttnLayerIdx = make([]int, cfg.NLayer)
-		for i := range cfg.AttnLayerIdx {
-			cfg.AttnLayerIdx[i] = i
-		}
-		cfg.MaxPositionEmbeddings = context
-	default:
-		return cfg, fmt.Errorf("unknown model family %q (h3, hybrid or transformer)", s.Family)
+	if !slices.Contains(model.LanguageFamilies(), family) {
+		fams := model.LanguageFamilies()
+		return cfg, fmt.Errorf("unknown model family %q (%s or %s)", s.Family, strings.Join(fams[:len(fams)-1], ", "), fams[len(fams)-1])
+	}
+	if err := cfg.SetFamily(family, context); err != nil {
+		return cfg, err
 	}
 	if s.Tokenizer != "byte" && s.Tokenizer != "bpe" {
 		return cfg, fmt.Errorf("unknown tokenizer %q (byte or bpe)", s.Tokenizer)
 	}
+	cfg = cfg.WithDefaults()
 	if err := cfg.Validate(); err != nil {
 		return cfg, err
 	}
 	if s.DInner == 0 && len(cfg.AttnLayerIdx) > 0 {
-		// Families are compared at equal size: attention layers are smaller than H3 layers
-		// (no SSM parameters) but may add position embeddings, so the MLP width absorbs the
-		// difference. The count is linear in d_inner, with slope n_layer·(2·d_model + 1).
-		h3 := cfg
-		h3.AttnLayerIdx, h3.MaxPositionEmbeddings, h3.DInner = nil, 0, 4*cfg.DModel
-		target, err := countParams(h3)
-		if err != nil {
+		if err := cfg.MatchH3Size(); err != nil {
 			return cfg, err
-		}
-		have, err := countParams(cfg)
-		if err != nil {
-			return cfg, err
-		}
-		slope := cfg.NLayer * (2*cfg.DModel + 1)
-		cfg.DInner += int(math.Round(float64(target-have) / float64(slope)))
-		if cfg.DInner < 1 {
-			return cfg, fmt.Errorf("cannot match the H3 model's size with d_inner (would be %d)", cfg.DInner)
 		}
 	}
 	return cfg, nil
-}
-
-// countParams is the number of parameters a model of cfg has.
-func countParams(cfg model.Config) (int, error) {
-	lm, err := model.New(cfg, tensor.DefaultCPU(), 0)
-	if err != nil {
-		return 0, err
-	}
-	return (&Model{LM: lm}).Parameters(), nil
 }
 
 // Model is a language model with its tokenizer.
@@ -155,7 +132,7 @@ func Load(dir string, dev tensor.Device) (*Model, error) {
 		dev = tensor.DefaultCPU()
 	}
 	if _, err := os.Stat(filepath.Join(dir, "config.json")); err != nil {
-		ckpt, cerr := train.ResolveCheckpoint(dir)
+		ckpt, cerr := train.Folder(dir).LatestCheckpoint()
 		if cerr != nil {
 			return nil, fmt.Errorf("%s holds no model (no config.json, no checkpoint)", dir)
 		}
@@ -175,8 +152,13 @@ func Load(dir string, dev tensor.Device) (*Model, error) {
 	return &Model{LM: lm, Tokenizer: tok}, nil
 }
 
-// Save writes the model and its tokenizer into dir.
-func (m *Model) Save(dir string) error {
+// Save writes the model and its tokenizer as the folder dir, atomically: the files go into
+// a temporary folder beside it, which then replaces dir whole (train.WriteDirAtomic), so
+// dir holds either its old content or the complete model, even across a crash.
+func (m *Model) Save(dir string) error { return train.WriteDirAtomic(dir, m.writeFiles) }
+
+// writeFiles writes the model's files plainly into dir; the caller makes them atomic.
+func (m *Model) writeFiles(dir string) error {
 	if err := model.Save(dir, m.LM); err != nil {
 		return err
 	}
@@ -289,17 +271,48 @@ func (m *Model) Score(text []byte, maxTokens int) (Score, error) {
 	return s, nil
 }
 
-// Run is a training run in a folder: run.json (how to rebuild the data), checkpoint/,
-// metrics.jsonl and loss.png.
+// Run is a training run in a folder (train.Folder): run.json (how to rebuild the data),
+// checkpoint/ and metrics.jsonl.
 type Run struct {
 	Dir     string
 	Model   *Model
 	Corpus  *data.Corpus
 	Options train.Options
-	// Out receives progress: a bar when Terminal is set, log lines otherwise.
-	Out      io.Writer
-	Terminal bool
-	resume   bool
+	// Events, when set, receives the training loop's progress (train.Event); the hungry
+	// command draws its progress bar and loss.png from them. Without Events, Out (when
+	// set) receives the lines of LogEvents.
+	Events func(train.Event)
+	Out    io.Writer
+	resume bool
+}
+
+// LogEvents returns a train.Event handler that writes one line to w per metrics record
+// (with the validation results on evaluation steps) and one when a run is interrupted:
+// what `hungry train` prints when its output is not a terminal.
+func LogEvents(w io.Writer) func(train.Event) {
+	return func(ev train.Event) {
+		switch e := ev.(type) {
+		case train.Logged:
+			if e.Final {
+				return
+			}
+			r := e.Record
+			line := fmt.Sprintf("step %d/%d  loss %.4f  lr %.2e  %.0f tok/s  %s", r.Step, e.TotalSteps, r.Loss, r.LR, r.TokensPerSec, e.Elapsed.Round(time.Second))
+			if r.ValLoss > 0 {
+				line += fmt.Sprintf("  val ppl %.2f  bpb %.3f", r.ValPPL, r.ValBPB)
+			}
+			fmt.Fprintln(w, line)
+		case train.Saved:
+			if e.Interrupted {
+				fmt.Fprintln(w, InterruptedLine(e))
+			}
+		}
+	}
+}
+
+// InterruptedLine is the line that reports a checkpoint written on cancellation.
+func InterruptedLine(e train.Saved) string {
+	return fmt.Sprintf("interrupted at step %d; checkpoint saved in %s", e.Step, e.Dir)
 }
 
 // runSettings is what a run needs beyond its checkpoint to be resumed.
@@ -311,10 +324,8 @@ type runSettings struct {
 	Tokenizer string `json:"tokenizer"`
 }
 
-const (
-	runFile    = "run.json"
-	fromReader = "<reader>"
-)
+// fromReader is runSettings.Data for a text the caller supplied.
+const fromReader = "<reader>"
 
 // NewRun prepares a fresh run of m on corpus in dir. dataPath is recorded so that a
 // resumed run reloads the same text ("" for the embedded corpus).
@@ -322,12 +333,8 @@ func NewRun(dir string, m *Model, family string, corpus *data.Corpus, dataPath s
 	if err := opts.Validate(); err != nil {
 		return nil, err
 	}
-	if err := os.MkdirAll(dir, 0o755); err != nil {
-		return nil, fmt.Errorf("cannot create the run folder: %w", err)
-	}
-	b, _ := json.MarshalIndent(runSettings{Family: family, Data: dataPath, Tokenizer: m.Tokenizer.Name()}, "", "  ")
-	if err := os.WriteFile(filepath.Join(dir, runFile), b, 0o644); err != nil {
-		return nil, fmt.Errorf("cannot write to the run folder: %w", err)
+	if err := train.Folder(dir).WriteSettings(runSettings{Family: family, Data: dataPath, Tokenizer: m.Tokenizer.Name()}); err != nil {
+		return nil, err
 	}
 	return &Run{Dir: dir, Model: m, Corpus: corpus, Options: opts}, nil
 }
@@ -335,15 +342,11 @@ func NewRun(dir string, m *Model, family string, corpus *data.Corpus, dataPath s
 // ResumeRun reopens the run in dir at its latest checkpoint, with the options it was
 // started with. corpus nil reloads the text the run recorded.
 func ResumeRun(dir string, dev tensor.Device, corpus *data.Corpus) (*Run, error) {
-	b, err := os.ReadFile(filepath.Join(dir, runFile))
-	if err != nil {
+	var s runSettings
+	if err := train.Folder(dir).ReadSettings(&s); err != nil {
 		return nil, fmt.Errorf("cannot resume %s: %w", dir, err)
 	}
-	var s runSettings
-	if err := json.Unmarshal(b, &s); err != nil {
-		return nil, fmt.Errorf("cannot resume %s: %s is corrupt: %w", dir, runFile, err)
-	}
-	opts, err := train.CheckpointOptions(dir)
+	opts, err := train.Folder(dir).Options()
 	if err != nil {
 		return nil, fmt.Errorf("cannot resume %s: %w", dir, err)
 	}
@@ -372,12 +375,8 @@ func LoadCorpus(path string) (*data.Corpus, error) {
 
 // Family is the model family recorded for the run.
 func (r *Run) Family() string {
-	b, err := os.ReadFile(filepath.Join(r.Dir, runFile))
-	if err != nil {
-		return ""
-	}
 	var s runSettings
-	_ = json.Unmarshal(b, &s)
+	_ = train.Folder(r.Dir).ReadSettings(&s)
 	return s.Family
 }
 
@@ -415,7 +414,10 @@ func (r *Run) Train(ctx context.Context) (train.Summary, error) {
 	}
 	tr := &train.Run{
 		Dir: r.Dir, Model: r.Model.LM, Batches: batches, Val: val, TokenBytes: tokenBytes(r.Model.Tokenizer),
-		Opts: r.Options, SaveModel: r.Model.Save, Out: r.Out, Terminal: r.Terminal,
+		Opts: r.Options, SaveModel: r.Model.writeFiles, Events: r.Events,
+	}
+	if tr.Events == nil && r.Out != nil {
+		tr.Events = LogEvents(r.Out)
 	}
 	return tr.Train(ctx, r.resume)
 }

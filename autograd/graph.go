@@ -28,9 +28,28 @@ type Var struct {
 	// gradient first reaches the variable.
 	Grad *tensor.Tensor
 	// Name labels parameters in checkpoints and error messages.
-	Name         string
+	Name string
+	// Class is how an optimizer treats the parameter. The layer that creates a parameter
+	// sets it, as it alone knows what the parameter is; names are for checkpoints.
+	Class        ParamClass
 	requiresGrad bool
 }
+
+// ParamClass is a parameter's optimizer group, as the H3 paper's code splits them.
+type ParamClass uint8
+
+const (
+	// ClassDecay parameters (weight matrices, embeddings, the SSMs' read-out C) get
+	// weight decay at the base learning rate. It is the zero value: a parameter nobody
+	// classified is treated as an ordinary weight.
+	ClassDecay ParamClass = iota
+	// ClassNoDecay parameters (biases, LayerNorm weights, the SSMs' skip term D) get the
+	// base learning rate without weight decay.
+	ClassNoDecay
+	// ClassSSM parameters (the SSM kernels' dt, A and B) get the SSM learning rate and no
+	// weight decay.
+	ClassSSM
+)
 
 // NewParam returns a variable that gradients flow to.
 func NewParam(name string, t *tensor.Tensor) *Var {

@@ -28,18 +28,25 @@ func join(prefix, name string) string {
 	return prefix + "." + name
 }
 
-func param(dev tensor.Device, name string, data []float32, shape ...int) *autograd.Var {
-	return autograd.NewParam(name, dev.FromHost(data, shape...))
+// param, zerosParam and filledParam create a parameter of the given optimizer class: each
+// call site says what its parameter is, so the optimizer's groups never depend on names.
+func param(dev tensor.Device, name string, class autograd.ParamClass, data []float32, shape ...int) *autograd.Var {
+	return classed(autograd.NewParam(name, dev.FromHost(data, shape...)), class)
 }
 
-func zerosParam(dev tensor.Device, name string, shape ...int) *autograd.Var {
-	return autograd.NewParam(name, dev.Zeros(shape...))
+func zerosParam(dev tensor.Device, name string, class autograd.ParamClass, shape ...int) *autograd.Var {
+	return classed(autograd.NewParam(name, dev.Zeros(shape...)), class)
 }
 
-func filledParam(dev tensor.Device, name string, v float32, shape ...int) *autograd.Var {
+func filledParam(dev tensor.Device, name string, class autograd.ParamClass, v float32, shape ...int) *autograd.Var {
 	t := dev.Zeros(shape...)
 	dev.Fill(t, v)
-	return autograd.NewParam(name, t)
+	return classed(autograd.NewParam(name, t), class)
+}
+
+func classed(p *autograd.Var, class autograd.ParamClass) *autograd.Var {
+	p.Class = class
+	return p
 }
 
 // normal returns n draws from N(0, std²), or zeros without a generator.

@@ -17,9 +17,9 @@ type Linear struct {
 // from N(0, std²) and a zero bias (the GPT-2 initialisation the official code applies).
 func NewLinear(dev tensor.Device, rng *tensor.RNG, prefix string, in, out int, bias bool, std float32) *Linear {
 	l := &Linear{In: in, Out: out}
-	l.Weight = param(dev, join(prefix, "weight"), normal(rng, out*in, std), out, in)
+	l.Weight = param(dev, join(prefix, "weight"), autograd.ClassDecay, normal(rng, out*in, std), out, in)
 	if bias {
-		l.Bias = zerosParam(dev, join(prefix, "bias"), out)
+		l.Bias = zerosParam(dev, join(prefix, "bias"), autograd.ClassNoDecay, out)
 	}
 	return l
 }
@@ -56,7 +56,7 @@ type Embedding struct {
 
 // NewEmbedding returns a table named prefix.weight drawn from N(0, std²).
 func NewEmbedding(dev tensor.Device, rng *tensor.RNG, prefix string, vocab, dim int, std float32) *Embedding {
-	return &Embedding{Weight: param(dev, join(prefix, "weight"), normal(rng, vocab*dim, std), vocab, dim)}
+	return &Embedding{Weight: param(dev, join(prefix, "weight"), autograd.ClassDecay, normal(rng, vocab*dim, std), vocab, dim)}
 }
 
 // Forward gathers the rows of ids into a tensor of shape (shape..., dim).
@@ -76,8 +76,8 @@ type LayerNorm struct {
 // NewLayerNorm returns a LayerNorm named prefix.weight / prefix.bias initialised to 1 and 0.
 func NewLayerNorm(dev tensor.Device, prefix string, dim int, eps float32) *LayerNorm {
 	return &LayerNorm{
-		Weight: filledParam(dev, join(prefix, "weight"), 1, dim),
-		Bias:   zerosParam(dev, join(prefix, "bias"), dim),
+		Weight: filledParam(dev, join(prefix, "weight"), autograd.ClassNoDecay, 1, dim),
+		Bias:   zerosParam(dev, join(prefix, "bias"), autograd.ClassNoDecay, dim),
 		Eps:    eps,
 	}
 }

@@ -27,9 +27,9 @@ func NewShiftSSM(dev tensor.Device, rng *tensor.RNG, prefix string, channels, n 
 	}
 	bound := float32(1 / math.Sqrt(float64(n)))
 	return &ShiftSSM{
-		B: param(dev, join(prefix, "ssm_k_kernel.kernel.B"), b, channels, n),
-		C: param(dev, join(prefix, "ssm_k_kernel.kernel.C"), uniform(rng, channels*n, bound), 1, channels, n),
-		D: param(dev, join(prefix, "ssm_k_D"), normal(rng, channels, 1), channels),
+		B: param(dev, join(prefix, "ssm_k_kernel.kernel.B"), autograd.ClassSSM, b, channels, n),
+		C: param(dev, join(prefix, "ssm_k_kernel.kernel.C"), autograd.ClassDecay, uniform(rng, channels*n, bound), 1, channels, n),
+		D: param(dev, join(prefix, "ssm_k_D"), autograd.ClassNoDecay, normal(rng, channels, 1), channels),
 	}
 }
 
@@ -80,12 +80,12 @@ func NewDiagSSM(dev tensor.Device, rng *tensor.RNG, prefix string, heads, modes 
 	}
 	kp := join(prefix, "kernel.kernel")
 	return &DiagSSM{
-		LogDt:    param(dev, join(kp, "log_dt"), logDt, heads),
-		InvAReal: param(dev, join(kp, "inv_A_real"), invA, heads, modes),
-		AImag:    param(dev, join(kp, "A_imag"), aImag, heads, modes),
-		B:        param(dev, join(kp, "B"), b, heads, modes, 2),
-		C:        param(dev, join(kp, "C"), normal(rng, heads*modes*2, float32(1/math.Sqrt2)), 1, heads, modes, 2),
-		D:        param(dev, join(prefix, "D"), normal(rng, heads, 1), heads),
+		LogDt:    param(dev, join(kp, "log_dt"), autograd.ClassSSM, logDt, heads),
+		InvAReal: param(dev, join(kp, "inv_A_real"), autograd.ClassSSM, invA, heads, modes),
+		AImag:    param(dev, join(kp, "A_imag"), autograd.ClassSSM, aImag, heads, modes),
+		B:        param(dev, join(kp, "B"), autograd.ClassSSM, b, heads, modes, 2),
+		C:        param(dev, join(kp, "C"), autograd.ClassDecay, normal(rng, heads*modes*2, float32(1/math.Sqrt2)), 1, heads, modes, 2),
+		D:        param(dev, join(prefix, "D"), autograd.ClassNoDecay, normal(rng, heads, 1), heads),
 		Disc:     disc,
 	}
 }

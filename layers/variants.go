@@ -9,8 +9,7 @@ import (
 
 // The two ablations of H3 that the paper compares on its synthetic tasks (Table 1): each
 // keeps one of H3's two SSMs and the multiplicative gating around it. Both use head_dim 1
-// and name their parameters as H3 does, so the SSM parameters fall into the same
-// optimizer groups (train.ParamKind) and a checkpoint reads like an H3 one minus the
+// and name their parameters as H3 does, so a checkpoint reads like an H3 one minus the
 // missing pieces.
 
 // S4DMixer is the diagonal SSM alone as the mixer, gated as in S4D's language model:

@@ -1,6 +1,7 @@
 package model
 
 import (
+	"bufio"
 	"errors"
 	"fmt"
 	"os"
@@ -20,9 +21,10 @@ const (
 	lmHeadKey = "lm_head.weight"
 )
 
-// Save writes dir/config.json and dir/model.safetensors (F32, official parameter names),
-// each atomically: a temporary file in dir is synced and renamed over the target. A tied
-// head is not written: it is the word embedding.
+// Save writes dir/config.json and dir/model.safetensors (F32, official parameter names).
+// A tied head is not written: it is the word embedding. Save writes plainly, without
+// temporary files or syncs: the caller that needs the folder to appear whole writes it
+// through train.WriteDirAtomic, as a run's checkpoints and hungry's Model.Save do.
 func Save(dir string, m *LM) error {
 	if err := os.MkdirAll(dir, 0o755); err != nil {
 		return fmt.Errorf("model: %w", err)
@@ -35,20 +37,29 @@ func Save(dir string, m *LM) error {
 		}
 		tensors[p.Name] = t
 	}
-	// The weights go first: a folder whose config is new but whose weights are old would
-	// fail to load loudly (shapes), while the reverse order could pair an old config with
-	// new weights of the same shapes.
-	if err := safetensors.WriteFileAtomic(filepath.Join(dir, weightsFile), tensors, map[string]string{"format": "pt"}); err != nil {
+	if err := writeWeights(filepath.Join(dir, weightsFile), tensors); err != nil {
 		return fmt.Errorf("model: %w", err)
 	}
 	cfg, err := m.Config.Marshal()
 	if err != nil {
 		return fmt.Errorf("model: %w", err)
 	}
-	if err := writeFileAtomic(filepath.Join(dir, configFile), cfg); err != nil {
+	if err := os.WriteFile(filepath.Join(dir, configFile), cfg, 0o644); err != nil {
 		return fmt.Errorf("model: %w", err)
 	}
 	return nil
+}
+
+func writeWeights(path string, tensors map[string]safetensors.Tensor) error {
+	f, err := os.Create(path)
+	if err != nil {
+		return err
+	}
+	w := bufio.NewWriterSize(f, 1<<20)
+	if err := safetensors.Write(w, tensors, map[string]string{"format": "pt"}); err != nil {
+		return errors.Join(err, f.Close())
+	}
+	return errors.Join(w.Flush(), f.Close())
 }
 
 // Load reads a model saved by Save or converted from an official checkpoint. It is
@@ -250,40 +261,4 @@ func listNames(names []string) string {
 		return strings.Join(names[:show], ", ") + fmt.Sprintf(" and %d more", len(names)-show)
 	}
 	return strings.Join(names, ", ")
-}
-
-// writeFileAtomic replaces path with data so that it holds either the old or the new
-// content after a crash: temporary file, fsync, rename, fsync of the directory.
-func writeFileAtomic(path string, data []byte) (err error) {
-	dir := filepath.Dir(path)
-	tmp, err := os.CreateTemp(dir, "."+filepath.Base(path)+".tmp-*")
-	if err != nil {
-		return err
-	}
-	defer func() {
-		if err != nil {
-			tmp.Close()
-			os.Remove(tmp.Name())
-		}
-	}()
-	if _, err = tmp.Write(data); err != nil {
-		return err
-	}
-	if err = tmp.Chmod(0o644); err != nil {
-		return err
-	}
-	if err = tmp.Sync(); err != nil {
-		return err
-	}
-	if err = tmp.Close(); err != nil {
-		return err
-	}
-	if err = os.Rename(tmp.Name(), path); err != nil {
-		return err
-	}
-	d, err := os.Open(dir)
-	if err != nil {
-		return err
-	}
-	return errors.Join(d.Sync(), d.Close())
 }

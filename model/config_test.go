@@ -1,8 +1,11 @@
 package model
 
 import (
+	"fmt"
 	"strings"
 	"testing"
+
+	"github.com/hungry-ssm/hungry/tensor"
 )
 
 func TestParseConfigDefaultsAndRoundTrip(t *testing.T) {
@@ -65,5 +68,73 @@ func TestParseConfigRejects(t *testing.T) {
 		if strings.Contains(err.Error(), "\n") {
 			t.Errorf("%s: error spans several lines: %q", tc.json, err)
 		}
+	}
+}
+
+// TestNumParamsCountsTheBuiltModel compares the closed-form count with the parameters of
+// built models of every family and the options that add parameters.
+func TestNumParamsCountsTheBuiltModel(t *testing.T) {
+	base := DefaultConfig()
+	base.DModel, base.NLayer, base.VocabSize, base.DState, base.AttnNHeads = 12, 3, 37, 6, 3
+	var cases []Config
+	for _, fam := range []string{FamilyH3, FamilyHybrid, FamilyTransformer, FamilyAttention, FamilyS4D, FamilyShift} {
+		c := base
+		if err := c.SetFamily(fam, 19); err != nil {
+			t.Fatal(err)
+		}
+		cases = append(cases, c)
+	}
+	multi := base
+	multi.HeadDim = 4
+	untied := base
+	untied.TieWordEmbeddings, untied.DInner = false, 29
+	one := base
+	one.NLayer = 1
+	if err := one.SetFamily(FamilyHybrid, 0); err != nil {
+		t.Fatal(err)
+	}
+	cases = append(cases, multi, untied, one)
+	for _, c := range cases {
+		m, err := New(c, tensor.DefaultCPU(), 1)
+		if err != nil {
+			t.Fatal(err)
+		}
+		built := 0
+		for _, p := range m.Params() {
+			built += p.Value.Numel()
+		}
+		if got := c.NumParams(); got != built {
+			t.Errorf("%+v: NumParams %d, the built model has %d", c, got, built)
+		}
+	}
+}
+
+func TestSetFamily(t *testing.T) {
+	for _, tc := range []struct {
+		family    string
+		attn      []int
+		mixer     string
+		positions int
+	}{
+		{FamilyH3, []int{}, "", 0},
+		{FamilyHybrid, []int{1}, "", 0},
+		{FamilyTransformer, []int{0, 1, 2}, "", 50},
+		{FamilyAttention, []int{0, 1, 2}, "", 50},
+		{FamilyS4D, []int{}, MixerS4D, 0},
+		{FamilyShift, []int{}, MixerShift, 0},
+	} {
+		c := DefaultConfig()
+		c.NLayer, c.Mixer, c.AttnLayerIdx, c.MaxPositionEmbeddings = 3, MixerShift, []int{2}, 7
+		if err := c.SetFamily(tc.family, 50); err != nil {
+			t.Fatal(err)
+		}
+		if fmt.Sprint(c.AttnLayerIdx) != fmt.Sprint(tc.attn) || c.Mixer != tc.mixer || c.MaxPositionEmbeddings != tc.positions {
+			t.Errorf("%s: attention %v, mixer %q, positions %d; want %v, %q, %d", tc.family,
+				c.AttnLayerIdx, c.Mixer, c.MaxPositionEmbeddings, tc.attn, tc.mixer, tc.positions)
+		}
+	}
+	c := DefaultConfig()
+	if err := c.SetFamily("rnn", 8); err == nil || !strings.Contains(err.Error(), "unknown model family") {
+		t.Errorf("unknown family: %v", err)
 	}
 }

@@ -61,9 +61,7 @@ func New(cfg Config, dev tensor.Device, seed uint64) (*LM, error) {
 
 // build makes the model; a nil rng skips the random draws of parameters about to be loaded.
 func build(cfg Config, dev tensor.Device, rng *tensor.RNG) (*LM, error) {
-	if cfg.DInner == 0 {
-		cfg.DInner = 4 * cfg.DModel
-	}
+	cfg = cfg.WithDefaults()
 	if err := cfg.Validate(); err != nil {
 		return nil, err
 	}

@@ -3,8 +3,8 @@
 // clipping, and a warmup + cosine learning-rate schedule.
 //
 // An optimizer step reads each parameter's accumulated gradient (autograd.Var.Grad), so
-// gradient accumulation is simply several Backward calls before one Step; Step divides by
-// the number of micro-batches through Options.GradScale.
+// gradient accumulation is simply several Backward calls before one Step; Step's
+// gradScale argument divides by the number of micro-batches.
 package optim
 
 import (

@@ -85,55 +85,22 @@ func TaskByName(name string) (Task, error) {
 	return Task{}, fmt.Errorf("unknown task %q (%s)", name, strings.Join(names, ", "))
 }
 
-// Model names, in the paper's column order.
+// Model names, in the paper's column order: the model package's synthetic families.
 const (
-	ModelH3        = "h3"
-	ModelS4D       = "s4d"
-	ModelShift     = "shift"
-	ModelAttention = "attention"
+	ModelH3        = model.FamilyH3
+	ModelS4D       = model.FamilyS4D
+	ModelShift     = model.FamilyShift
+	ModelAttention = model.FamilyAttention
 )
 
 // Models lists every model name.
-func Models() []string { return []string{ModelH3, ModelS4D, ModelShift, ModelAttention} }
-
-// nLayer and dInner are the paper's synthetic-task model sizes (safari's configs:
-// n_layer 2, d_inner 4·32); Options.DModel sets the width.
-const (
-	nLayer = 2
-	dInner = 128
-)
-
-// embedDropout is the paper's synthetic-task configs' (safari's lm_simple) dropout on
-// the embeddings of every model; it raised H3's associative recall from 95.6% to 97.4%
-// (seed 2, 40 epochs, d_model 64). Residual branches get no dropout, as there.
-const embedDropout = 0.1
+func Models() []string { return model.SyntheticFamilies() }
 
 // ModelConfig returns the configuration of a named model for a vocabulary and sequence
-// length: 2 layers, d_model r.DModel, MLP width 128, embedding dropout 0.1; the SSM
-// models have no position embeddings (their convolutions know positions), attention
-// has one head, learned position embeddings and r.AttnDropout on its probabilities.
+// length: model.SyntheticConfig at width r.DModel, with r.AttnDropout on attention's
+// probabilities.
 func (r Recipe) ModelConfig(name string, vocab, seqLen int) (model.Config, error) {
-	cfg := model.DefaultConfig()
-	cfg.NLayer, cfg.DModel, cfg.DInner, cfg.VocabSize = nLayer, r.DModel, dInner, vocab
-	cfg.EmbedDropout, cfg.ResidDropout = embedDropout, 0
-	switch name {
-	case ModelH3:
-	case ModelS4D:
-		cfg.Mixer = model.MixerS4D
-	case ModelShift:
-		cfg.Mixer = model.MixerShift
-	case ModelAttention:
-		cfg.AttnLayerIdx = make([]int, nLayer)
-		for i := range cfg.AttnLayerIdx {
-			cfg.AttnLayerIdx[i] = i
-		}
-		cfg.AttnNHeads = 1
-		cfg.AttnDropout = r.AttnDropout
-		cfg.MaxPositionEmbeddings = seqLen
-	default:
-		return model.Config{}, fmt.Errorf("unknown model %q (%s)", name, strings.Join(Models(), ", "))
-	}
-	return cfg, cfg.Validate()
+	return model.SyntheticConfig(name, r.DModel, vocab, seqLen, r.AttnDropout)
 }
 
 // Recipe is what may differ between the runs of one table: the model's width and
@@ -391,7 +358,7 @@ func Train(ctx context.Context, task Task, set *data.SyntheticSet, modelName str
 		res.TrainLoss = lossSum / float64(n)
 		// Scoring the test set costs 3-4.5% of an epoch (70-180 ms against 1.9-4.2 s,
 		// one thread) and only reads the weights, so it changes nothing in training.
-		if res.TestAccuracy, err = TestAccuracy(lm, set, opts.Batch); err != nil {
+		if res.TestAccuracy, err = Accuracy(lm, set, opts.Batch); err != nil {
 			return res, err
 		}
 		if res.TestAccuracy > res.BestTestAccuracy || res.BestEpoch == 0 {
@@ -449,8 +416,8 @@ func argmax(xs []float32) int {
 	return best
 }
 
-// TestAccuracy scores m on the final token of every test sequence of set.
-func TestAccuracy(m *model.LM, set *data.SyntheticSet, batch int) (float64, error) {
+// Accuracy scores m on the final token of every test sequence of set.
+func Accuracy(m *model.LM, set *data.SyntheticSet, batch int) (float64, error) {
 	n := len(set.TestInputs)
 	if n == 0 || batch <= 0 {
 		return 0, fmt.Errorf("synth: nothing to score (%d test examples, batch %d)", n, batch)

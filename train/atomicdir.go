@@ -8,11 +8,14 @@ import (
 	"path/filepath"
 )
 
-// writeDirAtomic replaces dir with the files that fill writes into a fresh temporary
+// WriteDirAtomic replaces dir with the files that fill writes into a fresh temporary
 // folder beside it. Every file is synced before the swap, and the swap is two renames,
 // so a crash at any moment (SIGKILL, power loss) leaves either the previous checkpoint
 // (as dir or dir.old) or the new one complete on disk, never a mix.
-func writeDirAtomic(dir string, fill func(tmp string) error) error {
+//
+// It is the one atomic writer of model and run files: fill writes plainly (no temporary
+// files, no syncs of its own) and everything it writes becomes visible at once.
+func WriteDirAtomic(dir string, fill func(tmp string) error) error {
 	parent := filepath.Dir(dir)
 	if err := os.MkdirAll(parent, 0o755); err != nil {
 		return err
@@ -47,7 +50,7 @@ func writeDirAtomic(dir string, fill func(tmp string) error) error {
 }
 
 // resolveDir returns the complete checkpoint folder for dir: dir itself, or dir.old when
-// a crash came between the two renames of writeDirAtomic.
+// a crash came between the two renames of WriteDirAtomic.
 func resolveDir(dir string) (string, error) {
 	if st, err := os.Stat(dir); err == nil {
 		if !st.IsDir() {
@@ -80,6 +83,3 @@ func syncPath(path string) error {
 	defer f.Close()
 	return f.Sync()
 }
-
-// ResolveCheckpoint returns the folder holding a run's latest complete checkpoint.
-func ResolveCheckpoint(runDir string) (string, error) { return resolveDir(CheckpointDir(runDir)) }

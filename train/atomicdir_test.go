@@ -9,7 +9,7 @@ import (
 func TestWriteDirAtomicReplacesWhole(t *testing.T) {
 	dir := filepath.Join(t.TempDir(), "ckpt")
 	write := func(content string) error {
-		return writeDirAtomic(dir, func(tmp string) error {
+		return WriteDirAtomic(dir, func(tmp string) error {
 			return os.WriteFile(filepath.Join(tmp, "a"), []byte(content), 0o644)
 		})
 	}
@@ -31,12 +31,12 @@ func TestWriteDirAtomicReplacesWhole(t *testing.T) {
 
 func TestWriteDirAtomicKeepsOldOnFailure(t *testing.T) {
 	dir := filepath.Join(t.TempDir(), "ckpt")
-	if err := writeDirAtomic(dir, func(tmp string) error {
+	if err := WriteDirAtomic(dir, func(tmp string) error {
 		return os.WriteFile(filepath.Join(tmp, "a"), []byte("good"), 0o644)
 	}); err != nil {
 		t.Fatal(err)
 	}
-	if err := writeDirAtomic(dir, func(tmp string) error { return os.ErrPermission }); err == nil {
+	if err := WriteDirAtomic(dir, func(tmp string) error { return os.ErrPermission }); err == nil {
 		t.Fatal("failure not reported")
 	}
 	got, _ := os.ReadFile(filepath.Join(dir, "a"))

@@ -1,14 +1,9 @@
 package train
 
 import (
+	"bufio"
 	"encoding/json"
-	"fmt"
-	"image/color"
 	"os"
-
-	"gonum.org/v1/plot"
-	"gonum.org/v1/plot/plotter"
-	"gonum.org/v1/plot/vg"
 )
 
 // Record is one line of metrics.jsonl. Validation fields are set on evaluation steps.
@@ -39,44 +34,23 @@ func appendRecord(path string, r Record) error {
 	return f.Close()
 }
 
-// plotLoss draws the training and validation loss against step as a PNG.
-func plotLoss(path, title string, recs []Record) error {
-	p := plot.New()
-	p.Title.Text = title
-	p.X.Label.Text = "step"
-	p.Y.Label.Text = "loss (nats/token)"
-	var trainPts, valPts plotter.XYs
-	for _, r := range recs {
-		if r.Loss > 0 {
-			trainPts = append(trainPts, plotter.XY{X: float64(r.Step), Y: r.Loss})
-		}
-		if r.ValLoss > 0 {
-			valPts = append(valPts, plotter.XY{X: float64(r.Step), Y: r.ValLoss})
-		}
-	}
-	if len(trainPts) == 0 {
-		return errNothingToPlot
-	}
-	tl, err := plotter.NewLine(trainPts)
+// ReadMetrics reads metrics.jsonl.
+func ReadMetrics(path string) ([]Record, error) {
+	f, err := os.Open(path)
 	if err != nil {
-		return err
+		return nil, err
 	}
-	tl.Color = color.RGBA{R: 0x1f, G: 0x77, B: 0xb4, A: 0xff}
-	p.Add(tl)
-	p.Legend.Add("train", tl)
-	if len(valPts) > 0 {
-		vl, vp, err := plotter.NewLinePoints(valPts)
-		if err != nil {
-			return err
+	defer f.Close()
+	var out []Record
+	sc := bufio.NewScanner(f)
+	for sc.Scan() {
+		var r Record
+		if err := json.Unmarshal(sc.Bytes(), &r); err != nil {
+			// A line cut short by a kill is the only thing that can be malformed; the
+			// records before it stand.
+			break
 		}
-		vl.Color = color.RGBA{R: 0xd6, G: 0x27, B: 0x28, A: 0xff}
-		vp.Color = vl.Color
-		vl.Dashes = []vg.Length{vg.Points(4), vg.Points(2)}
-		p.Add(vl, vp)
-		p.Legend.Add("validation", vl)
+		out = append(out, r)
 	}
-	p.Add(plotter.NewGrid())
-	return p.Save(8*vg.Inch, 5*vg.Inch, path)
+	return out, sc.Err()
 }
-
-var errNothingToPlot = fmt.Errorf("no losses to plot")

@@ -1,24 +1,17 @@
 package train
 
 import (
-	"bufio"
 	"context"
-	"encoding/json"
-	"errors"
 	"fmt"
-	"io"
 	"os"
-	"path/filepath"
 	"time"
-
-	"github.com/schollz/progressbar/v3"
 
 	"github.com/hungry-ssm/hungry/autograd"
 	"github.com/hungry-ssm/hungry/data"
 	"github.com/hungry-ssm/hungry/tensor"
 )
 
-// Run is one training run writing into Dir: checkpoint/, metrics.jsonl and loss.png.
+// Run is one training run in the folder Dir (laid out as Folder says).
 type Run struct {
 	Dir     string
 	Model   Model
@@ -28,11 +21,11 @@ type Run struct {
 	Val        *data.Validation
 	TokenBytes func(int32) int
 	Opts       Options
-	// SaveModel writes the model's own files (config, weights, tokenizer) into a folder.
+	// SaveModel writes the model's own files (config, weights, tokenizer) plainly into a
+	// checkpoint's folder, which WriteDirAtomic then swaps in whole.
 	SaveModel func(dir string) error
-	// Out receives progress: a bar when Terminal is set, plain log lines otherwise.
-	Out      io.Writer
-	Terminal bool
+	// Events, when set, receives the loop's progress (see Event) on the loop's goroutine.
+	Events func(Event)
 }
 
 // Summary is what a run achieved.
@@ -45,197 +38,200 @@ type Summary struct {
 	Val          EvalResult
 }
 
-// CheckpointDir is the folder of a run's latest checkpoint.
-func CheckpointDir(runDir string) string { return filepath.Join(runDir, "checkpoint") }
-
-// trainerState is the loop's own part of a checkpoint (trainer.json).
-type trainerState struct {
-	Step       int     `json:"step"`
-	TotalSteps int     `json:"total_steps"`
-	Tokens     int64   `json:"tokens"`
-	ElapsedSec float64 `json:"elapsed_s"`
-	OptStep    int     `json:"optimizer_step"`
-	Sampler    []byte  `json:"sampler"`
-	DropoutRNG []byte  `json:"dropout_rng"`
-	Options    Options `json:"options"`
-}
-
-const (
-	trainerFile   = "trainer.json"
-	optimizerFile = "optimizer.safetensors"
-)
-
 // Train runs until the step or time budget is spent, the context is cancelled (then it
 // saves a checkpoint and returns ErrInterrupted) or something fails. With resume set it
 // continues from the run's checkpoint, which must come from the same model.
 func (r *Run) Train(ctx context.Context, resume bool) (Summary, error) {
-	opts := r.Opts
-	opts.defaults()
-	if err := opts.Validate(); err != nil {
-		return Summary{}, err
-	}
-	if err := os.MkdirAll(r.Dir, 0o755); err != nil {
-		return Summary{}, fmt.Errorf("cannot create the run folder: %w", err)
-	}
-	metricsPath := filepath.Join(r.Dir, "metrics.jsonl")
-
-	var st trainerState
-	var stepper *Stepper
-	if resume {
-		dir, err := resolveDir(CheckpointDir(r.Dir))
-		if err != nil {
-			return Summary{}, err
-		}
-		if st, err = readTrainerState(dir); err != nil {
-			return Summary{}, err
-		}
-		stepper = NewStepper(r.Model, st.Options, st.TotalSteps)
-		if err := r.restore(dir, st, stepper); err != nil {
-			return Summary{}, err
-		}
-		opts = st.Options
-		if err := truncateMetrics(metricsPath, st.Step); err != nil {
-			return Summary{}, err
-		}
-	} else {
-		_ = os.Remove(metricsPath)
-		st.Options = opts
-		st.TotalSteps = opts.Steps
-		if st.TotalSteps == 0 {
-			per, err := r.timeStep(opts)
-			if err != nil {
-				return Summary{}, err
-			}
-			// Leave a tenth of the budget for validation passes and checkpoints.
-			st.TotalSteps = max(1, int(0.9*opts.Time.Seconds()/per.Seconds()))
-		}
-		stepper = NewStepper(r.Model, opts, st.TotalSteps)
-	}
-
-	start := time.Now()
-	prior := time.Duration(st.ElapsedSec * float64(time.Second))
-	elapsed := func() time.Duration { return prior + time.Since(start) }
-	tokensPerStep := int64(opts.Batch * opts.Context * opts.Accum)
-	var bar *progressbar.ProgressBar
-	if r.Terminal && r.Out != nil {
-		bar = progressbar.NewOptions(st.TotalSteps, progressbar.OptionSetWriter(r.Out),
-			progressbar.OptionShowCount(), progressbar.OptionSetPredictTime(true),
-			progressbar.OptionSetElapsedTime(true), progressbar.OptionFullWidth(),
-			progressbar.OptionThrottle(200*time.Millisecond))
-		_ = bar.Set(st.Step)
-	}
-	logf := func(format string, args ...any) {
-		if r.Out == nil {
-			return
-		}
-		if bar != nil {
-			_ = bar.Clear()
-		}
-		fmt.Fprintf(r.Out, format+"\n", args...)
-	}
-
-	var recs []Record
-	save := func() error {
-		st.Step = stepper.Step
-		st.ElapsedSec = elapsed().Seconds()
-		return r.checkpoint(st, stepper)
-	}
-	evaluate := func(maxBatches int) (EvalResult, error) {
-		return Evaluate(r.Model, r.Val, r.TokenBytes, maxBatches)
-	}
-
-	var last StepResult
-	winStart, winTokens := time.Now(), int64(0)
-	stopByTime := opts.Steps == 0 && opts.Time > 0
-	// finalEval estimates the closing validation pass over the whole split from the last
-	// partial one, so a time-bounded run ends, evaluation included, within its budget.
-	var finalEval time.Duration
-	for stepper.Step < st.TotalSteps {
-		if err := ctx.Err(); err != nil {
-			if err := save(); err != nil {
-				return Summary{}, fmt.Errorf("interrupted, and the checkpoint failed: %w", err)
-			}
-			logf("interrupted at step %d; checkpoint saved in %s", stepper.Step, CheckpointDir(r.Dir))
-			return Summary{}, ErrInterrupted
-		}
-		if stopByTime && elapsed()+finalEval >= opts.Time {
-			break
-		}
-		res, err := stepper.Run(r.Batches.Next)
-		if err != nil {
-			return Summary{}, err
-		}
-		last = res
-		st.Tokens += tokensPerStep
-		winTokens += tokensPerStep
-		step := stepper.Step
-		if bar != nil {
-			bar.Describe(fmt.Sprintf("loss %.3f", res.Loss))
-			_ = bar.Set(step)
-		}
-		if step%opts.LogEvery == 0 || step == st.TotalSteps {
-			tps := float64(winTokens) / time.Since(winStart).Seconds()
-			rec := Record{Step: step, Tokens: st.Tokens, Loss: res.Loss, LR: res.LR, GradNorm: res.GradNorm,
-				TokensPerSec: tps, ElapsedSec: elapsed().Seconds()}
-			if opts.EvalEvery > 0 && step%opts.EvalEvery == 0 && step != st.TotalSteps {
-				t0 := time.Now()
-				ev, err := evaluate(opts.EvalBatches)
-				if n := r.Val.NumBatches(); opts.EvalBatches > 0 && opts.EvalBatches < n {
-					finalEval = time.Since(t0) * time.Duration(n) / time.Duration(opts.EvalBatches)
-				} else {
-					finalEval = time.Since(t0)
-				}
-				if err != nil {
-					return Summary{}, err
-				}
-				rec.ValLoss, rec.ValPPL, rec.ValBPB = ev.NLL, ev.PPL(), ev.BPB
-			}
-			if err := appendRecord(metricsPath, rec); err != nil {
-				return Summary{}, err
-			}
-			recs = append(recs, rec)
-			if bar == nil {
-				line := fmt.Sprintf("step %d/%d  loss %.4f  lr %.2e  %.0f tok/s  %s", step, st.TotalSteps, res.Loss, res.LR, tps, elapsed().Round(time.Second))
-				if rec.ValLoss > 0 {
-					line += fmt.Sprintf("  val ppl %.2f  bpb %.3f", rec.ValPPL, rec.ValBPB)
-				}
-				logf("%s", line)
-			} else if rec.ValLoss > 0 {
-				logf("step %d: validation ppl %.2f, %.3f bits/byte", step, rec.ValPPL, rec.ValBPB)
-			}
-			winStart, winTokens = time.Now(), 0
-		}
-		if opts.CheckpointEvery > 0 && step%opts.CheckpointEvery == 0 {
-			if err := save(); err != nil {
-				return Summary{}, fmt.Errorf("checkpoint at step %d: %w", step, err)
-			}
-		}
-	}
-	if bar != nil {
-		_ = bar.Finish()
-		fmt.Fprintln(r.Out)
-	}
-
-	ev, err := evaluate(0)
+	l, err := r.begin(resume)
 	if err != nil {
 		return Summary{}, err
 	}
-	final := Record{Step: stepper.Step, Tokens: st.Tokens, ElapsedSec: elapsed().Seconds(), ValLoss: ev.NLL, ValPPL: ev.PPL(), ValBPB: ev.BPB}
-	if err := appendRecord(metricsPath, final); err != nil {
-		return Summary{}, err
-	}
-	if err := save(); err != nil {
-		return Summary{}, fmt.Errorf("final checkpoint: %w", err)
-	}
-	all, err := ReadMetrics(metricsPath)
-	if err == nil && len(all) > 0 {
-		if err := plotLoss(filepath.Join(r.Dir, "loss.png"), filepath.Base(r.Dir), all); err != nil && !errors.Is(err, errNothingToPlot) {
-			return Summary{}, fmt.Errorf("loss plot: %w", err)
+	l.emit(Started{Step: l.stepper.Step, TotalSteps: l.st.TotalSteps, Resumed: resume})
+	stopByTime := l.opts.Steps == 0 && l.opts.Time > 0
+	var last StepResult
+	for l.stepper.Step < l.st.TotalSteps {
+		if ctx.Err() != nil {
+			return Summary{}, l.interrupt()
+		}
+		if stopByTime && l.elapsed()+l.finalEval >= l.opts.Time {
+			break
+		}
+		if last, err = l.step(); err != nil {
+			return Summary{}, err
 		}
 	}
-	el := elapsed()
-	return Summary{Steps: stepper.Step, Tokens: st.Tokens, Elapsed: el,
-		TokensPerSec: float64(st.Tokens) / el.Seconds(), LastLoss: last.Loss, Val: ev}, nil
+	l.emit(Stopped{Step: l.stepper.Step, TotalSteps: l.st.TotalSteps})
+	return l.finish(last)
+}
+
+// loop is the state one call of Train carries from step to step.
+type loop struct {
+	*Run
+	folder  Folder
+	opts    Options
+	st      trainerState
+	stepper *Stepper
+	// The run's training time is prior (from before a resumption) plus the time since start.
+	start time.Time
+	prior time.Duration
+	// finalEval estimates the closing validation pass over the whole split from the last
+	// partial one, so a time-bounded run ends, evaluation included, within its budget.
+	finalEval time.Duration
+	// winStart and winTokens measure the speed since the last metrics line.
+	winStart  time.Time
+	winTokens int64
+}
+
+// begin prepares the loop: from the run's checkpoint when resuming, otherwise from
+// scratch, timing a step first when the schedule's length must come from a time budget.
+func (r *Run) begin(resume bool) (*loop, error) {
+	opts := r.Opts
+	opts.defaults()
+	if err := opts.Validate(); err != nil {
+		return nil, err
+	}
+	if err := os.MkdirAll(r.Dir, 0o755); err != nil {
+		return nil, fmt.Errorf("cannot create the run folder: %w", err)
+	}
+	l := &loop{Run: r, folder: Folder(r.Dir)}
+	if resume {
+		dir, err := l.folder.LatestCheckpoint()
+		if err != nil {
+			return nil, err
+		}
+		if l.st, err = readTrainerState(dir); err != nil {
+			return nil, err
+		}
+		l.stepper = NewStepper(r.Model, l.st.Options, l.st.TotalSteps)
+		if err := restore(dir, l.st, l.stepper, r.Batches); err != nil {
+			return nil, err
+		}
+		opts = l.st.Options
+		if err := truncateMetrics(l.folder.Metrics(), l.st.Step); err != nil {
+			return nil, err
+		}
+	} else {
+		_ = os.Remove(l.folder.Metrics())
+		l.st.Options, l.st.TotalSteps = opts, opts.Steps
+		if l.st.TotalSteps == 0 {
+			per, err := r.timeStep(opts)
+			if err != nil {
+				return nil, err
+			}
+			// Leave a tenth of the budget for validation passes and checkpoints.
+			l.st.TotalSteps = max(1, int(0.9*opts.Time.Seconds()/per.Seconds()))
+		}
+		l.stepper = NewStepper(r.Model, opts, l.st.TotalSteps)
+	}
+	l.opts = opts
+	l.prior = time.Duration(l.st.ElapsedSec * float64(time.Second))
+	l.start, l.winStart = time.Now(), time.Now()
+	return l, nil
+}
+
+func (l *loop) elapsed() time.Duration { return l.prior + time.Since(l.start) }
+
+func (l *loop) emit(e Event) {
+	if l.Events != nil {
+		l.Events(e)
+	}
+}
+
+// step runs one optimizer step, then writes the metrics line and the checkpoint that are
+// due.
+func (l *loop) step() (StepResult, error) {
+	res, err := l.stepper.Run(l.Batches.Next)
+	if err != nil {
+		return res, err
+	}
+	tokens := int64(l.opts.Batch * l.opts.Context * l.opts.Accum)
+	l.st.Tokens += tokens
+	l.winTokens += tokens
+	step := l.stepper.Step
+	l.emit(Stepped{Step: step, TotalSteps: l.st.TotalSteps, Result: res, Tokens: l.st.Tokens})
+	if step%l.opts.LogEvery == 0 || step == l.st.TotalSteps {
+		if err := l.log(res); err != nil {
+			return res, err
+		}
+	}
+	if l.opts.CheckpointEvery > 0 && step%l.opts.CheckpointEvery == 0 {
+		if err := l.save(false); err != nil {
+			return res, fmt.Errorf("checkpoint at step %d: %w", step, err)
+		}
+	}
+	return res, nil
+}
+
+// log writes a metrics line, with a partial validation pass on evaluation steps (the
+// last step's full one comes in finish).
+func (l *loop) log(res StepResult) error {
+	step := l.stepper.Step
+	rec := Record{Step: step, Tokens: l.st.Tokens, Loss: res.Loss, LR: res.LR, GradNorm: res.GradNorm,
+		TokensPerSec: float64(l.winTokens) / time.Since(l.winStart).Seconds(), ElapsedSec: l.elapsed().Seconds()}
+	if l.opts.EvalEvery > 0 && step%l.opts.EvalEvery == 0 && step != l.st.TotalSteps {
+		ev, err := l.evaluatePartial()
+		if err != nil {
+			return err
+		}
+		rec.ValLoss, rec.ValPPL, rec.ValBPB = ev.NLL, ev.PPL(), ev.BPB
+	}
+	if err := appendRecord(l.folder.Metrics(), rec); err != nil {
+		return err
+	}
+	l.emit(Logged{Record: rec, TotalSteps: l.st.TotalSteps, Elapsed: l.elapsed()})
+	l.winStart, l.winTokens = time.Now(), 0
+	return nil
+}
+
+// evaluatePartial scores at most EvalBatches validation batches and scales the time it
+// took to the whole split for finalEval.
+func (l *loop) evaluatePartial() (EvalResult, error) {
+	t0 := time.Now()
+	ev, err := Evaluate(l.Model, l.Val, l.TokenBytes, l.opts.EvalBatches)
+	if n := l.Val.NumBatches(); l.opts.EvalBatches > 0 && l.opts.EvalBatches < n {
+		l.finalEval = time.Since(t0) * time.Duration(n) / time.Duration(l.opts.EvalBatches)
+	} else {
+		l.finalEval = time.Since(t0)
+	}
+	return ev, err
+}
+
+// save writes a checkpoint of the current step.
+func (l *loop) save(interrupted bool) error {
+	l.st.Step = l.stepper.Step
+	l.st.ElapsedSec = l.elapsed().Seconds()
+	if err := l.folder.saveCheckpoint(l.st, l.stepper, l.Batches, l.SaveModel); err != nil {
+		return err
+	}
+	l.emit(Saved{Step: l.st.Step, Dir: l.folder.Checkpoint(), Interrupted: interrupted})
+	return nil
+}
+
+// interrupt checkpoints a cancelled run.
+func (l *loop) interrupt() error {
+	if err := l.save(true); err != nil {
+		return fmt.Errorf("interrupted, and the checkpoint failed: %w", err)
+	}
+	return ErrInterrupted
+}
+
+// finish scores the whole validation split, logs it and writes the final checkpoint.
+func (l *loop) finish(last StepResult) (Summary, error) {
+	ev, err := Evaluate(l.Model, l.Val, l.TokenBytes, 0)
+	if err != nil {
+		return Summary{}, err
+	}
+	final := Record{Step: l.stepper.Step, Tokens: l.st.Tokens, ElapsedSec: l.elapsed().Seconds(), ValLoss: ev.NLL, ValPPL: ev.PPL(), ValBPB: ev.BPB}
+	if err := appendRecord(l.folder.Metrics(), final); err != nil {
+		return Summary{}, err
+	}
+	l.emit(Logged{Record: final, TotalSteps: l.st.TotalSteps, Elapsed: l.elapsed(), Final: true})
+	if err := l.save(false); err != nil {
+		return Summary{}, fmt.Errorf("final checkpoint: %w", err)
+	}
+	el := l.elapsed()
+	return Summary{Steps: l.stepper.Step, Tokens: l.st.Tokens, Elapsed: el,
+		TokensPerSec: float64(l.st.Tokens) / el.Seconds(), LastLoss: last.Loss, Val: ev}, nil
 }
 
 // timeStep measures one forward and backward pass on a dummy batch, after one untimed
@@ -262,119 +258,4 @@ func (r *Run) timeStep(opts Options) (time.Duration, error) {
 		p.ZeroGrad()
 	}
 	return per * time.Duration(opts.Accum), nil
-}
-
-func (r *Run) checkpoint(st trainerState, s *Stepper) error {
-	sampler, err := r.Batches.MarshalBinary()
-	if err != nil {
-		return err
-	}
-	drop, err := s.DropRNG.MarshalBinary()
-	if err != nil {
-		return err
-	}
-	st.Sampler, st.DropoutRNG = sampler, drop
-	state, optStep := s.Opt.State()
-	st.OptStep = optStep
-	return writeDirAtomic(CheckpointDir(r.Dir), func(tmp string) error {
-		if err := r.SaveModel(tmp); err != nil {
-			return err
-		}
-		if err := saveTensors(filepath.Join(tmp, optimizerFile), state); err != nil {
-			return err
-		}
-		b, err := json.MarshalIndent(st, "", "  ")
-		if err != nil {
-			return err
-		}
-		return os.WriteFile(filepath.Join(tmp, trainerFile), b, 0o644)
-	})
-}
-
-func readTrainerState(dir string) (trainerState, error) {
-	var st trainerState
-	b, err := os.ReadFile(filepath.Join(dir, trainerFile))
-	if err != nil {
-		return st, fmt.Errorf("checkpoint has no trainer state: %w", err)
-	}
-	if err := json.Unmarshal(b, &st); err != nil {
-		return st, fmt.Errorf("checkpoint %s is corrupt: %w", filepath.Join(dir, trainerFile), err)
-	}
-	if st.Step < 0 || st.TotalSteps <= 0 || st.Step > st.TotalSteps {
-		return st, fmt.Errorf("checkpoint %s is corrupt: step %d of %d", filepath.Join(dir, trainerFile), st.Step, st.TotalSteps)
-	}
-	return st, nil
-}
-
-func (r *Run) restore(dir string, st trainerState, s *Stepper) error {
-	state, err := loadTensors(filepath.Join(dir, optimizerFile))
-	if err != nil {
-		return err
-	}
-	if err := s.Opt.LoadState(state, st.OptStep); err != nil {
-		return err
-	}
-	if err := r.Batches.UnmarshalBinary(st.Sampler); err != nil {
-		return fmt.Errorf("checkpoint sampler state: %w", err)
-	}
-	if err := s.DropRNG.UnmarshalBinary(st.DropoutRNG); err != nil {
-		return fmt.Errorf("checkpoint dropout state: %w", err)
-	}
-	s.Step = st.Step
-	return nil
-}
-
-// ReadMetrics reads metrics.jsonl.
-func ReadMetrics(path string) ([]Record, error) {
-	f, err := os.Open(path)
-	if err != nil {
-		return nil, err
-	}
-	defer f.Close()
-	var out []Record
-	sc := bufio.NewScanner(f)
-	for sc.Scan() {
-		var r Record
-		if err := json.Unmarshal(sc.Bytes(), &r); err != nil {
-			// A line cut short by a kill is the only thing that can be malformed; the
-			// records before it stand.
-			break
-		}
-		out = append(out, r)
-	}
-	return out, sc.Err()
-}
-
-// truncateMetrics drops records after step, written by a run that died after its last
-// checkpoint, so a resumed run does not log those steps twice.
-func truncateMetrics(path string, step int) error {
-	recs, err := ReadMetrics(path)
-	if errors.Is(err, os.ErrNotExist) {
-		return nil
-	}
-	if err != nil {
-		return err
-	}
-	var buf []byte
-	for _, r := range recs {
-		if r.Step <= step {
-			b, _ := json.Marshal(r)
-			buf = append(append(buf, b...), '\n')
-		}
-	}
-	return os.WriteFile(path, buf, 0o644)
-}
-
-// CheckpointOptions returns the options a run was started with, from its latest
-// checkpoint, so that a resumed run draws the same batches.
-func CheckpointOptions(runDir string) (Options, error) {
-	dir, err := ResolveCheckpoint(runDir)
-	if err != nil {
-		return Options{}, err
-	}
-	st, err := readTrainerState(dir)
-	if err != nil {
-		return Options{}, err
-	}
-	return st.Options, nil
 }

@@ -1,13 +1,17 @@
 package train
 
 import (
+	"bufio"
+	"errors"
 	"fmt"
+	"os"
 
 	"github.com/hungry-ssm/hungry/safetensors"
 	"github.com/hungry-ssm/hungry/tensor"
 )
 
-// saveTensors writes named tensors as F32 safetensors, atomically.
+// saveTensors writes named tensors as F32 safetensors into a new file. It writes plainly:
+// WriteDirAtomic makes the checkpoint that holds the file atomic.
 func saveTensors(path string, ts map[string]*tensor.Tensor) error {
 	out := make(map[string]safetensors.Tensor, len(ts))
 	for name, t := range ts {
@@ -17,7 +21,15 @@ func saveTensors(path string, ts map[string]*tensor.Tensor) error {
 		}
 		out[name] = st
 	}
-	return safetensors.WriteFileAtomic(path, out, nil)
+	f, err := os.Create(path)
+	if err != nil {
+		return err
+	}
+	w := bufio.NewWriterSize(f, 1<<20)
+	if err := safetensors.Write(w, out, nil); err != nil {
+		return errors.Join(err, f.Close())
+	}
+	return errors.Join(w.Flush(), f.Close())
 }
 
 // loadTensors reads every tensor of a safetensors file onto the CPU.

@@ -1,6 +1,8 @@
 // Package train runs the training loop: batches in, loss out, gradients, clipping and an
 // optimizer step, with periodic validation, atomic checkpoints, exact resumption and a
-// stop on the first non-finite loss or gradient.
+// stop on the first non-finite loss or gradient. The loop reports what it does as events
+// (Event) and draws nothing; Folder is the layout of a run's folder, which it alone
+// writes.
 package train
 
 import (
@@ -104,63 +106,25 @@ func (o Options) Validate() error {
 	return nil
 }
 
-// ParamGroups splits parameters the way the paper's code does: weight decay on matrices
-// and embeddings only; none on biases, LayerNorm weights and the SSM parameters A, B, dt
-// and D; and the SSM kernel parameters (A, B, dt) at min(lr, 1e-3).
+// ParamGroups splits parameters the way the paper's code does, by the class their layer
+// gave them: weight decay on matrices and embeddings only; none on biases, LayerNorm
+// weights and the SSM parameters A, B, dt and D; and the SSM kernel parameters (A, B, dt)
+// at ssmLR, min(lr, 1e-3) by default.
 func ParamGroups(params []*autograd.Var, lr, ssmLR, wd float64) []optim.Group {
 	decay := optim.Group{Name: "decay", LR: lr, WeightDecay: wd}
 	plain := optim.Group{Name: "no_decay", LR: lr}
 	ssm := optim.Group{Name: "ssm", LR: ssmLR}
 	for _, p := range params {
-		switch ParamKind(p.Name) {
-		case KindSSMKernel:
+		switch p.Class {
+		case autograd.ClassSSM:
 			ssm.Params = append(ssm.Params, p)
-		case KindNoDecay:
+		case autograd.ClassNoDecay:
 			plain.Params = append(plain.Params, p)
 		default:
 			decay.Params = append(decay.Params, p)
 		}
 	}
 	return []optim.Group{decay, plain, ssm}
-}
-
-// Parameter kinds for ParamGroups.
-const (
-	KindDecay = iota
-	KindNoDecay
-	KindSSMKernel
-)
-
-// ParamKind classifies a parameter by its official checkpoint name.
-func ParamKind(name string) int {
-	switch {
-	case hasSuffix(name, ".kernel.kernel.log_dt", ".kernel.kernel.inv_A_real", ".kernel.kernel.A_imag",
-		".kernel.kernel.B", "ssm_k_kernel.kernel.B"):
-		return KindSSMKernel
-	case hasSuffix(name, ".bias", ".ssm_k_D", ".D") || hasAny(name, "norm", "ln_f"):
-		return KindNoDecay
-	}
-	return KindDecay
-}
-
-func hasSuffix(s string, suffixes ...string) bool {
-	for _, x := range suffixes {
-		if len(s) >= len(x) && s[len(s)-len(x):] == x {
-			return true
-		}
-	}
-	return false
-}
-
-func hasAny(s string, parts ...string) bool {
-	for _, p := range parts {
-		for i := 0; i+len(p) <= len(s); i++ {
-			if s[i:i+len(p)] == p {
-				return true
-			}
-		}
-	}
-	return false
 }
 
 // NonFiniteError reports the first NaN or Inf seen, with the step and the tensor.

@@ -7,38 +7,73 @@ import (
 	"testing"
 	"time"
 
+	"github.com/hungry-ssm/hungry/autograd"
 	"github.com/hungry-ssm/hungry/data"
 	"github.com/hungry-ssm/hungry/model"
+	"github.com/hungry-ssm/hungry/optim"
 	"github.com/hungry-ssm/hungry/tensor"
 	"github.com/hungry-ssm/hungry/train"
 )
 
-func TestParamKind(t *testing.T) {
-	for name, want := range map[string]int{
-		"backbone.embeddings.word_embeddings.weight":              train.KindDecay,
-		"backbone.layers.0.mixer.q_proj.weight":                   train.KindDecay,
-		"backbone.layers.0.mixer.q_proj.bias":                     train.KindNoDecay,
-		"backbone.layers.0.norm1.weight":                          train.KindNoDecay,
-		"backbone.ln_f.weight":                                    train.KindNoDecay,
-		"backbone.layers.0.mixer.ssm_k_D":                         train.KindNoDecay,
-		"backbone.layers.0.mixer.D":                               train.KindNoDecay,
-		"backbone.layers.0.mixer.kernel.kernel.log_dt":            train.KindSSMKernel,
-		"backbone.layers.0.mixer.kernel.kernel.inv_A_real":        train.KindSSMKernel,
-		"backbone.layers.0.mixer.kernel.kernel.A_imag":            train.KindSSMKernel,
-		"backbone.layers.0.mixer.kernel.kernel.B":                 train.KindSSMKernel,
-		"backbone.layers.0.mixer.ssm_k_kernel.kernel.B":           train.KindSSMKernel,
-		"backbone.layers.1.mixer.Wqkv.weight":                     train.KindDecay,
-		"backbone.embeddings.position_embeddings.weight":          train.KindDecay,
-		"backbone.layers.1.mlp.fc2.weight":                        train.KindDecay,
-		"backbone.layers.0.mixer.kernel.kernel.C":                 train.KindDecay,
-		"backbone.layers.0.mixer.ssm_k_kernel.kernel.C":           train.KindDecay,
-		"backbone.layers.0.mixer.output_linear.weight":            train.KindDecay,
-		"backbone.layers.0.mixer.output_linear.bias":              train.KindNoDecay,
-		"backbone.layers.0.norm2.bias":                            train.KindNoDecay,
-		"backbone.layers.0.mixer.kernel.kernel.log_dt.extra_copy": train.KindDecay,
-	} {
-		if got := train.ParamKind(name); got != want {
-			t.Errorf("ParamKind(%q) = %d, want %d", name, got, want)
+// nameKind is how parameters were grouped before layers tagged them: by their official
+// checkpoint names. It stays here as the reference the tags must reproduce.
+func nameKind(name string) autograd.ParamClass {
+	hasSuffix := func(suffixes ...string) bool {
+		for _, x := range suffixes {
+			if strings.HasSuffix(name, x) {
+				return true
+			}
+		}
+		return false
+	}
+	switch {
+	case hasSuffix(".kernel.kernel.log_dt", ".kernel.kernel.inv_A_real", ".kernel.kernel.A_imag",
+		".kernel.kernel.B", "ssm_k_kernel.kernel.B"):
+		return autograd.ClassSSM
+	case hasSuffix(".bias", ".ssm_k_D", ".D") || strings.Contains(name, "norm") || strings.Contains(name, "ln_f"):
+		return autograd.ClassNoDecay
+	}
+	return autograd.ClassDecay
+}
+
+// TestParamGroupsMatchTheNameRules builds a model of every family and checks that the
+// classes its layers gave the parameters make the same optimizer groups, in the same
+// order, as the name rules did.
+func TestParamGroupsMatchTheNameRules(t *testing.T) {
+	for _, tc := range paramGroupConfigs() {
+		m, err := model.New(tc.cfg, tensor.NewCPU(1), 1)
+		if err != nil {
+			t.Fatalf("%s: %v", tc.name, err)
+		}
+		got := train.ParamGroups(m.Params(), 3e-3, 1e-3, 0.1)
+		want := []optim.Group{{Name: "decay", LR: 3e-3, WeightDecay: 0.1}, {Name: "no_decay", LR: 3e-3}, {Name: "ssm", LR: 1e-3}}
+		for _, p := range m.Params() {
+			k := nameKind(p.Name)
+			want[k].Params = append(want[k].Params, p)
+		}
+		if len(got) != len(want) {
+			t.Fatalf("%s: %d groups, want %d", tc.name, len(got), len(want))
+		}
+		seen := map[autograd.ParamClass]bool{}
+		for i := range want {
+			g, w := got[i], want[i]
+			if g.Name != w.Name || g.LR != w.LR || g.WeightDecay != w.WeightDecay {
+				t.Errorf("%s: group %d is %s (lr %g, wd %g), want %s (lr %g, wd %g)", tc.name, i, g.Name, g.LR, g.WeightDecay, w.Name, w.LR, w.WeightDecay)
+			}
+			seen[autograd.ParamClass(i)] = len(w.Params) > 0
+			if len(g.Params) != len(w.Params) {
+				t.Errorf("%s: group %s has %d parameters, want %d", tc.name, w.Name, len(g.Params), len(w.Params))
+				continue
+			}
+			for j := range w.Params {
+				if g.Params[j] != w.Params[j] {
+					t.Errorf("%s: group %s holds %s at %d, want %s", tc.name, w.Name, g.Params[j].Name, j, w.Params[j].Name)
+				}
+			}
+		}
+		// Every family has matrices and biases; the SSM group is empty only without SSMs.
+		if !seen[autograd.ClassDecay] || !seen[autograd.ClassNoDecay] || seen[autograd.ClassSSM] != tc.ssm {
+			t.Errorf("%s: groups filled %v; the comparison would not catch a misfiled class", tc.name, seen)
 		}
 	}
 }
@@ -182,5 +217,36 @@ func TestEvaluateBitsPerByte(t *testing.T) {
 	}
 	if part.Tokens >= one.Tokens || part.Tokens == 0 {
 		t.Errorf("one batch scored %d of %d tokens", part.Tokens, one.Tokens)
+	}
+}
+
+type paramGroupConfig struct {
+	name string
+	cfg  model.Config
+	ssm  bool // whether the model has SSM kernel parameters
+}
+
+// paramGroupConfigs are small models of every family, with the variations that add
+// parameters: untied head, learned positions, multi-head H3.
+func paramGroupConfigs() []paramGroupConfig {
+	base := model.DefaultConfig()
+	base.DModel, base.NLayer, base.DInner, base.VocabSize, base.DState, base.AttnNHeads = 8, 3, 16, 11, 8, 2
+	h3 := base
+	multi := base
+	multi.HeadDim = 2
+	untied := base
+	untied.TieWordEmbeddings = false
+	hybrid := base
+	hybrid.AttnLayerIdx = []int{1}
+	transformer := base
+	transformer.AttnLayerIdx, transformer.MaxPositionEmbeddings = []int{0, 1, 2}, 16
+	s4d := base
+	s4d.Mixer = model.MixerS4D
+	shift := base
+	shift.Mixer = model.MixerShift
+	return []paramGroupConfig{
+		{"h3", h3, true}, {"h3 head_dim 2", multi, true}, {"h3 untied", untied, true},
+		{"hybrid", hybrid, true}, {"transformer", transformer, false},
+		{"s4d", s4d, true}, {"shift", shift, true},
 	}
 }

@@ -82,6 +82,10 @@ func TestResumeAfterSIGKILLReproducesTheUninterruptedRun(t *testing.T) {
 	if err := whole.Run(); err != nil {
 		t.Fatalf("uninterrupted run: %v\n%s", err, stderr.String())
 	}
+	// The command, not the training loop, draws the plot.
+	if png, err := os.ReadFile(filepath.Join(out, "whole", "loss.png")); err != nil || !bytes.HasPrefix(png, []byte("\x89PNG")) {
+		t.Errorf("no loss plot after the run: %v", err)
+	}
 
 	killed := childCommand(t, tinyTrainArgs(corpus, out, "killed")...)
 	if err := killed.Start(); err != nil {

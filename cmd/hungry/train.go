@@ -101,7 +101,11 @@ func runTrain(args []string, stdout, stderr io.Writer) error {
 	if _, _, err := run.Data(); err != nil {
 		return &usageError{err.Error()}
 	}
-	run.Out, run.Terminal = stdout, isTerminal(stdout)
+	if isTerminal(stdout) {
+		run.Events = (&progress{out: stdout}).event
+	} else {
+		run.Events = hungry.LogEvents(stdout)
+	}
 	m, cfg := run.Model, run.Model.LM.Config
 	fmt.Fprintf(stdout, "model %s: %d layers, d_model %d, %d parameters, %s tokenizer (vocab %d), device %s\n",
 		run.Family(), cfg.NLayer, cfg.DModel, m.Parameters(), m.Tokenizer.Name(), m.Tokenizer.VocabSize(), dev.Name())
@@ -117,10 +121,13 @@ func runTrain(args []string, stdout, stderr io.Writer) error {
 	if err != nil {
 		return err
 	}
+	folder := train.Folder(run.Dir)
+	if err := plotRun(folder, filepath.Base(run.Dir)); err != nil {
+		return err
+	}
 	fmt.Fprintf(stdout, "done: %d steps, %d tokens in %s (%.0f tokens/s)\n", sum.Steps, sum.Tokens, sum.Elapsed.Round(time.Second), sum.TokensPerSec)
 	fmt.Fprintf(stdout, "validation: loss %.4f nats/token, perplexity %.3f, %.3f bits/byte (%d tokens)\n", sum.Val.NLL, sum.Val.PPL(), sum.Val.BPB, sum.Val.Tokens)
-	fmt.Fprintf(stdout, "checkpoint: %s   metrics: %s   plot: %s\n", train.CheckpointDir(run.Dir),
-		filepath.Join(run.Dir, "metrics.jsonl"), filepath.Join(run.Dir, "loss.png"))
+	fmt.Fprintf(stdout, "checkpoint: %s   metrics: %s   plot: %s\n", folder.Checkpoint(), folder.Metrics(), folder.LossPlot())
 	if *sampleLen > 0 {
 		text, err := m.Generate([]byte("\n"), *sampleLen, sample.Options{Temperature: 0.8, TopP: 0.95}, run.Options.Seed)
 		if err != nil {
