@@ -43,8 +43,16 @@ func fakeDevice(t *testing.T) *Device {
 	return dev
 }
 
-func TestCUDABackendMemoryOnFakeDriver(t *testing.T) {
-	dev := fakeDevice(t)
+// The checks below run on the purego binding here, and on gorgonia.org/cu's, over the
+// same fake libcuda, in gorgonia_fake_test.go (scripts/cuda-stub.sh).
+
+func TestCUDABackendMemoryOnFakeDriver(t *testing.T) { testFakeMemory(t, fakeDevice(t)) }
+
+func TestCUDABackendFreesUnreachableTensors(t *testing.T) { testFakeFrees(t, fakeDevice(t)) }
+
+func TestCUDABackendReportsKernelFailures(t *testing.T) { testFakeKernelFailure(t, fakeDevice(t)) }
+
+func testFakeMemory(t *testing.T, dev *Device) {
 	if dev.Name() != "cuda:0" {
 		t.Errorf("name %q", dev.Name())
 	}
@@ -70,11 +78,9 @@ func TestCUDABackendMemoryOnFakeDriver(t *testing.T) {
 	}
 }
 
-// TestCUDABackendFreesUnreachableTensors allocates far more than the fake device holds
-// (64 MiB) in tensors that become garbage at once: it passes only if their memory goes
-// back to the allocator.
-func TestCUDABackendFreesUnreachableTensors(t *testing.T) {
-	dev := fakeDevice(t)
+// testFakeFrees allocates far more than the fake device holds (64 MiB) in tensors that
+// become garbage at once: it passes only if their memory goes back to the allocator.
+func testFakeFrees(t *testing.T, dev *Device) {
 	const words = 1 << 20 // 4 MiB
 	for i := 0; i < 64; i++ {
 		x := dev.Zeros(words)
@@ -89,10 +95,9 @@ func TestCUDABackendFreesUnreachableTensors(t *testing.T) {
 	}
 }
 
-// TestCUDABackendReportsKernelFailures launches a kernel the fake driver cannot run: the
-// device panics with *Error carrying the driver's error.
-func TestCUDABackendReportsKernelFailures(t *testing.T) {
-	dev := fakeDevice(t)
+// testFakeKernelFailure launches a kernel the fake driver cannot run: the device panics
+// with *Error carrying the driver's error.
+func testFakeKernelFailure(t *testing.T, dev *Device) {
 	x := dev.FromHost([]float32{1, 2, 3}, 3)
 	defer func() {
 		r := recover()
