@@ -113,7 +113,7 @@ func nnKernels() []*Kernel {
 	return ks
 }
 
-// layerNormBwdDXAcc is layernorm_bwd_f32's dx, accumulated, with an optional weight.
+// layerNormBwdDXAcc is LayerNorm's input gradient, accumulated, with an optional weight.
 func layerNormBwdDXAcc() *Kernel {
 	k := newRowKernel("layernorm_bwd_dx_acc_f32",
 		"xhat = (x-mean)*rstd, g = dy*gamma (gamma == 0 as a pointer: unit scale): dx += rstd*(g - mean_j g - xhat*mean_j(g*xhat))",
