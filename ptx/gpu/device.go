@@ -224,7 +224,7 @@ func (d *Device) Launch(k *kernels.Info, grid [3]int, shared int, args []kernels
 		case "s32":
 			da[i] = driver.I32(int32(uint32(a.Bits)))
 		case "f32":
-			da[i] = driver.F32(math.Float32frombits(uint32(a.Bits)))
+			da[i] = driver.F32(a.F32())
 		default:
 			return fmt.Errorf("kernel %s: argument %d has type %q", k.Name, i, a.Type)
 		}
@@ -274,7 +274,7 @@ func (d *Device) function(k *kernels.Info) (*function, error) {
 func (d *Device) newBuffer(words int) *buffer {
 	if d.gcEvery > 0 {
 		d.sinceGC += 4 * int64(words)
-		if d.sinceGC >= d.gcEvery {
+		if d.sinceGC > d.gcEvery {
 			d.sinceGC = 0
 			d.collect()
 		}

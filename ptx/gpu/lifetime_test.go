@@ -33,7 +33,7 @@ func collectAndWait() {
 func gcStressDevice() *Device {
 	b := newInterp()
 	d := newDevice(b, driver.NewAllocator(b))
-	d.gcEvery = 1
+	d.gcEvery = 1 // bytes: every allocation of a word or more
 	d.collect = collectAndWait
 	return d
 }

@@ -1,6 +1,8 @@
 // Package drivertest checks that an implementation of driver.Backend behaves as package
 // driver documents: copies, memset, PTX loading with the JIT log in the error, kernel
-// launches with typed arguments, and the caching allocator on top.
+// launches with typed arguments, and the caching allocator on top. Both bindings run it on
+// the fake libcuda of package driver's tests (the gorgonia one through scripts/cuda-stub.sh)
+// and on a GPU.
 package drivertest
 
 import (
