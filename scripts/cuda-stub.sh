@@ -7,8 +7,10 @@
 # settings, and keeps only cuda.h (which includes nothing but libc headers) and the
 # toolkit's link stub libcuda.so. Then it
 #   - vets ptx/driver/... with -tags gorgonia against that header (this compiles the cgo code),
-#   - links the gorgonia test binary against the stub (it cannot run: gorgonia.org/cu exits
-#     at start-up without a GPU),
+#   - links the gorgonia test binary against the stub and runs it, and the GPU device's
+#     fake-driver tests built with -tags gorgonia, on package driver's fake libcuda
+#     (ptx/driver/testdata/fakecuda.c) built as libcuda.so.1: the same conformance suite
+#     (drivertest) and device checks the purego binding passes, through gorgonia.org/cu,
 #   - loads the stub with the purego binding (TestLoadStubLibrary): every entry point that
 #     package driver binds must exist in CUDA 11.8's libcuda, and its cuInit must fail with
 #     CUDA_ERROR_STUB_LIBRARY, which the package reports as ErrNoDriver.
@@ -42,10 +44,13 @@ echo "cuda-stub: CUDA 11.8 header and stub in $dir" >&2
 
 command -v "${CC:-gcc}" >/dev/null || { echo "cuda-stub: no C compiler (${CC:-gcc}) for cgo" >&2; exit 1; }
 export CGO_ENABLED=1 CGO_CFLAGS="-I$dir/include" CGO_LDFLAGS="-L$dir/stubs"
-go vet -tags gorgonia ./ptx/driver/...
+go vet -tags gorgonia ./ptx/driver/... ./ptx/gpu/...
 bin=$(mktemp -d)
 go test -tags gorgonia -c -o "$bin/gorgonia.test" ./ptx/driver/gorgonia
+"${CC:-gcc}" -shared -fPIC -O1 -Wl,-soname,libcuda.so.1 -o "$bin/libcuda.so.1" ptx/driver/testdata/fakecuda.c
+LD_LIBRARY_PATH="$bin" "$bin/gorgonia.test" -test.count=1 -test.v | grep -E '^(--- |ok|FAIL|PASS)'
+LD_LIBRARY_PATH="$bin" go test -tags gorgonia -count=1 -run 'FakeDriver|CUDABackend' -v ./ptx/gpu | grep -E '^(--- |ok|FAIL|PASS)'
 rm -rf "$bin"
 HUNGRY_CUDA_STUB="$dir/stubs/libcuda.so" go test -count=1 -run 'TestLoadStubLibrary' -v ./ptx/driver |
 	grep -E '^(--- |ok|FAIL|PASS)'
-echo "cuda-stub: gorgonia backend compiles and links; the purego binding finds every entry point" >&2
+echo "cuda-stub: gorgonia backend compiles, links and passes the fake-driver checks; the purego binding finds every entry point" >&2

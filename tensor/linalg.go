@@ -62,63 +62,89 @@ func MatMulShapes(c, a, b *Tensor, transA, transB bool) (batchShape []int, m, n,
 	return batchShape, m, n, k
 }
 
-// MatMul implements LinalgKernels.
-func (c *CPU) MatMul(out, a, b *Tensor, transA, transB, accumulate bool) {
-	batchShape, m, n, k := MatMulShapes(out, a, b, transA, transB)
-	batch := numel(batchShape)
-	beta := float32(0)
-	if accumulate {
-		beta = 1
-	}
-	lda, ldb := k, n
-	if transA {
-		lda = m
-	}
-	if transB {
-		ldb = k
-	}
-	sharedA, sharedB := a.Rank() == 2, b.Rank() == 2
-	sumOut := out.Rank() == 2 && batch > 1
-	switch {
-	case batch == 1:
-		c.gemm(transA, transB, m, n, k, a.data, lda, b.data, ldb, beta, out.data, n)
-	case sharedB && !transA && !sumOut:
-		// A batch of row blocks times one matrix is one tall product.
-		c.gemm(false, transB, batch*m, n, k, a.data, lda, b.data, ldb, beta, out.data, n)
-	case sumOut && transA && !transB && !sharedA && !sharedB:
-		// Σ_i A_iᵀ·B_i is Aᵀ·B with the batch stacked along the shared axis.
-		c.gemm(true, false, m, n, batch*k, a.data, lda, b.data, ldb, beta, out.data, n)
-	case !sumOut:
-		// Independent products: the strided kernel spreads them over the workers when the
-		// matrices are too small to split one by one.
-		sa, sb := m*k, k*n
-		if sharedA {
-			sa = 0
-		}
-		if sharedB {
-			sb = 0
-		}
-		simd.SgemmStrided(c.pool, transA, transB, batch, m, n, k, 1, a.data, sa, lda, b.data, sb, ldb, beta, out.data, m*n, n)
-	default:
-		sa, sb := m*k, k*n
-		if sharedA {
-			sa = 0
-		}
-		if sharedB {
-			sb = 0
-		}
-		// Every product adds into the one result matrix, so they run one after another.
-		for i := 0; i < batch; i++ {
-			bi := beta
-			if i > 0 {
-				bi = 1
-			}
-			c.gemm(transA, transB, m, n, k, a.data[i*sa:], lda, b.data[i*sb:], ldb, bi, out.data, n)
-		}
-	}
+// GEMM is one strided batch of products C_z = op(A_z)·op(B_z) + Beta·C_z for z < Batch,
+// row-major with leading dimensions LdA, LdB, LdC. Item z of an operand starts Off + z·Stride
+// elements into that operand's data; a stride of 0 gives every item the same matrix. The
+// items of one GEMM write disjoint results (StrideC ≥ M·N), so a device may run them in any
+// order or at once.
+type GEMM struct {
+	TransA, TransB            bool
+	M, N, K, Batch            int
+	LdA, LdB, LdC             int
+	OffA, OffB, OffC          int
+	StrideA, StrideB, StrideC int
+	Beta                      float32
 }
 
-// gemm computes C = op(A)·op(B) + beta·C for row-major matrices with leading dimensions.
-func (c *CPU) gemm(transA, transB bool, m, n, k int, a []float32, lda int, b []float32, ldb int, beta float32, out []float32, ldc int) {
-	simd.Sgemm(c.pool, transA, transB, m, n, k, 1, a, lda, b, ldb, beta, out, ldc)
+// MatMulPlan is how every device computes MatMul(c, a, b, transA, transB, accumulate): the
+// GEMM calls to make, one after another. It panics with a *ShapeError like MatMulShapes.
+//
+// A single product is one call. A batch of row blocks times one matrix is one tall
+// product; Σ_z A_zᵀ·B_z (the gradient of a shared weight) is Aᵀ·B with the batch stacked
+// along the shared axis; independent products are one strided batch. Products that all
+// add into one result matrix (the other sums over the batch) run one after another.
+func MatMulPlan(c, a, b *Tensor, transA, transB, accumulate bool) []GEMM {
+	batchShape, m, n, k := MatMulShapes(c, a, b, transA, transB)
+	batch := numel(batchShape)
+	if batch == 0 {
+		return nil
+	}
+	g := GEMM{TransA: transA, TransB: transB, M: m, N: n, K: k, Batch: 1, LdA: k, LdB: n, LdC: n}
+	if accumulate {
+		g.Beta = 1
+	}
+	if transA {
+		g.LdA = m
+	}
+	if transB {
+		g.LdB = k
+	}
+	sharedA, sharedB := a.Rank() == 2, b.Rank() == 2
+	sumOut := c.Rank() == 2 && batch > 1
+	g.StrideA, g.StrideB = m*k, k*n
+	if sharedA {
+		g.StrideA = 0
+	}
+	if sharedB {
+		g.StrideB = 0
+	}
+	switch {
+	case batch == 1:
+		g.StrideA, g.StrideB = 0, 0
+		return []GEMM{g}
+	case sharedB && !transA && !sumOut:
+		g.M, g.StrideA, g.StrideB = batch*m, 0, 0
+		return []GEMM{g}
+	case sumOut && transA && !transB && !sharedA && !sharedB:
+		g.K, g.StrideA, g.StrideB = batch*k, 0, 0
+		return []GEMM{g}
+	case !sumOut:
+		g.Batch, g.StrideC = batch, m*n
+		return []GEMM{g}
+	}
+	plan := make([]GEMM, batch)
+	for z := range plan {
+		p := g
+		p.OffA, p.OffB, p.StrideA, p.StrideB = z*g.StrideA, z*g.StrideB, 0, 0
+		if z > 0 {
+			p.Beta = 1
+		}
+		plan[z] = p
+	}
+	return plan
+}
+
+// MatMul implements LinalgKernels.
+func (c *CPU) MatMul(out, a, b *Tensor, transA, transB, accumulate bool) {
+	for _, g := range MatMulPlan(out, a, b, transA, transB, accumulate) {
+		ad, bd, cd := a.data[g.OffA:], b.data[g.OffB:], out.data[g.OffC:]
+		if g.Batch == 1 {
+			simd.Sgemm(c.pool, g.TransA, g.TransB, g.M, g.N, g.K, 1, ad, g.LdA, bd, g.LdB, g.Beta, cd, g.LdC)
+			continue
+		}
+		// The strided kernel spreads the products over the workers when the matrices are
+		// too small to split one by one.
+		simd.SgemmStrided(c.pool, g.TransA, g.TransB, g.Batch, g.M, g.N, g.K, 1, ad, g.StrideA, g.LdA, bd, g.StrideB, g.LdB,
+			g.Beta, cd, g.StrideC, g.LdC)
+	}
 }

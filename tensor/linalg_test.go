@@ -1,6 +1,7 @@
 package tensor
 
 import (
+	"fmt"
 	"math"
 	"testing"
 )
@@ -98,5 +99,40 @@ func TestMatMulShapeErrors(t *testing.T) {
 	err := Catch(func() { DefaultCPU().MatMul(New(2, 5), a, b, false, false, false) })
 	if err == nil || err.Error() != "MatMul: shapes [2 3], [4 5], [2 5]: inner dimensions differ (3 vs 4)" {
 		t.Fatalf("got %v", err)
+	}
+}
+
+// TestMatMulPlan pins the plan both devices execute: one call for a single product, a
+// tall product or a stacked sum, one strided batch for independent products (the
+// per-head outer products of multi-head H3 among them), and a call per item, in order,
+// for the other sums over the batch.
+func TestMatMulPlan(t *testing.T) {
+	for _, c := range []struct {
+		name           string
+		a, b, c        []int
+		transA, transB bool
+		want           []GEMM
+	}{
+		{"single", []int{3, 5}, []int{5, 7}, []int{3, 7}, false, false,
+			[]GEMM{{M: 3, N: 7, K: 5, Batch: 1, LdA: 5, LdB: 7, LdC: 7}}},
+		{"tall", []int{4, 3, 5}, []int{5, 7}, []int{4, 3, 7}, false, false,
+			[]GEMM{{M: 12, N: 7, K: 5, Batch: 1, LdA: 5, LdB: 7, LdC: 7}}},
+		{"stacked sum", []int{4, 5, 3}, []int{4, 5, 7}, []int{3, 7}, true, false,
+			[]GEMM{{TransA: true, M: 3, N: 7, K: 20, Batch: 1, LdA: 3, LdB: 7, LdC: 7}}},
+		{"outer products", []int{6, 4, 1}, []int{6, 1, 4}, []int{6, 4, 4}, false, false,
+			[]GEMM{{M: 4, N: 4, K: 1, Batch: 6, LdA: 1, LdB: 4, LdC: 4, StrideA: 4, StrideB: 4, StrideC: 16}}},
+		{"shared A", []int{3, 5}, []int{2, 5, 7}, []int{2, 3, 7}, false, false,
+			[]GEMM{{M: 3, N: 7, K: 5, Batch: 2, LdA: 5, LdB: 7, LdC: 7, StrideB: 35, StrideC: 21}}},
+		{"sum", []int{2, 3, 5}, []int{2, 5, 7}, []int{3, 7}, false, false, []GEMM{
+			{M: 3, N: 7, K: 5, Batch: 1, LdA: 5, LdB: 7, LdC: 7},
+			{M: 3, N: 7, K: 5, Batch: 1, LdA: 5, LdB: 7, LdC: 7, OffA: 15, OffB: 35, Beta: 1}}},
+	} {
+		got := MatMulPlan(New(c.c...), New(c.a...), New(c.b...), c.transA, c.transB, false)
+		if fmt.Sprint(got) != fmt.Sprint(c.want) {
+			t.Errorf("%s: plan %+v\nwant %+v", c.name, got, c.want)
+		}
+	}
+	if p := MatMulPlan(New(3, 7), New(0, 3, 5), New(0, 5, 7), false, false, false); len(p) != 0 {
+		t.Errorf("empty batch: plan %+v", p)
 	}
 }

@@ -4,14 +4,13 @@
 // matches ErrNoDriver or ErrNoDevice, so callers can fall back to the CPU.
 //
 // Backend is the small interface a GPU tensor device needs: device memory, copies, PTX
-// modules and kernel launches, streams and events. Context implements it over libcuda
+// modules and kernel launches on the default stream. Context implements it over libcuda
 // (via purego); package ptx/driver/gorgonia implements it over gorgonia.org/cu (cgo, build
 // tag gorgonia). Allocator adds a caching allocator on top of any Backend's raw memory.
 package driver
 
 import (
 	"fmt"
-	"time"
 	"unsafe"
 )
 
@@ -68,16 +67,12 @@ type Backend interface {
 	// MemsetD32 sets count 32-bit words starting at dst to value (float32 0 and 1 are
 	// words 0 and 0x3f800000).
 	MemsetD32(dst DevicePtr, value uint32, count int64) error
-	CopyHtoDAsync(dst DevicePtr, src []byte, s Stream) error
-	CopyDtoHAsync(dst []byte, src DevicePtr, s Stream) error
 	// LoadPTX JIT-compiles PTX text for this device. A compile error is an *Error whose Log
 	// holds the JIT compiler's message.
 	LoadPTX(ptx string) (Module, error)
-	NewStream() (Stream, error)
-	NewEvent() (Event, error)
-	// Synchronize waits until all work on all streams of the context is done.
+	// Synchronize waits until all work queued on the context is done.
 	Synchronize() error
-	// Close destroys the context, and with it every allocation, module, stream and event.
+	// Close destroys the context, and with it every allocation and module.
 	Close() error
 }
 
@@ -101,24 +96,6 @@ type Kernel interface {
 	SetMaxDynamicSharedMemory(bytes int) error
 }
 
-// Stream is an ordered queue of device work. A nil Stream means the context's default
-// (legacy NULL) stream everywhere a Stream is accepted.
-type Stream interface {
-	Synchronize() error
-	Destroy() error
-}
-
-// Event marks a point in a stream, for timing and waiting.
-type Event interface {
-	// Record places the event in s (nil: the default stream).
-	Record(s Stream) error
-	Synchronize() error
-	// Since is the device time from start's recording to this event's; both must have
-	// completed (Synchronize on this event first).
-	Since(start Event) (time.Duration, error)
-	Destroy() error
-}
-
 // Dim3 is a grid or block shape. A zero component means 1, so Dim3{X: n} is a 1-D shape.
 type Dim3 struct{ X, Y, Z uint32 }
 
@@ -140,7 +117,6 @@ func (d Dim3) norm() (x, y, z uint32) {
 type LaunchConfig struct {
 	Grid, Block Dim3
 	SharedBytes uint32 // dynamic shared memory per block
-	Stream      Stream // nil: the default stream
 }
 
 // Blocks1D is the grid that covers n threads with blocks of the given size.

@@ -49,6 +49,24 @@ func (a Arg) Size() int {
 	return 0
 }
 
+// Value is the argument as a Go value of its kind: a DevicePtr, int32, uint32, float32 or
+// int64 (nil for the zero Arg), for backends that do not run through cuLaunchKernel.
+func (a Arg) Value() any {
+	switch a.kind {
+	case argPtr:
+		return DevicePtr(a.bits)
+	case argI32:
+		return int32(uint32(a.bits))
+	case argU32:
+		return uint32(a.bits)
+	case argF32:
+		return math.Float32frombits(uint32(a.bits))
+	case argI64:
+		return int64(a.bits)
+	}
+	return nil
+}
+
 func (a Arg) String() string {
 	switch a.kind {
 	case argPtr:

@@ -75,6 +75,17 @@ func TestArgString(t *testing.T) {
 	}
 }
 
+func TestArgValue(t *testing.T) {
+	for _, c := range []struct {
+		a    Arg
+		want any
+	}{{Ptr(0x100), DevicePtr(0x100)}, {I32(-3), int32(-3)}, {U32(3), uint32(3)}, {F32(0.5), float32(0.5)}, {I64(-9), int64(-9)}, {Arg{}, nil}} {
+		if got := c.a.Value(); got != c.want {
+			t.Errorf("%v: Value %#v, want %#v", c.a, got, c.want)
+		}
+	}
+}
+
 func TestBlocks1D(t *testing.T) {
 	for _, c := range []struct{ n, block, grid int }{{1, 256, 1}, {256, 256, 1}, {257, 256, 2}, {1000, 128, 8}, {0, 64, 1}, {7, 0, 7}} {
 		cfg := Blocks1D(c.n, c.block)

@@ -5,7 +5,6 @@ import (
 	"runtime"
 	"sync"
 	"sync/atomic"
-	"time"
 	"unsafe"
 )
 
@@ -21,7 +20,7 @@ import (
 // driver call (2 cores, Zen 3): 0.3-0.7 µs per call this way, 6-11 µs through a dedicated
 // thread, which would double the cost of launching a small kernel (a few µs on the GPU
 // side). cuCtxSetCurrent only writes a thread-local pointer, and goroutines on different
-// threads can issue work (e.g. to different streams) concurrently, which the driver supports.
+// threads can issue work concurrently, which the driver supports.
 type Context struct {
 	drv  *Driver
 	ctx  uintptr
@@ -158,34 +157,6 @@ func (c *Context) MemsetD32(dst DevicePtr, value uint32, count int64) error {
 	})
 }
 
-// CopyHtoDAsync queues a copy of src on s; src must stay untouched until s is synchronized.
-func (c *Context) CopyHtoDAsync(dst DevicePtr, src []byte, s Stream) error {
-	if len(src) == 0 {
-		return nil
-	}
-	h, err := c.streamHandle(s)
-	if err != nil {
-		return err
-	}
-	return c.do("cuMemcpyHtoDAsync_v2", func() Result {
-		return call(c.drv.fn.memcpyHtoDAsync, uintptr(dst), uintptr(unsafe.Pointer(&src[0])), uintptr(len(src)), h)
-	})
-}
-
-// CopyDtoHAsync queues a copy into dst on s; dst holds the data once s is synchronized.
-func (c *Context) CopyDtoHAsync(dst []byte, src DevicePtr, s Stream) error {
-	if len(dst) == 0 {
-		return nil
-	}
-	h, err := c.streamHandle(s)
-	if err != nil {
-		return err
-	}
-	return c.do("cuMemcpyDtoHAsync_v2", func() Result {
-		return call(c.drv.fn.memcpyDtoHAsync, uintptr(unsafe.Pointer(&dst[0])), uintptr(src), uintptr(len(dst)), h)
-	})
-}
-
 // Synchronize waits for all queued work of the context.
 func (c *Context) Synchronize() error {
 	return c.do("cuCtxSynchronize", func() Result { return call(c.drv.fn.ctxSynchronize) })
@@ -311,10 +282,6 @@ func (k *cudaKernel) Launch(cfg LaunchConfig, args ...Arg) error {
 	if k.m.unloaded.Load() {
 		return fmt.Errorf("cuda: launch of %s: module is unloaded", k.name)
 	}
-	stream, err := k.m.c.streamHandle(cfg.Stream)
-	if err != nil {
-		return err
-	}
 	p, err := packArgs(args)
 	if err != nil {
 		return fmt.Errorf("launch of %s: %w", k.name, err)
@@ -325,7 +292,7 @@ func (k *cudaKernel) Launch(cfg LaunchConfig, args ...Arg) error {
 		// The driver copies the parameter values during the call, so p only has to live
 		// until it returns.
 		r := call(k.m.c.drv.fn.launchKernel, k.h, uintptr(gx), uintptr(gy), uintptr(gz),
-			uintptr(bx), uintptr(by), uintptr(bz), uintptr(cfg.SharedBytes), stream, uintptr(p.base()), 0)
+			uintptr(bx), uintptr(by), uintptr(bz), uintptr(cfg.SharedBytes), 0, uintptr(p.base()), 0)
 		runtime.KeepAlive(p)
 		return r
 	})
@@ -342,94 +309,6 @@ func (k *cudaKernel) SetMaxDynamicSharedMemory(bytes int) error {
 	return k.m.c.do("cuFuncSetAttribute", func() Result {
 		return call(k.m.c.drv.fn.funcSetAttribute, k.h, funcAttrMaxDynamicShared, uintptr(bytes))
 	})
-}
-
-type cudaStream struct {
-	c *Context
-	h uintptr
-}
-
-// CU_STREAM_NON_BLOCKING: the stream does not wait for work on the legacy default stream,
-// so independent streams really overlap.
-const streamNonBlocking = 1
-
-// NewStream creates a stream that does not synchronize with the default stream.
-func (c *Context) NewStream() (Stream, error) {
-	var h uintptr
-	err := c.do("cuStreamCreate", func() Result {
-		return call(c.drv.fn.streamCreate, uintptr(unsafe.Pointer(&h)), streamNonBlocking)
-	})
-	if err != nil {
-		return nil, err
-	}
-	return &cudaStream{c: c, h: h}, nil
-}
-
-func (c *Context) streamHandle(s Stream) (uintptr, error) {
-	if s == nil {
-		return 0, nil
-	}
-	cs, ok := s.(*cudaStream)
-	if !ok || (cs != nil && cs.c != c) {
-		return 0, ErrForeignHandle
-	}
-	if cs == nil {
-		return 0, nil
-	}
-	return cs.h, nil
-}
-
-func (s *cudaStream) Synchronize() error {
-	return s.c.do("cuStreamSynchronize", func() Result { return call(s.c.drv.fn.streamSynchronize, s.h) })
-}
-
-func (s *cudaStream) Destroy() error {
-	return s.c.do("cuStreamDestroy_v2", func() Result { return call(s.c.drv.fn.streamDestroy, s.h) })
-}
-
-type cudaEvent struct {
-	c *Context
-	h uintptr
-}
-
-// NewEvent creates an event that records timing (CU_EVENT_DEFAULT).
-func (c *Context) NewEvent() (Event, error) {
-	var h uintptr
-	err := c.do("cuEventCreate", func() Result {
-		return call(c.drv.fn.eventCreate, uintptr(unsafe.Pointer(&h)), 0)
-	})
-	if err != nil {
-		return nil, err
-	}
-	return &cudaEvent{c: c, h: h}, nil
-}
-
-func (e *cudaEvent) Record(s Stream) error {
-	h, err := e.c.streamHandle(s)
-	if err != nil {
-		return err
-	}
-	return e.c.do("cuEventRecord", func() Result { return call(e.c.drv.fn.eventRecord, e.h, h) })
-}
-
-func (e *cudaEvent) Synchronize() error {
-	return e.c.do("cuEventSynchronize", func() Result { return call(e.c.drv.fn.eventSynchronize, e.h) })
-}
-
-func (e *cudaEvent) Since(start Event) (time.Duration, error) {
-	s, ok := start.(*cudaEvent)
-	if !ok || s == nil || s.c != e.c {
-		return 0, ErrForeignHandle
-	}
-	var ms float32
-	err := e.c.do("cuEventElapsedTime", func() Result {
-		return call(e.c.drv.fn.eventElapsedTime, uintptr(unsafe.Pointer(&ms)), s.h, e.h)
-	})
-	return time.Duration(float64(ms) * float64(time.Millisecond)), err
-}
-
-func (e *cudaEvent) Destroy() error {
-	return e.c.do("cuEventDestroy_v2", func() Result { return call(e.c.drv.fn.eventDestroy, e.h) })
 }
 
 var _ Backend = (*Context)(nil)

@@ -18,12 +18,8 @@ type entryPoints struct {
 	ctxCreate, ctxDestroy, ctxSetCurrent, ctxSynchronize uintptr
 	memAlloc, memFree, memGetInfo                        uintptr
 	memcpyHtoD, memcpyDtoH, memcpyDtoD, memsetD32        uintptr
-	memcpyHtoDAsync, memcpyDtoHAsync                     uintptr
 	moduleLoadDataEx, moduleUnload, moduleGetFunction    uintptr
 	launchKernel, funcSetAttribute                       uintptr
-	streamCreate, streamDestroy, streamSynchronize       uintptr
-	eventCreate, eventRecord, eventSynchronize           uintptr
-	eventElapsedTime, eventDestroy                       uintptr
 	getErrorName, getErrorString                         uintptr
 }
 
@@ -53,21 +49,11 @@ func (e *entryPoints) symbols() []struct {
 		{"cuMemcpyDtoH_v2", &e.memcpyDtoH},
 		{"cuMemcpyDtoD_v2", &e.memcpyDtoD},
 		{"cuMemsetD32_v2", &e.memsetD32},
-		{"cuMemcpyHtoDAsync_v2", &e.memcpyHtoDAsync},
-		{"cuMemcpyDtoHAsync_v2", &e.memcpyDtoHAsync},
 		{"cuModuleLoadDataEx", &e.moduleLoadDataEx},
 		{"cuModuleUnload", &e.moduleUnload},
 		{"cuModuleGetFunction", &e.moduleGetFunction},
 		{"cuLaunchKernel", &e.launchKernel},
 		{"cuFuncSetAttribute", &e.funcSetAttribute},
-		{"cuStreamCreate", &e.streamCreate},
-		{"cuStreamDestroy_v2", &e.streamDestroy},
-		{"cuStreamSynchronize", &e.streamSynchronize},
-		{"cuEventCreate", &e.eventCreate},
-		{"cuEventRecord", &e.eventRecord},
-		{"cuEventSynchronize", &e.eventSynchronize},
-		{"cuEventElapsedTime", &e.eventElapsedTime},
-		{"cuEventDestroy_v2", &e.eventDestroy},
 		{"cuGetErrorName", &e.getErrorName},
 		{"cuGetErrorString", &e.getErrorString},
 	}

@@ -57,10 +57,6 @@ var ErrNoDriver = errors.New("no CUDA driver")
 // ErrClosed is returned by methods of a Context (and of what it made) after Close.
 var ErrClosed = errors.New("cuda: context is closed")
 
-// ErrForeignHandle is returned when a Stream or Event made by another context or backend is
-// passed to a context's methods.
-var ErrForeignHandle = errors.New("cuda: stream or event belongs to another context")
-
 // resultNames holds the name of every CUresult of CUDA 11.8's cuda.h, so that errors read
 // well even when the driver's own cuGetErrorName is not available (or the code is newer
 // than the driver that reports it, in which case the number is shown).

@@ -1,12 +1,14 @@
 // Package gpu is the GPU tensor.Device: tensors live in device memory and every kernel
-// runs as the project's generated PTX (package ptx/kernels).
+// runs as the project's generated PTX (package ptx/kernels), launched through the typed
+// launchers generated with it.
 //
-// Two backends execute that PTX. Open drives a real GPU through the CUDA driver (package
-// ptx/driver: a caching allocator, modules JIT-compiled from the embedded text, every
-// copy and launch on the default stream so they run in issue order). NewInterpreted runs
-// the very same text in the PTX interpreter (package ptx/ptxsim), kernel by kernel, with
-// its bounds, uninitialised-read and race checks: that is how a machine without a GPU (CI)
-// proves the device against the CPU one.
+// The device runs on any driver.Backend. Open drives a real GPU through the CUDA driver:
+// the purego binding of package ptx/driver by default, gorgonia.org/cu's with -tags
+// gorgonia (package ptx/driver/gorgonia); either way a caching allocator, modules
+// JIT-compiled from the embedded text, and every copy and launch on the default stream so
+// they run in issue order. NewInterpreted runs the very same text in the PTX interpreter
+// (package ptx/ptxsim), kernel by kernel, with its bounds, uninitialised-read and race
+// checks: that is how a machine without a GPU (CI) proves the device against the CPU one.
 //
 // Where no PTX kernel exists yet for a method (or for one of its cases), the device
 // downloads the operands, runs the CPU kernel and uploads the results. Each such round
@@ -15,7 +17,8 @@
 //
 // The tensor.Device interface has no error results. Shape mistakes panic with
 // *tensor.ShapeError as on the CPU; a failure of the device itself (out of memory, a
-// kernel that faults) panics with *Error, since a step cannot go on after it.
+// kernel that faults, a launch beyond the hardware's limits) panics with *Error, since a
+// step cannot go on after it.
 package gpu
 
 import (
@@ -44,52 +47,81 @@ func (e *Error) Unwrap() error { return e.Err }
 // Device is a GPU tensor.Device. Its methods may be called from one goroutine at a time,
 // like any device's; freeing (by the garbage collector) may happen on any.
 type Device struct {
-	be backend
+	be   driver.Backend
+	info driver.Info
+	mem  memory
 
-	// gcEvery is the number of bytes allocated after which newBuffer runs the garbage
-	// collector, so that unreachable tensors give their memory back (0: never).
-	gcEvery   int64
-	sinceGC   int64
+	// gcEvery is the number of bytes allocated after which newBuffer runs collect, so that
+	// unreachable tensors give their memory back (0: never).
+	gcEvery int64
+	sinceGC int64
+	collect func()
+
 	mu        sync.Mutex
 	fallbacks map[string]int
 	launches  map[string]int
 	// consts caches small read-only tensors (all-ones LayerNorm scales, zero skip weights,
 	// FFT twiddles) by a key naming their content.
 	consts map[string]*tensor.Tensor
+
+	kmu     sync.Mutex
+	modules map[string]driver.Module
+	funcs   map[*kernels.Info]*function
+}
+
+// memory hands out device memory: a driver.Allocator on a GPU.
+type memory interface {
+	Alloc(bytes int64) (driver.DevicePtr, error)
+	Free(p driver.DevicePtr) error
+}
+
+// function is a loaded kernel and the dynamic shared memory it has been allowed.
+type function struct {
+	k         driver.Kernel
+	maxShared int
 }
 
 // buffer is one device allocation; tensors (and their Reshape and Slice views) hold it as
-// their storage with an element offset. It is freed when no tensor references it.
+// their storage with an element offset. It is freed when no tensor, and no kernel argument
+// of a launch being issued, references it.
 type buffer struct {
 	ptr   uint64
 	words int
 }
 
-// NewInterpreted returns a device that runs every kernel in the PTX interpreter. It is
-// slow and never frees memory: it is for tests on small shapes.
-func NewInterpreted() *Device { return newDevice(newInterp()) }
-
-// Open returns the device on the GPU with the given ordinal. Without a driver or a GPU
-// the error matches driver.ErrNoDriver or driver.ErrNoDevice (IsUnavailable says either),
-// and callers fall back to the CPU. GPUs older than sm_80 are refused: the kernels use
-// TF32 mma.sync and cp.async.
-func Open(ordinal int) (*Device, error) {
-	drv, err := driver.Load()
-	if err != nil {
-		return nil, err
+// New returns the device on a backend: a driver.Context from driver.Driver.NewContext, a
+// gorgonia.Context, or any other implementation. The device owns b: Close closes it. GPUs
+// older than sm_80 are refused: the kernels use TF32 mma.sync and cp.async.
+func New(b driver.Backend) (*Device, error) {
+	info := b.Info()
+	if info.ComputeMajor < 8 {
+		b.Close()
+		return nil, fmt.Errorf("gpu: %s is %s; the kernels need sm_80 or newer", info.Name, info.Arch())
 	}
-	return OpenWith(drv, ordinal)
+	d := newDevice(b, driver.NewAllocator(b))
+	d.gcEvery = info.TotalMemory / gcFraction
+	return d, nil
 }
 
-// OpenWith is Open on an already loaded driver (driver.LoadFrom picks a library).
-func OpenWith(drv *driver.Driver, ordinal int) (*Device, error) {
-	b, err := newCUDA(drv, ordinal)
+// Open returns the device on the GPU with the given ordinal, through the purego binding
+// (or gorgonia.org/cu's, built with -tags gorgonia). Without a driver or a GPU the error
+// matches driver.ErrNoDriver or driver.ErrNoDevice (IsUnavailable says either), and callers
+// fall back to the CPU.
+func Open(ordinal int) (*Device, error) {
+	b, err := openBackend(ordinal)
 	if err != nil {
 		return nil, err
 	}
-	d := newDevice(b)
-	d.gcEvery = b.info.TotalMemory / gcFraction
-	return d, nil
+	return New(b)
+}
+
+// OpenWith is Open on an already loaded purego driver (driver.LoadFrom picks a library).
+func OpenWith(drv *driver.Driver, ordinal int) (*Device, error) {
+	ctx, err := drv.NewContext(ordinal)
+	if err != nil {
+		return nil, err
+	}
+	return New(ctx)
 }
 
 // gcFraction sets how much device memory may be allocated between forced garbage
@@ -103,19 +135,32 @@ const gcFraction = 8
 // opposed to a GPU that failed.
 func IsUnavailable(err error) bool { return driver.IsUnavailable(err) }
 
-func newDevice(b backend) *Device {
-	return &Device{be: b, fallbacks: map[string]int{}, launches: map[string]int{}, consts: map[string]*tensor.Tensor{}}
+func newDevice(b driver.Backend, mem memory) *Device {
+	return &Device{be: b, info: b.Info(), mem: mem, collect: runtime.GC,
+		fallbacks: map[string]int{}, launches: map[string]int{}, consts: map[string]*tensor.Tensor{},
+		modules: map[string]driver.Module{}, funcs: map[*kernels.Info]*function{}}
 }
 
 // Name implements tensor.Device: "cuda:N" or "ptxsim".
-func (d *Device) Name() string { return d.be.name() }
+func (d *Device) Name() string {
+	if d.info.Name == interpName {
+		return interpName
+	}
+	return fmt.Sprintf("cuda:%d", d.info.Ordinal)
+}
 
 // Synchronize waits until all queued work is done and reports a failure of it.
-func (d *Device) Synchronize() error { return d.be.sync() }
+func (d *Device) Synchronize() error { return d.be.Synchronize() }
 
 // Close waits for queued work and releases the GPU context; the device and its tensors
 // must not be used afterwards.
-func (d *Device) Close() error { return d.be.close() }
+func (d *Device) Close() error {
+	if err := d.be.Synchronize(); err != nil {
+		d.be.Close()
+		return err
+	}
+	return d.be.Close()
+}
 
 // HostFallbacks returns how many times each method (or case of one) ran on the host
 // because no PTX kernel covers it yet, keyed like "Permute" or "Binary(Div)".
@@ -125,7 +170,7 @@ func (d *Device) HostFallbacks() map[string]int {
 	return maps.Clone(d.fallbacks)
 }
 
-// Launches returns how many times each PTX kernel was launched.
+// Launches returns how many times each PTX kernel was launched, by kernel name.
 func (d *Device) Launches() map[string]int {
 	d.mu.Lock()
 	defer d.mu.Unlock()
@@ -146,6 +191,84 @@ func (d *Device) check(op string, err error) {
 	}
 }
 
+// run panics with the error of a launch.
+func (d *Device) run(err error) { d.check("launch", err) }
+
+// Launch implements kernels.Launcher: the generated launchers (kernels.AddF32(d, ...))
+// hand their launches here. It returns once the kernel is queued on the default stream;
+// until then args keeps the buffers of its pointers reachable, so none can be freed and
+// handed to another allocation before the kernel is ordered before that allocation's
+// next use.
+func (d *Device) Launch(k *kernels.Info, grid [3]int, shared int, args []kernels.Arg) error {
+	if shared > max(d.info.MaxSharedPerBlock, d.info.MaxSharedPerBlockOptin) {
+		return fmt.Errorf("kernel %s needs %d bytes of dynamic shared memory; %s allows %d per block", k.Name, shared,
+			d.info.Name, d.info.MaxSharedPerBlockOptin)
+	}
+	f, err := d.function(k)
+	if err != nil {
+		return err
+	}
+	if shared > d.info.MaxSharedPerBlock && shared > f.maxShared {
+		if err := f.k.SetMaxDynamicSharedMemory(shared); err != nil {
+			return fmt.Errorf("kernel %s: allowing %d bytes of dynamic shared memory: %w", k.Name, shared, err)
+		}
+		f.maxShared = shared
+	}
+	da := make([]driver.Arg, len(args))
+	for i, a := range args {
+		switch a.Type {
+		case "u64":
+			da[i] = driver.Ptr(driver.DevicePtr(a.Bits))
+		case "u32":
+			da[i] = driver.U32(uint32(a.Bits))
+		case "s32":
+			da[i] = driver.I32(int32(uint32(a.Bits)))
+		case "f32":
+			da[i] = driver.F32(a.F32())
+		default:
+			return fmt.Errorf("kernel %s: argument %d has type %q", k.Name, i, a.Type)
+		}
+	}
+	cfg := driver.LaunchConfig{
+		Grid:        driver.Dim3{X: uint32(grid[0]), Y: uint32(grid[1]), Z: uint32(grid[2])},
+		Block:       driver.Dim3{X: uint32(k.Block[0]), Y: uint32(k.Block[1]), Z: uint32(k.Block[2])},
+		SharedBytes: uint32(shared),
+	}
+	d.mu.Lock()
+	d.launches[k.Name]++
+	d.mu.Unlock()
+	err = f.k.Launch(cfg, da...)
+	runtime.KeepAlive(args)
+	return err
+}
+
+// function returns k loaded from its module, JIT-compiling the module on first use.
+func (d *Device) function(k *kernels.Info) (*function, error) {
+	d.kmu.Lock()
+	defer d.kmu.Unlock()
+	if f, ok := d.funcs[k]; ok {
+		return f, nil
+	}
+	m, ok := d.modules[k.Module]
+	if !ok {
+		src, err := kernels.Source(k.Module)
+		if err != nil {
+			return nil, err
+		}
+		if m, err = d.be.LoadPTX(src); err != nil {
+			return nil, err
+		}
+		d.modules[k.Module] = m
+	}
+	dk, err := m.Kernel(k.Name)
+	if err != nil {
+		return nil, err
+	}
+	f := &function{k: dk}
+	d.funcs[k] = f
+	return f, nil
+}
+
 // newBuffer allocates words of device memory, freed when the buffer is unreachable. Out
 // of memory, it collects garbage (whose cleanups free unreachable tensors) and retries.
 func (d *Device) newBuffer(words int) *buffer {
@@ -153,21 +276,21 @@ func (d *Device) newBuffer(words int) *buffer {
 		d.sinceGC += 4 * int64(words)
 		if d.sinceGC > d.gcEvery {
 			d.sinceGC = 0
-			runtime.GC()
+			d.collect()
 		}
 	}
-	p, err := d.be.alloc(words)
+	p, err := d.mem.Alloc(4 * int64(words))
 	// Cleanups run on their own goroutine after a collection: give them time.
 	for wait := time.Millisecond; errors.Is(err, driver.ErrOutOfMemory) && wait < time.Second; wait *= 4 {
 		runtime.GC()
 		time.Sleep(wait)
-		p, err = d.be.alloc(words)
+		p, err = d.mem.Alloc(4 * int64(words))
 	}
 	d.check(fmt.Sprintf("allocating %d bytes", 4*words), err)
-	b := &buffer{ptr: p, words: words}
+	b := &buffer{ptr: uint64(p), words: words}
 	if p != 0 {
-		be := d.be
-		runtime.AddCleanup(b, func(p uint64) { be.free(p) }, p)
+		mem := d.mem
+		runtime.AddCleanup(b, func(p driver.DevicePtr) { _ = mem.Free(p) }, p)
 	}
 	return b
 }
@@ -179,20 +302,41 @@ func (d *Device) empty(shape ...int) *tensor.Tensor {
 	return tensor.NewOnDevice(d, d.newBuffer(n), 0, shape)
 }
 
-// ptr is the device address of t's first element.
-func (d *Device) ptr(t *tensor.Tensor) uint64 {
+// p is t as a kernel argument: the address of its first element, owned by its buffer.
+func (d *Device) p(t *tensor.Tensor) kernels.Ptr {
 	buf, off := t.Storage()
 	b, ok := buf.(*buffer)
 	if !ok {
 		panic(fmt.Sprintf("gpu: a %s tensor passed to %s", t.Device().Name(), d.Name()))
 	}
-	return b.ptr + 4*uint64(off)
+	return kernels.Ptr{Addr: b.ptr + 4*uint64(off), Owner: b}
+}
+
+// pOrNull is p(t), or the null pointer the kernels read as "absent".
+func (d *Device) pOrNull(t *tensor.Tensor) kernels.Ptr {
+	if t == nil {
+		return kernels.Ptr{}
+	}
+	return d.p(t)
+}
+
+// addr is t's device address for the backend's copies; the caller keeps t reachable until
+// the copy has returned.
+func (d *Device) addr(t *tensor.Tensor) driver.DevicePtr { return driver.DevicePtr(d.p(t).Addr) }
+
+// u32 is a size or count as a kernel's .u32 argument; one that does not fit is a failure
+// of the device (the kernels index with 32-bit counts), not a silent wrap.
+func u32(n int) uint32 {
+	if n < 0 || n > math.MaxUint32 {
+		panic(&Error{Op: "launch", Err: fmt.Errorf("%d does not fit a 32-bit kernel argument", n)})
+	}
+	return uint32(n)
 }
 
 // Zeros implements tensor.Device.
 func (d *Device) Zeros(shape ...int) *tensor.Tensor {
 	t := d.empty(shape...)
-	d.check("Zeros", d.be.fillWords(d.ptr(t), 0, t.Numel()))
+	d.fill(t, 0)
 	return t
 }
 
@@ -202,13 +346,16 @@ func (d *Device) FromHost(data []float32, shape ...int) *tensor.Tensor {
 		panic(&tensor.ShapeError{Op: "FromHost", Shapes: [][]int{shape}, Msg: "data length does not match the shape"})
 	}
 	t := d.empty(shape...)
-	d.check("FromHost", d.be.writeF32(d.ptr(t), data))
+	d.write(t, driver.HostBytes(data), "FromHost")
 	return t
 }
 
 // ToHost implements tensor.Device.
 func (d *Device) ToHost(dst []float32, src *tensor.Tensor) {
-	d.check("ToHost", d.be.readF32(dst[:src.Numel()], d.ptr(src)))
+	if src.Numel() > 0 {
+		d.check("ToHost", d.be.CopyDtoH(driver.HostBytes(dst[:src.Numel()]), d.addr(src)))
+	}
+	runtime.KeepAlive(src)
 }
 
 // Copy implements tensor.Device.
@@ -216,43 +363,30 @@ func (d *Device) Copy(dst, src *tensor.Tensor) {
 	if dst.Numel() != src.Numel() {
 		panic(&tensor.ShapeError{Op: "Copy", Shapes: [][]int{dst.Shape(), src.Shape()}, Msg: "element counts differ"})
 	}
-	d.copyT(dst, src)
-}
-
-func (d *Device) copyT(dst, src *tensor.Tensor) {
-	d.check("Copy", d.be.copyWords(d.ptr(dst), d.ptr(src), src.Numel()))
+	if src.Numel() > 0 {
+		d.check("Copy", d.be.CopyDtoD(d.addr(dst), d.addr(src), 4*int64(src.Numel())))
+	}
+	runtime.KeepAlive(dst)
+	runtime.KeepAlive(src)
 }
 
 // Fill implements tensor.Device.
-func (d *Device) Fill(dst *tensor.Tensor, v float32) {
-	d.check("Fill", d.be.fillWords(d.ptr(dst), math.Float32bits(v), dst.Numel()))
+func (d *Device) Fill(dst *tensor.Tensor, v float32) { d.fill(dst, v) }
+
+func (d *Device) fill(dst *tensor.Tensor, v float32) {
+	if dst.Numel() > 0 {
+		d.check("Fill", d.be.MemsetD32(d.addr(dst), math.Float32bits(v), int64(dst.Numel())))
+	}
+	runtime.KeepAlive(dst)
 }
 
-// launch runs a kernel of the index with the given grid and dynamic shared memory.
-func (d *Device) launch(name string, grid [3]int, shared int, args ...arg) {
-	k, ok := kernelIndex()[name]
-	if !ok {
-		panic("gpu: no kernel " + name + " in ptx/kernels")
+// write copies host bytes into t.
+func (d *Device) write(t *tensor.Tensor, src []byte, op string) {
+	if len(src) > 0 {
+		d.check(op, d.be.CopyHtoD(d.addr(t), src))
 	}
-	for i := range grid {
-		if grid[i] == 0 {
-			grid[i] = 1
-		}
-	}
-	d.mu.Lock()
-	d.launches[name]++
-	d.mu.Unlock()
-	d.check("launching "+name, d.be.launch(k, grid, shared, args))
+	runtime.KeepAlive(t)
 }
-
-// kernelIndex maps kernel names to their index entries (read-only once built).
-var kernelIndex = sync.OnceValue(func() map[string]kernels.Info {
-	m := make(map[string]kernels.Info, len(kernels.Index))
-	for _, k := range kernels.Index {
-		m[k.Name] = k
-	}
-	return m
-})
 
 func ceilDiv(a, b int) int { return (a + b - 1) / b }
 
@@ -272,7 +406,7 @@ func (d *Device) onHost(key string, ts []*tensor.Tensor, outs []int, run func(cp
 	run(tensor.DefaultCPU(), h)
 	for _, i := range outs {
 		if ts[i] != nil {
-			d.check(key, d.be.writeF32(d.ptr(ts[i]), h[i].Data()))
+			d.write(ts[i], driver.HostBytes(h[i].Data()), key)
 		}
 	}
 }
@@ -295,16 +429,20 @@ func (d *Device) constant(key string, make func() *tensor.Tensor) *tensor.Tensor
 func (d *Device) filled(n int, v float32) *tensor.Tensor {
 	return d.constant(fmt.Sprintf("fill %d %x", n, math.Float32bits(v)), func() *tensor.Tensor {
 		t := d.empty(n)
-		d.check("constant", d.be.fillWords(d.ptr(t), math.Float32bits(v), n))
+		d.fill(t, v)
 		return t
 	})
 }
 
-// uploadI32 copies host indices (token ids, targets) to the device.
+// uploadI32 copies host indices (token ids, targets) to the device. The tensor holds them
+// as float32 bits; kernels read them as .s32.
 func (d *Device) uploadI32(v []int32) *tensor.Tensor {
 	t := d.empty(len(v))
-	d.check("uploading indices", d.be.writeI32(d.ptr(t), v))
+	d.write(t, driver.HostBytes(v), "uploading indices")
 	return t
 }
 
-var _ tensor.Device = (*Device)(nil)
+var (
+	_ tensor.Device    = (*Device)(nil)
+	_ kernels.Launcher = (*Device)(nil)
+)

@@ -1,6 +1,7 @@
 package kernels_test
 
 import (
+	"github.com/hungry-ssm/hungry/ptx/kernels"
 	"math"
 	"testing"
 
@@ -44,9 +45,15 @@ func (e *env) randAway(n int, lo, hi float64) []float32 {
 var repeatShapes = [][2]int{{1, 1}, {7, 1}, {1, 7}, {3, 31}, {2, 33}, {5, 100}, {1, 1000}, {3, 4}, {10, 100}, {1, 1027}}
 
 var binaryOpsByName = []struct {
-	name string
-	op   tensor.BinaryOp
-}{{"add", tensor.OpAdd}, {"sub", tensor.OpSub}, {"mul", tensor.OpMul}, {"div", tensor.OpDiv}}
+	name            string
+	op              tensor.BinaryOp
+	fwd, bwdA, bwdB *kernels.Info
+}{
+	{"add", tensor.OpAdd, kernels.BinaryAddF32Kernel, kernels.BinaryBwdAAddF32Kernel, kernels.BinaryBwdBAddF32Kernel},
+	{"sub", tensor.OpSub, kernels.BinarySubF32Kernel, kernels.BinaryBwdASubF32Kernel, kernels.BinaryBwdBSubF32Kernel},
+	{"mul", tensor.OpMul, kernels.BinaryMulF32Kernel, kernels.BinaryBwdAMulF32Kernel, kernels.BinaryBwdBMulF32Kernel},
+	{"div", tensor.OpDiv, kernels.BinaryDivF32Kernel, kernels.BinaryBwdADivF32Kernel, kernels.BinaryBwdBDivF32Kernel},
+}
 
 func TestBinaryBroadcast(t *testing.T) {
 	for _, s := range repeatShapes {
@@ -58,7 +65,7 @@ func TestBinaryBroadcast(t *testing.T) {
 		grid, block := [3]int{ceilDiv(n, 1024), 1, 1}, [3]int{256, 1, 1}
 		for _, o := range binaryOpsByName {
 			out := e.out(n)
-			e.launch("binary_"+o.name+"_f32", grid, block, 0, out, pa, pb, n, nb)
+			e.launch(o.fwd, grid, block, 0, out, pa, pb, n, nb)
 			want := cpuRef.Zeros(reps, nb)
 			cpuRef.Binary(o.op, want, ten(a, reps, nb), ten(b, nb))
 			// add and sub may cancel: relative to |a| + |b|; mul and div round once.
@@ -67,7 +74,7 @@ func TestBinaryBroadcast(t *testing.T) {
 		}
 		// In place, as the interface allows: out is a.
 		inPlace := e.f32(a)
-		e.launch("binary_mul_f32", grid, block, 0, inPlace, inPlace, pb, n, nb)
+		e.launch(kernels.BinaryMulF32Kernel, grid, block, 0, inPlace, inPlace, pb, n, nb)
 		want := cpuRef.Zeros(reps, nb)
 		cpuRef.Binary(tensor.OpMul, want, ten(a, reps, nb), ten(b, nb))
 		check(t, name("mul in place %v", s), e.read(inPlace, n), f64s(want.Data()), rtolF32, nil)
@@ -88,7 +95,7 @@ func TestBinaryBackward(t *testing.T) {
 			cpuRef.BinaryBackward(o.op, wantA, wantB, ten(g, reps, nb), ten(a, reps, nb), ten(b, nb))
 
 			da := e.f32(da0)
-			e.launch("binary_bwd_a_"+o.name+"_f32", grid, block, 0, da, pg, pb, n, nb)
+			e.launch(o.bwdA, grid, block, 0, da, pg, pb, n, nb)
 			// da0 + term: cancellation relative to both.
 			check(t, name("%s da %v", o.name, s), e.read(da, n), f64s(wantA.Data()), rtolF32, func(i int) float64 {
 				return math.Abs(float64(da0[i])) + math.Abs(float64(g[i]))/math.Min(1, math.Abs(float64(b[i%nb])))
@@ -109,7 +116,7 @@ func TestBinaryBackward(t *testing.T) {
 					scale[j] += term
 				}
 			}
-			kname := "binary_bwd_b_" + o.name + "_f32"
+			kname := o.bwdB
 			db := e.f32(db0)
 			e.launch(kname, [3]int{ceilDiv(nb, 256), 1, 1}, block, 0, db, pg, pa, pb, reps, nb, reps, 1)
 			check(t, name("%s db %v", o.name, s), e.read(db, nb), f64s(wantB.Data()), rtolF32, func(j int) float64 { return scale[j] })
@@ -119,7 +126,7 @@ func TestBinaryBackward(t *testing.T) {
 			scratch := e.out(chunks * nb)
 			e.launch(kname, [3]int{ceilDiv(nb, 256), chunks, 1}, block, 0, scratch, pg, pa, pb, reps, nb, 3, 0)
 			db = e.f32(db0)
-			e.launch("sum_axis_f32", [3]int{ceilDiv(nb, 256), 1, 1}, block, 0, db, scratch, 1, chunks, nb, chunks, float32(1), 1)
+			e.launch(kernels.SumAxisF32Kernel, [3]int{ceilDiv(nb, 256), 1, 1}, block, 0, db, scratch, 1, chunks, nb, chunks, float32(1), 1)
 			check(t, name("%s db chunked %v", o.name, s), e.read(db, nb), f64s(wantB.Data()), rtolF32, func(j int) float64 { return scale[j] })
 		}
 	}
@@ -159,19 +166,19 @@ func TestSumAxisAndBroadcastAxis(t *testing.T) {
 				return e.out(outer * inner)
 			}
 			out := start()
-			e.launch("sum_axis_f32", [3]int{ceilDiv(outer*inner, 256), 1, 1}, block, 0, out, px, outer, n, inner, n, alpha, accArg)
+			e.launch(kernels.SumAxisF32Kernel, [3]int{ceilDiv(outer*inner, 256), 1, 1}, block, 0, out, px, outer, n, inner, n, alpha, accArg)
 			check(t, name("sum_axis %v acc=%v", s, acc), e.read(out, outer*inner), f64s(want.Data()), rtolF32, sc)
 
 			chunks := ceilDiv(n, 4)
 			scratch := e.out(chunks * outer * inner)
-			e.launch("sum_axis_f32", [3]int{ceilDiv(outer*inner, 256), chunks, 1}, block, 0, scratch, px, outer, n, inner, 4, float32(1), 0)
+			e.launch(kernels.SumAxisF32Kernel, [3]int{ceilDiv(outer*inner, 256), chunks, 1}, block, 0, scratch, px, outer, n, inner, 4, float32(1), 0)
 			out = start()
-			e.launch("sum_axis_f32", [3]int{ceilDiv(outer*inner, 256), 1, 1}, block, 0, out, scratch, 1, chunks, outer*inner, chunks, alpha, accArg)
+			e.launch(kernels.SumAxisF32Kernel, [3]int{ceilDiv(outer*inner, 256), 1, 1}, block, 0, out, scratch, 1, chunks, outer*inner, chunks, alpha, accArg)
 			check(t, name("sum_axis two-stage %v acc=%v", s, acc), e.read(out, outer*inner), f64s(want.Data()), rtolF32, sc)
 
 			if inner == 1 {
 				out = start()
-				e.launch("sum_rows_f32", [3]int{outer, 1, 1}, block, 0, out, px, outer, n, alpha, accArg)
+				e.launch(kernels.SumRowsF32Kernel, [3]int{outer, 1, 1}, block, 0, out, px, outer, n, alpha, accArg)
 				check(t, name("sum_rows %v acc=%v", s, acc), e.read(out, outer), f64s(want.Data()), rtolF32, sc)
 			}
 		}
@@ -180,7 +187,7 @@ func TestSumAxisAndBroadcastAxis(t *testing.T) {
 		want := ten(dx0, outer, n, inner)
 		cpuRef.BroadcastAxis(want, ten(g, outer, inner), 1, alpha)
 		dx := e.f32(dx0)
-		e.launch("broadcast_axis_f32", [3]int{ceilDiv(outer*n*inner, 256), 1, 1}, block, 0, dx, e.f32(g), outer, n, inner, alpha)
+		e.launch(kernels.BroadcastAxisF32Kernel, [3]int{ceilDiv(outer*n*inner, 256), 1, 1}, block, 0, dx, e.f32(g), outer, n, inner, alpha)
 		check(t, name("broadcast_axis %v", s), e.read(dx, outer*n*inner), f64s(want.Data()), rtolF32, func(i int) float64 {
 			return math.Abs(float64(dx0[i])) + math.Abs(float64(alpha*g[(i/(n*inner))*inner+i%inner]))
 		})
@@ -234,7 +241,7 @@ func TestPermute(t *testing.T) {
 				out = e.f32(out0)
 			}
 			args := append([]any{out, e.f32(x), n}, permuteArgs(c.shape, c.perm)...)
-			e.launch("permute_f32", [3]int{ceilDiv(n, 256), 1, 1}, [3]int{256, 1, 1}, 0, append(args, accArg)...)
+			e.launch(kernels.PermuteF32Kernel, [3]int{ceilDiv(n, 256), 1, 1}, [3]int{256, 1, 1}, 0, append(args, accArg)...)
 			// A copy is exact, and so is one float32 add done the same way.
 			check(t, name("permute %v %v acc=%v", c.shape, c.perm, acc), e.read(out, n), f64s(want.Data()), 0, nil)
 		}
@@ -255,7 +262,7 @@ func TestTranspose(t *testing.T) {
 			if acc {
 				out, accArg = e.f32(out0), 1
 			}
-			e.launch("transpose_f32", [3]int{ceilDiv(C, 32), ceilDiv(R, 32), batch}, [3]int{32, 8, 1}, 0, out, e.f32(x), batch, R, C, accArg)
+			e.launch(kernels.TransposeF32Kernel, [3]int{ceilDiv(C, 32), ceilDiv(R, 32), batch}, [3]int{32, 8, 1}, 0, out, e.f32(x), batch, R, C, accArg)
 			// A copy, or one float32 add as the CPU does it: exact.
 			check(t, name("transpose %v acc=%v", s, acc), e.read(out, n), f64s(want.Data()), 0, nil)
 		}

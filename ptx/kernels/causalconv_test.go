@@ -1,6 +1,7 @@
 package kernels_test
 
 import (
+	"github.com/hungry-ssm/hungry/ptx/kernels"
 	"math"
 	"testing"
 
@@ -75,17 +76,17 @@ func TestCausalConvDirect(t *testing.T) {
 			ref := newConvRef(B, L, H, Lk, u, k, dv, dy, du0, dk0, dd0)
 			sc := func(v []float64) func(int) float64 { return func(i int) float64 { return v[i] } }
 			y := e.out(n)
-			e.launch("causal_conv_fwd_f32", g, blk, 0, y, pu, pk, dp, B, L, H, Lk)
+			e.launch(kernels.CausalConvFwdF32Kernel, g, blk, 0, y, pu, pk, dp, B, L, H, Lk)
 			check(t, name("causal conv %v d=%v", s, withD), e.read(y, n), ref.y, rtolF32, sc(ref.ySc))
 			du := e.f32(du0)
-			e.launch("causal_conv_bwd_du_f32", g, blk, 0, du, pdy, pk, dp, B, L, H, Lk)
+			e.launch(kernels.CausalConvBwdDuF32Kernel, g, blk, 0, du, pdy, pk, dp, B, L, H, Lk)
 			check(t, name("causal conv du %v d=%v", s, withD), e.read(du, n), ref.du, rtolF32, sc(ref.duSc))
 			dk := e.f32(dk0)
 			var dd ptxsim.Ptr = ptrNull
 			if withD {
 				dd = e.f32(dd0)
 			}
-			e.launch("causal_conv_bwd_dk_f32", [3]int{ceilDiv(H, 32), ceilDiv(Lk, 8), 1}, [3]int{32, 8, 1}, 0, dk, dd, pdy, pu, B, L, H, Lk)
+			e.launch(kernels.CausalConvBwdDkF32Kernel, [3]int{ceilDiv(H, 32), ceilDiv(Lk, 8), 1}, [3]int{32, 8, 1}, 0, dk, dd, pdy, pu, B, L, H, Lk)
 			check(t, name("causal conv dk %v d=%v", s, withD), e.read(dk, H*Lk), ref.dk, rtolF32, sc(ref.dkSc))
 			if withD {
 				check(t, name("causal conv dd %v", s), e.read(dd, H), ref.dd, rtolF32, sc(ref.ddSc))

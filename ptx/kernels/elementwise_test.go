@@ -1,6 +1,7 @@
 package kernels_test
 
 import (
+	"github.com/hungry-ssm/hungry/ptx/kernels"
 	"math"
 	"testing"
 )
@@ -32,33 +33,19 @@ func TestElementwise(t *testing.T) {
 		}
 
 		out := e.out(n)
-		e.launch("add_f32", grid, block, 0, out, pa, pb, n)
+		e.launch(kernels.AddF32Kernel, grid, block, 0, out, pa, pb, n)
 		check(t, name("add n=%d", n), e.read(out, n), want(func(i int) float64 { return float64(a[i]) + float64(b[i]) }), rtolF32, nil)
 
 		out = e.out(n)
-		e.launch("mul_f32", grid, block, 0, out, pa, pb, n)
-		check(t, name("mul n=%d", n), e.read(out, n), want(func(i int) float64 { return float64(a[i]) * float64(b[i]) }), rtolF32, nil)
-
-		out = e.out(n)
-		e.launch("scale_f32", grid, block, 0, out, pa, float32(-1.7), n)
+		e.launch(kernels.ScaleF32Kernel, grid, block, 0, out, pa, float32(-1.7), n)
 		check(t, name("scale n=%d", n), e.read(out, n), want(func(i int) float64 { return -1.7 * float64(a[i]) }), rtolF32, nil)
 
 		y := e.f32(b)
-		e.launch("axpy_f32", grid, block, 0, y, pa, float32(0.37), n)
+		e.launch(kernels.AxpyF32Kernel, grid, block, 0, y, pa, float32(0.37), n)
 		// y + αx may cancel: the error is relative to the size of the terms.
 		check(t, name("axpy n=%d", n), e.read(y, n), want(func(i int) float64 { return float64(b[i]) + 0.37*float64(a[i]) }), rtolF32,
 			func(i int) float64 { return math.Abs(float64(b[i])) + math.Abs(0.37*float64(a[i])) })
 
-		out = e.out(n)
-		e.launch("gelu_fwd_f32", grid, block, 0, out, pa, n)
-		check(t, name("gelu n=%d", n), e.read(out, n), want(func(i int) float64 { return geluRef(float64(a[i])) }), rtolF32, nil)
-
-		out = e.out(n)
-		e.launch("gelu_bwd_f32", grid, block, 0, out, pa, pb, n)
-		// GELU'(x) crosses zero near x ≈ -0.75, where it is a difference of O(1) terms;
-		// there the error is relative to those terms (scale |dy|).
-		check(t, name("gelu_bwd n=%d", n), e.read(out, n), want(func(i int) float64 { return float64(b[i]) * geluGradRef(float64(a[i])) }), rtolF32,
-			func(i int) float64 { return math.Abs(float64(b[i])) })
 	}
 }
 
@@ -71,7 +58,7 @@ func TestAdamW(t *testing.T) {
 		const lr, wd, b1, b2, eps, step, gs = 0.01, 0.1, 0.9, 0.999, 1e-8, 3, 0.5
 		bc1 := 1 - math.Pow(b1, step)
 		bc2 := 1 - math.Pow(b2, step)
-		e.launch("adamw_f32", [3]int{ceilDiv(n, 1024), 1, 1}, [3]int{256, 1, 1}, 0, pp, pm, pv, pg,
+		e.launch(kernels.AdamwF32Kernel, [3]int{ceilDiv(n, 1024), 1, 1}, [3]int{256, 1, 1}, 0, pp, pm, pv, pg,
 			float32(b1), float32(b2), float32(eps), float32(1-lr*wd), float32(lr/bc1), float32(math.Sqrt(bc2)), float32(gs), n)
 		wp, wm, wv := make([]float64, n), make([]float64, n), make([]float64, n)
 		for i := range wp {

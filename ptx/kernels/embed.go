@@ -1,6 +1,8 @@
-// Package kernels embeds the project's generated PTX modules (tools/ptxgen writes them)
-// and an index of their kernels: parameters in order and launch shape. The comment above
-// each .entry in the PTX, repeated in Info.Doc, states what the kernel computes.
+// Package kernels embeds the project's generated PTX modules (tools/ptxgen writes them),
+// an index of their kernels (parameters in order, block shape) and a typed launcher for
+// each: AddF32(l, out, a, b, n) computes add_f32's grid from n and hands the launch to l,
+// a Launcher (the GPU device, or a test's interpreter). The comment above each .entry in
+// the PTX, repeated in Info.Doc and on the launcher, states what the kernel computes.
 //
 // Conventions the kernels share, so that a device can follow tensor's Device interface
 // without host round trips:
@@ -59,26 +61,23 @@ type Param struct {
 	Name, Type string
 }
 
-// Info describes one kernel.
+// Info describes one kernel. Each has a generated typed launcher (launch_gen.go) that
+// computes its grid; Info is what a Launcher receives.
 type Info struct {
 	Module string // Source(Module) holds the kernel
 	Name   string
 	Params []Param
 	// Block is the block shape the kernel is written for; launching another is a bug.
 	Block [3]int
-	// Grid is the grid shape as an expression of the parameters, e.g. "(ceil(n/1024),1,1)".
-	Grid string
-	// DynamicShared is the dynamic shared memory in bytes as an expression ("8*n"), or "".
-	DynamicShared string
-	Doc           string
+	Doc   string
 }
 
 // Lookup returns the Info of the named kernel.
-func Lookup(name string) (Info, bool) {
+func Lookup(name string) (*Info, bool) {
 	for _, k := range Index {
 		if k.Name == name {
 			return k, true
 		}
 	}
-	return Info{}, false
+	return nil, false
 }

@@ -1,6 +1,7 @@
 package kernels_test
 
 import (
+	"github.com/hungry-ssm/hungry/ptx/kernels"
 	"math"
 	"math/cmplx"
 	"testing"
@@ -27,7 +28,7 @@ func (e *env) fft(data ptxsim.Ptr, tw ptxsim.Ptr, rows, n int, inverse bool) {
 	if inverse {
 		inv, scale = 1, float32(1/float64(n))
 	}
-	e.launch("fft_rows_c64", [3]int{rows, 1, 1}, [3]int{256, 1, 1}, 8*n, data, tw, rows, n, logn, inv, scale)
+	e.launch(kernels.FftRowsC64Kernel, [3]int{rows, 1, 1}, [3]int{256, 1, 1}, 8*n, data, tw, rows, n, logn, inv, scale)
 }
 
 func TestFFTRows(t *testing.T) {
@@ -89,17 +90,17 @@ func TestFFTConvolution(t *testing.T) {
 		tw := e.f32(twiddles(n))
 		uc, kc := e.out(2*rows*n), e.out(2*H*n)
 		g, b := ewLaunch(rows * n)
-		e.launch("pad_real_to_c64", g, b, 0, uc, e.f32(u), rows, L, n)
+		e.launch(kernels.PadRealToC64Kernel, g, b, 0, uc, e.f32(u), rows, L, n)
 		gk, bk := ewLaunch(H * n)
-		e.launch("pad_real_to_c64", gk, bk, 0, kc, e.f32(k), H, L, n)
+		e.launch(kernels.PadRealToC64Kernel, gk, bk, 0, kc, e.f32(k), H, L, n)
 		e.fft(uc, tw, rows, n, false)
 		e.fft(kc, tw, H, n, false)
 		prod := e.out(2 * rows * n)
-		e.launch("cmul_c64", g, b, 0, prod, uc, kc, rows, n, H, 0)
+		e.launch(kernels.CmulC64Kernel, g, b, 0, prod, uc, kc, rows, n, H, 0)
 		e.fft(prod, tw, rows, n, true)
-		y := e.out(rows * L)
+		y := e.f32(make([]float32, rows*L)) // the real parts are added into zeros
 		gy, by := ewLaunch(rows * L)
-		e.launch("c64_real_part", gy, by, 0, y, prod, rows, L, n)
+		e.launch(kernels.C64RealRowsAccF32Kernel, gy, by, 0, y, prod, rows, L, n)
 		want, scale := make([]float64, rows*L), make([]float64, rows*L)
 		for r := 0; r < rows; r++ {
 			h := r % H
@@ -138,17 +139,17 @@ func TestFFTConvolutionBackward(t *testing.T) {
 		tw := e.f32(twiddles(n))
 		dyc, kc := e.out(2*rows*n), e.out(2*H*n)
 		g, b := ewLaunch(rows * n)
-		e.launch("pad_real_to_c64", g, b, 0, dyc, e.f32(dy), rows, L, n)
+		e.launch(kernels.PadRealToC64Kernel, g, b, 0, dyc, e.f32(dy), rows, L, n)
 		gk, bk := ewLaunch(H * n)
-		e.launch("pad_real_to_c64", gk, bk, 0, kc, e.f32(k), H, L, n)
+		e.launch(kernels.PadRealToC64Kernel, gk, bk, 0, kc, e.f32(k), H, L, n)
 		e.fft(dyc, tw, rows, n, false)
 		e.fft(kc, tw, H, n, false)
 		prod := e.out(2 * rows * n)
-		e.launch("cmul_c64", g, b, 0, prod, dyc, kc, rows, n, H, 1)
+		e.launch(kernels.CmulC64Kernel, g, b, 0, prod, dyc, kc, rows, n, H, 1)
 		e.fft(prod, tw, rows, n, true)
-		du := e.out(rows * L)
+		du := e.f32(make([]float32, rows*L))
 		gy, by := ewLaunch(rows * L)
-		e.launch("c64_real_part", gy, by, 0, du, prod, rows, L, n)
+		e.launch(kernels.C64RealRowsAccF32Kernel, gy, by, 0, du, prod, rows, L, n)
 		got := e.read(du, rows*L)
 		want, scale := make([]float64, rows*L), make([]float64, rows*L)
 		lhs, rhs := 0.0, 0.0

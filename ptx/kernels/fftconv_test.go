@@ -1,6 +1,7 @@
 package kernels_test
 
 import (
+	"github.com/hungry-ssm/hungry/ptx/kernels"
 	"math"
 	"testing"
 
@@ -32,32 +33,32 @@ func TestFFTCausalConv(t *testing.T) {
 		cbuf := func(r int) ptxsim.Ptr { return e.out(2 * r * n) }
 
 		kf := cbuf(H)
-		e.launch("pad_real_to_c64", grid(H*n), blk, 0, kf, pk, H, Lk, n)
+		e.launch(kernels.PadRealToC64Kernel, grid(H*n), blk, 0, kf, pk, H, Lk, n)
 		e.fft(kf, tw, H, n, false)
 		uf := cbuf(rows)
-		e.launch("blh_to_c64", tiles(n), tblk, 0, uf, pu, B, L, H, n)
+		e.launch(kernels.BlhToC64Kernel, tiles(n), tblk, 0, uf, pu, B, L, H, n)
 		e.fft(uf, tw, rows, n, false)
 		yf := cbuf(rows)
-		e.launch("cmul_c64", grid(rows*n), blk, 0, yf, uf, kf, rows, n, H, 0)
+		e.launch(kernels.CmulC64Kernel, grid(rows*n), blk, 0, yf, uf, kf, rows, n, H, 0)
 		e.fft(yf, tw, rows, n, true)
 		y := e.out(nel)
-		e.launch("c64_to_blh_f32", tiles(L), tblk, 0, y, yf, pu, pd, B, L, H, n, 0)
+		e.launch(kernels.C64ToBlhF32Kernel, tiles(L), tblk, 0, y, yf, pu, pd, B, L, H, n, 0)
 
 		dyf := cbuf(rows)
-		e.launch("blh_to_c64", tiles(n), tblk, 0, dyf, pdy, B, L, H, n)
+		e.launch(kernels.BlhToC64Kernel, tiles(n), tblk, 0, dyf, pdy, B, L, H, n)
 		e.fft(dyf, tw, rows, n, false)
 		duf := cbuf(rows)
-		e.launch("cmul_c64", grid(rows*n), blk, 0, duf, dyf, kf, rows, n, H, 1)
+		e.launch(kernels.CmulC64Kernel, grid(rows*n), blk, 0, duf, dyf, kf, rows, n, H, 1)
 		e.fft(duf, tw, rows, n, true)
 		du := e.f32(du0)
-		e.launch("c64_to_blh_f32", tiles(L), tblk, 0, du, duf, pdy, pd, B, L, H, n, 1)
+		e.launch(kernels.C64ToBlhF32Kernel, tiles(L), tblk, 0, du, duf, pdy, pd, B, L, H, n, 1)
 		dkf := cbuf(H)
-		e.launch("cmul_sum_batch_c64", grid(H*n), blk, 0, dkf, uf, dyf, B, H, n)
+		e.launch(kernels.CmulSumBatchC64Kernel, grid(H*n), blk, 0, dkf, uf, dyf, B, H, n)
 		e.fft(dkf, tw, H, n, true)
 		dk := e.f32(dk0)
-		e.launch("c64_real_rows_acc_f32", grid(H*Lk), blk, 0, dk, dkf, H, Lk, n)
+		e.launch(kernels.C64RealRowsAccF32Kernel, grid(H*Lk), blk, 0, dk, dkf, H, Lk, n)
 		dd := e.f32(dd0)
-		e.launchIn("causalconv", "causal_conv_bwd_dk_f32", [3]int{ceilDiv(H, 32), 1, 1}, [3]int{32, 8, 1}, 0, ptrNull, dd, pdy, pu, B, L, H, 1)
+		e.launch(kernels.CausalConvBwdDkF32Kernel, [3]int{ceilDiv(H, 32), 1, 1}, [3]int{32, 8, 1}, 0, ptrNull, dd, pdy, pu, B, L, H, 1)
 
 		// An FFT spreads each value's rounding over the whole transform: an output's error
 		// is about log2(n)·2^-24 of the sequence's largest magnitudes rather than of its own

@@ -29,23 +29,34 @@ const (
 var awkwardSizes = []int{1, 7, 31, 33, 100, 1000, 1027}
 
 type env struct {
-	t   *testing.T
-	mod *ptxsim.Module
-	mem *ptxsim.Memory
-	rng *rand.Rand
+	t       *testing.T
+	mem     *ptxsim.Memory
+	rng     *rand.Rand
+	modules map[string]*ptxsim.Module
 }
 
+// newEnv returns fresh interpreter memory and a random source seeded by the module the
+// test is about.
 func newEnv(t *testing.T, module string) *env {
-	t.Helper()
-	src, err := kernels.Source(module)
+	return &env{t: t, mem: ptxsim.NewMemory(), rng: rand.New(rand.NewPCG(1, uint64(len(module)))), modules: map[string]*ptxsim.Module{}}
+}
+
+// module loads a module on first use.
+func (e *env) module(name string) *ptxsim.Module {
+	e.t.Helper()
+	if m, ok := e.modules[name]; ok {
+		return m
+	}
+	src, err := kernels.Source(name)
 	if err != nil {
-		t.Fatal(err)
+		e.t.Fatal(err)
 	}
 	m, err := ptxsim.Load(src)
 	if err != nil {
-		t.Fatal(err)
+		e.t.Fatal(err)
 	}
-	return &env{t: t, mod: m, mem: ptxsim.NewMemory(), rng: rand.New(rand.NewPCG(1, uint64(len(module))))}
+	e.modules[name] = m
+	return m
 }
 
 // rand returns n values in [lo, hi) with none closer to zero than 1e-3 of the range, so
@@ -101,34 +112,39 @@ func (e *env) read(p ptxsim.Ptr, n int) []float32 {
 	return v
 }
 
-func (e *env) launch(name string, grid, block [3]int, shared int, args ...any) {
+// launch runs k with the given grid and block, as a test chooses them.
+func (e *env) launch(k *kernels.Info, grid, block [3]int, shared int, args ...any) {
 	e.t.Helper()
 	// Launching every kernel with its indexed block shape also checks the index.
-	if info, ok := kernels.Lookup(name); !ok || info.Block != block {
-		e.t.Fatalf("%s: launched with block %v, index says %v", name, block, info.Block)
+	if k.Block != block {
+		e.t.Fatalf("%s: launched with block %v, index says %v", k.Name, block, k.Block)
 	}
-	if err := e.mod.Launch(e.mem, name, grid, block, shared, args...); err != nil {
+	if err := e.module(k.Module).Launch(e.mem, k.Name, grid, block, shared, args...); err != nil {
 		e.t.Fatal(err)
 	}
 }
 
-// launchIn launches a kernel of another module on the same memory, for pipelines of
-// kernels from several modules.
-func (e *env) launchIn(module, name string, grid, block [3]int, shared int, args ...any) {
-	e.t.Helper()
-	src, err := kernels.Source(module)
-	if err != nil {
-		e.t.Fatal(err)
+// Launch implements kernels.Launcher on the interpreter, so that a test can call the
+// typed launchers and run the grids they compute.
+func (e *env) Launch(k *kernels.Info, grid [3]int, shared int, args []kernels.Arg) error {
+	vals := make([]any, len(args))
+	for i, a := range args {
+		switch a.Type {
+		case "u64":
+			vals[i] = ptxsim.Ptr(a.Bits)
+		case "u32":
+			vals[i] = uint32(a.Bits)
+		case "s32":
+			vals[i] = int32(uint32(a.Bits))
+		case "f32":
+			vals[i] = a.F32()
+		}
 	}
-	m, err := ptxsim.Load(src)
-	if err != nil {
-		e.t.Fatal(err)
-	}
-	saved := e.mod
-	e.mod = m
-	defer func() { e.mod = saved }()
-	e.launch(name, grid, block, shared, args...)
+	return e.module(k.Module).Launch(e.mem, k.Name, grid, k.Block, shared, vals...)
 }
+
+// kp is p as a typed launcher's argument.
+func kp(p ptxsim.Ptr) kernels.Ptr { return kernels.Ptr{Addr: uint64(p)} }
 
 // ptrNull is the null device pointer that optional operands are passed as.
 const ptrNull = ptxsim.Ptr(0)

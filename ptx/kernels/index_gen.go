@@ -2,252 +2,420 @@
 
 package kernels
 
+// AddF32Kernel describes add_f32 of module elementwise.
+var AddF32Kernel = &Info{Module: "elementwise", Name: "add_f32", Params: []Param{{"out", "u64"}, {"a", "u64"}, {"b", "u64"}, {"n", "u32"}},
+	Block: [3]int{256, 1, 1},
+	Doc:   "out[i] = a[i] + b[i]\nlaunch: block (256,1,1), grid (ceil(n, 1024), 1, 1); 16-byte aligned pointers take the vector path"}
+
+// ScaleF32Kernel describes scale_f32 of module elementwise.
+var ScaleF32Kernel = &Info{Module: "elementwise", Name: "scale_f32", Params: []Param{{"out", "u64"}, {"a", "u64"}, {"alpha", "f32"}, {"n", "u32"}},
+	Block: [3]int{256, 1, 1},
+	Doc:   "out[i] = alpha * a[i]\nlaunch: block (256,1,1), grid (ceil(n, 1024), 1, 1); 16-byte aligned pointers take the vector path"}
+
+// AxpyF32Kernel describes axpy_f32 of module elementwise.
+var AxpyF32Kernel = &Info{Module: "elementwise", Name: "axpy_f32", Params: []Param{{"y", "u64"}, {"x", "u64"}, {"alpha", "f32"}, {"n", "u32"}},
+	Block: [3]int{256, 1, 1},
+	Doc:   "y[i] += alpha * x[i] (one fused multiply-add)\nlaunch: block (256,1,1), grid (ceil(n, 1024), 1, 1); 16-byte aligned pointers take the vector path"}
+
+// AdamwF32Kernel describes adamw_f32 of module elementwise.
+var AdamwF32Kernel = &Info{Module: "elementwise", Name: "adamw_f32", Params: []Param{{"p", "u64"}, {"m", "u64"}, {"v", "u64"}, {"grad", "u64"}, {"beta1", "f32"}, {"beta2", "f32"}, {"eps", "f32"}, {"decay", "f32"}, {"step_size", "f32"}, {"sqrt_bc2", "f32"}, {"grad_scale", "f32"}, {"n", "u32"}},
+	Block: [3]int{256, 1, 1},
+	Doc:   "AdamW (decoupled decay), as tensor.CPU.AdamW: g=grad*gscale; m=b1*m+(1-b1)g; v=b2*v+(1-b2)g^2; p=p*decay - step*m/(sqrt(v)/sqrtbc2+eps); decay=1-lr*wd, step=lr/(1-b1^t), sqrtbc2=sqrt(1-b2^t)\nlaunch: block (256,1,1), grid (ceil(n, 1024), 1, 1); 16-byte aligned pointers take the vector path"}
+
+// BinaryAddF32Kernel describes binary_add_f32 of module broadcast.
+var BinaryAddF32Kernel = &Info{Module: "broadcast", Name: "binary_add_f32", Params: []Param{{"out", "u64"}, {"a", "u64"}, {"b", "u64"}, {"n", "u32"}, {"nb", "u32"}},
+	Block: [3]int{256, 1, 1},
+	Doc:   "out[i] = a[i] + b[i mod nb] for i < n (nb divides n; b repeats over a's leading axes); out may be a\nlaunch: block (256,1,1), grid (ceil(n, 1024), 1, 1); 16-byte aligned big tensors take the vector path"}
+
+// BinarySubF32Kernel describes binary_sub_f32 of module broadcast.
+var BinarySubF32Kernel = &Info{Module: "broadcast", Name: "binary_sub_f32", Params: []Param{{"out", "u64"}, {"a", "u64"}, {"b", "u64"}, {"n", "u32"}, {"nb", "u32"}},
+	Block: [3]int{256, 1, 1},
+	Doc:   "out[i] = a[i] - b[i mod nb] for i < n (nb divides n; b repeats over a's leading axes); out may be a\nlaunch: block (256,1,1), grid (ceil(n, 1024), 1, 1); 16-byte aligned big tensors take the vector path"}
+
+// BinaryMulF32Kernel describes binary_mul_f32 of module broadcast.
+var BinaryMulF32Kernel = &Info{Module: "broadcast", Name: "binary_mul_f32", Params: []Param{{"out", "u64"}, {"a", "u64"}, {"b", "u64"}, {"n", "u32"}, {"nb", "u32"}},
+	Block: [3]int{256, 1, 1},
+	Doc:   "out[i] = a[i] * b[i mod nb] for i < n (nb divides n; b repeats over a's leading axes); out may be a\nlaunch: block (256,1,1), grid (ceil(n, 1024), 1, 1); 16-byte aligned big tensors take the vector path"}
+
+// BinaryDivF32Kernel describes binary_div_f32 of module broadcast.
+var BinaryDivF32Kernel = &Info{Module: "broadcast", Name: "binary_div_f32", Params: []Param{{"out", "u64"}, {"a", "u64"}, {"b", "u64"}, {"n", "u32"}, {"nb", "u32"}},
+	Block: [3]int{256, 1, 1},
+	Doc:   "out[i] = a[i] / b[i mod nb] for i < n (nb divides n; b repeats over a's leading axes); out may be a\nlaunch: block (256,1,1), grid (ceil(n, 1024), 1, 1); 16-byte aligned big tensors take the vector path"}
+
+// BinaryBwdAAddF32Kernel describes binary_bwd_a_add_f32 of module broadcast.
+var BinaryBwdAAddF32Kernel = &Info{Module: "broadcast", Name: "binary_bwd_a_add_f32", Params: []Param{{"da", "u64"}, {"dout", "u64"}, {"b", "u64"}, {"n", "u32"}, {"nb", "u32"}},
+	Block: [3]int{256, 1, 1},
+	Doc:   "da[i] += dout: the gradient of a + b with respect to a, accumulated (b is not read)\nlaunch: block (256,1,1), grid (ceil(n, 1024), 1, 1); 16-byte aligned big tensors take the vector path"}
+
+// BinaryBwdASubF32Kernel describes binary_bwd_a_sub_f32 of module broadcast.
+var BinaryBwdASubF32Kernel = &Info{Module: "broadcast", Name: "binary_bwd_a_sub_f32", Params: []Param{{"da", "u64"}, {"dout", "u64"}, {"b", "u64"}, {"n", "u32"}, {"nb", "u32"}},
+	Block: [3]int{256, 1, 1},
+	Doc:   "da[i] += dout: the gradient of a - b with respect to a, accumulated (b is not read)\nlaunch: block (256,1,1), grid (ceil(n, 1024), 1, 1); 16-byte aligned big tensors take the vector path"}
+
+// BinaryBwdAMulF32Kernel describes binary_bwd_a_mul_f32 of module broadcast.
+var BinaryBwdAMulF32Kernel = &Info{Module: "broadcast", Name: "binary_bwd_a_mul_f32", Params: []Param{{"da", "u64"}, {"dout", "u64"}, {"b", "u64"}, {"n", "u32"}, {"nb", "u32"}},
+	Block: [3]int{256, 1, 1},
+	Doc:   "da[i] += dout*b[i mod nb]: the gradient of a * b with respect to a, accumulated\nlaunch: block (256,1,1), grid (ceil(n, 1024), 1, 1); 16-byte aligned big tensors take the vector path"}
+
+// BinaryBwdADivF32Kernel describes binary_bwd_a_div_f32 of module broadcast.
+var BinaryBwdADivF32Kernel = &Info{Module: "broadcast", Name: "binary_bwd_a_div_f32", Params: []Param{{"da", "u64"}, {"dout", "u64"}, {"b", "u64"}, {"n", "u32"}, {"nb", "u32"}},
+	Block: [3]int{256, 1, 1},
+	Doc:   "da[i] += dout/b[i mod nb]: the gradient of a / b with respect to a, accumulated\nlaunch: block (256,1,1), grid (ceil(n, 1024), 1, 1); 16-byte aligned big tensors take the vector path"}
+
+// BinaryBwdBAddF32Kernel describes binary_bwd_b_add_f32 of module broadcast.
+var BinaryBwdBAddF32Kernel = &Info{Module: "broadcast", Name: "binary_bwd_b_add_f32", Params: []Param{{"out", "u64"}, {"dout", "u64"}, {"a", "u64"}, {"b", "u64"}, {"reps", "u32"}, {"nb", "u32"}, {"chunk", "u32"}, {"accumulate", "u32"}},
+	Block: [3]int{256, 1, 1},
+	Doc:   "out[j] (+)= sum_r dout[r*nb+j] for j < nb over the reps = n/nb repeats of b: the gradient of a + b with respect to b\n(assigned, or added when accumulate != 0); a and b are not read by add and sub;\nthread (j, c) covers rows [c*chunk, min(reps, (c+1)*chunk)) and writes out[c*nb + j]: with chunk >= reps (grid.y 1) this is the whole sum; a long sum is split over grid.y <= 65535 chunks into a (chunks, nb) scratch that sum_axis_f32 then reduces (outer 1, n chunks, inner nb) in a fixed order, so the result is deterministic\nlaunch: block (256,1,1), grid (ceil(nb, 256), ceil(reps, chunk), 1)"}
+
+// BinaryBwdBSubF32Kernel describes binary_bwd_b_sub_f32 of module broadcast.
+var BinaryBwdBSubF32Kernel = &Info{Module: "broadcast", Name: "binary_bwd_b_sub_f32", Params: []Param{{"out", "u64"}, {"dout", "u64"}, {"a", "u64"}, {"b", "u64"}, {"reps", "u32"}, {"nb", "u32"}, {"chunk", "u32"}, {"accumulate", "u32"}},
+	Block: [3]int{256, 1, 1},
+	Doc:   "out[j] (+)= -sum_r dout[r*nb+j] for j < nb over the reps = n/nb repeats of b: the gradient of a - b with respect to b\n(assigned, or added when accumulate != 0); a and b are not read by add and sub;\nthread (j, c) covers rows [c*chunk, min(reps, (c+1)*chunk)) and writes out[c*nb + j]: with chunk >= reps (grid.y 1) this is the whole sum; a long sum is split over grid.y <= 65535 chunks into a (chunks, nb) scratch that sum_axis_f32 then reduces (outer 1, n chunks, inner nb) in a fixed order, so the result is deterministic\nlaunch: block (256,1,1), grid (ceil(nb, 256), ceil(reps, chunk), 1)"}
+
+// BinaryBwdBMulF32Kernel describes binary_bwd_b_mul_f32 of module broadcast.
+var BinaryBwdBMulF32Kernel = &Info{Module: "broadcast", Name: "binary_bwd_b_mul_f32", Params: []Param{{"out", "u64"}, {"dout", "u64"}, {"a", "u64"}, {"b", "u64"}, {"reps", "u32"}, {"nb", "u32"}, {"chunk", "u32"}, {"accumulate", "u32"}},
+	Block: [3]int{256, 1, 1},
+	Doc:   "out[j] (+)= sum_r dout[r*nb+j]*a[r*nb+j] for j < nb over the reps = n/nb repeats of b: the gradient of a * b with respect to b\n(assigned, or added when accumulate != 0); a and b are not read by add and sub;\nthread (j, c) covers rows [c*chunk, min(reps, (c+1)*chunk)) and writes out[c*nb + j]: with chunk >= reps (grid.y 1) this is the whole sum; a long sum is split over grid.y <= 65535 chunks into a (chunks, nb) scratch that sum_axis_f32 then reduces (outer 1, n chunks, inner nb) in a fixed order, so the result is deterministic\nlaunch: block (256,1,1), grid (ceil(nb, 256), ceil(reps, chunk), 1)"}
+
+// BinaryBwdBDivF32Kernel describes binary_bwd_b_div_f32 of module broadcast.
+var BinaryBwdBDivF32Kernel = &Info{Module: "broadcast", Name: "binary_bwd_b_div_f32", Params: []Param{{"out", "u64"}, {"dout", "u64"}, {"a", "u64"}, {"b", "u64"}, {"reps", "u32"}, {"nb", "u32"}, {"chunk", "u32"}, {"accumulate", "u32"}},
+	Block: [3]int{256, 1, 1},
+	Doc:   "out[j] (+)= -(sum_r dout[r*nb+j]*a[r*nb+j]) / b[j]^2 for j < nb over the reps = n/nb repeats of b: the gradient of a / b with respect to b\n(assigned, or added when accumulate != 0); a and b are not read by add and sub;\nthread (j, c) covers rows [c*chunk, min(reps, (c+1)*chunk)) and writes out[c*nb + j]: with chunk >= reps (grid.y 1) this is the whole sum; a long sum is split over grid.y <= 65535 chunks into a (chunks, nb) scratch that sum_axis_f32 then reduces (outer 1, n chunks, inner nb) in a fixed order, so the result is deterministic\nlaunch: block (256,1,1), grid (ceil(nb, 256), ceil(reps, chunk), 1)"}
+
+// SumAxisF32Kernel describes sum_axis_f32 of module broadcast.
+var SumAxisF32Kernel = &Info{Module: "broadcast", Name: "sum_axis_f32", Params: []Param{{"out", "u64"}, {"x", "u64"}, {"outer", "u32"}, {"n", "u32"}, {"inner", "u32"}, {"chunk", "u32"}, {"alpha", "f32"}, {"accumulate", "u32"}},
+	Block: [3]int{256, 1, 1},
+	Doc:   "x viewed as (outer, n, inner): out[o*inner + j] (+)= alpha * sum_r x[(o*n + r)*inner + j] (assigned, or added when\naccumulate != 0); one thread per output element sums its column in order, so prefer sum_rows_f32 when inner == 1;\nthread (q = o*inner + j, c) covers r in [c*chunk, min(n, (c+1)*chunk)) and writes out[c*outer*inner + q]: chunk >= n\ngives the sum itself; a long axis is split over grid.y <= 65535 chunks into a (chunks, outer*inner) scratch\n(alpha 1, accumulate 0) that a second launch (outer 1, n chunks, inner outer*inner, chunk >= chunks) reduces\nlaunch: block (256,1,1), grid (ceil(outer*inner, 256), ceil(n, chunk), 1)"}
+
+// SumRowsF32Kernel describes sum_rows_f32 of module broadcast.
+var SumRowsF32Kernel = &Info{Module: "broadcast", Name: "sum_rows_f32", Params: []Param{{"out", "u64"}, {"x", "u64"}, {"rows", "u32"}, {"cols", "u32"}, {"alpha", "f32"}, {"accumulate", "u32"}},
+	Block: [3]int{256, 1, 1},
+	Doc:   "out[r] (+)= alpha * sum_j x[r, j] (assigned, or added when accumulate != 0): SumAxis over the last axis, a block per row\nlaunch: block (256,1,1), grid (rows, 1, 1)"}
+
+// BroadcastAxisF32Kernel describes broadcast_axis_f32 of module broadcast.
+var BroadcastAxisF32Kernel = &Info{Module: "broadcast", Name: "broadcast_axis_f32", Params: []Param{{"dx", "u64"}, {"dout", "u64"}, {"outer", "u32"}, {"n", "u32"}, {"inner", "u32"}, {"alpha", "f32"}},
+	Block: [3]int{256, 1, 1},
+	Doc:   "dx viewed as (outer, n, inner): dx[(o*n + r)*inner + j] += alpha * dout[o*inner + j], the gradient of SumAxis\nlaunch: block (256,1,1), grid (ceil(outer*n*inner, 256), 1, 1)"}
+
+// PermuteF32Kernel describes permute_f32 of module broadcast.
+var PermuteF32Kernel = &Info{Module: "broadcast", Name: "permute_f32", Params: []Param{{"out", "u64"}, {"x", "u64"}, {"n", "u32"}, {"d0", "u32"}, {"d1", "u32"}, {"d2", "u32"}, {"d3", "u32"}, {"d4", "u32"}, {"d5", "u32"}, {"s0", "u32"}, {"s1", "u32"}, {"s2", "u32"}, {"s3", "u32"}, {"s4", "u32"}, {"s5", "u32"}, {"accumulate", "u32"}},
+	Block: [3]int{256, 1, 1},
+	Doc:   "out[i] (=, or += when accumulate != 0) x[src(i)] for i < n: out has shape (d0..d5) and src(i) = sum_a idx_a(i)*s_a, where\ns_a is x's stride (in elements) along the axis that becomes out's axis a; a rank-r permutation fills the\nleading 6-r axes with d = 1, s = 0. This is tensor.(*CPU).Permute: out axis a is x axis perm[a], s_a = xstride[perm[a]]\nlaunch: block (256,1,1), grid (ceil(n, 256), 1, 1)"}
+
+// TransposeF32Kernel describes transpose_f32 of module broadcast.
+var TransposeF32Kernel = &Info{Module: "broadcast", Name: "transpose_f32", Params: []Param{{"out", "u64"}, {"x", "u64"}, {"batch", "u32"}, {"R", "u32"}, {"C", "u32"}, {"accumulate", "u32"}},
+	Block: [3]int{32, 8, 1},
+	Doc:   "out[(b*C + c)*R + r] (=, or += when accumulate != 0) x[(b*R + r)*C + c]: each of batch (R, C) matrices transposed,\ni.e. Permute with perm (..., rank-1, rank-2) after merging the leading axes into the batch; coalesced both ways\nlaunch: block (32,8,1), grid (ceil(C, 32), ceil(R, 32), batch); grid.z is at most 65535: a larger batch takes several launches"}
+
+// UnaryGeluF32Kernel describes unary_gelu_f32 of module unary.
+var UnaryGeluF32Kernel = &Info{Module: "unary", Name: "unary_gelu_f32", Params: []Param{{"out", "u64"}, {"x", "u64"}, {"n", "u32"}},
+	Block: [3]int{256, 1, 1},
+	Doc:   "out[i] = gelu_tanh(x) = x / (1 + exp(-2*sqrt(2/pi)*(xc + 0.044715 xc^3))), xc = x clamped to [-10, 10] as the CPU does for x = x[i]; out may be x\nlaunch: block (256,1,1), grid (ceil(n, 1024), 1, 1); 16-byte aligned pointers take the vector path"}
+
+// UnaryReluF32Kernel describes unary_relu_f32 of module unary.
+var UnaryReluF32Kernel = &Info{Module: "unary", Name: "unary_relu_f32", Params: []Param{{"out", "u64"}, {"x", "u64"}, {"n", "u32"}},
+	Block: [3]int{256, 1, 1},
+	Doc:   "out[i] = max(x, 0) for x = x[i]; out may be x\nlaunch: block (256,1,1), grid (ceil(n, 1024), 1, 1); 16-byte aligned pointers take the vector path"}
+
+// UnarySiluF32Kernel describes unary_silu_f32 of module unary.
+var UnarySiluF32Kernel = &Info{Module: "unary", Name: "unary_silu_f32", Params: []Param{{"out", "u64"}, {"x", "u64"}, {"n", "u32"}},
+	Block: [3]int{256, 1, 1},
+	Doc:   "out[i] = x * sigmoid(x) for x = x[i]; out may be x\nlaunch: block (256,1,1), grid (ceil(n, 1024), 1, 1); 16-byte aligned pointers take the vector path"}
+
+// UnarySigmoidF32Kernel describes unary_sigmoid_f32 of module unary.
+var UnarySigmoidF32Kernel = &Info{Module: "unary", Name: "unary_sigmoid_f32", Params: []Param{{"out", "u64"}, {"x", "u64"}, {"n", "u32"}},
+	Block: [3]int{256, 1, 1},
+	Doc:   "out[i] = 1 / (1 + exp(-x)) for x = x[i]; out may be x\nlaunch: block (256,1,1), grid (ceil(n, 1024), 1, 1); 16-byte aligned pointers take the vector path"}
+
+// UnaryTanhF32Kernel describes unary_tanh_f32 of module unary.
+var UnaryTanhF32Kernel = &Info{Module: "unary", Name: "unary_tanh_f32", Params: []Param{{"out", "u64"}, {"x", "u64"}, {"n", "u32"}},
+	Block: [3]int{256, 1, 1},
+	Doc:   "out[i] = tanh(x) for x = x[i]; out may be x\nlaunch: block (256,1,1), grid (ceil(n, 1024), 1, 1); 16-byte aligned pointers take the vector path"}
+
+// UnaryExpF32Kernel describes unary_exp_f32 of module unary.
+var UnaryExpF32Kernel = &Info{Module: "unary", Name: "unary_exp_f32", Params: []Param{{"out", "u64"}, {"x", "u64"}, {"n", "u32"}},
+	Block: [3]int{256, 1, 1},
+	Doc:   "out[i] = exp(x) for x = x[i]; out may be x\nlaunch: block (256,1,1), grid (ceil(n, 1024), 1, 1); 16-byte aligned pointers take the vector path"}
+
+// UnaryBwdGeluF32Kernel describes unary_bwd_gelu_f32 of module unary.
+var UnaryBwdGeluF32Kernel = &Info{Module: "unary", Name: "unary_bwd_gelu_f32", Params: []Param{{"dx", "u64"}, {"dout", "u64"}, {"x", "u64"}, {"y", "u64"}, {"n", "u32"}},
+	Block: [3]int{256, 1, 1},
+	Doc:   "dx[i] += dout[i] * f'(x[i]) with f'(x) = s + 2*xc*s*(1-s)*sqrt(2/pi)*(1 + 3*0.044715 xc^2), s = sigma(2*sqrt(2/pi)*(xc + 0.044715 xc^3)), y = f(x) the forward output (accumulates; y is not read)\nlaunch: block (256,1,1), grid (ceil(n, 1024), 1, 1); 16-byte aligned pointers take the vector path"}
+
+// UnaryBwdReluF32Kernel describes unary_bwd_relu_f32 of module unary.
+var UnaryBwdReluF32Kernel = &Info{Module: "unary", Name: "unary_bwd_relu_f32", Params: []Param{{"dx", "u64"}, {"dout", "u64"}, {"x", "u64"}, {"y", "u64"}, {"n", "u32"}},
+	Block: [3]int{256, 1, 1},
+	Doc:   "dx[i] += dout[i] * f'(x[i]) with f'(x) = [x > 0], y = f(x) the forward output (accumulates; y is not read)\nlaunch: block (256,1,1), grid (ceil(n, 1024), 1, 1); 16-byte aligned pointers take the vector path"}
+
+// UnaryBwdSiluF32Kernel describes unary_bwd_silu_f32 of module unary.
+var UnaryBwdSiluF32Kernel = &Info{Module: "unary", Name: "unary_bwd_silu_f32", Params: []Param{{"dx", "u64"}, {"dout", "u64"}, {"x", "u64"}, {"y", "u64"}, {"n", "u32"}},
+	Block: [3]int{256, 1, 1},
+	Doc:   "dx[i] += dout[i] * f'(x[i]) with f'(x) = s * (1 + x*(1 - s)), s = sigmoid(x), y = f(x) the forward output (accumulates; y is not read)\nlaunch: block (256,1,1), grid (ceil(n, 1024), 1, 1); 16-byte aligned pointers take the vector path"}
+
+// UnaryBwdSigmoidF32Kernel describes unary_bwd_sigmoid_f32 of module unary.
+var UnaryBwdSigmoidF32Kernel = &Info{Module: "unary", Name: "unary_bwd_sigmoid_f32", Params: []Param{{"dx", "u64"}, {"dout", "u64"}, {"x", "u64"}, {"y", "u64"}, {"n", "u32"}},
+	Block: [3]int{256, 1, 1},
+	Doc:   "dx[i] += dout[i] * f'(x[i]) with f'(x) = y * (1 - y), y = f(x) the forward output (accumulates; x is not read)\nlaunch: block (256,1,1), grid (ceil(n, 1024), 1, 1); 16-byte aligned pointers take the vector path"}
+
+// UnaryBwdTanhF32Kernel describes unary_bwd_tanh_f32 of module unary.
+var UnaryBwdTanhF32Kernel = &Info{Module: "unary", Name: "unary_bwd_tanh_f32", Params: []Param{{"dx", "u64"}, {"dout", "u64"}, {"x", "u64"}, {"y", "u64"}, {"n", "u32"}},
+	Block: [3]int{256, 1, 1},
+	Doc:   "dx[i] += dout[i] * f'(x[i]) with f'(x) = 1 - y^2, y = f(x) the forward output (accumulates; x is not read)\nlaunch: block (256,1,1), grid (ceil(n, 1024), 1, 1); 16-byte aligned pointers take the vector path"}
+
+// UnaryBwdExpF32Kernel describes unary_bwd_exp_f32 of module unary.
+var UnaryBwdExpF32Kernel = &Info{Module: "unary", Name: "unary_bwd_exp_f32", Params: []Param{{"dx", "u64"}, {"dout", "u64"}, {"x", "u64"}, {"y", "u64"}, {"n", "u32"}},
+	Block: [3]int{256, 1, 1},
+	Doc:   "dx[i] += dout[i] * f'(x[i]) with f'(x) = y, y = f(x) the forward output (accumulates; x is not read)\nlaunch: block (256,1,1), grid (ceil(n, 1024), 1, 1); 16-byte aligned pointers take the vector path"}
+
+// SgdF32Kernel describes sgd_f32 of module unary.
+var SgdF32Kernel = &Info{Module: "unary", Name: "sgd_f32", Params: []Param{{"p", "u64"}, {"buf", "u64"}, {"grad", "u64"}, {"lr", "f32"}, {"momentum", "f32"}, {"weight_decay", "f32"}, {"grad_scale", "f32"}, {"n", "u32"}},
+	Block: [3]int{256, 1, 1},
+	Doc:   "SGD with momentum as tensor.CPU.SGD (PyTorch's form): g = grad*grad_scale + weight_decay*p; buf = momentum*buf + g; p -= lr*buf\nlaunch: block (256,1,1), grid (ceil(n, 1024), 1, 1); 16-byte aligned pointers take the vector path"}
+
+// SquaredNormPartialF32Kernel describes squared_norm_partial_f32 of module unary.
+var SquaredNormPartialF32Kernel = &Info{Module: "unary", Name: "squared_norm_partial_f32", Params: []Param{{"partial", "u64"}, {"x", "u64"}, {"n", "u32"}},
+	Block: [3]int{256, 1, 1},
+	Doc:   "partial[blockIdx.x] = sum of x[i]^2 over i = blockIdx.x*256 + tid + k*gridDim.x*256 < n (a grid-stride loop, any\ngrid size G >= 1; partial holds G floats); sum the G partials for sum_i x[i]^2. Each thread sums about n/(256 G) squares\nin fp32, then the block reduces in a tree, so G = min(ceil(n/256), 1024) keeps the fp32 error near 2^-24 * log(n)\nlaunch: block (256,1,1), grid (min(ceil(n, 256), 1024), 1, 1)"}
+
+// CausalConvFwdF32Kernel describes causal_conv_fwd_f32 of module causalconv.
+var CausalConvFwdF32Kernel = &Info{Module: "causalconv", Name: "causal_conv_fwd_f32", Params: []Param{{"y", "u64"}, {"u", "u64"}, {"k", "u64"}, {"d", "u64"}, {"B", "u32"}, {"L", "u32"}, {"H", "u32"}, {"Lk", "u32"}},
+	Block: [3]int{256, 1, 1},
+	Doc:   "y[b,t,h] = sum_{s <= min(t, Lk-1)} k[h,s] * u[b,t-s,h] + d[h] * u[b,t,h]; u, y (B, L, H), k (H, Lk), d (H) or 0 (no skip)\nlaunch: block (256,1,1), grid (ceil(B*L*H, 256), 1, 1)"}
+
+// CausalConvBwdDuF32Kernel describes causal_conv_bwd_du_f32 of module causalconv.
+var CausalConvBwdDuF32Kernel = &Info{Module: "causalconv", Name: "causal_conv_bwd_du_f32", Params: []Param{{"du", "u64"}, {"dy", "u64"}, {"k", "u64"}, {"d", "u64"}, {"B", "u32"}, {"L", "u32"}, {"H", "u32"}, {"Lk", "u32"}},
+	Block: [3]int{256, 1, 1},
+	Doc:   "du[b,t,h] += d[h] * dy[b,t,h] + sum_{s < Lk, t+s < L} k[h,s] * dy[b,t+s,h] (accumulates; d may be 0); layouts as causal_conv_fwd_f32\nlaunch: block (256,1,1), grid (ceil(B*L*H, 256), 1, 1)"}
+
+// CausalConvBwdDkF32Kernel describes causal_conv_bwd_dk_f32 of module causalconv.
+var CausalConvBwdDkF32Kernel = &Info{Module: "causalconv", Name: "causal_conv_bwd_dk_f32", Params: []Param{{"dk", "u64"}, {"dd", "u64"}, {"dy", "u64"}, {"u", "u64"}, {"B", "u32"}, {"L", "u32"}, {"H", "u32"}, {"Lk", "u32"}},
+	Block: [3]int{32, 8, 1},
+	Doc:   "dk[h,s] += sum_{b, s <= t < L} dy[b,t,h] * u[b,t-s,h] and dd[h] += the s = 0 sum (either pointer may be 0 to skip it)\nthread (x, y) of block (bx, by) handles h = 32 bx + x (32 consecutive channels: coalesced loads) and s = 8 by + y;\neach sums its B*(L-s) terms in order in fp32, so the result is deterministic\nlaunch: block (32,8,1), grid (ceil(H, 32), ceil(Lk, 8), 1)"}
+
+// ShiftSsmKernelF32Kernel describes shift_ssm_kernel_f32 of module ssmkernel.
+var ShiftSsmKernelF32Kernel = &Info{Module: "ssmkernel", Name: "shift_ssm_kernel_f32", Params: []Param{{"k", "u64"}, {"b", "u64"}, {"c", "u64"}, {"H", "u32"}, {"N", "u32"}, {"Lk", "u32"}},
+	Block: [3]int{256, 1, 1},
+	Doc:   "k[h, i] = sum_{j < N-i} B[h,j] * C[h,j+i] for i < Lk <= N: the shift SSM's kernel (B, C (H, N); C may carry a leading 1)\nlaunch: block (256,1,1), grid (ceil(H*Lk, 256), 1, 1)"}
+
+// ShiftSsmKernelBwdF32Kernel describes shift_ssm_kernel_bwd_f32 of module ssmkernel.
+var ShiftSsmKernelBwdF32Kernel = &Info{Module: "ssmkernel", Name: "shift_ssm_kernel_bwd_f32", Params: []Param{{"dB", "u64"}, {"dC", "u64"}, {"dk", "u64"}, {"b", "u64"}, {"c", "u64"}, {"H", "u32"}, {"N", "u32"}, {"Lk", "u32"}},
+	Block: [3]int{256, 1, 1},
+	Doc:   "dB[h,j] += sum_{i < Lk, j+i < N} dk[h,i] * C[h,j+i] and dC[h,j] += sum_{i < Lk, i <= j} dk[h,i] * B[h,j-i]\n(either gradient pointer may be 0 to skip it); dk is (H, Lk), B, C, dB, dC are (H, N)\nlaunch: block (256,1,1), grid (ceil(H*N, 256), 1, 1)"}
+
+// DiagSsmKernelF32Kernel describes diag_ssm_kernel_f32 of module ssmkernel.
+var DiagSsmKernelF32Kernel = &Info{Module: "ssmkernel", Name: "diag_ssm_kernel_f32", Params: []Param{{"K", "u64"}, {"logDt", "u64"}, {"invAReal", "u64"}, {"aImag", "u64"}, {"b", "u64"}, {"c", "u64"}, {"H", "u32"}, {"N", "u32"}, {"L", "u32"}, {"disc", "u32"}},
+	Block: [3]int{256, 1, 1},
+	Doc:   "K[h, l] = 2 Re sum_n C'[h,n] dA[h,n]^l for l < L: the diagonal SSM's kernel (tensor.CPU.DiagSSMKernel) from\nlogDt (H), invAReal, aImag (H, N), B, C (H, N, 2) (C may carry a leading 1); disc 0 = ZOH, 1 = bilinear; any N.\nIn float64 like the CPU: for each group of 256 modes the block's threads discretise one mode each into shared\nmemory, then thread l forms C' dA^l by binary exponentiation and adds the modes in order; only K is rounded to float32\nlaunch: block (256,1,1), grid (ceil(L, 256), H, 1)"}
+
+// DiagSsmKernelBwdF32Kernel describes diag_ssm_kernel_bwd_f32 of module ssmkernel.
+var DiagSsmKernelBwdF32Kernel = &Info{Module: "ssmkernel", Name: "diag_ssm_kernel_bwd_f32", Params: []Param{{"dLogDt", "u64"}, {"dInvAReal", "u64"}, {"dAImag", "u64"}, {"dB", "u64"}, {"dC", "u64"}, {"dK", "u64"}, {"logDt", "u64"}, {"invAReal", "u64"}, {"aImag", "u64"}, {"b", "u64"}, {"c", "u64"}, {"H", "u32"}, {"N", "u32"}, {"L", "u32"}, {"disc", "u32"}},
+	Block: [3]int{256, 1, 1},
+	Doc:   "adds the gradients of diag_ssm_kernel_f32's parameters given dK (H, L), as tensor.CPU.DiagSSMKernelBackward:\nwith s0 = sum_l dK[l] dA^l and s1 = sum_l (l+1) dK[l+1] dA^l, g_C' = 2 conj(s0), g_dA = 2 conj(C' s1), chained\nthrough the discretisation to dLogDt (H), dInvAReal, dAImag (H, N), dB, dC (H, N, 2); a null gradient pointer is\nskipped. Block h handles head h: for each mode, the 256 threads sum over l in float64 (thread t takes\nl = t, t+256, ..., so the order is fixed) and reduce in a shared-memory tree; thread 0 chains the rule\nlaunch: block (256,1,1), grid (H, 1, 1)"}
+
+// SoftmaxFwdF32Kernel describes softmax_fwd_f32 of module reduce.
+var SoftmaxFwdF32Kernel = &Info{Module: "reduce", Name: "softmax_fwd_f32", Params: []Param{{"y", "u64"}, {"x", "u64"}, {"rows", "u32"}, {"cols", "u32"}},
+	Block: [3]int{256, 1, 1},
+	Doc:   "y[r, j] = exp(x[r,j] - max_r) / sum_j exp(x[r,j] - max_r)\nlaunch: block (256,1,1), grid (rows, 1, 1)"}
+
+// LogsoftmaxFwdF32Kernel describes logsoftmax_fwd_f32 of module reduce.
+var LogsoftmaxFwdF32Kernel = &Info{Module: "reduce", Name: "logsoftmax_fwd_f32", Params: []Param{{"y", "u64"}, {"x", "u64"}, {"rows", "u32"}, {"cols", "u32"}},
+	Block: [3]int{256, 1, 1},
+	Doc:   "y[r, j] = x[r,j] - max_r - log(sum_j exp(x[r,j] - max_r))\nlaunch: block (256,1,1), grid (rows, 1, 1)"}
+
+// LayernormFwdF32Kernel describes layernorm_fwd_f32 of module reduce.
+var LayernormFwdF32Kernel = &Info{Module: "reduce", Name: "layernorm_fwd_f32", Params: []Param{{"y", "u64"}, {"mean", "u64"}, {"rstd", "u64"}, {"x", "u64"}, {"gamma", "u64"}, {"beta", "u64"}, {"rows", "u32"}, {"cols", "u32"}, {"eps", "f32"}},
+	Block: [3]int{256, 1, 1},
+	Doc:   "y = (x - mean) * rstd * gamma + beta; mean[r] and rstd[r] = 1/sqrt(var + eps) saved for backward\nvariance is two-pass (mean first, then squared deviations): no cancellation\nlaunch: block (256,1,1), grid (rows, 1, 1)"}
+
+// SoftmaxCausalFwdF32Kernel describes softmax_causal_fwd_f32 of module reduce.
+var SoftmaxCausalFwdF32Kernel = &Info{Module: "reduce", Name: "softmax_causal_fwd_f32", Params: []Param{{"y", "u64"}, {"x", "u64"}, {"rows", "u32"}, {"cols", "u32"}},
+	Block: [3]int{256, 1, 1},
+	Doc:   "causal softmax of attention scores (..., L, L) viewed as rows of cols = L: row r sees keys j < v = r mod L + 1,\ny[r, j] = exp(x[r,j] - max) / sum_{j<v} exp(x[r,j] - max) for j < v and 0 beyond (x is not read there); y may be x\nlaunch: block (256,1,1), grid (rows, 1, 1)"}
+
+// SoftmaxBwdAccF32Kernel describes softmax_bwd_acc_f32 of module reduce.
+var SoftmaxBwdAccF32Kernel = &Info{Module: "reduce", Name: "softmax_bwd_acc_f32", Params: []Param{{"dx", "u64"}, {"y", "u64"}, {"dy", "u64"}, {"rows", "u32"}, {"cols", "u32"}, {"causal", "u32"}},
+	Block: [3]int{256, 1, 1},
+	Doc:   "dx[r, j] += y[r,j] * (dy[r,j] - sum_j dy*y), y the softmax output; with causal != 0 only j < r mod cols + 1\n(the causal softmax's unmasked entries) are read and updated\nlaunch: block (256,1,1), grid (rows, 1, 1)"}
+
+// LogsoftmaxBwdAccF32Kernel describes logsoftmax_bwd_acc_f32 of module reduce.
+var LogsoftmaxBwdAccF32Kernel = &Info{Module: "reduce", Name: "logsoftmax_bwd_acc_f32", Params: []Param{{"dx", "u64"}, {"y", "u64"}, {"dy", "u64"}, {"rows", "u32"}, {"cols", "u32"}},
+	Block: [3]int{256, 1, 1},
+	Doc:   "dx[r, j] += dy[r,j] - exp(y[r,j]) * sum_j dy[r,j], y the log-softmax output\nlaunch: block (256,1,1), grid (rows, 1, 1)"}
+
+// CrossEntropyIgnoreFwdF32Kernel describes cross_entropy_ignore_fwd_f32 of module reduce.
+var CrossEntropyIgnoreFwdF32Kernel = &Info{Module: "reduce", Name: "cross_entropy_ignore_fwd_f32", Params: []Param{{"loss", "u64"}, {"lse", "u64"}, {"logits", "u64"}, {"targets", "u64"}, {"rows", "u32"}, {"cols", "u32"}, {"ignore", "s32"}},
+	Block: [3]int{256, 1, 1},
+	Doc:   "loss[r] = lse[r] - logits[r, t[r]] with lse[r] = log sum_j exp(logits[r, j]) (always stored); targets are s32;\nloss[r] = 0 where t[r] == ignore; any other target outside [0, cols) gives a NaN loss (tensor.CPU.CrossEntropy)\nlaunch: block (256,1,1), grid (rows, 1, 1)"}
+
+// CrossEntropyBwdAccF32Kernel describes cross_entropy_bwd_acc_f32 of module reduce.
+var CrossEntropyBwdAccF32Kernel = &Info{Module: "reduce", Name: "cross_entropy_bwd_acc_f32", Params: []Param{{"dlogits", "u64"}, {"logits", "u64"}, {"lse", "u64"}, {"targets", "u64"}, {"dloss", "u64"}, {"rows", "u32"}, {"cols", "u32"}, {"ignore", "s32"}},
+	Block: [3]int{256, 1, 1},
+	Doc:   "dlogits[r, j] += dloss[r] * (exp(logits[r,j] - lse[r]) - [j == t[r]]) for rows with t[r] != ignore; ignored rows\nare not touched (tensor.CPU.CrossEntropyBackward)\nlaunch: block (256,1,1), grid (rows, 1, 1)"}
+
+// LayernormBwdDxAccF32Kernel describes layernorm_bwd_dx_acc_f32 of module reduce.
+var LayernormBwdDxAccF32Kernel = &Info{Module: "reduce", Name: "layernorm_bwd_dx_acc_f32", Params: []Param{{"dx", "u64"}, {"dy", "u64"}, {"x", "u64"}, {"mean", "u64"}, {"rstd", "u64"}, {"gamma", "u64"}, {"rows", "u32"}, {"cols", "u32"}},
+	Block: [3]int{256, 1, 1},
+	Doc:   "xhat = (x-mean)*rstd, g = dy*gamma (gamma == 0 as a pointer: unit scale): dx += rstd*(g - mean_j g - xhat*mean_j(g*xhat))\n(tensor.CPU.LayerNormBackward's dx; layernorm_bwd_dw_f32 gives dgamma and dbeta)\nlaunch: block (256,1,1), grid (rows, 1, 1)"}
+
+// LayernormBwdDwF32Kernel describes layernorm_bwd_dw_f32 of module reduce.
+var LayernormBwdDwF32Kernel = &Info{Module: "reduce", Name: "layernorm_bwd_dw_f32", Params: []Param{{"dgamma", "u64"}, {"dbeta", "u64"}, {"dy", "u64"}, {"x", "u64"}, {"mean", "u64"}, {"rstd", "u64"}, {"rows", "u32"}, {"cols", "u32"}, {"chunk", "u32"}, {"accumulate", "u32"}},
+	Block: [3]int{256, 1, 1},
+	Doc:   "dgamma[j] (+)= sum_r dy[r,j] * (x[r,j]-mean[r])*rstd[r] and dbeta[j] (+)= sum_r dy[r,j] (assigned, or added when\naccumulate != 0; either pointer may be 0 to skip it); thread (j, c) covers rows [c*chunk, min(rows, (c+1)*chunk))\nand writes dgamma[c*cols + j], dbeta[c*cols + j]: chunk >= rows gives the sums; longer ones go through (chunks, cols)\nscratches that sum_axis_f32 reduces, in a fixed order either way\nlaunch: block (256,1,1), grid (ceil(cols, 256), ceil(rows, chunk), 1)"}
+
+// SgemmNnKernel describes sgemm_nn of module gemm.
+var SgemmNnKernel = &Info{Module: "gemm", Name: "sgemm_nn", Params: []Param{{"C", "u64"}, {"A", "u64"}, {"B", "u64"}, {"M", "u32"}, {"N", "u32"}, {"K", "u32"}, {"lda", "u32"}, {"ldb", "u32"}, {"ldc", "u32"}, {"alpha", "f32"}, {"beta", "f32"}, {"batch", "u32"}, {"strideA", "u32"}, {"strideB", "u32"}, {"strideC", "u32"}},
+	Block: [3]int{128, 1, 1},
+	Doc:   "C[i*ldc + j] = alpha * sum_k A[i*lda + k] * B[k*ldb + j] + beta * C[i*ldc + j]  (C is not read when beta == 0)\nfor each of batch products z, with A, B and C of item z starting z*strideA, z*strideB, z*strideC elements on\n(stride 0: one matrix for the whole batch; items must not write the same C);\nTF32 tensor cores (mma.sync m16n8k8, inputs rounded with cvt.rna.tf32), fp32 accumulation; any M, N, K >= 0\nlaunch: block (128,1,1), grid (ceil(N, 64), ceil(M, 64), batch); 19456 bytes of static shared memory; grid.z is at most 65535: a larger batch takes several launches"}
+
+// SgemmNtKernel describes sgemm_nt of module gemm.
+var SgemmNtKernel = &Info{Module: "gemm", Name: "sgemm_nt", Params: []Param{{"C", "u64"}, {"A", "u64"}, {"B", "u64"}, {"M", "u32"}, {"N", "u32"}, {"K", "u32"}, {"lda", "u32"}, {"ldb", "u32"}, {"ldc", "u32"}, {"alpha", "f32"}, {"beta", "f32"}, {"batch", "u32"}, {"strideA", "u32"}, {"strideB", "u32"}, {"strideC", "u32"}},
+	Block: [3]int{128, 1, 1},
+	Doc:   "C[i*ldc + j] = alpha * sum_k A[i*lda + k] * B[j*ldb + k] + beta * C[i*ldc + j]  (C is not read when beta == 0)\nfor each of batch products z, with A, B and C of item z starting z*strideA, z*strideB, z*strideC elements on\n(stride 0: one matrix for the whole batch; items must not write the same C);\nTF32 tensor cores (mma.sync m16n8k8, inputs rounded with cvt.rna.tf32), fp32 accumulation; any M, N, K >= 0\nlaunch: block (128,1,1), grid (ceil(N, 64), ceil(M, 64), batch); 19456 bytes of static shared memory; grid.z is at most 65535: a larger batch takes several launches"}
+
+// SgemmTnKernel describes sgemm_tn of module gemm.
+var SgemmTnKernel = &Info{Module: "gemm", Name: "sgemm_tn", Params: []Param{{"C", "u64"}, {"A", "u64"}, {"B", "u64"}, {"M", "u32"}, {"N", "u32"}, {"K", "u32"}, {"lda", "u32"}, {"ldb", "u32"}, {"ldc", "u32"}, {"alpha", "f32"}, {"beta", "f32"}, {"batch", "u32"}, {"strideA", "u32"}, {"strideB", "u32"}, {"strideC", "u32"}},
+	Block: [3]int{128, 1, 1},
+	Doc:   "C[i*ldc + j] = alpha * sum_k A[k*lda + i] * B[k*ldb + j] + beta * C[i*ldc + j]  (C is not read when beta == 0)\nfor each of batch products z, with A, B and C of item z starting z*strideA, z*strideB, z*strideC elements on\n(stride 0: one matrix for the whole batch; items must not write the same C);\nTF32 tensor cores (mma.sync m16n8k8, inputs rounded with cvt.rna.tf32), fp32 accumulation; any M, N, K >= 0\nlaunch: block (128,1,1), grid (ceil(N, 64), ceil(M, 64), batch); 19456 bytes of static shared memory; grid.z is at most 65535: a larger batch takes several launches"}
+
+// SgemmTtKernel describes sgemm_tt of module gemm.
+var SgemmTtKernel = &Info{Module: "gemm", Name: "sgemm_tt", Params: []Param{{"C", "u64"}, {"A", "u64"}, {"B", "u64"}, {"M", "u32"}, {"N", "u32"}, {"K", "u32"}, {"lda", "u32"}, {"ldb", "u32"}, {"ldc", "u32"}, {"alpha", "f32"}, {"beta", "f32"}, {"batch", "u32"}, {"strideA", "u32"}, {"strideB", "u32"}, {"strideC", "u32"}},
+	Block: [3]int{128, 1, 1},
+	Doc:   "C[i*ldc + j] = alpha * sum_k A[k*lda + i] * B[j*ldb + k] + beta * C[i*ldc + j]  (C is not read when beta == 0)\nfor each of batch products z, with A, B and C of item z starting z*strideA, z*strideB, z*strideC elements on\n(stride 0: one matrix for the whole batch; items must not write the same C);\nTF32 tensor cores (mma.sync m16n8k8, inputs rounded with cvt.rna.tf32), fp32 accumulation; any M, N, K >= 0\nlaunch: block (128,1,1), grid (ceil(N, 64), ceil(M, 64), batch); 19456 bytes of static shared memory; grid.z is at most 65535: a larger batch takes several launches"}
+
+// EmbeddingFwdF32Kernel describes embedding_fwd_f32 of module embedding.
+var EmbeddingFwdF32Kernel = &Info{Module: "embedding", Name: "embedding_fwd_f32", Params: []Param{{"out", "u64"}, {"table", "u64"}, {"ids", "u64"}, {"ntokens", "u32"}, {"vocab", "u32"}, {"dim", "u32"}},
+	Block: [3]int{256, 1, 1},
+	Doc:   "out[t, j] = table[ids[t], j] for t < ntokens, j < dim; ids are s32; an id outside [0, vocab) gives NaN\nlaunch: block (256,1,1), grid (ceil(ntokens*dim, 256), 1, 1)"}
+
+// EmbeddingBwdGroupedF32Kernel describes embedding_bwd_grouped_f32 of module embedding.
+var EmbeddingBwdGroupedF32Kernel = &Info{Module: "embedding", Name: "embedding_bwd_grouped_f32", Params: []Param{{"dtable", "u64"}, {"dout", "u64"}, {"uniq", "u64"}, {"start", "u64"}, {"pos", "u64"}, {"nuniq", "u32"}, {"dim", "u32"}},
+	Block: [3]int{256, 1, 1},
+	Doc:   "for u < nuniq and j < dim: dtable[uniq[u], j] += dout[pos[p], j] for p = start[u] .. start[u+1]-1 in order;\nuniq (nuniq) holds each id once, start (nuniq+1) and pos (ntokens) list the token positions of each id in\nincreasing order (a CSR grouping of ids built on the host); all s32. Deterministic, no atomics\nlaunch: block (256,1,1), grid (ceil(nuniq*dim, 256), 1, 1)"}
+
+// ShortconvFwdF32Kernel describes shortconv_fwd_f32 of module shortconv.
+var ShortconvFwdF32Kernel = &Info{Module: "shortconv", Name: "shortconv_fwd_f32", Params: []Param{{"y", "u64"}, {"u", "u64"}, {"k", "u64"}, {"d", "u64"}, {"B", "u32"}, {"L", "u32"}, {"H", "u32"}},
+	Block: [3]int{256, 1, 1},
+	Doc:   "y[b,t,h] = sum_{s<64, s<=t} k[h,s] * u[b,t-s,h] + d[h] * u[b,t,h]; u, y are (B, L, H), k is (H, 64)\nlaunch: block (256,1,1), grid (ceil(B*L*H, 256), 1, 1); k 16-byte aligned"}
+
+// ShortconvBwdDuF32Kernel describes shortconv_bwd_du_f32 of module shortconv.
+var ShortconvBwdDuF32Kernel = &Info{Module: "shortconv", Name: "shortconv_bwd_du_f32", Params: []Param{{"du", "u64"}, {"dy", "u64"}, {"k", "u64"}, {"d", "u64"}, {"B", "u32"}, {"L", "u32"}, {"H", "u32"}},
+	Block: [3]int{256, 1, 1},
+	Doc:   "du[b,t,h] = d[h] * dy[b,t,h] + sum_{s<64, t+s<L} k[h,s] * dy[b,t+s,h]; layouts as shortconv_fwd_f32\nlaunch: block (256,1,1), grid (ceil(B*L*H, 256), 1, 1); k 16-byte aligned"}
+
+// ShortconvBwdDkF32Kernel describes shortconv_bwd_dk_f32 of module shortconv.
+var ShortconvBwdDkF32Kernel = &Info{Module: "shortconv", Name: "shortconv_bwd_dk_f32", Params: []Param{{"dk", "u64"}, {"dd", "u64"}, {"dy", "u64"}, {"u", "u64"}, {"B", "u32"}, {"L", "u32"}, {"H", "u32"}},
+	Block: [3]int{256, 1, 1},
+	Doc:   "dk[h,s] = sum_{b, t>=s} dy[b,t,h] * u[b,t-s,h]; dd[h] = sum_{b,t} dy[b,t,h] * u[b,t,h] (= dk[h,0])\nlaunch: block (256,1,1), grid (64, H, 1); block (s, h) computes dk[h,s]; s == 0 also writes dd[h]"}
+
+// H3StepF32Kernel describes h3_step_f32 of module h3step.
+var H3StepF32Kernel = &Info{Module: "h3step", Name: "h3_step_f32", Params: []Param{{"o", "u64"}, {"shift_state", "u64"}, {"diag_state", "u64"}, {"q", "u64"}, {"k", "u64"}, {"v", "u64"}, {"shift_b", "u64"}, {"shift_c", "u64"}, {"shift_d", "u64"}, {"diag_da", "u64"}, {"diag_db", "u64"}, {"diag_c", "u64"}, {"diag_d", "u64"}, {"batch", "u32"}, {"d", "u32"}},
+	Block: [3]int{256, 1, 1},
+	Doc:   "per batch b and channel h (g = b*d + h), given the projected q, k, v of one token:\n  shift SSM (real, state s (batch,d,64)): s <- shift_right(s) + shift_b[h]*k; ks = shift_c[h].s + shift_d[h]*k\n  z = ks * v\n  diag SSM (complex (re,im) pairs, state x (batch,d,32)): x <- da[h]*x + db[h]*z; y = 2 Re(diag_c[h].x) + diag_d[h]*z\n  o = q * y; states are updated in place\nlaunch: block (256,1,1), grid (ceil(batch*d, 256), 1, 1); all pointers 16-byte aligned"}
+
+// FftRowsC64Kernel describes fft_rows_c64 of module fft.
+var FftRowsC64Kernel = &Info{Module: "fft", Name: "fft_rows_c64", Params: []Param{{"data", "u64"}, {"tw", "u64"}, {"rows", "u32"}, {"n", "u32"}, {"logn", "u32"}, {"inverse", "u32"}, {"scale", "f32"}},
+	Block: [3]int{256, 1, 1},
+	Doc:   "in-place radix-2 FFT of each row of data (rows, n) complex: X[f] = sum_t x[t] w^(f t), w = exp(-2 pi i/n),\nor with inverse != 0 the conjugate transform; every output is multiplied by scale (1/n for an inverse).\ntw holds exp(-2 pi i k/n) for k < n/2 (host-computed in float64, like cuFFT's tables); n = 2^logn <= 16384;\nn > 4096 needs more than 48 KiB of dynamic shared memory, which the driver must allow first\n(cuFuncSetAttribute CU_FUNC_ATTRIBUTE_MAX_DYNAMIC_SHARED_SIZE_BYTES)\nlaunch: block (256,1,1), grid (rows, 1, 1), dynamic shared memory 8 * n bytes"}
+
+// CmulC64Kernel describes cmul_c64 of module fft.
+var CmulC64Kernel = &Info{Module: "fft", Name: "cmul_c64", Params: []Param{{"out", "u64"}, {"a", "u64"}, {"b", "u64"}, {"rows", "u32"}, {"n", "u32"}, {"brows", "u32"}, {"conj_b", "u32"}},
+	Block: [3]int{256, 1, 1},
+	Doc:   "out[r, i] = a[r, i] * b[r mod brows, i] (complex), or a * conj(b) when conj_b != 0; a filter spectrum\nb (brows, n) is broadcast over the batch. conj_b gives the correlation used by the FFT-convolution backward\nlaunch: block (256,1,1), grid (ceil(rows*n, 256), 1, 1)"}
+
+// PadRealToC64Kernel describes pad_real_to_c64 of module fft.
+var PadRealToC64Kernel = &Info{Module: "fft", Name: "pad_real_to_c64", Params: []Param{{"out", "u64"}, {"in", "u64"}, {"rows", "u32"}, {"L", "u32"}, {"n", "u32"}},
+	Block: [3]int{256, 1, 1},
+	Doc:   "out[r, i] = (i < L ? in[r*L + i] : 0) + 0i for i < n: real rows (rows, L) zero-padded into complex rows (rows, n)\nlaunch: block (256,1,1), grid (ceil(rows*n, 256), 1, 1)"}
+
+// BlhToC64Kernel describes blh_to_c64 of module fft.
+var BlhToC64Kernel = &Info{Module: "fft", Name: "blh_to_c64", Params: []Param{{"out", "u64"}, {"in", "u64"}, {"B", "u32"}, {"L", "u32"}, {"H", "u32"}, {"n", "u32"}},
+	Block: [3]int{32, 8, 1},
+	Doc:   "out[(b*H + h)*n + i] = (i < L ? in[(b*L + i)*H + h] : 0) + 0i for i < n: channels-last sequences (B, L, H) gathered\ninto zero-padded complex rows (B*H, n), one per (batch, channel), through 32x32 shared-memory tiles\nlaunch: block (32,8,1), grid (ceil(n, 32), ceil(H, 32), B)"}
+
+// C64ToBlhF32Kernel describes c64_to_blh_f32 of module fft.
+var C64ToBlhF32Kernel = &Info{Module: "fft", Name: "c64_to_blh_f32", Params: []Param{{"y", "u64"}, {"in", "u64"}, {"x", "u64"}, {"d", "u64"}, {"B", "u32"}, {"L", "u32"}, {"H", "u32"}, {"n", "u32"}, {"accumulate", "u32"}},
+	Block: [3]int{32, 8, 1},
+	Doc:   "y[(b*L + t)*H + h] (=, or += when accumulate != 0) Re(in[(b*H + h)*n + t]) + d[h]*x[(b*L + t)*H + h] for t < L:\ncomplex rows (B*H, n) scattered back to channels-last (B, L, H) with the skip term (d may be 0: none), through\n32x32 shared-memory tiles\nlaunch: block (32,8,1), grid (ceil(L, 32), ceil(H, 32), B)"}
+
+// CmulSumBatchC64Kernel describes cmul_sum_batch_c64 of module fft.
+var CmulSumBatchC64Kernel = &Info{Module: "fft", Name: "cmul_sum_batch_c64", Params: []Param{{"out", "u64"}, {"a", "u64"}, {"c", "u64"}, {"B", "u32"}, {"H", "u32"}, {"n", "u32"}},
+	Block: [3]int{256, 1, 1},
+	Doc:   "out[h, i] = sum_{b < B} conj(a[b*H + h, i]) * c[b*H + h, i] for complex rows (B*H, n): the kernel gradient's\nspectrum summed over the batch in batch order (deterministic)\nlaunch: block (256,1,1), grid (ceil(H*n, 256), 1, 1)"}
+
+// C64RealRowsAccF32Kernel describes c64_real_rows_acc_f32 of module fft.
+var C64RealRowsAccF32Kernel = &Info{Module: "fft", Name: "c64_real_rows_acc_f32", Params: []Param{{"out", "u64"}, {"in", "u64"}, {"rows", "u32"}, {"L", "u32"}, {"n", "u32"}},
+	Block: [3]int{256, 1, 1},
+	Doc:   "out[r*L + i] += Re(in[r*n + i]) for i < L: the first L real parts of complex rows (rows, n), accumulated\nlaunch: block (256,1,1), grid (ceil(rows*L, 256), 1, 1)"}
+
 // Index lists every embedded kernel in module order.
-var Index = []Info{
-	{Module: "elementwise", Name: "add_f32", Params: []Param{{"out", "u64"}, {"a", "u64"}, {"b", "u64"}, {"n", "u32"}},
-		Block: [3]int{256, 1, 1}, Grid: "(ceil(n/1024),1,1)", DynamicShared: "",
-		Doc: "out[i] = a[i] + b[i]\nlaunch: block (256,1,1), grid (ceil(n/1024),1,1); 16-byte aligned pointers take the vector path"},
-	{Module: "elementwise", Name: "mul_f32", Params: []Param{{"out", "u64"}, {"a", "u64"}, {"b", "u64"}, {"n", "u32"}},
-		Block: [3]int{256, 1, 1}, Grid: "(ceil(n/1024),1,1)", DynamicShared: "",
-		Doc: "out[i] = a[i] * b[i]\nlaunch: block (256,1,1), grid (ceil(n/1024),1,1); 16-byte aligned pointers take the vector path"},
-	{Module: "elementwise", Name: "scale_f32", Params: []Param{{"out", "u64"}, {"a", "u64"}, {"alpha", "f32"}, {"n", "u32"}},
-		Block: [3]int{256, 1, 1}, Grid: "(ceil(n/1024),1,1)", DynamicShared: "",
-		Doc: "out[i] = alpha * a[i]\nlaunch: block (256,1,1), grid (ceil(n/1024),1,1); 16-byte aligned pointers take the vector path"},
-	{Module: "elementwise", Name: "axpy_f32", Params: []Param{{"y", "u64"}, {"x", "u64"}, {"alpha", "f32"}, {"n", "u32"}},
-		Block: [3]int{256, 1, 1}, Grid: "(ceil(n/1024),1,1)", DynamicShared: "",
-		Doc: "y[i] += alpha * x[i] (one fused multiply-add)\nlaunch: block (256,1,1), grid (ceil(n/1024),1,1); 16-byte aligned pointers take the vector path"},
-	{Module: "elementwise", Name: "gelu_fwd_f32", Params: []Param{{"out", "u64"}, {"x", "u64"}, {"n", "u32"}},
-		Block: [3]int{256, 1, 1}, Grid: "(ceil(n/1024),1,1)", DynamicShared: "",
-		Doc: "out[i] = gelu_tanh(x[i]) = x / (1 + exp(-2*sqrt(2/pi)*(xc + 0.044715 xc^3))), xc = x clamped to [-10, 10]\nlaunch: block (256,1,1), grid (ceil(n/1024),1,1); 16-byte aligned pointers take the vector path"},
-	{Module: "elementwise", Name: "gelu_bwd_f32", Params: []Param{{"dx", "u64"}, {"x", "u64"}, {"dy", "u64"}, {"n", "u32"}},
-		Block: [3]int{256, 1, 1}, Grid: "(ceil(n/1024),1,1)", DynamicShared: "",
-		Doc: "dx[i] = dy[i] * gelu_tanh'(x[i]), with s = sigma(2z): s + x*s*(1-s)*2*sqrt(2/pi)*(1 + 3*0.044715 x^2), x clamped to [-10, 10] inside z\nlaunch: block (256,1,1), grid (ceil(n/1024),1,1); 16-byte aligned pointers take the vector path"},
-	{Module: "elementwise", Name: "adamw_f32", Params: []Param{{"p", "u64"}, {"m", "u64"}, {"v", "u64"}, {"grad", "u64"}, {"beta1", "f32"}, {"beta2", "f32"}, {"eps", "f32"}, {"decay", "f32"}, {"step_size", "f32"}, {"sqrt_bc2", "f32"}, {"grad_scale", "f32"}, {"n", "u32"}},
-		Block: [3]int{256, 1, 1}, Grid: "(ceil(n/1024),1,1)", DynamicShared: "",
-		Doc: "AdamW (decoupled decay), as tensor.CPU.AdamW: g=grad*gscale; m=b1*m+(1-b1)g; v=b2*v+(1-b2)g^2; p=p*decay - step*m/(sqrt(v)/sqrtbc2+eps); decay=1-lr*wd, step=lr/(1-b1^t), sqrtbc2=sqrt(1-b2^t)\nlaunch: block (256,1,1), grid (ceil(n/1024),1,1); 16-byte aligned pointers take the vector path"},
-	{Module: "broadcast", Name: "binary_add_f32", Params: []Param{{"out", "u64"}, {"a", "u64"}, {"b", "u64"}, {"n", "u32"}, {"nb", "u32"}},
-		Block: [3]int{256, 1, 1}, Grid: "(ceil(n/1024),1,1)", DynamicShared: "",
-		Doc: "out[i] = a[i] + b[i mod nb] for i < n (nb divides n; b repeats over a's leading axes); out may be a\nlaunch: block (256,1,1), grid (ceil(n/1024),1,1); 16-byte aligned big tensors take the vector path"},
-	{Module: "broadcast", Name: "binary_sub_f32", Params: []Param{{"out", "u64"}, {"a", "u64"}, {"b", "u64"}, {"n", "u32"}, {"nb", "u32"}},
-		Block: [3]int{256, 1, 1}, Grid: "(ceil(n/1024),1,1)", DynamicShared: "",
-		Doc: "out[i] = a[i] - b[i mod nb] for i < n (nb divides n; b repeats over a's leading axes); out may be a\nlaunch: block (256,1,1), grid (ceil(n/1024),1,1); 16-byte aligned big tensors take the vector path"},
-	{Module: "broadcast", Name: "binary_mul_f32", Params: []Param{{"out", "u64"}, {"a", "u64"}, {"b", "u64"}, {"n", "u32"}, {"nb", "u32"}},
-		Block: [3]int{256, 1, 1}, Grid: "(ceil(n/1024),1,1)", DynamicShared: "",
-		Doc: "out[i] = a[i] * b[i mod nb] for i < n (nb divides n; b repeats over a's leading axes); out may be a\nlaunch: block (256,1,1), grid (ceil(n/1024),1,1); 16-byte aligned big tensors take the vector path"},
-	{Module: "broadcast", Name: "binary_div_f32", Params: []Param{{"out", "u64"}, {"a", "u64"}, {"b", "u64"}, {"n", "u32"}, {"nb", "u32"}},
-		Block: [3]int{256, 1, 1}, Grid: "(ceil(n/1024),1,1)", DynamicShared: "",
-		Doc: "out[i] = a[i] / b[i mod nb] for i < n (nb divides n; b repeats over a's leading axes); out may be a\nlaunch: block (256,1,1), grid (ceil(n/1024),1,1); 16-byte aligned big tensors take the vector path"},
-	{Module: "broadcast", Name: "binary_bwd_a_add_f32", Params: []Param{{"da", "u64"}, {"dout", "u64"}, {"b", "u64"}, {"n", "u32"}, {"nb", "u32"}},
-		Block: [3]int{256, 1, 1}, Grid: "(ceil(n/1024),1,1)", DynamicShared: "",
-		Doc: "da[i] += dout: the gradient of a + b with respect to a, accumulated (b is not read)\nlaunch: block (256,1,1), grid (ceil(n/1024),1,1); 16-byte aligned big tensors take the vector path"},
-	{Module: "broadcast", Name: "binary_bwd_a_sub_f32", Params: []Param{{"da", "u64"}, {"dout", "u64"}, {"b", "u64"}, {"n", "u32"}, {"nb", "u32"}},
-		Block: [3]int{256, 1, 1}, Grid: "(ceil(n/1024),1,1)", DynamicShared: "",
-		Doc: "da[i] += dout: the gradient of a - b with respect to a, accumulated (b is not read)\nlaunch: block (256,1,1), grid (ceil(n/1024),1,1); 16-byte aligned big tensors take the vector path"},
-	{Module: "broadcast", Name: "binary_bwd_a_mul_f32", Params: []Param{{"da", "u64"}, {"dout", "u64"}, {"b", "u64"}, {"n", "u32"}, {"nb", "u32"}},
-		Block: [3]int{256, 1, 1}, Grid: "(ceil(n/1024),1,1)", DynamicShared: "",
-		Doc: "da[i] += dout*b[i mod nb]: the gradient of a * b with respect to a, accumulated\nlaunch: block (256,1,1), grid (ceil(n/1024),1,1); 16-byte aligned big tensors take the vector path"},
-	{Module: "broadcast", Name: "binary_bwd_a_div_f32", Params: []Param{{"da", "u64"}, {"dout", "u64"}, {"b", "u64"}, {"n", "u32"}, {"nb", "u32"}},
-		Block: [3]int{256, 1, 1}, Grid: "(ceil(n/1024),1,1)", DynamicShared: "",
-		Doc: "da[i] += dout/b[i mod nb]: the gradient of a / b with respect to a, accumulated\nlaunch: block (256,1,1), grid (ceil(n/1024),1,1); 16-byte aligned big tensors take the vector path"},
-	{Module: "broadcast", Name: "binary_bwd_b_add_f32", Params: []Param{{"out", "u64"}, {"dout", "u64"}, {"a", "u64"}, {"b", "u64"}, {"reps", "u32"}, {"nb", "u32"}, {"chunk", "u32"}, {"accumulate", "u32"}},
-		Block: [3]int{256, 1, 1}, Grid: "(ceil(nb/256), ceil(reps/chunk), 1)", DynamicShared: "",
-		Doc: "out[j] (+)= sum_r dout[r*nb+j] for j < nb over the reps = n/nb repeats of b: the gradient of a + b with respect to b\n(assigned, or added when accumulate != 0); a and b are not read by add and sub;\nthread (j, c) covers rows [c*chunk, min(reps, (c+1)*chunk)) and writes out[c*nb + j]: with chunk >= reps (grid.y 1) this is the whole sum; a long sum is split over grid.y <= 65535 chunks into a (chunks, nb) scratch that sum_axis_f32 then reduces (outer 1, n chunks, inner nb) in a fixed order, so the result is deterministic\nlaunch: block (256,1,1), grid (ceil(nb/256), ceil(reps/chunk), 1)"},
-	{Module: "broadcast", Name: "binary_bwd_b_sub_f32", Params: []Param{{"out", "u64"}, {"dout", "u64"}, {"a", "u64"}, {"b", "u64"}, {"reps", "u32"}, {"nb", "u32"}, {"chunk", "u32"}, {"accumulate", "u32"}},
-		Block: [3]int{256, 1, 1}, Grid: "(ceil(nb/256), ceil(reps/chunk), 1)", DynamicShared: "",
-		Doc: "out[j] (+)= -sum_r dout[r*nb+j] for j < nb over the reps = n/nb repeats of b: the gradient of a - b with respect to b\n(assigned, or added when accumulate != 0); a and b are not read by add and sub;\nthread (j, c) covers rows [c*chunk, min(reps, (c+1)*chunk)) and writes out[c*nb + j]: with chunk >= reps (grid.y 1) this is the whole sum; a long sum is split over grid.y <= 65535 chunks into a (chunks, nb) scratch that sum_axis_f32 then reduces (outer 1, n chunks, inner nb) in a fixed order, so the result is deterministic\nlaunch: block (256,1,1), grid (ceil(nb/256), ceil(reps/chunk), 1)"},
-	{Module: "broadcast", Name: "binary_bwd_b_mul_f32", Params: []Param{{"out", "u64"}, {"dout", "u64"}, {"a", "u64"}, {"b", "u64"}, {"reps", "u32"}, {"nb", "u32"}, {"chunk", "u32"}, {"accumulate", "u32"}},
-		Block: [3]int{256, 1, 1}, Grid: "(ceil(nb/256), ceil(reps/chunk), 1)", DynamicShared: "",
-		Doc: "out[j] (+)= sum_r dout[r*nb+j]*a[r*nb+j] for j < nb over the reps = n/nb repeats of b: the gradient of a * b with respect to b\n(assigned, or added when accumulate != 0); a and b are not read by add and sub;\nthread (j, c) covers rows [c*chunk, min(reps, (c+1)*chunk)) and writes out[c*nb + j]: with chunk >= reps (grid.y 1) this is the whole sum; a long sum is split over grid.y <= 65535 chunks into a (chunks, nb) scratch that sum_axis_f32 then reduces (outer 1, n chunks, inner nb) in a fixed order, so the result is deterministic\nlaunch: block (256,1,1), grid (ceil(nb/256), ceil(reps/chunk), 1)"},
-	{Module: "broadcast", Name: "binary_bwd_b_div_f32", Params: []Param{{"out", "u64"}, {"dout", "u64"}, {"a", "u64"}, {"b", "u64"}, {"reps", "u32"}, {"nb", "u32"}, {"chunk", "u32"}, {"accumulate", "u32"}},
-		Block: [3]int{256, 1, 1}, Grid: "(ceil(nb/256), ceil(reps/chunk), 1)", DynamicShared: "",
-		Doc: "out[j] (+)= -(sum_r dout[r*nb+j]*a[r*nb+j]) / b[j]^2 for j < nb over the reps = n/nb repeats of b: the gradient of a / b with respect to b\n(assigned, or added when accumulate != 0); a and b are not read by add and sub;\nthread (j, c) covers rows [c*chunk, min(reps, (c+1)*chunk)) and writes out[c*nb + j]: with chunk >= reps (grid.y 1) this is the whole sum; a long sum is split over grid.y <= 65535 chunks into a (chunks, nb) scratch that sum_axis_f32 then reduces (outer 1, n chunks, inner nb) in a fixed order, so the result is deterministic\nlaunch: block (256,1,1), grid (ceil(nb/256), ceil(reps/chunk), 1)"},
-	{Module: "broadcast", Name: "sum_axis_f32", Params: []Param{{"out", "u64"}, {"x", "u64"}, {"outer", "u32"}, {"n", "u32"}, {"inner", "u32"}, {"chunk", "u32"}, {"alpha", "f32"}, {"accumulate", "u32"}},
-		Block: [3]int{256, 1, 1}, Grid: "(ceil(outer*inner/256), ceil(n/chunk), 1)", DynamicShared: "",
-		Doc: "x viewed as (outer, n, inner): out[o*inner + j] (+)= alpha * sum_r x[(o*n + r)*inner + j] (assigned, or added when\naccumulate != 0); one thread per output element sums its column in order, so prefer sum_rows_f32 when inner == 1;\nthread (q = o*inner + j, c) covers r in [c*chunk, min(n, (c+1)*chunk)) and writes out[c*outer*inner + q]: chunk >= n\ngives the sum itself; a long axis is split over grid.y <= 65535 chunks into a (chunks, outer*inner) scratch\n(alpha 1, accumulate 0) that a second launch (outer 1, n chunks, inner outer*inner, chunk >= chunks) reduces\nlaunch: block (256,1,1), grid (ceil(outer*inner/256), ceil(n/chunk), 1)"},
-	{Module: "broadcast", Name: "sum_rows_f32", Params: []Param{{"out", "u64"}, {"x", "u64"}, {"rows", "u32"}, {"cols", "u32"}, {"alpha", "f32"}, {"accumulate", "u32"}},
-		Block: [3]int{256, 1, 1}, Grid: "(rows,1,1)", DynamicShared: "",
-		Doc: "out[r] (+)= alpha * sum_j x[r, j] (assigned, or added when accumulate != 0): SumAxis over the last axis, a block per row\nlaunch: block (256,1,1), grid (rows,1,1)"},
-	{Module: "broadcast", Name: "broadcast_axis_f32", Params: []Param{{"dx", "u64"}, {"dout", "u64"}, {"outer", "u32"}, {"n", "u32"}, {"inner", "u32"}, {"alpha", "f32"}},
-		Block: [3]int{256, 1, 1}, Grid: "(ceil(outer*n*inner/256),1,1)", DynamicShared: "",
-		Doc: "dx viewed as (outer, n, inner): dx[(o*n + r)*inner + j] += alpha * dout[o*inner + j], the gradient of SumAxis\nlaunch: block (256,1,1), grid (ceil(outer*n*inner/256),1,1)"},
-	{Module: "broadcast", Name: "permute_f32", Params: []Param{{"out", "u64"}, {"x", "u64"}, {"n", "u32"}, {"d0", "u32"}, {"d1", "u32"}, {"d2", "u32"}, {"d3", "u32"}, {"d4", "u32"}, {"d5", "u32"}, {"s0", "u32"}, {"s1", "u32"}, {"s2", "u32"}, {"s3", "u32"}, {"s4", "u32"}, {"s5", "u32"}, {"accumulate", "u32"}},
-		Block: [3]int{256, 1, 1}, Grid: "(ceil(n/256),1,1)", DynamicShared: "",
-		Doc: "out[i] (=, or += when accumulate != 0) x[src(i)] for i < n: out has shape (d0..d5) and src(i) = sum_a idx_a(i)*s_a, where\ns_a is x's stride (in elements) along the axis that becomes out's axis a; a rank-r permutation fills the\nleading 6-r axes with d = 1, s = 0. This is tensor.(*CPU).Permute: out axis a is x axis perm[a], s_a = xstride[perm[a]]\nlaunch: block (256,1,1), grid (ceil(n/256),1,1)"},
-	{Module: "broadcast", Name: "transpose_f32", Params: []Param{{"out", "u64"}, {"x", "u64"}, {"batch", "u32"}, {"R", "u32"}, {"C", "u32"}, {"accumulate", "u32"}},
-		Block: [3]int{32, 8, 1}, Grid: "(ceil(C/32), ceil(R/32), batch)", DynamicShared: "",
-		Doc: "out[(b*C + c)*R + r] (=, or += when accumulate != 0) x[(b*R + r)*C + c]: each of batch (R, C) matrices transposed,\ni.e. Permute with perm (..., rank-1, rank-2) after merging the leading axes into the batch; coalesced both ways\nlaunch: block (32,8,1), grid (ceil(C/32), ceil(R/32), batch); grid.z is at most 65535: a larger batch takes several launches"},
-	{Module: "unary", Name: "unary_gelu_f32", Params: []Param{{"out", "u64"}, {"x", "u64"}, {"n", "u32"}},
-		Block: [3]int{256, 1, 1}, Grid: "(ceil(n/1024),1,1)", DynamicShared: "",
-		Doc: "out[i] = gelu_tanh(x) = x / (1 + exp(-2*sqrt(2/pi)*(xc + 0.044715 xc^3))), xc = x clamped to [-10, 10] as the CPU does for x = x[i]; out may be x\nlaunch: block (256,1,1), grid (ceil(n/1024),1,1); 16-byte aligned pointers take the vector path"},
-	{Module: "unary", Name: "unary_relu_f32", Params: []Param{{"out", "u64"}, {"x", "u64"}, {"n", "u32"}},
-		Block: [3]int{256, 1, 1}, Grid: "(ceil(n/1024),1,1)", DynamicShared: "",
-		Doc: "out[i] = max(x, 0) for x = x[i]; out may be x\nlaunch: block (256,1,1), grid (ceil(n/1024),1,1); 16-byte aligned pointers take the vector path"},
-	{Module: "unary", Name: "unary_silu_f32", Params: []Param{{"out", "u64"}, {"x", "u64"}, {"n", "u32"}},
-		Block: [3]int{256, 1, 1}, Grid: "(ceil(n/1024),1,1)", DynamicShared: "",
-		Doc: "out[i] = x * sigmoid(x) for x = x[i]; out may be x\nlaunch: block (256,1,1), grid (ceil(n/1024),1,1); 16-byte aligned pointers take the vector path"},
-	{Module: "unary", Name: "unary_sigmoid_f32", Params: []Param{{"out", "u64"}, {"x", "u64"}, {"n", "u32"}},
-		Block: [3]int{256, 1, 1}, Grid: "(ceil(n/1024),1,1)", DynamicShared: "",
-		Doc: "out[i] = 1 / (1 + exp(-x)) for x = x[i]; out may be x\nlaunch: block (256,1,1), grid (ceil(n/1024),1,1); 16-byte aligned pointers take the vector path"},
-	{Module: "unary", Name: "unary_tanh_f32", Params: []Param{{"out", "u64"}, {"x", "u64"}, {"n", "u32"}},
-		Block: [3]int{256, 1, 1}, Grid: "(ceil(n/1024),1,1)", DynamicShared: "",
-		Doc: "out[i] = tanh(x) for x = x[i]; out may be x\nlaunch: block (256,1,1), grid (ceil(n/1024),1,1); 16-byte aligned pointers take the vector path"},
-	{Module: "unary", Name: "unary_exp_f32", Params: []Param{{"out", "u64"}, {"x", "u64"}, {"n", "u32"}},
-		Block: [3]int{256, 1, 1}, Grid: "(ceil(n/1024),1,1)", DynamicShared: "",
-		Doc: "out[i] = exp(x) for x = x[i]; out may be x\nlaunch: block (256,1,1), grid (ceil(n/1024),1,1); 16-byte aligned pointers take the vector path"},
-	{Module: "unary", Name: "unary_bwd_gelu_f32", Params: []Param{{"dx", "u64"}, {"dout", "u64"}, {"x", "u64"}, {"y", "u64"}, {"n", "u32"}},
-		Block: [3]int{256, 1, 1}, Grid: "(ceil(n/1024),1,1)", DynamicShared: "",
-		Doc: "dx[i] += dout[i] * f'(x[i]) with f'(x) = s + 2*xc*s*(1-s)*sqrt(2/pi)*(1 + 3*0.044715 xc^2), s = sigma(2*sqrt(2/pi)*(xc + 0.044715 xc^3)), y = f(x) the forward output (accumulates; y is not read)\nlaunch: block (256,1,1), grid (ceil(n/1024),1,1); 16-byte aligned pointers take the vector path"},
-	{Module: "unary", Name: "unary_bwd_relu_f32", Params: []Param{{"dx", "u64"}, {"dout", "u64"}, {"x", "u64"}, {"y", "u64"}, {"n", "u32"}},
-		Block: [3]int{256, 1, 1}, Grid: "(ceil(n/1024),1,1)", DynamicShared: "",
-		Doc: "dx[i] += dout[i] * f'(x[i]) with f'(x) = [x > 0], y = f(x) the forward output (accumulates; y is not read)\nlaunch: block (256,1,1), grid (ceil(n/1024),1,1); 16-byte aligned pointers take the vector path"},
-	{Module: "unary", Name: "unary_bwd_silu_f32", Params: []Param{{"dx", "u64"}, {"dout", "u64"}, {"x", "u64"}, {"y", "u64"}, {"n", "u32"}},
-		Block: [3]int{256, 1, 1}, Grid: "(ceil(n/1024),1,1)", DynamicShared: "",
-		Doc: "dx[i] += dout[i] * f'(x[i]) with f'(x) = s * (1 + x*(1 - s)), s = sigmoid(x), y = f(x) the forward output (accumulates; y is not read)\nlaunch: block (256,1,1), grid (ceil(n/1024),1,1); 16-byte aligned pointers take the vector path"},
-	{Module: "unary", Name: "unary_bwd_sigmoid_f32", Params: []Param{{"dx", "u64"}, {"dout", "u64"}, {"x", "u64"}, {"y", "u64"}, {"n", "u32"}},
-		Block: [3]int{256, 1, 1}, Grid: "(ceil(n/1024),1,1)", DynamicShared: "",
-		Doc: "dx[i] += dout[i] * f'(x[i]) with f'(x) = y * (1 - y), y = f(x) the forward output (accumulates; x is not read)\nlaunch: block (256,1,1), grid (ceil(n/1024),1,1); 16-byte aligned pointers take the vector path"},
-	{Module: "unary", Name: "unary_bwd_tanh_f32", Params: []Param{{"dx", "u64"}, {"dout", "u64"}, {"x", "u64"}, {"y", "u64"}, {"n", "u32"}},
-		Block: [3]int{256, 1, 1}, Grid: "(ceil(n/1024),1,1)", DynamicShared: "",
-		Doc: "dx[i] += dout[i] * f'(x[i]) with f'(x) = 1 - y^2, y = f(x) the forward output (accumulates; x is not read)\nlaunch: block (256,1,1), grid (ceil(n/1024),1,1); 16-byte aligned pointers take the vector path"},
-	{Module: "unary", Name: "unary_bwd_exp_f32", Params: []Param{{"dx", "u64"}, {"dout", "u64"}, {"x", "u64"}, {"y", "u64"}, {"n", "u32"}},
-		Block: [3]int{256, 1, 1}, Grid: "(ceil(n/1024),1,1)", DynamicShared: "",
-		Doc: "dx[i] += dout[i] * f'(x[i]) with f'(x) = y, y = f(x) the forward output (accumulates; x is not read)\nlaunch: block (256,1,1), grid (ceil(n/1024),1,1); 16-byte aligned pointers take the vector path"},
-	{Module: "unary", Name: "fill_f32", Params: []Param{{"out", "u64"}, {"value", "f32"}, {"n", "u32"}},
-		Block: [3]int{256, 1, 1}, Grid: "(ceil(n/1024),1,1)", DynamicShared: "",
-		Doc: "out[i] = value for i < n\nlaunch: block (256,1,1), grid (ceil(n/1024),1,1); 16-byte aligned pointers take the vector path"},
-	{Module: "unary", Name: "copy_f32", Params: []Param{{"out", "u64"}, {"x", "u64"}, {"n", "u32"}},
-		Block: [3]int{256, 1, 1}, Grid: "(ceil(n/1024),1,1)", DynamicShared: "",
-		Doc: "out[i] = x[i] for i < n (out and x must not overlap unless equal)\nlaunch: block (256,1,1), grid (ceil(n/1024),1,1); 16-byte aligned pointers take the vector path"},
-	{Module: "unary", Name: "sgd_f32", Params: []Param{{"p", "u64"}, {"buf", "u64"}, {"grad", "u64"}, {"lr", "f32"}, {"momentum", "f32"}, {"weight_decay", "f32"}, {"grad_scale", "f32"}, {"n", "u32"}},
-		Block: [3]int{256, 1, 1}, Grid: "(ceil(n/1024),1,1)", DynamicShared: "",
-		Doc: "SGD with momentum as tensor.CPU.SGD (PyTorch's form): g = grad*grad_scale + weight_decay*p; buf = momentum*buf + g; p -= lr*buf\nlaunch: block (256,1,1), grid (ceil(n/1024),1,1); 16-byte aligned pointers take the vector path"},
-	{Module: "unary", Name: "squared_norm_partial_f32", Params: []Param{{"partial", "u64"}, {"x", "u64"}, {"n", "u32"}},
-		Block: [3]int{256, 1, 1}, Grid: "(min(ceil(n/256),1024),1,1)", DynamicShared: "",
-		Doc: "partial[blockIdx.x] = sum of x[i]^2 over i = blockIdx.x*256 + tid + k*gridDim.x*256 < n (a grid-stride loop, any\ngrid size G >= 1; partial holds G floats); sum the G partials for sum_i x[i]^2. Each thread sums about n/(256 G) squares\nin fp32, then the block reduces in a tree, so G = min(ceil(n/256), 1024) keeps the fp32 error near 2^-24 * log(n)\nlaunch: block (256,1,1), grid (min(ceil(n/256),1024),1,1)"},
-	{Module: "causalconv", Name: "causal_conv_fwd_f32", Params: []Param{{"y", "u64"}, {"u", "u64"}, {"k", "u64"}, {"d", "u64"}, {"B", "u32"}, {"L", "u32"}, {"H", "u32"}, {"Lk", "u32"}},
-		Block: [3]int{256, 1, 1}, Grid: "(ceil(B*L*H/256),1,1)", DynamicShared: "",
-		Doc: "y[b,t,h] = sum_{s <= min(t, Lk-1)} k[h,s] * u[b,t-s,h] + d[h] * u[b,t,h]; u, y (B, L, H), k (H, Lk), d (H) or 0 (no skip)\nlaunch: block (256,1,1), grid (ceil(B*L*H/256),1,1)"},
-	{Module: "causalconv", Name: "causal_conv_bwd_du_f32", Params: []Param{{"du", "u64"}, {"dy", "u64"}, {"k", "u64"}, {"d", "u64"}, {"B", "u32"}, {"L", "u32"}, {"H", "u32"}, {"Lk", "u32"}},
-		Block: [3]int{256, 1, 1}, Grid: "(ceil(B*L*H/256),1,1)", DynamicShared: "",
-		Doc: "du[b,t,h] += d[h] * dy[b,t,h] + sum_{s < Lk, t+s < L} k[h,s] * dy[b,t+s,h] (accumulates; d may be 0); layouts as causal_conv_fwd_f32\nlaunch: block (256,1,1), grid (ceil(B*L*H/256),1,1)"},
-	{Module: "causalconv", Name: "causal_conv_bwd_dk_f32", Params: []Param{{"dk", "u64"}, {"dd", "u64"}, {"dy", "u64"}, {"u", "u64"}, {"B", "u32"}, {"L", "u32"}, {"H", "u32"}, {"Lk", "u32"}},
-		Block: [3]int{32, 8, 1}, Grid: "(ceil(H/32), ceil(Lk/8), 1)", DynamicShared: "",
-		Doc: "dk[h,s] += sum_{b, s <= t < L} dy[b,t,h] * u[b,t-s,h] and dd[h] += the s = 0 sum (either pointer may be 0 to skip it)\nthread (x, y) of block (bx, by) handles h = 32 bx + x (32 consecutive channels: coalesced loads) and s = 8 by + y;\neach sums its B*(L-s) terms in order in fp32, so the result is deterministic\nlaunch: block (32,8,1), grid (ceil(H/32), ceil(Lk/8), 1)"},
-	{Module: "ssmkernel", Name: "shift_ssm_kernel_f32", Params: []Param{{"k", "u64"}, {"b", "u64"}, {"c", "u64"}, {"H", "u32"}, {"N", "u32"}, {"Lk", "u32"}},
-		Block: [3]int{256, 1, 1}, Grid: "(ceil(H*Lk/256),1,1)", DynamicShared: "",
-		Doc: "k[h, i] = sum_{j < N-i} B[h,j] * C[h,j+i] for i < Lk <= N: the shift SSM's kernel (B, C (H, N); C may carry a leading 1)\nlaunch: block (256,1,1), grid (ceil(H*Lk/256),1,1)"},
-	{Module: "ssmkernel", Name: "shift_ssm_kernel_bwd_f32", Params: []Param{{"dB", "u64"}, {"dC", "u64"}, {"dk", "u64"}, {"b", "u64"}, {"c", "u64"}, {"H", "u32"}, {"N", "u32"}, {"Lk", "u32"}},
-		Block: [3]int{256, 1, 1}, Grid: "(ceil(H*N/256),1,1)", DynamicShared: "",
-		Doc: "dB[h,j] += sum_{i < Lk, j+i < N} dk[h,i] * C[h,j+i] and dC[h,j] += sum_{i < Lk, i <= j} dk[h,i] * B[h,j-i]\n(either gradient pointer may be 0 to skip it); dk is (H, Lk), B, C, dB, dC are (H, N)\nlaunch: block (256,1,1), grid (ceil(H*N/256),1,1)"},
-	{Module: "ssmkernel", Name: "diag_ssm_kernel_f32", Params: []Param{{"K", "u64"}, {"logDt", "u64"}, {"invAReal", "u64"}, {"aImag", "u64"}, {"b", "u64"}, {"c", "u64"}, {"H", "u32"}, {"N", "u32"}, {"L", "u32"}, {"disc", "u32"}},
-		Block: [3]int{256, 1, 1}, Grid: "(ceil(L/256), H, 1)", DynamicShared: "",
-		Doc: "K[h, l] = 2 Re sum_n C'[h,n] dA[h,n]^l for l < L: the diagonal SSM's kernel (tensor.CPU.DiagSSMKernel) from\nlogDt (H), invAReal, aImag (H, N), B, C (H, N, 2) (C may carry a leading 1); disc 0 = ZOH, 1 = bilinear; any N.\nIn float64 like the CPU: for each group of 256 modes the block's threads discretise one mode each into shared\nmemory, then thread l forms C' dA^l by binary exponentiation and adds the modes in order; only K is rounded to float32\nlaunch: block (256,1,1), grid (ceil(L/256), H, 1)"},
-	{Module: "ssmkernel", Name: "diag_ssm_kernel_bwd_f32", Params: []Param{{"dLogDt", "u64"}, {"dInvAReal", "u64"}, {"dAImag", "u64"}, {"dB", "u64"}, {"dC", "u64"}, {"dK", "u64"}, {"logDt", "u64"}, {"invAReal", "u64"}, {"aImag", "u64"}, {"b", "u64"}, {"c", "u64"}, {"H", "u32"}, {"N", "u32"}, {"L", "u32"}, {"disc", "u32"}},
-		Block: [3]int{256, 1, 1}, Grid: "(H,1,1)", DynamicShared: "",
-		Doc: "adds the gradients of diag_ssm_kernel_f32's parameters given dK (H, L), as tensor.CPU.DiagSSMKernelBackward:\nwith s0 = sum_l dK[l] dA^l and s1 = sum_l (l+1) dK[l+1] dA^l, g_C' = 2 conj(s0), g_dA = 2 conj(C' s1), chained\nthrough the discretisation to dLogDt (H), dInvAReal, dAImag (H, N), dB, dC (H, N, 2); a null gradient pointer is\nskipped. Block h handles head h: for each mode, the 256 threads sum over l in float64 (thread t takes\nl = t, t+256, ..., so the order is fixed) and reduce in a shared-memory tree; thread 0 chains the rule\nlaunch: block (256,1,1), grid (H,1,1)"},
-	{Module: "reduce", Name: "sum_lastaxis_f32", Params: []Param{{"out", "u64"}, {"x", "u64"}, {"rows", "u32"}, {"cols", "u32"}},
-		Block: [3]int{256, 1, 1}, Grid: "(rows,1,1)", DynamicShared: "",
-		Doc: "out[r] = sum_j x[r, j]\nlaunch: block (256,1,1), grid (rows,1,1)"},
-	{Module: "reduce", Name: "softmax_fwd_f32", Params: []Param{{"y", "u64"}, {"x", "u64"}, {"rows", "u32"}, {"cols", "u32"}},
-		Block: [3]int{256, 1, 1}, Grid: "(rows,1,1)", DynamicShared: "",
-		Doc: "y[r, j] = exp(x[r,j] - max_r) / sum_j exp(x[r,j] - max_r)\nlaunch: block (256,1,1), grid (rows,1,1)"},
-	{Module: "reduce", Name: "logsoftmax_fwd_f32", Params: []Param{{"y", "u64"}, {"x", "u64"}, {"rows", "u32"}, {"cols", "u32"}},
-		Block: [3]int{256, 1, 1}, Grid: "(rows,1,1)", DynamicShared: "",
-		Doc: "y[r, j] = x[r,j] - max_r - log(sum_j exp(x[r,j] - max_r))\nlaunch: block (256,1,1), grid (rows,1,1)"},
-	{Module: "reduce", Name: "softmax_bwd_f32", Params: []Param{{"dx", "u64"}, {"y", "u64"}, {"dy", "u64"}, {"rows", "u32"}, {"cols", "u32"}},
-		Block: [3]int{256, 1, 1}, Grid: "(rows,1,1)", DynamicShared: "",
-		Doc: "dx = y * (dy - sum_j dy*y), y the softmax output\nlaunch: block (256,1,1), grid (rows,1,1)"},
-	{Module: "reduce", Name: "logsoftmax_bwd_f32", Params: []Param{{"dx", "u64"}, {"y", "u64"}, {"dy", "u64"}, {"rows", "u32"}, {"cols", "u32"}},
-		Block: [3]int{256, 1, 1}, Grid: "(rows,1,1)", DynamicShared: "",
-		Doc: "dx = dy - exp(y) * sum_j dy, y the log-softmax output\nlaunch: block (256,1,1), grid (rows,1,1)"},
-	{Module: "reduce", Name: "layernorm_fwd_f32", Params: []Param{{"y", "u64"}, {"mean", "u64"}, {"rstd", "u64"}, {"x", "u64"}, {"gamma", "u64"}, {"beta", "u64"}, {"rows", "u32"}, {"cols", "u32"}, {"eps", "f32"}},
-		Block: [3]int{256, 1, 1}, Grid: "(rows,1,1)", DynamicShared: "",
-		Doc: "y = (x - mean) * rstd * gamma + beta; mean[r] and rstd[r] = 1/sqrt(var + eps) saved for backward\nvariance is two-pass (mean first, then squared deviations): no cancellation\nlaunch: block (256,1,1), grid (rows,1,1)"},
-	{Module: "reduce", Name: "layernorm_bwd_f32", Params: []Param{{"dx", "u64"}, {"dgamma", "u64"}, {"dbeta", "u64"}, {"dy", "u64"}, {"x", "u64"}, {"mean", "u64"}, {"rstd", "u64"}, {"gamma", "u64"}, {"rows", "u32"}, {"cols", "u32"}},
-		Block: [3]int{256, 1, 1}, Grid: "(rows,1,1)", DynamicShared: "",
-		Doc: "xhat = (x-mean)*rstd, g = dy*gamma: dx = rstd*(g - mean_j g - xhat*mean_j(g*xhat));\ndgamma[j] += dy*xhat and dbeta[j] += dy by atomics: dgamma, dbeta must be zeroed first\nlaunch: block (256,1,1), grid (rows,1,1)"},
-	{Module: "reduce", Name: "cross_entropy_fwd_f32", Params: []Param{{"loss", "u64"}, {"lse", "u64"}, {"logits", "u64"}, {"targets", "u64"}, {"rows", "u32"}, {"cols", "u32"}},
-		Block: [3]int{256, 1, 1}, Grid: "(rows,1,1)", DynamicShared: "",
-		Doc: "loss[r] = lse[r] - logits[r, t[r]], lse[r] = log sum_j exp(logits[r, j]); targets are s32;\nt[r] == -100 is ignored (loss 0); any other target outside [0, cols) gives a NaN loss\nlaunch: block (256,1,1), grid (rows,1,1)"},
-	{Module: "reduce", Name: "cross_entropy_bwd_f32", Params: []Param{{"dlogits", "u64"}, {"logits", "u64"}, {"lse", "u64"}, {"targets", "u64"}, {"dloss", "u64"}, {"rows", "u32"}, {"cols", "u32"}},
-		Block: [3]int{256, 1, 1}, Grid: "(rows,1,1)", DynamicShared: "",
-		Doc: "dlogits[r, j] = (exp(logits[r,j] - lse[r]) - [j == t[r]]) * dloss[r]; rows with t[r] == -100 get 0\nlaunch: block (256,1,1), grid (rows,1,1)"},
-	{Module: "reduce", Name: "softmax_causal_fwd_f32", Params: []Param{{"y", "u64"}, {"x", "u64"}, {"rows", "u32"}, {"cols", "u32"}},
-		Block: [3]int{256, 1, 1}, Grid: "(rows,1,1)", DynamicShared: "",
-		Doc: "causal softmax of attention scores (..., L, L) viewed as rows of cols = L: row r sees keys j < v = r mod L + 1,\ny[r, j] = exp(x[r,j] - max) / sum_{j<v} exp(x[r,j] - max) for j < v and 0 beyond (x is not read there); y may be x\nlaunch: block (256,1,1), grid (rows,1,1)"},
-	{Module: "reduce", Name: "softmax_bwd_acc_f32", Params: []Param{{"dx", "u64"}, {"y", "u64"}, {"dy", "u64"}, {"rows", "u32"}, {"cols", "u32"}, {"causal", "u32"}},
-		Block: [3]int{256, 1, 1}, Grid: "(rows,1,1)", DynamicShared: "",
-		Doc: "dx[r, j] += y[r,j] * (dy[r,j] - sum_j dy*y), y the softmax output; with causal != 0 only j < r mod cols + 1\n(the causal softmax's unmasked entries) are read and updated\nlaunch: block (256,1,1), grid (rows,1,1)"},
-	{Module: "reduce", Name: "logsoftmax_bwd_acc_f32", Params: []Param{{"dx", "u64"}, {"y", "u64"}, {"dy", "u64"}, {"rows", "u32"}, {"cols", "u32"}},
-		Block: [3]int{256, 1, 1}, Grid: "(rows,1,1)", DynamicShared: "",
-		Doc: "dx[r, j] += dy[r,j] - exp(y[r,j]) * sum_j dy[r,j], y the log-softmax output\nlaunch: block (256,1,1), grid (rows,1,1)"},
-	{Module: "reduce", Name: "cross_entropy_ignore_fwd_f32", Params: []Param{{"loss", "u64"}, {"lse", "u64"}, {"logits", "u64"}, {"targets", "u64"}, {"rows", "u32"}, {"cols", "u32"}, {"ignore", "s32"}},
-		Block: [3]int{256, 1, 1}, Grid: "(rows,1,1)", DynamicShared: "",
-		Doc: "loss[r] = lse[r] - logits[r, t[r]] with lse[r] = log sum_j exp(logits[r, j]) (always stored); targets are s32;\nloss[r] = 0 where t[r] == ignore; any other target outside [0, cols) gives a NaN loss (tensor.CPU.CrossEntropy)\nlaunch: block (256,1,1), grid (rows,1,1)"},
-	{Module: "reduce", Name: "cross_entropy_bwd_acc_f32", Params: []Param{{"dlogits", "u64"}, {"logits", "u64"}, {"lse", "u64"}, {"targets", "u64"}, {"dloss", "u64"}, {"rows", "u32"}, {"cols", "u32"}, {"ignore", "s32"}},
-		Block: [3]int{256, 1, 1}, Grid: "(rows,1,1)", DynamicShared: "",
-		Doc: "dlogits[r, j] += dloss[r] * (exp(logits[r,j] - lse[r]) - [j == t[r]]) for rows with t[r] != ignore; ignored rows\nare not touched (tensor.CPU.CrossEntropyBackward)\nlaunch: block (256,1,1), grid (rows,1,1)"},
-	{Module: "reduce", Name: "layernorm_bwd_dx_acc_f32", Params: []Param{{"dx", "u64"}, {"dy", "u64"}, {"x", "u64"}, {"mean", "u64"}, {"rstd", "u64"}, {"gamma", "u64"}, {"rows", "u32"}, {"cols", "u32"}},
-		Block: [3]int{256, 1, 1}, Grid: "(rows,1,1)", DynamicShared: "",
-		Doc: "xhat = (x-mean)*rstd, g = dy*gamma (gamma == 0 as a pointer: unit scale): dx += rstd*(g - mean_j g - xhat*mean_j(g*xhat))\n(tensor.CPU.LayerNormBackward's dx; layernorm_bwd_dw_f32 gives dgamma and dbeta)\nlaunch: block (256,1,1), grid (rows,1,1)"},
-	{Module: "reduce", Name: "layernorm_bwd_dw_f32", Params: []Param{{"dgamma", "u64"}, {"dbeta", "u64"}, {"dy", "u64"}, {"x", "u64"}, {"mean", "u64"}, {"rstd", "u64"}, {"rows", "u32"}, {"cols", "u32"}, {"chunk", "u32"}, {"accumulate", "u32"}},
-		Block: [3]int{256, 1, 1}, Grid: "(ceil(cols/256), ceil(rows/chunk), 1)", DynamicShared: "",
-		Doc: "dgamma[j] (+)= sum_r dy[r,j] * (x[r,j]-mean[r])*rstd[r] and dbeta[j] (+)= sum_r dy[r,j] (assigned, or added when\naccumulate != 0; either pointer may be 0 to skip it); thread (j, c) covers rows [c*chunk, min(rows, (c+1)*chunk))\nand writes dgamma[c*cols + j], dbeta[c*cols + j]: chunk >= rows gives the sums; longer ones go through (chunks, cols)\nscratches that sum_axis_f32 reduces, in a fixed order either way\nlaunch: block (256,1,1), grid (ceil(cols/256), ceil(rows/chunk), 1)"},
-	{Module: "gemm", Name: "sgemm_nn", Params: []Param{{"C", "u64"}, {"A", "u64"}, {"B", "u64"}, {"M", "u32"}, {"N", "u32"}, {"K", "u32"}, {"lda", "u32"}, {"ldb", "u32"}, {"ldc", "u32"}, {"alpha", "f32"}, {"beta", "f32"}},
-		Block: [3]int{128, 1, 1}, Grid: "(ceil(N/64), ceil(M/64), 1)", DynamicShared: "",
-		Doc: "C[i*ldc + j] = alpha * sum_k A[i*lda + k] * B[k*ldb + j] + beta * C[i*ldc + j]  (C is not read when beta == 0)\nTF32 tensor cores (mma.sync m16n8k8, inputs rounded with cvt.rna.tf32), fp32 accumulation; any M, N, K >= 0\nlaunch: block (128,1,1), grid (ceil(N/64), ceil(M/64), 1); 19456 bytes of static shared memory"},
-	{Module: "gemm", Name: "sgemm_nt", Params: []Param{{"C", "u64"}, {"A", "u64"}, {"B", "u64"}, {"M", "u32"}, {"N", "u32"}, {"K", "u32"}, {"lda", "u32"}, {"ldb", "u32"}, {"ldc", "u32"}, {"alpha", "f32"}, {"beta", "f32"}},
-		Block: [3]int{128, 1, 1}, Grid: "(ceil(N/64), ceil(M/64), 1)", DynamicShared: "",
-		Doc: "C[i*ldc + j] = alpha * sum_k A[i*lda + k] * B[j*ldb + k] + beta * C[i*ldc + j]  (C is not read when beta == 0)\nTF32 tensor cores (mma.sync m16n8k8, inputs rounded with cvt.rna.tf32), fp32 accumulation; any M, N, K >= 0\nlaunch: block (128,1,1), grid (ceil(N/64), ceil(M/64), 1); 19456 bytes of static shared memory"},
-	{Module: "gemm", Name: "sgemm_tn", Params: []Param{{"C", "u64"}, {"A", "u64"}, {"B", "u64"}, {"M", "u32"}, {"N", "u32"}, {"K", "u32"}, {"lda", "u32"}, {"ldb", "u32"}, {"ldc", "u32"}, {"alpha", "f32"}, {"beta", "f32"}},
-		Block: [3]int{128, 1, 1}, Grid: "(ceil(N/64), ceil(M/64), 1)", DynamicShared: "",
-		Doc: "C[i*ldc + j] = alpha * sum_k A[k*lda + i] * B[k*ldb + j] + beta * C[i*ldc + j]  (C is not read when beta == 0)\nTF32 tensor cores (mma.sync m16n8k8, inputs rounded with cvt.rna.tf32), fp32 accumulation; any M, N, K >= 0\nlaunch: block (128,1,1), grid (ceil(N/64), ceil(M/64), 1); 19456 bytes of static shared memory"},
-	{Module: "gemm", Name: "sgemm_tt", Params: []Param{{"C", "u64"}, {"A", "u64"}, {"B", "u64"}, {"M", "u32"}, {"N", "u32"}, {"K", "u32"}, {"lda", "u32"}, {"ldb", "u32"}, {"ldc", "u32"}, {"alpha", "f32"}, {"beta", "f32"}},
-		Block: [3]int{128, 1, 1}, Grid: "(ceil(N/64), ceil(M/64), 1)", DynamicShared: "",
-		Doc: "C[i*ldc + j] = alpha * sum_k A[k*lda + i] * B[j*ldb + k] + beta * C[i*ldc + j]  (C is not read when beta == 0)\nTF32 tensor cores (mma.sync m16n8k8, inputs rounded with cvt.rna.tf32), fp32 accumulation; any M, N, K >= 0\nlaunch: block (128,1,1), grid (ceil(N/64), ceil(M/64), 1); 19456 bytes of static shared memory"},
-	{Module: "embedding", Name: "embedding_fwd_f32", Params: []Param{{"out", "u64"}, {"table", "u64"}, {"ids", "u64"}, {"ntokens", "u32"}, {"vocab", "u32"}, {"dim", "u32"}},
-		Block: [3]int{256, 1, 1}, Grid: "(ceil(ntokens*dim/256),1,1)", DynamicShared: "",
-		Doc: "out[t, j] = table[ids[t], j] for t < ntokens, j < dim; ids are s32; an id outside [0, vocab) gives NaN\nlaunch: block (256,1,1), grid (ceil(ntokens*dim/256),1,1)"},
-	{Module: "embedding", Name: "embedding_bwd_f32", Params: []Param{{"dtable", "u64"}, {"dout", "u64"}, {"ids", "u64"}, {"ntokens", "u32"}, {"vocab", "u32"}, {"dim", "u32"}},
-		Block: [3]int{256, 1, 1}, Grid: "(ceil(ntokens*dim/256),1,1)", DynamicShared: "",
-		Doc: "dtable[ids[t], j] += dout[t, j] (atomic adds; dtable must be zeroed or hold the sum so far); out-of-range ids are skipped\nlaunch: block (256,1,1), grid (ceil(ntokens*dim/256),1,1)"},
-	{Module: "embedding", Name: "embedding_bwd_grouped_f32", Params: []Param{{"dtable", "u64"}, {"dout", "u64"}, {"uniq", "u64"}, {"start", "u64"}, {"pos", "u64"}, {"nuniq", "u32"}, {"dim", "u32"}},
-		Block: [3]int{256, 1, 1}, Grid: "(ceil(nuniq*dim/256),1,1)", DynamicShared: "",
-		Doc: "for u < nuniq and j < dim: dtable[uniq[u], j] += dout[pos[p], j] for p = start[u] .. start[u+1]-1 in order;\nuniq (nuniq) holds each id once, start (nuniq+1) and pos (ntokens) list the token positions of each id in\nincreasing order (a CSR grouping of ids built on the host); all s32. Deterministic, no atomics\nlaunch: block (256,1,1), grid (ceil(nuniq*dim/256),1,1)"},
-	{Module: "shortconv", Name: "shortconv_fwd_f32", Params: []Param{{"y", "u64"}, {"u", "u64"}, {"k", "u64"}, {"d", "u64"}, {"B", "u32"}, {"L", "u32"}, {"H", "u32"}},
-		Block: [3]int{256, 1, 1}, Grid: "(ceil(B*L*H/256),1,1)", DynamicShared: "",
-		Doc: "y[b,t,h] = sum_{s<64, s<=t} k[h,s] * u[b,t-s,h] + d[h] * u[b,t,h]; u, y are (B, L, H), k is (H, 64)\nlaunch: block (256,1,1), grid (ceil(B*L*H/256),1,1); k 16-byte aligned"},
-	{Module: "shortconv", Name: "shortconv_bwd_du_f32", Params: []Param{{"du", "u64"}, {"dy", "u64"}, {"k", "u64"}, {"d", "u64"}, {"B", "u32"}, {"L", "u32"}, {"H", "u32"}},
-		Block: [3]int{256, 1, 1}, Grid: "(ceil(B*L*H/256),1,1)", DynamicShared: "",
-		Doc: "du[b,t,h] = d[h] * dy[b,t,h] + sum_{s<64, t+s<L} k[h,s] * dy[b,t+s,h]; layouts as shortconv_fwd_f32\nlaunch: block (256,1,1), grid (ceil(B*L*H/256),1,1); k 16-byte aligned"},
-	{Module: "shortconv", Name: "shortconv_bwd_dk_f32", Params: []Param{{"dk", "u64"}, {"dd", "u64"}, {"dy", "u64"}, {"u", "u64"}, {"B", "u32"}, {"L", "u32"}, {"H", "u32"}},
-		Block: [3]int{256, 1, 1}, Grid: "(64, H, 1)", DynamicShared: "",
-		Doc: "dk[h,s] = sum_{b, t>=s} dy[b,t,h] * u[b,t-s,h]; dd[h] = sum_{b,t} dy[b,t,h] * u[b,t,h] (= dk[h,0])\nlaunch: block (256,1,1), grid (64, H, 1): block (s, h) computes dk[h,s]; s == 0 also writes dd[h]"},
-	{Module: "h3step", Name: "h3_step_f32", Params: []Param{{"o", "u64"}, {"shift_state", "u64"}, {"diag_state", "u64"}, {"q", "u64"}, {"k", "u64"}, {"v", "u64"}, {"shift_b", "u64"}, {"shift_c", "u64"}, {"shift_d", "u64"}, {"diag_da", "u64"}, {"diag_db", "u64"}, {"diag_c", "u64"}, {"diag_d", "u64"}, {"batch", "u32"}, {"d", "u32"}},
-		Block: [3]int{256, 1, 1}, Grid: "(ceil(batch*d/256),1,1)", DynamicShared: "",
-		Doc: "per batch b and channel h (g = b*d + h), given the projected q, k, v of one token:\n  shift SSM (real, state s (batch,d,64)): s <- shift_right(s) + shift_b[h]*k; ks = shift_c[h].s + shift_d[h]*k\n  z = ks * v\n  diag SSM (complex (re,im) pairs, state x (batch,d,32)): x <- da[h]*x + db[h]*z; y = 2 Re(diag_c[h].x) + diag_d[h]*z\n  o = q * y; states are updated in place\nlaunch: block (256,1,1), grid (ceil(batch*d/256),1,1); all pointers 16-byte aligned"},
-	{Module: "fft", Name: "fft_rows_c64", Params: []Param{{"data", "u64"}, {"tw", "u64"}, {"rows", "u32"}, {"n", "u32"}, {"logn", "u32"}, {"inverse", "u32"}, {"scale", "f32"}},
-		Block: [3]int{256, 1, 1}, Grid: "(rows,1,1)", DynamicShared: "8*n",
-		Doc: "in-place radix-2 FFT of each row of data (rows, n) complex: X[f] = sum_t x[t] w^(f t), w = exp(-2 pi i/n),\nor with inverse != 0 the conjugate transform; every output is multiplied by scale (1/n for an inverse).\ntw holds exp(-2 pi i k/n) for k < n/2 (host-computed in float64, like cuFFT's tables); n = 2^logn <= 16384;\nn > 4096 needs more than 48 KiB of dynamic shared memory, which the driver must allow first\n(cuFuncSetAttribute CU_FUNC_ATTRIBUTE_MAX_DYNAMIC_SHARED_SIZE_BYTES)\nlaunch: block (256,1,1), grid (rows,1,1), dynamic shared memory 8*n bytes"},
-	{Module: "fft", Name: "cmul_c64", Params: []Param{{"out", "u64"}, {"a", "u64"}, {"b", "u64"}, {"rows", "u32"}, {"n", "u32"}, {"brows", "u32"}, {"conj_b", "u32"}},
-		Block: [3]int{256, 1, 1}, Grid: "(ceil(rows*n/256),1,1)", DynamicShared: "",
-		Doc: "out[r, i] = a[r, i] * b[r mod brows, i] (complex), or a * conj(b) when conj_b != 0; a filter spectrum\nb (brows, n) is broadcast over the batch. conj_b gives the correlation used by the FFT-convolution backward\nlaunch: block (256,1,1), grid (ceil(rows*n/256),1,1)"},
-	{Module: "fft", Name: "pad_real_to_c64", Params: []Param{{"out", "u64"}, {"in", "u64"}, {"rows", "u32"}, {"L", "u32"}, {"n", "u32"}},
-		Block: [3]int{256, 1, 1}, Grid: "(ceil(rows*n/256),1,1)", DynamicShared: "",
-		Doc: "out[r, i] = (i < L ? in[r*L + i] : 0) + 0i for i < n: real rows (rows, L) zero-padded into complex rows (rows, n)\nlaunch: block (256,1,1), grid (ceil(rows*n/256),1,1)"},
-	{Module: "fft", Name: "c64_real_part", Params: []Param{{"out", "u64"}, {"in", "u64"}, {"rows", "u32"}, {"L", "u32"}, {"n", "u32"}},
-		Block: [3]int{256, 1, 1}, Grid: "(ceil(rows*L/256),1,1)", DynamicShared: "",
-		Doc: "out[r*L + i] = Re(in[r, i]) for i < L: the first L outputs of complex rows (rows, n)\nlaunch: block (256,1,1), grid (ceil(rows*L/256),1,1)"},
-	{Module: "fft", Name: "blh_to_c64", Params: []Param{{"out", "u64"}, {"in", "u64"}, {"B", "u32"}, {"L", "u32"}, {"H", "u32"}, {"n", "u32"}},
-		Block: [3]int{32, 8, 1}, Grid: "(ceil(n/32), ceil(H/32), B)", DynamicShared: "",
-		Doc: "out[(b*H + h)*n + i] = (i < L ? in[(b*L + i)*H + h] : 0) + 0i for i < n: channels-last sequences (B, L, H) gathered\ninto zero-padded complex rows (B*H, n), one per (batch, channel), through 32x32 shared-memory tiles\nlaunch: block (32,8,1), grid (ceil(n/32), ceil(H/32), B)"},
-	{Module: "fft", Name: "c64_to_blh_f32", Params: []Param{{"y", "u64"}, {"in", "u64"}, {"x", "u64"}, {"d", "u64"}, {"B", "u32"}, {"L", "u32"}, {"H", "u32"}, {"n", "u32"}, {"accumulate", "u32"}},
-		Block: [3]int{32, 8, 1}, Grid: "(ceil(L/32), ceil(H/32), B)", DynamicShared: "",
-		Doc: "y[(b*L + t)*H + h] (=, or += when accumulate != 0) Re(in[(b*H + h)*n + t]) + d[h]*x[(b*L + t)*H + h] for t < L:\ncomplex rows (B*H, n) scattered back to channels-last (B, L, H) with the skip term (d may be 0: none), through\n32x32 shared-memory tiles\nlaunch: block (32,8,1), grid (ceil(L/32), ceil(H/32), B)"},
-	{Module: "fft", Name: "cmul_sum_batch_c64", Params: []Param{{"out", "u64"}, {"a", "u64"}, {"c", "u64"}, {"B", "u32"}, {"H", "u32"}, {"n", "u32"}},
-		Block: [3]int{256, 1, 1}, Grid: "(ceil(H*n/256),1,1)", DynamicShared: "",
-		Doc: "out[h, i] = sum_{b < B} conj(a[b*H + h, i]) * c[b*H + h, i] for complex rows (B*H, n): the kernel gradient's\nspectrum summed over the batch in batch order (deterministic)\nlaunch: block (256,1,1), grid (ceil(H*n/256),1,1)"},
-	{Module: "fft", Name: "c64_real_rows_acc_f32", Params: []Param{{"out", "u64"}, {"in", "u64"}, {"rows", "u32"}, {"L", "u32"}, {"n", "u32"}},
-		Block: [3]int{256, 1, 1}, Grid: "(ceil(rows*L/256),1,1)", DynamicShared: "",
-		Doc: "out[r*L + i] += Re(in[r*n + i]) for i < L: the first L real parts of complex rows (rows, n), accumulated\nlaunch: block (256,1,1), grid (ceil(rows*L/256),1,1)"},
+var Index = []*Info{
+	AddF32Kernel,
+	ScaleF32Kernel,
+	AxpyF32Kernel,
+	AdamwF32Kernel,
+	BinaryAddF32Kernel,
+	BinarySubF32Kernel,
+	BinaryMulF32Kernel,
+	BinaryDivF32Kernel,
+	BinaryBwdAAddF32Kernel,
+	BinaryBwdASubF32Kernel,
+	BinaryBwdAMulF32Kernel,
+	BinaryBwdADivF32Kernel,
+	BinaryBwdBAddF32Kernel,
+	BinaryBwdBSubF32Kernel,
+	BinaryBwdBMulF32Kernel,
+	BinaryBwdBDivF32Kernel,
+	SumAxisF32Kernel,
+	SumRowsF32Kernel,
+	BroadcastAxisF32Kernel,
+	PermuteF32Kernel,
+	TransposeF32Kernel,
+	UnaryGeluF32Kernel,
+	UnaryReluF32Kernel,
+	UnarySiluF32Kernel,
+	UnarySigmoidF32Kernel,
+	UnaryTanhF32Kernel,
+	UnaryExpF32Kernel,
+	UnaryBwdGeluF32Kernel,
+	UnaryBwdReluF32Kernel,
+	UnaryBwdSiluF32Kernel,
+	UnaryBwdSigmoidF32Kernel,
+	UnaryBwdTanhF32Kernel,
+	UnaryBwdExpF32Kernel,
+	SgdF32Kernel,
+	SquaredNormPartialF32Kernel,
+	CausalConvFwdF32Kernel,
+	CausalConvBwdDuF32Kernel,
+	CausalConvBwdDkF32Kernel,
+	ShiftSsmKernelF32Kernel,
+	ShiftSsmKernelBwdF32Kernel,
+	DiagSsmKernelF32Kernel,
+	DiagSsmKernelBwdF32Kernel,
+	SoftmaxFwdF32Kernel,
+	LogsoftmaxFwdF32Kernel,
+	LayernormFwdF32Kernel,
+	SoftmaxCausalFwdF32Kernel,
+	SoftmaxBwdAccF32Kernel,
+	LogsoftmaxBwdAccF32Kernel,
+	CrossEntropyIgnoreFwdF32Kernel,
+	CrossEntropyBwdAccF32Kernel,
+	LayernormBwdDxAccF32Kernel,
+	LayernormBwdDwF32Kernel,
+	SgemmNnKernel,
+	SgemmNtKernel,
+	SgemmTnKernel,
+	SgemmTtKernel,
+	EmbeddingFwdF32Kernel,
+	EmbeddingBwdGroupedF32Kernel,
+	ShortconvFwdF32Kernel,
+	ShortconvBwdDuF32Kernel,
+	ShortconvBwdDkF32Kernel,
+	H3StepF32Kernel,
+	FftRowsC64Kernel,
+	CmulC64Kernel,
+	PadRealToC64Kernel,
+	BlhToC64Kernel,
+	C64ToBlhF32Kernel,
+	CmulSumBatchC64Kernel,
+	C64RealRowsAccF32Kernel,
 }

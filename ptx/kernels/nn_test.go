@@ -1,6 +1,7 @@
 package kernels_test
 
 import (
+	"github.com/hungry-ssm/hungry/ptx/kernels"
 	"math"
 	"testing"
 
@@ -19,10 +20,10 @@ func TestSoftmaxCausalAndAccumulatingBackward(t *testing.T) {
 		y := cpuRef.Zeros(batch, L, L)
 		cpuRef.Softmax(y, ten(x, batch, L, L), tensor.SoftmaxCausal)
 		out := e.out(n)
-		e.launch("softmax_causal_fwd_f32", g, b, 0, out, px, rows, L)
+		e.launch(kernels.SoftmaxCausalFwdF32Kernel, g, b, 0, out, px, rows, L)
 		check(t, name("causal softmax %v", s), e.read(out, n), f64s(y.Data()), rtolF32, nil)
 		inPlace := e.f32(x)
-		e.launch("softmax_causal_fwd_f32", g, b, 0, inPlace, inPlace, rows, L)
+		e.launch(kernels.SoftmaxCausalFwdF32Kernel, g, b, 0, inPlace, inPlace, rows, L)
 		check(t, name("causal softmax in place %v", s), e.read(inPlace, n), f64s(y.Data()), rtolF32, nil)
 
 		// dx0 + y·(dy − Σdy·y): relative to the magnitudes of those terms.
@@ -42,7 +43,7 @@ func TestSoftmaxCausalAndAccumulatingBackward(t *testing.T) {
 			want := ten(dx0, batch, L, L)
 			cpuRef.SoftmaxBackward(want, ten(dy, batch, L, L), yv, mode)
 			dx := e.f32(dx0)
-			e.launch("softmax_bwd_acc_f32", g, b, 0, dx, e.f32(yv.Data()), pdy, rows, L, causal)
+			e.launch(kernels.SoftmaxBwdAccF32Kernel, g, b, 0, dx, e.f32(yv.Data()), pdy, rows, L, causal)
 			check(t, name("softmax bwd causal=%d %v", causal, s), e.read(dx, n), f64s(want.Data()), rtolF32, bwdScale(yv.Data()))
 		}
 
@@ -51,7 +52,7 @@ func TestSoftmaxCausalAndAccumulatingBackward(t *testing.T) {
 		want := ten(dx0, batch, L, L)
 		cpuRef.SoftmaxBackward(want, ten(dy, batch, L, L), ly, tensor.SoftmaxLog)
 		dx := e.f32(dx0)
-		e.launch("logsoftmax_bwd_acc_f32", g, b, 0, dx, e.f32(ly.Data()), pdy, rows, L)
+		e.launch(kernels.LogsoftmaxBwdAccF32Kernel, g, b, 0, dx, e.f32(ly.Data()), pdy, rows, L)
 		// dx0 + dy − p·Σdy: relative to |dx0| + |dy| + p·Σ|dy| (≤ L).
 		check(t, name("logsoftmax bwd %v", s), e.read(dx, n), f64s(want.Data()), rtolF32, func(i int) float64 {
 			return math.Abs(float64(dx0[i])) + math.Abs(float64(dy[i])) + math.Exp(float64(ly.Data()[i]))*float64(L)
@@ -76,7 +77,7 @@ func TestCrossEntropyIgnoreAndAccumulate(t *testing.T) {
 		wl, wlse := cpuRef.Zeros(rows), cpuRef.Zeros(rows)
 		cpuRef.CrossEntropy(wl, wlse, ten(x, rows, cols), targets, ignore)
 		loss, lse := e.out(rows), e.out(rows)
-		e.launch("cross_entropy_ignore_fwd_f32", g, b, 0, loss, lse, px, pt, rows, cols, ignore)
+		e.launch(kernels.CrossEntropyIgnoreFwdF32Kernel, g, b, 0, loss, lse, px, pt, rows, cols, ignore)
 		// Differences of O(max|x| + log cols) terms.
 		sc := func(int) float64 { return 4 + math.Log(float64(cols)) }
 		check(t, name("ce loss %dx%d", rows, cols), e.read(loss, rows), f64s(wl.Data()), rtolF32, sc)
@@ -86,7 +87,7 @@ func TestCrossEntropyIgnoreAndAccumulate(t *testing.T) {
 		want := ten(d0, rows, cols)
 		cpuRef.CrossEntropyBackward(want, ten(dloss, rows), ten(x, rows, cols), wlse, targets, ignore)
 		dx := e.f32(d0)
-		e.launch("cross_entropy_bwd_acc_f32", g, b, 0, dx, px, lse, pt, e.f32(dloss), rows, cols, ignore)
+		e.launch(kernels.CrossEntropyBwdAccF32Kernel, g, b, 0, dx, px, lse, pt, e.f32(dloss), rows, cols, ignore)
 		// d0 + g·(p − 1) cancels at the target: relative to |d0| + |g| (≤ 1.5).
 		check(t, name("ce dlogits %dx%d", rows, cols), e.read(dx, n), f64s(want.Data()), rtolF32, func(i int) float64 {
 			return math.Abs(float64(d0[i])) + 1.5
@@ -114,7 +115,7 @@ func TestLayerNormBackwardAccumulating(t *testing.T) {
 			want := ten(dx0, rows, cols)
 			cpuRef.LayerNormBackward(want, nil, nil, ten(dy, rows, cols), ten(x, rows, cols), wt, mean, rstd)
 			dx := e.f32(dx0)
-			e.launch("layernorm_bwd_dx_acc_f32", g, b, 0, dx, pdy, px, pm, pr, pw, rows, cols)
+			e.launch(kernels.LayernormBwdDxAccF32Kernel, g, b, 0, dx, pdy, px, pm, pr, pw, rows, cols)
 			rs := rstd.Data()
 			// rstd·(g − mean g − x̂·mean(g x̂)) cancels: relative to those terms (|x̂| ≤ ~4, |g| ≤ 1.5).
 			check(t, name("layernorm dx w=%v %dx%d", withW, rows, cols), e.read(dx, n), f64s(want.Data()), rtolF32, func(i int) float64 {
@@ -126,19 +127,19 @@ func TestLayerNormBackwardAccumulating(t *testing.T) {
 		// Column sums of rows terms of size ≤ ~4: relative to the number of rows.
 		sc := func(j int) float64 { return 1 + 4*float64(rows) }
 		dw, db := e.f32(dw0), e.f32(db0)
-		e.launch("layernorm_bwd_dw_f32", [3]int{ceilDiv(cols, 256), 1, 1}, b, 0, dw, db, pdy, px, pm, pr, rows, cols, rows, 1)
+		e.launch(kernels.LayernormBwdDwF32Kernel, [3]int{ceilDiv(cols, 256), 1, 1}, b, 0, dw, db, pdy, px, pm, pr, rows, cols, rows, 1)
 		check(t, name("layernorm dw %dx%d", rows, cols), e.read(dw, cols), f64s(wdw.Data()), rtolF32, sc)
 		check(t, name("layernorm db %dx%d", rows, cols), e.read(db, cols), f64s(wdb.Data()), rtolF32, sc)
 
 		chunks := ceilDiv(rows, 2)
 		sw, sb := e.out(chunks*cols), e.out(chunks*cols)
-		e.launch("layernorm_bwd_dw_f32", [3]int{ceilDiv(cols, 256), chunks, 1}, b, 0, sw, sb, pdy, px, pm, pr, rows, cols, 2, 0)
+		e.launch(kernels.LayernormBwdDwF32Kernel, [3]int{ceilDiv(cols, 256), chunks, 1}, b, 0, sw, sb, pdy, px, pm, pr, rows, cols, 2, 0)
 		dw = e.f32(dw0)
-		e.launch("layernorm_bwd_dw_f32", [3]int{ceilDiv(cols, 256), 1, 1}, b, 0, ptrNull, ptrNull, pdy, px, pm, pr, rows, cols, rows, 1)
-		e.launchIn("broadcast", "sum_axis_f32", [3]int{ceilDiv(cols, 256), 1, 1}, b, 0, dw, sw, 1, chunks, cols, chunks, float32(1), 1)
+		e.launch(kernels.LayernormBwdDwF32Kernel, [3]int{ceilDiv(cols, 256), 1, 1}, b, 0, ptrNull, ptrNull, pdy, px, pm, pr, rows, cols, rows, 1)
+		e.launch(kernels.SumAxisF32Kernel, [3]int{ceilDiv(cols, 256), 1, 1}, b, 0, dw, sw, 1, chunks, cols, chunks, float32(1), 1)
 		check(t, name("layernorm dw chunked %dx%d", rows, cols), e.read(dw, cols), f64s(wdw.Data()), rtolF32, sc)
 		db = e.f32(db0)
-		e.launchIn("broadcast", "sum_axis_f32", [3]int{ceilDiv(cols, 256), 1, 1}, b, 0, db, sb, 1, chunks, cols, chunks, float32(1), 1)
+		e.launch(kernels.SumAxisF32Kernel, [3]int{ceilDiv(cols, 256), 1, 1}, b, 0, db, sb, 1, chunks, cols, chunks, float32(1), 1)
 		check(t, name("layernorm db chunked %dx%d", rows, cols), e.read(db, cols), f64s(wdb.Data()), rtolF32, sc)
 	}
 }

@@ -1,6 +1,7 @@
 package kernels_test
 
 import (
+	"github.com/hungry-ssm/hungry/ptx/kernels"
 	"math"
 	"testing"
 
@@ -29,7 +30,7 @@ func TestShiftSSMKernel(t *testing.T) {
 			}
 		}
 		k := e.out(H * Lk)
-		e.launch("shift_ssm_kernel_f32", [3]int{ceilDiv(H*Lk, 256), 1, 1}, [3]int{256, 1, 1}, 0, k, pb, pc, H, N, Lk)
+		e.launch(kernels.ShiftSsmKernelF32Kernel, [3]int{ceilDiv(H*Lk, 256), 1, 1}, [3]int{256, 1, 1}, 0, k, pb, pc, H, N, Lk)
 		check(t, name("shift kernel %v", s), e.read(k, H*Lk), f64s(want.Data()), rtolF32, func(i int) float64 { return kScale[i] })
 
 		for _, which := range []string{"both", "dB", "dC"} {
@@ -46,7 +47,7 @@ func TestShiftSSMKernel(t *testing.T) {
 				wC = nil
 			}
 			cpuRef.ShiftSSMKernelBackward(ten(dk, H, Lk), ten(b, H, N), ten(c, H, N), wB, wC)
-			e.launch("shift_ssm_kernel_bwd_f32", [3]int{ceilDiv(H*N, 256), 1, 1}, [3]int{256, 1, 1}, 0, pB, pC, pdk, pb, pc, H, N, Lk)
+			e.launch(kernels.ShiftSsmKernelBwdF32Kernel, [3]int{ceilDiv(H*N, 256), 1, 1}, [3]int{256, 1, 1}, 0, pB, pC, pdk, pb, pc, H, N, Lk)
 			if wB != nil {
 				check(t, name("shift dB %v %s", s, which), e.read(pB, H*N), f64s(wB.Data()), rtolF32,
 					func(i int) float64 { return math.Abs(float64(dB0[i])) + dBScale[i] })
@@ -85,7 +86,7 @@ func TestDiagSSMKernel(t *testing.T) {
 			want := cpuRef.Zeros(H, L)
 			cpuRef.DiagSSMKernel(want, ten(logDt, H), ten(invAReal, H, N), ten(aImag, H, N), ten(b, H, N, 2), ten(c, H, N, 2), disc)
 			k := e.out(H * L)
-			e.launch("diag_ssm_kernel_f32", [3]int{ceilDiv(L, 256), H, 1}, [3]int{256, 1, 1}, 0, append(append([]any{k}, args...), int(disc))...)
+			e.launch(kernels.DiagSsmKernelF32Kernel, [3]int{ceilDiv(L, 256), H, 1}, [3]int{256, 1, 1}, 0, append(append([]any{k}, args...), int(disc))...)
 			// Both compute in float64 (errors near 1e-13 of the modes' magnitudes, at most
 			// sum_n 2|C'| <= 4N·dt here) and round once to float32: relative, plus a floor
 			// for the entries where the modes cancel.
@@ -121,7 +122,7 @@ func TestDiagSSMKernelBackward(t *testing.T) {
 				}
 				cpuRef.DiagSSMKernelBackward(ten(dK, H, L), ten(logDt, H), ten(invAReal, H, N), ten(aImag, H, N), ten(b, H, N, 2), ten(c, H, N, 2), disc,
 					want[0], want[1], want[2], want[3], want[4])
-				e.launch("diag_ssm_kernel_bwd_f32", [3]int{H, 1, 1}, [3]int{256, 1, 1}, 0, append(append(ptrs, params...), int(disc))...)
+				e.launch(kernels.DiagSsmKernelBwdF32Kernel, [3]int{H, 1, 1}, [3]int{256, 1, 1}, 0, append(append(ptrs, params...), int(disc))...)
 				for g := range init {
 					if g == skip {
 						continue

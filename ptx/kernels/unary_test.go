@@ -4,23 +4,25 @@ import (
 	"math"
 	"testing"
 
+	"github.com/hungry-ssm/hungry/ptx/kernels"
 	"github.com/hungry-ssm/hungry/ptx/ptxsim"
 	"github.com/hungry-ssm/hungry/tensor"
 )
 
 var unaryOpsByName = []struct {
-	name string
-	op   tensor.UnaryOp
+	name     string
+	op       tensor.UnaryOp
+	fwd, bwd *kernels.Info
 	// gradScale bounds the magnitude of the terms f'(x) is computed from, for the
 	// tolerance of the backward pass where f' crosses zero (GELU near x = −0.75).
 	gradScale func(x float64) float64
 }{
-	{"gelu", tensor.OpGELU, func(x float64) float64 { return 1 + 2*math.Abs(x)*(1+0.134*x*x) }},
-	{"relu", tensor.OpReLU, func(float64) float64 { return 1 }},
-	{"silu", tensor.OpSiLU, func(x float64) float64 { return 1 + math.Abs(x) }},
-	{"sigmoid", tensor.OpSigmoid, func(float64) float64 { return 1 }},
-	{"tanh", tensor.OpTanh, func(float64) float64 { return 1 }},
-	{"exp", tensor.OpExp, func(x float64) float64 { return math.Exp(x) }},
+	{"gelu", tensor.OpGELU, kernels.UnaryGeluF32Kernel, kernels.UnaryBwdGeluF32Kernel, func(x float64) float64 { return 1 + 2*math.Abs(x)*(1+0.134*x*x) }},
+	{"relu", tensor.OpReLU, kernels.UnaryReluF32Kernel, kernels.UnaryBwdReluF32Kernel, func(float64) float64 { return 1 }},
+	{"silu", tensor.OpSiLU, kernels.UnarySiluF32Kernel, kernels.UnaryBwdSiluF32Kernel, func(x float64) float64 { return 1 + math.Abs(x) }},
+	{"sigmoid", tensor.OpSigmoid, kernels.UnarySigmoidF32Kernel, kernels.UnaryBwdSigmoidF32Kernel, func(float64) float64 { return 1 }},
+	{"tanh", tensor.OpTanh, kernels.UnaryTanhF32Kernel, kernels.UnaryBwdTanhF32Kernel, func(float64) float64 { return 1 }},
+	{"exp", tensor.OpExp, kernels.UnaryExpF32Kernel, kernels.UnaryBwdExpF32Kernel, func(x float64) float64 { return math.Exp(x) }},
 }
 
 func TestUnary(t *testing.T) {
@@ -41,7 +43,7 @@ func TestUnary(t *testing.T) {
 			y := cpuRef.Zeros(n)
 			cpuRef.Unary(o.op, y, ten(x, n))
 			out := e.out(n)
-			e.launch("unary_"+o.name+"_f32", grid, block, 0, out, px, n)
+			e.launch(o.fwd, grid, block, 0, out, px, n)
 			// Each function is evaluated to a few ulps, relative to its value: no cancellation
 			// (GELU and SiLU are x times a positive factor; tanh uses a polynomial near 0).
 			check(t, name("%s n=%d", o.name, n), e.read(out, n), f64s(y.Data()), rtolF32, nil)
@@ -49,29 +51,11 @@ func TestUnary(t *testing.T) {
 			want := ten(dx0, n)
 			cpuRef.UnaryBackward(o.op, want, ten(dout, n), ten(x, n), y)
 			dx := e.f32(dx0)
-			e.launch("unary_bwd_"+o.name+"_f32", grid, block, 0, dx, pdout, px, e.f32(y.Data()), n)
+			e.launch(o.bwd, grid, block, 0, dx, pdout, px, e.f32(y.Data()), n)
 			check(t, name("%s bwd n=%d", o.name, n), e.read(dx, n), f64s(want.Data()), rtolF32, func(i int) float64 {
 				return math.Abs(float64(dx0[i])) + math.Abs(float64(dout[i]))*o.gradScale(float64(x[i]))
 			})
 		}
-	}
-}
-
-func TestFillCopy(t *testing.T) {
-	for _, n := range awkwardSizes {
-		e := newEnv(t, "unary")
-		grid, block := [3]int{ceilDiv(n, 1024), 1, 1}, [3]int{256, 1, 1}
-		out := e.out(n)
-		e.launch("fill_f32", grid, block, 0, out, float32(-2.5), n)
-		want := make([]float64, n)
-		for i := range want {
-			want[i] = -2.5
-		}
-		check(t, name("fill n=%d", n), e.read(out, n), want, 0, nil)
-		x := e.rand(n, -1, 1)
-		out = e.out(n)
-		e.launch("copy_f32", grid, block, 0, out, e.f32(x), n)
-		check(t, name("copy n=%d", n), e.read(out, n), f64s(x), 0, nil)
 	}
 }
 
@@ -83,7 +67,7 @@ func TestSGD(t *testing.T) {
 		wp, wbuf := ten(p, n), ten(buf, n)
 		cpuRef.SGD(wp, ten(g, n), wbuf, lr, mom, wd, gs)
 		pp, pbuf := e.f32(p), e.f32(buf)
-		e.launch("sgd_f32", [3]int{ceilDiv(n, 1024), 1, 1}, [3]int{256, 1, 1}, 0, pp, pbuf, e.f32(g), float32(lr), float32(mom), float32(wd), float32(gs), n)
+		e.launch(kernels.SgdF32Kernel, [3]int{ceilDiv(n, 1024), 1, 1}, [3]int{256, 1, 1}, 0, pp, pbuf, e.f32(g), float32(lr), float32(mom), float32(wd), float32(gs), n)
 		// buf mixes terms of either sign (≤ |mom·buf| + |gs·g| + |wd·p|); p subtracts lr·buf.
 		bufScale := func(i int) float64 {
 			return mom*math.Abs(float64(buf[i])) + gs*math.Abs(float64(g[i])) + wd*math.Abs(float64(p[i]))
@@ -103,7 +87,7 @@ func TestSquaredNorm(t *testing.T) {
 		want := cpuRef.SquaredNorm(ten(x, n))
 		for _, g := range []int{1, 3, min(ceilDiv(n, 256), 1024)} {
 			partial := e.out(g)
-			e.launch("squared_norm_partial_f32", [3]int{g, 1, 1}, [3]int{256, 1, 1}, 0, partial, px, n)
+			e.launch(kernels.SquaredNormPartialF32Kernel, [3]int{g, 1, 1}, [3]int{256, 1, 1}, 0, partial, px, n)
 			got := 0.0
 			for _, v := range e.read(partial, g) {
 				got += float64(v)
@@ -119,22 +103,21 @@ func TestSquaredNorm(t *testing.T) {
 // same bits as the aligned launch.
 func TestUnalignedViews(t *testing.T) {
 	type launch struct {
-		module, kernel string
-		ptrs           int // pointer operands, each filled with fresh data
-		extra          []any
+		kernel *kernels.Info
+		ptrs   int // pointer operands, each filled with fresh data
+		extra  []any
 	}
 	const n, nb = 37, 5
 	cases := []launch{
-		{"elementwise", "add_f32", 3, []any{n}},
-		{"elementwise", "adamw_f32", 4, []any{float32(0.9), float32(0.999), float32(1e-8), float32(0.99), float32(0.01), float32(0.5), float32(1), n}},
-		{"broadcast", "binary_mul_f32", 3, []any{n, nb}},
-		{"broadcast", "binary_bwd_a_div_f32", 3, []any{n, nb}},
-		{"unary", "unary_bwd_silu_f32", 4, []any{n}},
-		{"unary", "sgd_f32", 3, []any{float32(0.1), float32(0.9), float32(0.01), float32(1), n}},
-		{"unary", "copy_f32", 2, []any{n}},
+		{kernels.AddF32Kernel, 3, []any{n}},
+		{kernels.AdamwF32Kernel, 4, []any{float32(0.9), float32(0.999), float32(1e-8), float32(0.99), float32(0.01), float32(0.5), float32(1), n}},
+		{kernels.BinaryMulF32Kernel, 3, []any{n, nb}},
+		{kernels.BinaryBwdADivF32Kernel, 3, []any{n, nb}},
+		{kernels.UnaryBwdSiluF32Kernel, 4, []any{n}},
+		{kernels.SgdF32Kernel, 3, []any{float32(0.1), float32(0.9), float32(0.01), float32(1), n}},
 	}
 	for _, c := range cases {
-		e := newEnv(t, c.module)
+		e := newEnv(t, c.kernel.Module)
 		data := make([][]float32, c.ptrs)
 		for p := range data {
 			data[p] = e.rand(n+1, 0.5, 2) // positive: safe as divisors and second moments
@@ -159,7 +142,7 @@ func TestUnalignedViews(t *testing.T) {
 		}
 		unaligned := run(1)
 		for p := range aligned {
-			check(t, name("%s unaligned operand %d", c.kernel, p), unaligned[p], f64s(aligned[p]), 0, nil)
+			check(t, name("%s unaligned operand %d", c.kernel.Name, p), unaligned[p], f64s(aligned[p]), 0, nil)
 		}
 	}
 }

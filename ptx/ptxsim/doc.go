@@ -6,7 +6,7 @@
 //	mem := ptxsim.NewMemory()
 //	x, err := mem.AllocF32(data)               // written memory
 //	y, err := mem.Alloc(4 * n)                 // unwritten: reading it before a write fails
-//	err = m.Launch(mem, "add_f32", grid, block, sharedBytes, y, x, x, n)
+//	err = m.Launch(mem, k.Name, grid, k.Block, sharedBytes, y, x, x, n) // k a *kernels.Info
 //	out, err := mem.ReadF32(y, n)
 //
 // Execution model. Blocks run one after another. Inside a block every thread runs on its

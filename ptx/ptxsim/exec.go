@@ -39,6 +39,12 @@ func (m *Module) Kernels() []string { return append([]string(nil), m.order...) }
 
 const (
 	maxThreadsPerBlock = 1024
+	// The hardware's grid and block limits (every sm_XY so far): a larger grid.y or grid.z
+	// is refused by cuLaunchKernel, so the interpreter refuses it too rather than run what
+	// a GPU never would.
+	maxGridX  = 1<<31 - 1
+	maxGridYZ = 65535
+	maxBlockZ = 64
 	// 48 KiB is the static limit; sm_80 lets a kernel opt into up to 163 KiB (A100) in all.
 	maxStaticShared = 48 << 10
 	maxTotalShared  = 163 << 10
@@ -124,8 +130,11 @@ func (m *Module) Launch(mem *Memory, name string, grid, block [3]int, sharedByte
 			return fmt.Errorf("ptxsim: kernel %s: grid %v and block %v must be positive", name, grid, block)
 		}
 	}
-	if nthreads > maxThreadsPerBlock {
-		return fmt.Errorf("ptxsim: kernel %s: %d threads per block exceeds %d", name, nthreads, maxThreadsPerBlock)
+	if grid[0] > maxGridX || grid[1] > maxGridYZ || grid[2] > maxGridYZ {
+		return fmt.Errorf("ptxsim: kernel %s: grid %v exceeds (%d, %d, %d)", name, grid, maxGridX, maxGridYZ, maxGridYZ)
+	}
+	if nthreads > maxThreadsPerBlock || block[0] > maxThreadsPerBlock || block[1] > maxThreadsPerBlock || block[2] > maxBlockZ {
+		return fmt.Errorf("ptxsim: kernel %s: block %v exceeds %d threads per block (or %d along z)", name, block, maxThreadsPerBlock, maxBlockZ)
 	}
 	if sharedBytes < 0 || (sharedBytes > 0 && !e.hasDynamic) {
 		return fmt.Errorf("ptxsim: kernel %s: %d bytes of dynamic shared memory requested but it declares none", name, sharedBytes)

@@ -110,6 +110,24 @@ func (m *Memory) write(addr uint64, b []byte) error {
 	return nil
 }
 
+// WriteBytes copies b to p.
+func (m *Memory) WriteBytes(p Ptr, b []byte) error {
+	if err := m.write(uint64(p), b); err != nil {
+		return fmt.Errorf("ptxsim: WriteBytes: %w", err)
+	}
+	return nil
+}
+
+// ReadBytes copies len(dst) bytes at p into dst; it fails if any of them was never written.
+func (m *Memory) ReadBytes(dst []byte, p Ptr) error {
+	b, err := m.read(uint64(p), len(dst))
+	if err != nil {
+		return fmt.Errorf("ptxsim: ReadBytes: %w", err)
+	}
+	copy(dst, b)
+	return nil
+}
+
 // WriteF32 copies data to p.
 func (m *Memory) WriteF32(p Ptr, data []float32) error {
 	b := make([]byte, 4*len(data))

@@ -194,6 +194,12 @@ func TestLaunchChecksArguments(t *testing.T) {
 	wantErr(t, err, "argument 1", "want a Ptr")
 	err = m.Launch(mem, "k", [3]int{1, 1, 1}, [3]int{2048, 1, 1}, 0, Ptr(0), Ptr(0), 3)
 	wantErr(t, err, "threads per block")
+	err = m.Launch(mem, "k", [3]int{1, 65536, 1}, [3]int{1, 1, 1}, 0, Ptr(0), Ptr(0), 3)
+	wantErr(t, err, "grid [1 65536 1] exceeds")
+	err = m.Launch(mem, "k", [3]int{1, 1, 65536}, [3]int{1, 1, 1}, 0, Ptr(0), Ptr(0), 3)
+	wantErr(t, err, "grid [1 1 65536] exceeds")
+	err = m.Launch(mem, "k", [3]int{1, 1, 1}, [3]int{1, 1, 65}, 0, Ptr(0), Ptr(0), 3)
+	wantErr(t, err, "along z")
 	err = m.Launch(mem, "nope", [3]int{1, 1, 1}, [3]int{1, 1, 1}, 0)
 	wantErr(t, err, "no kernel")
 }

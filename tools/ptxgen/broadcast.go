@@ -104,12 +104,11 @@ func repeatKernel(k *Kernel, big map[string]Reg, bigIns, bigOuts []string, small
 	k.Op("ret")
 }
 
-const repeatLaunch = "launch: block (256,1,1), grid (ceil(n/1024),1,1); 16-byte aligned big tensors take the vector path"
+var repeatLaunch = launch(256, 1, 1, "ceil(n, 1024)", "1", "1").note("16-byte aligned big tensors take the vector path")
 
 func binaryFwdKernel(op binaryOp) *Kernel {
 	k := NewKernel("binary_"+op.name+"_f32",
-		"out[i] = a[i] "+op.sym+" b[i mod nb] for i < n (nb divides n; b repeats over a's leading axes); out may be a",
-		repeatLaunch)
+		"out[i] = a[i] "+op.sym+" b[i mod nb] for i < n (nb divides n; b repeats over a's leading axes); out may be a").Launch(repeatLaunch)
 	out, a, b := k.Param("out", ".u64"), k.Param("a", ".u64"), k.Param("b", ".u64")
 	n, nb := k.Param("n", ".u32"), k.Param("nb", ".u32")
 	repeatKernel(k, map[string]Reg{"out": out, "a": a}, []string{"a"}, []string{"out"}, b, n, nb,
@@ -123,7 +122,7 @@ func binaryBwdAKernel(op binaryOp) *Kernel {
 	if op.name == "add" || op.name == "sub" {
 		doc += " (b is not read)"
 	}
-	k := NewKernel("binary_bwd_a_"+op.name+"_f32", doc, repeatLaunch)
+	k := NewKernel("binary_bwd_a_"+op.name+"_f32", doc).Launch(repeatLaunch)
 	da, dout, b := k.Param("da", ".u64"), k.Param("dout", ".u64"), k.Param("b", ".u64")
 	n, nb := k.Param("n", ".u32"), k.Param("nb", ".u32")
 	if op.name == "add" || op.name == "sub" {
@@ -187,10 +186,9 @@ func binaryBwdBKernel(op binaryOp) *Kernel {
 	k := NewKernel("binary_bwd_b_"+op.name+"_f32",
 		"out[j] (+)= "+what+" for j < nb over the reps = n/nb repeats of b: the gradient of a "+op.sym+" b with respect to b",
 		"(assigned, or added when accumulate != 0); a and b are not read by add and sub;",
-		chunkDoc,
-		"launch: block (256,1,1), grid (ceil(nb/256), ceil(reps/chunk), 1)")
+		chunkDoc).Launch(launch(256, 1, 1, "ceil(nb, 256)", "ceil(reps, chunk)", "1"))
 	out, dout, a, b := k.Param("out", ".u64"), k.Param("dout", ".u64"), k.Param("a", ".u64"), k.Param("b", ".u64")
-	reps, nb, chunk, acc := k.Param("reps", ".u32"), k.Param("nb", ".u32"), k.Param("chunk", ".u32"), k.Param("accumulate", ".u32")
+	reps, nb, chunk, acc := k.Param("reps", ".u32"), k.Param("nb", ".u32"), k.Param("chunk", ".u32"), k.Flag("accumulate")
 	j, done := guardedIndex(k, nb)
 	bases := []Reg{dout}
 	if op.name == "mul" || op.name == "div" {
@@ -223,11 +221,10 @@ func sumAxisKernel() *Kernel {
 		"accumulate != 0); one thread per output element sums its column in order, so prefer sum_rows_f32 when inner == 1;",
 		"thread (q = o*inner + j, c) covers r in [c*chunk, min(n, (c+1)*chunk)) and writes out[c*outer*inner + q]: chunk >= n",
 		"gives the sum itself; a long axis is split over grid.y <= 65535 chunks into a (chunks, outer*inner) scratch",
-		"(alpha 1, accumulate 0) that a second launch (outer 1, n chunks, inner outer*inner, chunk >= chunks) reduces",
-		"launch: block (256,1,1), grid (ceil(outer*inner/256), ceil(n/chunk), 1)")
+		"(alpha 1, accumulate 0) that a second launch (outer 1, n chunks, inner outer*inner, chunk >= chunks) reduces").Launch(launch(256, 1, 1, "ceil(outer*inner, 256)", "ceil(n, chunk)", "1"))
 	out, x := k.Param("out", ".u64"), k.Param("x", ".u64")
 	outer, n, inner := k.Param("outer", ".u32"), k.Param("n", ".u32"), k.Param("inner", ".u32")
-	chunk, alpha, acc := k.Param("chunk", ".u32"), k.Param("alpha", ".f32"), k.Param("accumulate", ".u32")
+	chunk, alpha, acc := k.Param("chunk", ".u32"), k.Param("alpha", ".f32"), k.Flag("accumulate")
 	total := k.Bin("mul.lo.u32", outer, inner)
 	q, done := guardedIndex(k, total)
 	o := k.Bin("div.u32", q, inner)
@@ -248,7 +245,7 @@ func sumRowsKernel() *Kernel {
 		"out[r] (+)= alpha * sum_j x[r, j] (assigned, or added when accumulate != 0): SumAxis over the last axis, a block per row")
 	out, x := k.Param("out", ".u64"), k.Param("x", ".u64")
 	c := rowParams(k)
-	alpha, acc := k.Param("alpha", ".f32"), k.Param("accumulate", ".u32")
+	alpha, acc := k.Param("alpha", ".f32"), k.Flag("accumulate")
 	xr := c.rowBase(x)
 	s := c.fold("add.f32", 0, "sum", func(j Reg) Reg { return ldAt(k, xr, j) })
 	c.thread0(func() { storeMaybeAcc(k, elemAddr(k, out, c.row, 4), k.Bin("mul.f32", s, alpha), acc) })
@@ -258,8 +255,7 @@ func sumRowsKernel() *Kernel {
 
 func broadcastAxisKernel() *Kernel {
 	k := NewKernel("broadcast_axis_f32",
-		"dx viewed as (outer, n, inner): dx[(o*n + r)*inner + j] += alpha * dout[o*inner + j], the gradient of SumAxis",
-		"launch: block (256,1,1), grid (ceil(outer*n*inner/256),1,1)")
+		"dx viewed as (outer, n, inner): dx[(o*n + r)*inner + j] += alpha * dout[o*inner + j], the gradient of SumAxis").Launch(launch(256, 1, 1, "ceil(outer*n*inner, 256)", "1", "1"))
 	dx, dout := k.Param("dx", ".u64"), k.Param("dout", ".u64")
 	outer, n, inner := k.Param("outer", ".u32"), k.Param("n", ".u32"), k.Param("inner", ".u32")
 	alpha := k.Param("alpha", ".f32")
@@ -286,8 +282,7 @@ func permuteKernel() *Kernel {
 	k := NewKernel("permute_f32",
 		"out[i] (=, or += when accumulate != 0) x[src(i)] for i < n: out has shape (d0..d5) and src(i) = sum_a idx_a(i)*s_a, where",
 		"s_a is x's stride (in elements) along the axis that becomes out's axis a; a rank-r permutation fills the",
-		"leading 6-r axes with d = 1, s = 0. This is tensor.(*CPU).Permute: out axis a is x axis perm[a], s_a = xstride[perm[a]]",
-		"launch: block (256,1,1), grid (ceil(n/256),1,1)")
+		"leading 6-r axes with d = 1, s = 0. This is tensor.(*CPU).Permute: out axis a is x axis perm[a], s_a = xstride[perm[a]]").Launch(launch(256, 1, 1, "ceil(n, 256)", "1", "1"))
 	out, x := k.Param("out", ".u64"), k.Param("x", ".u64")
 	n := k.Param("n", ".u32")
 	d := make([]Reg, permuteRank)
@@ -298,7 +293,7 @@ func permuteKernel() *Kernel {
 	for a := range s {
 		s[a] = k.Param(strides[a], ".u32")
 	}
-	acc := k.Param("accumulate", ".u32")
+	acc := k.Flag("accumulate")
 	i, done := guardedIndex(k, n)
 	k.Comment("peel out's index from its last axis; what is left after axis 1 is axis 0's index")
 	rest := k.Mov(".u32", i)
@@ -340,11 +335,10 @@ func broadcastModule() *Module {
 func transposeKernel() *Kernel {
 	k := NewKernel("transpose_f32",
 		"out[(b*C + c)*R + r] (=, or += when accumulate != 0) x[(b*R + r)*C + c]: each of batch (R, C) matrices transposed,",
-		"i.e. Permute with perm (..., rank-1, rank-2) after merging the leading axes into the batch; coalesced both ways",
-		"launch: block (32,8,1), grid (ceil(C/32), ceil(R/32), batch); grid.z is at most 65535: a larger batch takes several launches")
+		"i.e. Permute with perm (..., rank-1, rank-2) after merging the leading axes into the batch; coalesced both ways").Launch(launch(32, 8, 1, "ceil(C, 32)", "ceil(R, 32)", "batch").note("grid.z is at most 65535: a larger batch takes several launches"))
 	out, x := k.Param("out", ".u64"), k.Param("x", ".u64")
 	k.Param("batch", ".u32")
-	R, C, acc := k.Param("R", ".u32"), k.Param("C", ".u32"), k.Param("accumulate", ".u32")
+	R, C, acc := k.Param("R", ".u32"), k.Param("C", ".u32"), k.Flag("accumulate")
 	t := newTileCtx(k) // t0 runs over columns c, h0 over rows r
 	t.inBounds(t.t0, C, t.h0, R, func(rl, r, c Reg) {
 		v := k.Ld("global", ".f32", At(elemAddr(k, x, k.Tern("mad.lo.u32", k.Tern("mad.lo.u32", t.b, R, r), C, c), 4), 0))

@@ -101,6 +101,8 @@ func operandText(o any) string {
 
 type paramDecl struct {
 	name, typ string
+	// flag marks a .u32 that the kernel reads as a boolean; its Go launcher takes a bool.
+	flag bool
 }
 
 // Kernel accumulates the text of one .entry. Builder misuse (a type mismatch between
@@ -109,6 +111,7 @@ type paramDecl struct {
 type Kernel struct {
 	Name   string
 	doc    []string
+	launch *LaunchSpec
 	params []paramDecl
 	counts [numClasses]int
 	shared []string
@@ -123,9 +126,17 @@ func NewKernel(name string, doc ...string) *Kernel { return &Kernel{Name: name, 
 // Param declares a kernel parameter (typ is ".u64", ".u32", ".s32" or ".f32") and loads it
 // into a fresh register.
 func (k *Kernel) Param(name, typ string) Reg {
-	k.params = append(k.params, paramDecl{name, typ})
+	k.params = append(k.params, paramDecl{name: name, typ: typ})
 	r := k.Reg(classOf(typ))
 	k.Op("ld.param"+typ, r, Addr{base: name})
+	return r
+}
+
+// Flag declares a .u32 parameter the kernel tests against zero, and loads it: its Go
+// launcher takes a bool, so a caller cannot pass a count where a switch belongs.
+func (k *Kernel) Flag(name string) Reg {
+	r := k.Param(name, ".u32")
+	k.params[len(k.params)-1].flag = true
 	return r
 }
 
@@ -310,7 +321,7 @@ func At(base any, off int) Addr { return Addr{base: base, off: off} }
 // Text renders the kernel.
 func (k *Kernel) Text() string {
 	var b strings.Builder
-	for _, d := range k.doc {
+	for _, d := range k.docLines() {
 		b.WriteString("// " + d + "\n")
 	}
 	fmt.Fprintf(&b, ".visible .entry %s(\n", k.Name)

@@ -23,11 +23,9 @@ func causalConvModule() *Module {
 	}}
 	m.Kernels = append(m.Kernels,
 		causalConvKernel("causal_conv_fwd_f32", "y", "u", true,
-			"y[b,t,h] = sum_{s <= min(t, Lk-1)} k[h,s] * u[b,t-s,h] + d[h] * u[b,t,h]; u, y (B, L, H), k (H, Lk), d (H) or 0 (no skip)",
-			"launch: block (256,1,1), grid (ceil(B*L*H/256),1,1)"),
+			"y[b,t,h] = sum_{s <= min(t, Lk-1)} k[h,s] * u[b,t-s,h] + d[h] * u[b,t,h]; u, y (B, L, H), k (H, Lk), d (H) or 0 (no skip)").Launch(launch(256, 1, 1, "ceil(B*L*H, 256)", "1", "1")),
 		causalConvKernel("causal_conv_bwd_du_f32", "du", "dy", false,
-			"du[b,t,h] += d[h] * dy[b,t,h] + sum_{s < Lk, t+s < L} k[h,s] * dy[b,t+s,h] (accumulates; d may be 0); layouts as causal_conv_fwd_f32",
-			"launch: block (256,1,1), grid (ceil(B*L*H/256),1,1)"),
+			"du[b,t,h] += d[h] * dy[b,t,h] + sum_{s < Lk, t+s < L} k[h,s] * dy[b,t+s,h] (accumulates; d may be 0); layouts as causal_conv_fwd_f32").Launch(launch(256, 1, 1, "ceil(B*L*H, 256)", "1", "1")),
 		causalConvBwdDK())
 	return m
 }
@@ -73,8 +71,7 @@ func causalConvBwdDK() *Kernel {
 	k := NewKernel("causal_conv_bwd_dk_f32",
 		"dk[h,s] += sum_{b, s <= t < L} dy[b,t,h] * u[b,t-s,h] and dd[h] += the s = 0 sum (either pointer may be 0 to skip it)",
 		"thread (x, y) of block (bx, by) handles h = 32 bx + x (32 consecutive channels: coalesced loads) and s = 8 by + y;",
-		"each sums its B*(L-s) terms in order in fp32, so the result is deterministic",
-		"launch: block (32,8,1), grid (ceil(H/32), ceil(Lk/8), 1)")
+		"each sums its B*(L-s) terms in order in fp32, so the result is deterministic").Launch(launch(32, 8, 1, "ceil(H, 32)", "ceil(Lk, 8)", "1"))
 	dk, dd, dy, u := k.Param("dk", ".u64"), k.Param("dd", ".u64"), k.Param("dy", ".u64"), k.Param("u", ".u64")
 	B, L, H, Lk := k.Param("B", ".u32"), k.Param("L", ".u32"), k.Param("H", ".u32"), k.Param("Lk", ".u32")
 	tx, ty := k.Special("%tid.x"), k.Special("%tid.y")

@@ -5,8 +5,9 @@ import "math"
 // Elementwise kernels: each thread handles 4 consecutive elements with one v4 access per
 // operand when all 4 are in range and every pointer is 16-byte aligned (cudaMalloc's
 // are; views into a tensor may not be), and with scalar accesses otherwise.
-// Launch: block (256,1,1), grid (ceil(n/1024),1,1).
 const ewThreads = 256
+
+var ewLaunch = launch(ewThreads, 1, 1, "ceil(n, 1024)", "1", "1").note("16-byte aligned pointers take the vector path")
 
 type ewSpec struct {
 	name    string
@@ -18,7 +19,7 @@ type ewSpec struct {
 }
 
 func elementwiseKernel(s ewSpec) *Kernel {
-	k := NewKernel(s.name, s.doc, "launch: block (256,1,1), grid (ceil(n/1024),1,1); 16-byte aligned pointers take the vector path")
+	k := NewKernel(s.name, s.doc).Launch(ewLaunch)
 	ptr := map[string]Reg{}
 	for _, n := range append(append([]string{}, s.outs...), s.ins...) {
 		if _, ok := ptr[n]; !ok {
@@ -161,23 +162,10 @@ func elementwiseModule() *Module {
 	specs := []ewSpec{
 		{name: "add_f32", doc: "out[i] = a[i] + b[i]", outs: []string{"out"}, ins: []string{"a", "b"},
 			op: func(k *Kernel, in, _ []Reg) []Reg { return []Reg{k.Bin("add.f32", in[0], in[1])} }},
-		{name: "mul_f32", doc: "out[i] = a[i] * b[i]", outs: []string{"out"}, ins: []string{"a", "b"},
-			op: func(k *Kernel, in, _ []Reg) []Reg { return []Reg{k.Bin("mul.f32", in[0], in[1])} }},
 		{name: "scale_f32", doc: "out[i] = alpha * a[i]", outs: []string{"out"}, ins: []string{"a"}, scalars: []string{"alpha"},
 			op: func(k *Kernel, in, s []Reg) []Reg { return []Reg{k.Bin("mul.f32", in[0], s[0])} }},
 		{name: "axpy_f32", doc: "y[i] += alpha * x[i] (one fused multiply-add)", outs: []string{"y"}, ins: []string{"x", "y"}, scalars: []string{"alpha"},
 			op: func(k *Kernel, in, s []Reg) []Reg { return []Reg{k.Tern("fma.rn.f32", s[0], in[0], in[1])} }},
-		{name: "gelu_fwd_f32", doc: "out[i] = gelu_tanh(x[i]) = x / (1 + exp(-2*sqrt(2/pi)*(xc + 0.044715 xc^3))), xc = x clamped to [-10, 10]",
-			outs: []string{"out"}, ins: []string{"x"},
-			op: func(k *Kernel, in, _ []Reg) []Reg {
-				s, _ := geluSigma(k, in[0])
-				return []Reg{k.Bin("mul.f32", in[0], s)}
-			}},
-		{name: "gelu_bwd_f32", doc: "dx[i] = dy[i] * gelu_tanh'(x[i]), with s = sigma(2z): s + x*s*(1-s)*2*sqrt(2/pi)*(1 + 3*0.044715 x^2), x clamped to [-10, 10] inside z",
-			outs: []string{"dx"}, ins: []string{"x", "dy"},
-			op: func(k *Kernel, in, _ []Reg) []Reg {
-				return []Reg{k.Bin("mul.f32", geluGrad(k, in[0]), in[1])}
-			}},
 		{name: "adamw_f32",
 			doc:  "AdamW (decoupled decay), as tensor.CPU.AdamW: g=grad*gscale; m=b1*m+(1-b1)g; v=b2*v+(1-b2)g^2; p=p*decay - step*m/(sqrt(v)/sqrtbc2+eps); decay=1-lr*wd, step=lr/(1-b1^t), sqrtbc2=sqrt(1-b2^t)",
 			outs: []string{"p", "m", "v"}, ins: []string{"p", "grad", "m", "v"},

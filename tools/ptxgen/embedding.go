@@ -9,8 +9,7 @@ func embeddingBwdGrouped() *Kernel {
 	k := NewKernel("embedding_bwd_grouped_f32",
 		"for u < nuniq and j < dim: dtable[uniq[u], j] += dout[pos[p], j] for p = start[u] .. start[u+1]-1 in order;",
 		"uniq (nuniq) holds each id once, start (nuniq+1) and pos (ntokens) list the token positions of each id in",
-		"increasing order (a CSR grouping of ids built on the host); all s32. Deterministic, no atomics",
-		"launch: block (256,1,1), grid (ceil(nuniq*dim/256),1,1)")
+		"increasing order (a CSR grouping of ids built on the host); all s32. Deterministic, no atomics").Launch(launch(256, 1, 1, "ceil(nuniq*dim, 256)", "1", "1"))
 	dtable, dout := k.Param("dtable", ".u64"), k.Param("dout", ".u64")
 	uniq, start, pos := k.Param("uniq", ".u64"), k.Param("start", ".u64"), k.Param("pos", ".u64")
 	nuniq, dim := k.Param("nuniq", ".u32"), k.Param("dim", ".u32")

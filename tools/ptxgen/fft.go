@@ -13,12 +13,11 @@ func fftModule() *Module {
 			"or with inverse != 0 the conjugate transform; every output is multiplied by scale (1/n for an inverse).",
 			"tw holds exp(-2 pi i k/n) for k < n/2 (host-computed in float64, like cuFFT's tables); n = 2^logn <= 16384;",
 			"n > 4096 needs more than 48 KiB of dynamic shared memory, which the driver must allow first",
-			"(cuFuncSetAttribute CU_FUNC_ATTRIBUTE_MAX_DYNAMIC_SHARED_SIZE_BYTES)",
-			"launch: block (256,1,1), grid (rows,1,1), dynamic shared memory 8*n bytes")
+			"(cuFuncSetAttribute CU_FUNC_ATTRIBUTE_MAX_DYNAMIC_SHARED_SIZE_BYTES)").Launch(launch(256, 1, 1, "rows", "1", "1").dynShared("8 * n"))
 		data, tw := k.Param("data", ".u64"), k.Param("tw", ".u64")
 		k.Param("rows", ".u32")
 		n, logn := k.Param("n", ".u32"), k.Param("logn", ".u32")
-		inv, scale := k.Param("inverse", ".u32"), k.Param("scale", ".f32")
+		inv, scale := k.Flag("inverse"), k.Param("scale", ".f32")
 		sm := k.DynamicShared("fft_smem")
 		tid := k.Special("%tid.x")
 		row := k.Special("%ctaid.x")
@@ -74,11 +73,10 @@ func fftModule() *Module {
 	{
 		k := NewKernel("cmul_c64",
 			"out[r, i] = a[r, i] * b[r mod brows, i] (complex), or a * conj(b) when conj_b != 0; a filter spectrum",
-			"b (brows, n) is broadcast over the batch. conj_b gives the correlation used by the FFT-convolution backward",
-			"launch: block (256,1,1), grid (ceil(rows*n/256),1,1)")
+			"b (brows, n) is broadcast over the batch. conj_b gives the correlation used by the FFT-convolution backward").Launch(launch(256, 1, 1, "ceil(rows*n, 256)", "1", "1"))
 		out, a, b := k.Param("out", ".u64"), k.Param("a", ".u64"), k.Param("b", ".u64")
 		rows, n, brows := k.Param("rows", ".u32"), k.Param("n", ".u32"), k.Param("brows", ".u32")
-		conj := k.Param("conj_b", ".u32")
+		conj := k.Flag("conj_b")
 		gid, r, i, done := guardedCell(k, rows, n)
 		bi := k.Tern("mad.lo.u32", k.Bin("rem.u32", r, brows), n, i)
 		x := k.LdV("global", ".f32", 2, At(elemAddr(k, a, gid, 8), 0))
@@ -94,8 +92,7 @@ func fftModule() *Module {
 	}
 	{
 		k := NewKernel("pad_real_to_c64",
-			"out[r, i] = (i < L ? in[r*L + i] : 0) + 0i for i < n: real rows (rows, L) zero-padded into complex rows (rows, n)",
-			"launch: block (256,1,1), grid (ceil(rows*n/256),1,1)")
+			"out[r, i] = (i < L ? in[r*L + i] : 0) + 0i for i < n: real rows (rows, L) zero-padded into complex rows (rows, n)").Launch(launch(256, 1, 1, "ceil(rows*n, 256)", "1", "1"))
 		out, in := k.Param("out", ".u64"), k.Param("in", ".u64")
 		rows, L, n := k.Param("rows", ".u32"), k.Param("L", ".u32"), k.Param("n", ".u32")
 		gid, r, i, done := guardedCell(k, rows, n)
@@ -107,9 +104,6 @@ func fftModule() *Module {
 		k.Op("ret")
 		m.Kernels = append(m.Kernels, k)
 	}
-	m.Kernels = append(m.Kernels, c64RealRows("c64_real_part", false,
-		"out[r*L + i] = Re(in[r, i]) for i < L: the first L outputs of complex rows (rows, n)",
-		"launch: block (256,1,1), grid (ceil(rows*L/256),1,1)"))
 	m.Kernels = append(m.Kernels, fftConvKernels()...)
 	return m
 }

@@ -16,8 +16,7 @@ func fftConvKernels() []*Kernel {
 	{
 		k := NewKernel("cmul_sum_batch_c64",
 			"out[h, i] = sum_{b < B} conj(a[b*H + h, i]) * c[b*H + h, i] for complex rows (B*H, n): the kernel gradient's",
-			"spectrum summed over the batch in batch order (deterministic)",
-			"launch: block (256,1,1), grid (ceil(H*n/256),1,1)")
+			"spectrum summed over the batch in batch order (deterministic)").Launch(launch(256, 1, 1, "ceil(H*n, 256)", "1", "1"))
 		out, a, c := k.Param("out", ".u64"), k.Param("a", ".u64"), k.Param("c", ".u64")
 		B, H, n := k.Param("B", ".u32"), k.Param("H", ".u32"), k.Param("n", ".u32")
 		gid, done := guardedIndex(k, k.Bin("mul.lo.u32", H, n))
@@ -47,8 +46,7 @@ func fftConvKernels() []*Kernel {
 		ks = append(ks, k)
 	}
 	ks = append(ks, c64RealRows("c64_real_rows_acc_f32", true,
-		"out[r*L + i] += Re(in[r*n + i]) for i < L: the first L real parts of complex rows (rows, n), accumulated",
-		"launch: block (256,1,1), grid (ceil(rows*L/256),1,1)"))
+		"out[r*L + i] += Re(in[r*n + i]) for i < L: the first L real parts of complex rows (rows, n), accumulated").Launch(launch(256, 1, 1, "ceil(rows*L, 256)", "1", "1")))
 	return ks
 }
 
@@ -108,8 +106,7 @@ func (c *tileCtx) inBounds(x0, xEnd, y0, yEnd Reg, body func(r, y, x Reg)) {
 func blhToC64() *Kernel {
 	k := NewKernel("blh_to_c64",
 		"out[(b*H + h)*n + i] = (i < L ? in[(b*L + i)*H + h] : 0) + 0i for i < n: channels-last sequences (B, L, H) gathered",
-		"into zero-padded complex rows (B*H, n), one per (batch, channel), through 32x32 shared-memory tiles",
-		"launch: block (32,8,1), grid (ceil(n/32), ceil(H/32), B)")
+		"into zero-padded complex rows (B*H, n), one per (batch, channel), through 32x32 shared-memory tiles").Launch(launch(32, 8, 1, "ceil(n, 32)", "ceil(H, 32)", "B"))
 	out, in := k.Param("out", ".u64"), k.Param("in", ".u64")
 	k.Param("B", ".u32")
 	L, H, n := k.Param("L", ".u32"), k.Param("H", ".u32"), k.Param("n", ".u32")
@@ -142,12 +139,11 @@ func c64ToBLH() *Kernel {
 	k := NewKernel("c64_to_blh_f32",
 		"y[(b*L + t)*H + h] (=, or += when accumulate != 0) Re(in[(b*H + h)*n + t]) + d[h]*x[(b*L + t)*H + h] for t < L:",
 		"complex rows (B*H, n) scattered back to channels-last (B, L, H) with the skip term (d may be 0: none), through",
-		"32x32 shared-memory tiles",
-		"launch: block (32,8,1), grid (ceil(L/32), ceil(H/32), B)")
+		"32x32 shared-memory tiles").Launch(launch(32, 8, 1, "ceil(L, 32)", "ceil(H, 32)", "B"))
 	y, in, x, d := k.Param("y", ".u64"), k.Param("in", ".u64"), k.Param("x", ".u64"), k.Param("d", ".u64")
 	k.Param("B", ".u32")
 	L, H, n := k.Param("L", ".u32"), k.Param("H", ".u32"), k.Param("n", ".u32")
-	acc := k.Param("accumulate", ".u32")
+	acc := k.Flag("accumulate")
 	c := newTileCtx(k)
 	k.Comment("load: tile[h][t] = Re of the complex rows (t contiguous)")
 	c.inBounds(c.t0, L, c.h0, H, func(r, h, t Reg) {

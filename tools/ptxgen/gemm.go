@@ -6,7 +6,8 @@ import "fmt"
 // fp32 accumulation with mma.sync.m16n8k8. Block tile 64×64×16, 4 warps in a 2×2 grid each
 // owning 32×32 (2×4 mma tiles). Global→shared copies are 4-byte cp.async with zero fill
 // beyond M, N, K (src-size 0), double-buffered so tile k+1 streams in while tile k is used.
-// Launch: block (128,1,1), grid (ceil(N/64), ceil(M/64), 1).
+// A strided batch of such products runs in one launch, item z in grid.z: each operand of
+// item z starts z·stride elements after the operand's pointer.
 const (
 	gemmBM, gemmBN, gemmBK = 64, 64, 16
 	gemmThreads            = 128
@@ -143,12 +144,24 @@ func sgemmKernel(transA, transB bool) *Kernel {
 	opB := map[bool]string{false: "B[k*ldb + j]", true: "B[j*ldb + k]"}[transB]
 	k := NewKernel(name,
 		fmt.Sprintf("C[i*ldc + j] = alpha * sum_k %s * %s + beta * C[i*ldc + j]  (C is not read when beta == 0)", opA, opB),
-		"TF32 tensor cores (mma.sync m16n8k8, inputs rounded with cvt.rna.tf32), fp32 accumulation; any M, N, K >= 0",
-		"launch: block (128,1,1), grid (ceil(N/64), ceil(M/64), 1); 19456 bytes of static shared memory")
+		"for each of batch products z, with A, B and C of item z starting z*strideA, z*strideB, z*strideC elements on",
+		"(stride 0: one matrix for the whole batch; items must not write the same C);",
+		"TF32 tensor cores (mma.sync m16n8k8, inputs rounded with cvt.rna.tf32), fp32 accumulation; any M, N, K >= 0").Launch(
+		launch(128, 1, 1, "ceil(N, 64)", "ceil(M, 64)", "batch").note("19456 bytes of static shared memory; grid.z is at most 65535: a larger batch takes several launches"))
 	C, A, B := k.Param("C", ".u64"), k.Param("A", ".u64"), k.Param("B", ".u64")
 	M, N, K := k.Param("M", ".u32"), k.Param("N", ".u32"), k.Param("K", ".u32")
 	lda, ldb, ldc := k.Param("lda", ".u32"), k.Param("ldb", ".u32"), k.Param("ldc", ".u32")
 	alpha, beta := k.Param("alpha", ".f32"), k.Param("beta", ".f32")
+	k.Param("batch", ".u32") // sizes the grid; each block's item is its ctaid.z
+	strideA, strideB, strideC := k.Param("strideA", ".u32"), k.Param("strideB", ".u32"), k.Param("strideC", ".u32")
+	k.Comment("batch item z = ctaid.z: move each operand to its item, 64-bit (z*stride may pass 2^32 bytes)")
+	z := k.Special("%ctaid.z")
+	item := func(p, stride Reg) Reg {
+		off := k.Reg(B64)
+		k.Op("mul.wide.u32", off, z, stride)
+		return k.Bin("add.u64", p, k.Bin("shl.b64", off, Imm(2)))
+	}
+	C, A, B = item(C, strideC), item(A, strideA), item(B, strideB)
 	as := k.Shared("gemm_as", 16, 2*gemmAStage)
 	bs := k.Shared("gemm_bs", 16, 2*gemmBStage)
 

@@ -1,5 +1,6 @@
-// Command ptxgen writes the project's PTX kernels (ptx/kernels/*.ptx). The output is a
-// pure function of this source, so regenerating gives byte-identical files.
+// Command ptxgen writes the project's PTX kernels (ptx/kernels/*.ptx), the Go index of
+// them (index_gen.go) and their typed launchers (launch_gen.go). The output is a pure
+// function of this source, so regenerating gives byte-identical files.
 //
 //	go run ./tools/ptxgen -out ptx/kernels
 package main
@@ -15,7 +16,8 @@ func modules() []*Module {
 	return []*Module{elementwiseModule(), broadcastModule(), unaryModule(), causalConvModule(), ssmKernelModule(), reduceModule(), gemmModule(), embeddingModule(), convModule(), h3StepModule(), fftModule()}
 }
 
-// generate writes every module, and the Go index of their kernels, into dir.
+// generate writes every module, the Go index of their kernels and their typed launchers
+// into dir.
 func generate(dir string) error {
 	mods := modules()
 	for _, m := range mods {
@@ -23,14 +25,29 @@ func generate(dir string) error {
 			return err
 		}
 	}
-	idx, err := indexGo(mods)
-	if err != nil {
-		return err
+	for _, g := range []struct {
+		file   string
+		render func([]*Module) ([]byte, error)
+	}{{indexFile, indexGo}, {launchFile, launchGo}} {
+		src, err := g.render(mods)
+		if err != nil {
+			return err
+		}
+		if err := os.WriteFile(filepath.Join(dir, g.file), src, 0o644); err != nil {
+			return err
+		}
 	}
-	return os.WriteFile(filepath.Join(dir, indexFile), idx, 0o644)
+	return nil
 }
 
-const indexFile = "index_gen.go"
+// The generated Go files; goFiles lists them for the test that compares them with the
+// committed ones.
+const (
+	indexFile  = "index_gen.go"
+	launchFile = "launch_gen.go"
+)
+
+var goFiles = []string{indexFile, launchFile}
 
 func main() {
 	out := flag.String("out", ".", "directory to write the .ptx files into")

@@ -42,7 +42,7 @@ func nnKernels() []*Kernel {
 			"(the causal softmax's unmasked entries) are read and updated")
 		dx, y, dy := k.Param("dx", ".u64"), k.Param("y", ".u64"), k.Param("dy", ".u64")
 		c := rowParams(k)
-		causal := k.Param("causal", ".u32")
+		causal := k.Flag("causal")
 		dxr, yr, dyr := c.rowBase(dx), c.rowBase(y), c.rowBase(dy)
 		isCausal := k.Setp("ne.u32", causal, Imm(0))
 		limit := k.Selp(".b32", c.causalLimit(), c.cols, isCausal)
@@ -113,7 +113,7 @@ func nnKernels() []*Kernel {
 	return ks
 }
 
-// layerNormBwdDXAcc is layernorm_bwd_f32's dx, accumulated, with an optional weight.
+// layerNormBwdDXAcc is LayerNorm's input gradient, accumulated, with an optional weight.
 func layerNormBwdDXAcc() *Kernel {
 	k := newRowKernel("layernorm_bwd_dx_acc_f32",
 		"xhat = (x-mean)*rstd, g = dy*gamma (gamma == 0 as a pointer: unit scale): dx += rstd*(g - mean_j g - xhat*mean_j(g*xhat))",
@@ -151,11 +151,10 @@ func layerNormBwdDW() *Kernel {
 		"dgamma[j] (+)= sum_r dy[r,j] * (x[r,j]-mean[r])*rstd[r] and dbeta[j] (+)= sum_r dy[r,j] (assigned, or added when",
 		"accumulate != 0; either pointer may be 0 to skip it); thread (j, c) covers rows [c*chunk, min(rows, (c+1)*chunk))",
 		"and writes dgamma[c*cols + j], dbeta[c*cols + j]: chunk >= rows gives the sums; longer ones go through (chunks, cols)",
-		"scratches that sum_axis_f32 reduces, in a fixed order either way",
-		"launch: block (256,1,1), grid (ceil(cols/256), ceil(rows/chunk), 1)")
+		"scratches that sum_axis_f32 reduces, in a fixed order either way").Launch(launch(256, 1, 1, "ceil(cols, 256)", "ceil(rows, chunk)", "1"))
 	dg, db := k.Param("dgamma", ".u64"), k.Param("dbeta", ".u64")
 	dy, x, mean, rstd := k.Param("dy", ".u64"), k.Param("x", ".u64"), k.Param("mean", ".u64"), k.Param("rstd", ".u64")
-	rows, cols, chunk, acc := k.Param("rows", ".u32"), k.Param("cols", ".u32"), k.Param("chunk", ".u32"), k.Param("accumulate", ".u32")
+	rows, cols, chunk, acc := k.Param("rows", ".u32"), k.Param("cols", ".u32"), k.Param("chunk", ".u32"), k.Flag("accumulate")
 	j, done := guardedIndex(k, cols)
 	c := k.Special("%ctaid.y")
 	r0 := k.Bin("mul.lo.u32", c, chunk)

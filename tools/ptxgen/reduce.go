@@ -13,7 +13,7 @@ type rowCtx struct {
 }
 
 func newRowKernel(name string, doc ...string) *Kernel {
-	return NewKernel(name, append(doc, "launch: block (256,1,1), grid (rows,1,1)")...)
+	return NewKernel(name, doc...).Launch(launch(256, 1, 1, "rows", "1", "1"))
 }
 
 // rowParams declares the (rows, cols) parameters every row kernel takes after its
@@ -106,16 +106,6 @@ const negInf = float32(-3.4028235e38) // -FLT_MAX: max-reductions start here so 
 func reduceModule() *Module {
 	m := &Module{File: "reduce.ptx", Doc: []string{"Reductions over the last axis, one block of 256 threads per row."}}
 
-	{ // sum
-		k := newRowKernel("sum_lastaxis_f32", "out[r] = sum_j x[r, j]")
-		out, x := k.Param("out", ".u64"), k.Param("x", ".u64")
-		c := rowParams(k)
-		xr := c.rowBase(x)
-		s := c.fold("add.f32", 0, "sum", func(j Reg) Reg { return ldAt(k, xr, j) })
-		c.thread0(func() { stAt(k, out, c.row, s) })
-		k.Op("ret")
-		m.Kernels = append(m.Kernels, k)
-	}
 	for _, logMode := range []bool{false, true} {
 		name, doc := "softmax_fwd_f32", "y[r, j] = exp(x[r,j] - max_r) / sum_j exp(x[r,j] - max_r)"
 		if logMode {
@@ -138,28 +128,6 @@ func reduceModule() *Module {
 				stAt(k, yr, j, k.Bin("div.rn.f32", e, sum))
 			})
 		}
-		k.Op("ret")
-		m.Kernels = append(m.Kernels, k)
-	}
-	{
-		k := newRowKernel("softmax_bwd_f32", "dx = y * (dy - sum_j dy*y), y the softmax output")
-		c, dxr, yr, dyr := softmaxGradRows(k)
-		dot := c.fold("add.f32", 0, "dot", func(j Reg) Reg { return k.Bin("mul.f32", ldAt(k, yr, j), ldAt(k, dyr, j)) })
-		c.forEach("write", func(j Reg) {
-			yj := ldAt(k, yr, j)
-			stAt(k, dxr, j, k.Bin("mul.f32", yj, k.Bin("sub.f32", ldAt(k, dyr, j), dot)))
-		})
-		k.Op("ret")
-		m.Kernels = append(m.Kernels, k)
-	}
-	{
-		k := newRowKernel("logsoftmax_bwd_f32", "dx = dy - exp(y) * sum_j dy, y the log-softmax output")
-		c, dxr, yr, dyr := softmaxGradRows(k)
-		s := c.fold("add.f32", 0, "sum", func(j Reg) Reg { return ldAt(k, dyr, j) })
-		c.forEach("write", func(j Reg) {
-			p := exp(k, ldAt(k, yr, j))
-			stAt(k, dxr, j, k.Bin("sub.f32", ldAt(k, dyr, j), k.Bin("mul.f32", p, s)))
-		})
 		k.Op("ret")
 		m.Kernels = append(m.Kernels, k)
 	}
@@ -188,75 +156,6 @@ func reduceModule() *Module {
 		c.thread0(func() {
 			stAt(k, mean, c.row, mu)
 			stAt(k, rstd, c.row, rs)
-		})
-		k.Op("ret")
-		m.Kernels = append(m.Kernels, k)
-	}
-	{
-		k := newRowKernel("layernorm_bwd_f32",
-			"xhat = (x-mean)*rstd, g = dy*gamma: dx = rstd*(g - mean_j g - xhat*mean_j(g*xhat));",
-			"dgamma[j] += dy*xhat and dbeta[j] += dy by atomics: dgamma, dbeta must be zeroed first")
-		dx, dgamma, dbeta := k.Param("dx", ".u64"), k.Param("dgamma", ".u64"), k.Param("dbeta", ".u64")
-		dy, x, mean, rstd, gamma := k.Param("dy", ".u64"), k.Param("x", ".u64"), k.Param("mean", ".u64"), k.Param("rstd", ".u64"), k.Param("gamma", ".u64")
-		c := rowParams(k)
-		xr, dyr, dxr := c.rowBase(x), c.rowBase(dy), c.rowBase(dx)
-		mu := ldAt(k, mean, c.row)
-		rs := ldAt(k, rstd, c.row)
-		fcols := k.Cvt("cvt.rn.f32.u32", c.cols)
-		xhat := func(j Reg) Reg { return k.Bin("mul.f32", k.Bin("sub.f32", ldAt(k, xr, j), mu), rs) }
-		s1 := c.fold("add.f32", 0, "sg", func(j Reg) Reg { return k.Bin("mul.f32", ldAt(k, dyr, j), ldAt(k, gamma, j)) })
-		s2 := c.fold("add.f32", 0, "sgx", func(j Reg) Reg {
-			g := k.Bin("mul.f32", ldAt(k, dyr, j), ldAt(k, gamma, j))
-			return k.Bin("mul.f32", g, xhat(j))
-		})
-		m1 := k.Bin("div.rn.f32", s1, fcols)
-		m2 := k.Bin("div.rn.f32", s2, fcols)
-		c.forEach("write", func(j Reg) {
-			d := ldAt(k, dyr, j)
-			xh := xhat(j)
-			g := k.Bin("mul.f32", d, ldAt(k, gamma, j))
-			t := k.Bin("sub.f32", k.Bin("sub.f32", g, m1), k.Bin("mul.f32", xh, m2))
-			stAt(k, dxr, j, k.Bin("mul.f32", t, rs))
-			old := k.Reg(F32)
-			k.Op("atom.global.add.f32", old, At(elemAddr(k, dgamma, j, 4), 0), k.Bin("mul.f32", d, xh))
-			old2 := k.Reg(F32)
-			k.Op("atom.global.add.f32", old2, At(elemAddr(k, dbeta, j, 4), 0), d)
-		})
-		k.Op("ret")
-		m.Kernels = append(m.Kernels, k)
-	}
-	{
-		k := newRowKernel("cross_entropy_fwd_f32",
-			"loss[r] = lse[r] - logits[r, t[r]], lse[r] = log sum_j exp(logits[r, j]); targets are s32;",
-			"t[r] == -100 is ignored (loss 0); any other target outside [0, cols) gives a NaN loss")
-		loss, lse, logits, targets := k.Param("loss", ".u64"), k.Param("lse", ".u64"), k.Param("logits", ".u64"), k.Param("targets", ".u64")
-		c := rowParams(k)
-		xr := c.rowBase(logits)
-		l := c.logSumExp(xr)
-		c.thread0(func() {
-			v, _ := c.targetLoss(xr, targets, l, Imm(-100))
-			stAt(k, loss, c.row, v)
-			stAt(k, lse, c.row, l)
-		})
-		k.Op("ret")
-		m.Kernels = append(m.Kernels, k)
-	}
-	{
-		k := newRowKernel("cross_entropy_bwd_f32",
-			"dlogits[r, j] = (exp(logits[r,j] - lse[r]) - [j == t[r]]) * dloss[r]; rows with t[r] == -100 get 0")
-		dlogits, logits, lse, targets, dloss := k.Param("dlogits", ".u64"), k.Param("logits", ".u64"), k.Param("lse", ".u64"), k.Param("targets", ".u64"), k.Param("dloss", ".u64")
-		c := rowParams(k)
-		xr, dr := c.rowBase(logits), c.rowBase(dlogits)
-		t := k.Ld("global", ".s32", At(elemAddr(k, targets, c.row, 4), 0))
-		l := ldAt(k, lse, c.row)
-		scale := ldAt(k, dloss, c.row)
-		ignored := k.Setp("eq.s32", t, Imm(-100))
-		k.Op("selp.f32", scale, F(0), scale, ignored)
-		c.forEach("write", func(j Reg) {
-			p := exp(k, k.Bin("sub.f32", ldAt(k, xr, j), l))
-			hit := k.Setp("eq.u32", j, t)
-			k.OpIf(hit, false, "sub.f32", p, p, F(1))
-			stAt(k, dr, j, k.Bin("mul.f32", p, scale))
 		})
 		k.Op("ret")
 		m.Kernels = append(m.Kernels, k)

@@ -31,8 +31,7 @@ func embeddingModule() *Module {
 	m := &Module{File: "embedding.ptx", Doc: []string{"Embedding gather (forward) and scatter-add (backward)."}}
 	{
 		k := NewKernel("embedding_fwd_f32",
-			"out[t, j] = table[ids[t], j] for t < ntokens, j < dim; ids are s32; an id outside [0, vocab) gives NaN",
-			"launch: block (256,1,1), grid (ceil(ntokens*dim/256),1,1)")
+			"out[t, j] = table[ids[t], j] for t < ntokens, j < dim; ids are s32; an id outside [0, vocab) gives NaN").Launch(launch(256, 1, 1, "ceil(ntokens*dim, 256)", "1", "1"))
 		out, table, ids := k.Param("out", ".u64"), k.Param("table", ".u64"), k.Param("ids", ".u64")
 		ntok, vocab, dim := k.Param("ntokens", ".u32"), k.Param("vocab", ".u32"), k.Param("dim", ".u32")
 		gid, t, j, done := guardedCell(k, ntok, dim)
@@ -47,23 +46,6 @@ func embeddingModule() *Module {
 		k.Op("ret")
 		m.Kernels = append(m.Kernels, k)
 	}
-	{
-		k := NewKernel("embedding_bwd_f32",
-			"dtable[ids[t], j] += dout[t, j] (atomic adds; dtable must be zeroed or hold the sum so far); out-of-range ids are skipped",
-			"launch: block (256,1,1), grid (ceil(ntokens*dim/256),1,1)")
-		dtable, dout, ids := k.Param("dtable", ".u64"), k.Param("dout", ".u64"), k.Param("ids", ".u64")
-		ntok, vocab, dim := k.Param("ntokens", ".u32"), k.Param("vocab", ".u32"), k.Param("dim", ".u32")
-		gid, t, j, done := guardedCell(k, ntok, dim)
-		id := k.Ld("global", ".s32", At(elemAddr(k, ids, t, 4), 0))
-		bad := k.Setp("ge.u32", id, vocab)
-		k.OpIf(bad, false, "bra", done)
-		g := k.Ld("global", ".f32", At(elemAddr(k, dout, gid, 4), 0))
-		old := k.Reg(F32)
-		k.Op("atom.global.add.f32", old, At(elemAddr(k, dtable, k.Tern("mad.lo.u32", id, dim, j), 4), 0), g)
-		k.Place(done)
-		k.Op("ret")
-		m.Kernels = append(m.Kernels, k)
-	}
 	m.Kernels = append(m.Kernels, embeddingBwdGrouped())
 	return m
 }
@@ -74,11 +56,9 @@ func convModule() *Module {
 	m := &Module{File: "shortconv.ptx", Doc: []string{"H3 64-tap causal short convolution, channels-last (B, L, H)."}}
 	m.Kernels = append(m.Kernels,
 		shortConvKernel("shortconv_fwd_f32", "y", "u", true,
-			"y[b,t,h] = sum_{s<64, s<=t} k[h,s] * u[b,t-s,h] + d[h] * u[b,t,h]; u, y are (B, L, H), k is (H, 64)",
-			"launch: block (256,1,1), grid (ceil(B*L*H/256),1,1); k 16-byte aligned"),
+			"y[b,t,h] = sum_{s<64, s<=t} k[h,s] * u[b,t-s,h] + d[h] * u[b,t,h]; u, y are (B, L, H), k is (H, 64)").Launch(launch(256, 1, 1, "ceil(B*L*H, 256)", "1", "1").note("k 16-byte aligned")),
 		shortConvKernel("shortconv_bwd_du_f32", "du", "dy", false,
-			"du[b,t,h] = d[h] * dy[b,t,h] + sum_{s<64, t+s<L} k[h,s] * dy[b,t+s,h]; layouts as shortconv_fwd_f32",
-			"launch: block (256,1,1), grid (ceil(B*L*H/256),1,1); k 16-byte aligned"),
+			"du[b,t,h] = d[h] * dy[b,t,h] + sum_{s<64, t+s<L} k[h,s] * dy[b,t+s,h]; layouts as shortconv_fwd_f32").Launch(launch(256, 1, 1, "ceil(B*L*H, 256)", "1", "1").note("k 16-byte aligned")),
 		shortConvBwdDK())
 	return m
 }
@@ -129,8 +109,7 @@ func shortConvKernel(name, outName, inName string, forward bool, doc ...string) 
 // atomics are needed and the result is deterministic.
 func shortConvBwdDK() *Kernel {
 	k := NewKernel("shortconv_bwd_dk_f32",
-		"dk[h,s] = sum_{b, t>=s} dy[b,t,h] * u[b,t-s,h]; dd[h] = sum_{b,t} dy[b,t,h] * u[b,t,h] (= dk[h,0])",
-		"launch: block (256,1,1), grid (64, H, 1): block (s, h) computes dk[h,s]; s == 0 also writes dd[h]")
+		"dk[h,s] = sum_{b, t>=s} dy[b,t,h] * u[b,t-s,h]; dd[h] = sum_{b,t} dy[b,t,h] * u[b,t,h] (= dk[h,0])").Launch(launch(256, 1, 1, "64", "H", "1").note("block (s, h) computes dk[h,s]; s == 0 also writes dd[h]"))
 	dk, dd, dy, u := k.Param("dk", ".u64"), k.Param("dd", ".u64"), k.Param("dy", ".u64"), k.Param("u", ".u64")
 	B, L, H := k.Param("B", ".u32"), k.Param("L", ".u32"), k.Param("H", ".u32")
 	tid := k.Special("%tid.x")
@@ -175,8 +154,7 @@ func h3StepModule() *Module {
 		"  shift SSM (real, state s (batch,d,64)): s <- shift_right(s) + shift_b[h]*k; ks = shift_c[h].s + shift_d[h]*k",
 		"  z = ks * v",
 		"  diag SSM (complex (re,im) pairs, state x (batch,d,32)): x <- da[h]*x + db[h]*z; y = 2 Re(diag_c[h].x) + diag_d[h]*z",
-		"  o = q * y; states are updated in place",
-		"launch: block (256,1,1), grid (ceil(batch*d/256),1,1); all pointers 16-byte aligned")
+		"  o = q * y; states are updated in place").Launch(launch(256, 1, 1, "ceil(batch*d, 256)", "1", "1").note("all pointers 16-byte aligned"))
 	o := k.Param("o", ".u64")
 	ss, ds := k.Param("shift_state", ".u64"), k.Param("diag_state", ".u64")
 	q, kp, v := k.Param("q", ".u64"), k.Param("k", ".u64"), k.Param("v", ".u64")

@@ -7,8 +7,7 @@ func shiftSSMKernels() []*Kernel {
 	var ks []*Kernel
 	{
 		k := NewKernel("shift_ssm_kernel_f32",
-			"k[h, i] = sum_{j < N-i} B[h,j] * C[h,j+i] for i < Lk <= N: the shift SSM's kernel (B, C (H, N); C may carry a leading 1)",
-			"launch: block (256,1,1), grid (ceil(H*Lk/256),1,1)")
+			"k[h, i] = sum_{j < N-i} B[h,j] * C[h,j+i] for i < Lk <= N: the shift SSM's kernel (B, C (H, N); C may carry a leading 1)").Launch(launch(256, 1, 1, "ceil(H*Lk, 256)", "1", "1"))
 		kk, b, c := k.Param("k", ".u64"), k.Param("b", ".u64"), k.Param("c", ".u64")
 		H, N, Lk := k.Param("H", ".u32"), k.Param("N", ".u32"), k.Param("Lk", ".u32")
 		gid, h, i, done := guardedCell(k, H, Lk)
@@ -26,8 +25,7 @@ func shiftSSMKernels() []*Kernel {
 	{
 		k := NewKernel("shift_ssm_kernel_bwd_f32",
 			"dB[h,j] += sum_{i < Lk, j+i < N} dk[h,i] * C[h,j+i] and dC[h,j] += sum_{i < Lk, i <= j} dk[h,i] * B[h,j-i]",
-			"(either gradient pointer may be 0 to skip it); dk is (H, Lk), B, C, dB, dC are (H, N)",
-			"launch: block (256,1,1), grid (ceil(H*N/256),1,1)")
+			"(either gradient pointer may be 0 to skip it); dk is (H, Lk), B, C, dB, dC are (H, N)").Launch(launch(256, 1, 1, "ceil(H*N, 256)", "1", "1"))
 		dB, dC, dk := k.Param("dB", ".u64"), k.Param("dC", ".u64"), k.Param("dk", ".u64")
 		b, c := k.Param("b", ".u64"), k.Param("c", ".u64")
 		H, N, Lk := k.Param("H", ".u32"), k.Param("N", ".u32"), k.Param("Lk", ".u32")
@@ -184,8 +182,7 @@ func diagSSMKernel() *Kernel {
 		"K[h, l] = 2 Re sum_n C'[h,n] dA[h,n]^l for l < L: the diagonal SSM's kernel (tensor.CPU.DiagSSMKernel) from",
 		"logDt (H), invAReal, aImag (H, N), B, C (H, N, 2) (C may carry a leading 1); disc 0 = ZOH, 1 = bilinear; any N.",
 		"In float64 like the CPU: for each group of 256 modes the block's threads discretise one mode each into shared",
-		"memory, then thread l forms C' dA^l by binary exponentiation and adds the modes in order; only K is rounded to float32",
-		"launch: block (256,1,1), grid (ceil(L/256), H, 1)")
+		"memory, then thread l forms C' dA^l by binary exponentiation and adds the modes in order; only K is rounded to float32").Launch(launch(256, 1, 1, "ceil(L, 256)", "H", "1"))
 	kk := k.Param("K", ".u64")
 	logDt, invAReal, aImag, b, c := k.Param("logDt", ".u64"), k.Param("invAReal", ".u64"), k.Param("aImag", ".u64"), k.Param("b", ".u64"), k.Param("c", ".u64")
 	k.Param("H", ".u32")
@@ -262,8 +259,7 @@ func diagSSMKernelBwd() *Kernel {
 		"with s0 = sum_l dK[l] dA^l and s1 = sum_l (l+1) dK[l+1] dA^l, g_C' = 2 conj(s0), g_dA = 2 conj(C' s1), chained",
 		"through the discretisation to dLogDt (H), dInvAReal, dAImag (H, N), dB, dC (H, N, 2); a null gradient pointer is",
 		"skipped. Block h handles head h: for each mode, the 256 threads sum over l in float64 (thread t takes",
-		"l = t, t+256, ..., so the order is fixed) and reduce in a shared-memory tree; thread 0 chains the rule",
-		"launch: block (256,1,1), grid (H,1,1)")
+		"l = t, t+256, ..., so the order is fixed) and reduce in a shared-memory tree; thread 0 chains the rule").Launch(launch(256, 1, 1, "H", "1", "1"))
 	dLogDt, dInvAReal, dAImag, dB, dC := k.Param("dLogDt", ".u64"), k.Param("dInvAReal", ".u64"), k.Param("dAImag", ".u64"), k.Param("dB", ".u64"), k.Param("dC", ".u64")
 	dK := k.Param("dK", ".u64")
 	logDt, invAReal, aImag, b, c := k.Param("logDt", ".u64"), k.Param("invAReal", ".u64"), k.Param("aImag", ".u64"), k.Param("b", ".u64"), k.Param("c", ".u64")

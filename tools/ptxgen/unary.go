@@ -73,14 +73,12 @@ var unaryOps = []unaryOp{
 		grad: func(_ *Kernel, _, y Reg) Reg { return y }, uses: "y"},
 }
 
-const ewLaunchDoc = "launch: block (256,1,1), grid (ceil(n/1024),1,1); 16-byte aligned pointers take the vector path"
-
 func unaryModule() *Module {
 	m := &Module{File: "unary.ptx", Doc: []string{
 		"Activations (tensor.UnaryOp) forward and backward, fill, copy, SGD and squared-norm partial sums.",
 	}}
 	for _, op := range unaryOps {
-		k := NewKernel("unary_"+op.name+"_f32", "out[i] = "+op.fwdDoc+" for x = x[i]; out may be x", ewLaunchDoc)
+		k := NewKernel("unary_"+op.name+"_f32", "out[i] = "+op.fwdDoc+" for x = x[i]; out may be x").Launch(ewLaunch)
 		out, x := k.Param("out", ".u64"), k.Param("x", ".u64")
 		n := k.Param("n", ".u32")
 		elementwiseBody(k, map[string]Reg{"out": out, "x": x}, []string{"x"}, []string{"out"}, n,
@@ -93,8 +91,7 @@ func unaryModule() *Module {
 			unread = "x"
 		}
 		k := NewKernel("unary_bwd_"+op.name+"_f32",
-			"dx[i] += dout[i] * f'(x[i]) with f'(x) = "+op.bwdDoc+", y = f(x) the forward output (accumulates; "+unread+" is not read)",
-			ewLaunchDoc)
+			"dx[i] += dout[i] * f'(x[i]) with f'(x) = "+op.bwdDoc+", y = f(x) the forward output (accumulates; "+unread+" is not read)").Launch(ewLaunch)
 		ptr := map[string]Reg{}
 		for _, p := range []string{"dx", "dout", "x", "y"} {
 			ptr[p] = k.Param(p, ".u64")
@@ -103,20 +100,6 @@ func unaryModule() *Module {
 		elementwiseBody(k, ptr, []string{"dx", "dout", "x", "y"}, []string{"dx"}, n, func(in []Reg) []Reg {
 			return []Reg{k.Tern("fma.rn.f32", in[1], op.grad(k, in[2], in[3]), in[0])}
 		}, unread)
-		m.Kernels = append(m.Kernels, k)
-	}
-	{
-		k := NewKernel("fill_f32", "out[i] = value for i < n", ewLaunchDoc)
-		out, v := k.Param("out", ".u64"), k.Param("value", ".f32")
-		n := k.Param("n", ".u32")
-		elementwiseBody(k, map[string]Reg{"out": out}, nil, []string{"out"}, n, func([]Reg) []Reg { return []Reg{v} })
-		m.Kernels = append(m.Kernels, k)
-	}
-	{
-		k := NewKernel("copy_f32", "out[i] = x[i] for i < n (out and x must not overlap unless equal)", ewLaunchDoc)
-		out, x := k.Param("out", ".u64"), k.Param("x", ".u64")
-		n := k.Param("n", ".u32")
-		elementwiseBody(k, map[string]Reg{"out": out, "x": x}, []string{"x"}, []string{"out"}, n, func(in []Reg) []Reg { return in })
 		m.Kernels = append(m.Kernels, k)
 	}
 	m.Kernels = append(m.Kernels, elementwiseKernel(ewSpec{name: "sgd_f32",
@@ -141,8 +124,7 @@ func squaredNormKernel() *Kernel {
 	k := NewKernel("squared_norm_partial_f32",
 		"partial[blockIdx.x] = sum of x[i]^2 over i = blockIdx.x*256 + tid + k*gridDim.x*256 < n (a grid-stride loop, any",
 		"grid size G >= 1; partial holds G floats); sum the G partials for sum_i x[i]^2. Each thread sums about n/(256 G) squares",
-		"in fp32, then the block reduces in a tree, so G = min(ceil(n/256), 1024) keeps the fp32 error near 2^-24 * log(n)",
-		"launch: block (256,1,1), grid (min(ceil(n/256),1024),1,1)")
+		"in fp32, then the block reduces in a tree, so G = min(ceil(n/256), 1024) keeps the fp32 error near 2^-24 * log(n)").Launch(launch(256, 1, 1, "min(ceil(n, 256), 1024)", "1", "1"))
 	partial, x := k.Param("partial", ".u64"), k.Param("x", ".u64")
 	n := k.Param("n", ".u32")
 	gid, tid := globalIndex(k)

@@ -13,7 +13,6 @@ import (
 	"reflect"
 	"runtime"
 	"sync"
-	"time"
 	"unsafe"
 
 	"github.com/hungry-ssm/hungry/ptx/driver"
@@ -179,34 +178,6 @@ func (c *Context) MemsetD32(dst driver.DevicePtr, value uint32, count int64) err
 	return c.do("cuMemsetD32", func() error { return cu.MemsetD32(cu.DevicePtr(dst), value, count) })
 }
 
-// CopyHtoDAsync queues a copy of src on s; src must stay untouched until s is synchronized.
-func (c *Context) CopyHtoDAsync(dst driver.DevicePtr, src []byte, s driver.Stream) error {
-	if len(src) == 0 {
-		return nil
-	}
-	h, err := c.stream(s)
-	if err != nil {
-		return err
-	}
-	return c.do("cuMemcpyHtoDAsync", func() error {
-		return cu.MemcpyHtoDAsync(cu.DevicePtr(dst), unsafe.Pointer(&src[0]), int64(len(src)), h)
-	})
-}
-
-// CopyDtoHAsync queues a copy into dst on s; dst holds the data once s is synchronized.
-func (c *Context) CopyDtoHAsync(dst []byte, src driver.DevicePtr, s driver.Stream) error {
-	if len(dst) == 0 {
-		return nil
-	}
-	h, err := c.stream(s)
-	if err != nil {
-		return err
-	}
-	return c.do("cuMemcpyDtoHAsync", func() error {
-		return cu.MemcpyDtoHAsync(unsafe.Pointer(&dst[0]), cu.DevicePtr(src), int64(len(dst)), h)
-	})
-}
-
 // Synchronize waits for all queued work of the context.
 func (c *Context) Synchronize() error {
 	return c.do("cuCtxSynchronize", cu.Synchronize)
@@ -290,10 +261,6 @@ type kernel struct {
 func (k *kernel) Name() string { return k.name }
 
 func (k *kernel) Launch(cfg driver.LaunchConfig, args ...driver.Arg) error {
-	h, err := k.c.stream(cfg.Stream)
-	if err != nil {
-		return err
-	}
 	params, err := driver.KernelParams(args)
 	if err != nil {
 		return fmt.Errorf("launch of %s: %w", k.name, err)
@@ -302,7 +269,7 @@ func (k *kernel) Launch(cfg driver.LaunchConfig, args ...driver.Arg) error {
 	bx, by, bz := dims(cfg.Block)
 	err = k.c.do("cuLaunchKernel", func() error {
 		// cu copies the parameter values into C memory before launching.
-		err := k.f.Launch(gx, gy, gz, bx, by, bz, int(cfg.SharedBytes), h, params)
+		err := k.f.Launch(gx, gy, gz, bx, by, bz, int(cfg.SharedBytes), cu.Stream{}, params)
 		runtime.KeepAlive(params)
 		return err
 	})
@@ -339,73 +306,4 @@ func (k *kernel) SetMaxDynamicSharedMemory(bytes int) error {
 		}
 		return nil
 	})
-}
-
-type stream struct {
-	c *Context
-	s cu.Stream
-}
-
-// NewStream creates a stream that does not synchronize with the default stream.
-func (c *Context) NewStream() (driver.Stream, error) {
-	var s cu.Stream
-	err := c.do("cuStreamCreate", func() (err error) { s, err = cu.MakeStream(cu.NonBlocking); return err })
-	if err != nil {
-		return nil, err
-	}
-	return &stream{c: c, s: s}, nil
-}
-
-func (c *Context) stream(s driver.Stream) (cu.Stream, error) {
-	if s == nil {
-		return cu.Stream{}, nil
-	}
-	cs, ok := s.(*stream)
-	if !ok || cs.c != c {
-		return cu.Stream{}, driver.ErrForeignHandle
-	}
-	return cs.s, nil
-}
-
-func (s *stream) Synchronize() error { return s.c.do("cuStreamSynchronize", s.s.Synchronize) }
-
-func (s *stream) Destroy() error { return s.c.do("cuStreamDestroy", s.s.Destroy) }
-
-type event struct {
-	c *Context
-	e cu.Event
-}
-
-// NewEvent creates an event that records timing.
-func (c *Context) NewEvent() (driver.Event, error) {
-	var e cu.Event
-	err := c.do("cuEventCreate", func() (err error) { e, err = cu.MakeEvent(cu.DefaultEvent); return err })
-	if err != nil {
-		return nil, err
-	}
-	return &event{c: c, e: e}, nil
-}
-
-func (e *event) Record(s driver.Stream) error {
-	h, err := e.c.stream(s)
-	if err != nil {
-		return err
-	}
-	return e.c.do("cuEventRecord", func() error { return e.e.Record(h) })
-}
-
-func (e *event) Synchronize() error { return e.c.do("cuEventSynchronize", e.e.Synchronize) }
-
-func (e *event) Since(start driver.Event) (time.Duration, error) {
-	s, ok := start.(*event)
-	if !ok || s.c != e.c {
-		return 0, driver.ErrForeignHandle
-	}
-	var ms float64
-	err := e.c.do("cuEventElapsedTime", func() (err error) { ms, err = s.e.Elapsed(e.e); return err })
-	return time.Duration(ms * float64(time.Millisecond)), err
-}
-
-func (e *event) Destroy() error {
-	return e.c.do("cuEventDestroy", func() error { return cu.DestroyEvent(&e.e) })
 }

@@ -6,12 +6,12 @@
 // every memory call checks that the block belongs to that context, so a binding that lets a
 // call run on a thread where its context is not current fails here as it would on a GPU.
 //
-// Built by the tests with: cc -shared -fPIC -o libfakecuda.so fakecuda.c
+// Built by the tests with: cc -shared -fPIC -o libfakecuda.so fakecuda.c; scripts/cuda-stub.sh
+// builds it as libcuda.so.1 too, where the gorgonia.org/cu binding loads it.
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
 #include <stdio.h>
-#include <time.h>
 
 typedef int CUresult;
 typedef int CUdevice;
@@ -29,8 +29,7 @@ struct ctx { int live; int id; size_t used; };
 struct block { struct ctx *owner; size_t size; };  // header in front of each allocation
 struct module { struct ctx *owner; char *image; };
 struct function { struct module *mod; char name[64]; int max_dyn_shared; };
-struct stream { struct ctx *owner; unsigned flags; };
-struct event { struct ctx *owner; double t; int recorded; };
+struct stream;  // only the default (NULL) stream is used
 
 static int initialized;
 static struct ctx contexts[MAX_CTX];
@@ -190,18 +189,6 @@ CUresult cuMemsetD32_v2(CUdeviceptr dst, unsigned v, size_t count) {
 	return OK;
 }
 
-static int stream_ok(struct stream *s) { return s == NULL || s->owner == current; }
-
-CUresult cuMemcpyHtoDAsync_v2(CUdeviceptr dst, const void *src, size_t n, struct stream *s) {
-	if (!stream_ok(s)) return INVALID_HANDLE;
-	return cuMemcpyHtoD_v2(dst, src, n);
-}
-
-CUresult cuMemcpyDtoHAsync_v2(void *dst, CUdeviceptr src, size_t n, struct stream *s) {
-	if (!stream_ok(s)) return INVALID_HANDLE;
-	return cuMemcpyDtoH_v2(dst, src, n);
-}
-
 // JIT option numbers of cuda.h's CUjit_option.
 enum { INFO_LOG = 3, INFO_LOG_SIZE = 4, ERROR_LOG = 5, ERROR_LOG_SIZE = 6 };
 
@@ -265,7 +252,7 @@ CUresult cuFuncSetAttribute(struct function *f, int attr, int value) {
 
 CUresult cuLaunchKernel(struct function *f, unsigned gx, unsigned gy, unsigned gz, unsigned bx, unsigned by,
                         unsigned bz, unsigned shared, struct stream *s, void **params, void **extra) {
-	if (!ctx_ok() || f->mod->owner != current || !stream_ok(s)) return INVALID_HANDLE;
+	if (!ctx_ok() || f->mod->owner != current || s != NULL) return INVALID_HANDLE;
 	if (extra != NULL || bx * by * bz > 1024 || shared > (unsigned)(f->max_dyn_shared > 49152 ? f->max_dyn_shared : 49152))
 		return INVALID_VALUE;
 	unsigned rec[9] = {gx, gy, gz, bx, by, bz, shared, s != NULL, 0};
@@ -299,60 +286,6 @@ CUresult cuLaunchKernel(struct function *f, unsigned gx, unsigned gy, unsigned g
 
 CUresult fake_last_launch(unsigned *out) {
 	memcpy(out, last_launch, sizeof last_launch);
-	return OK;
-}
-
-CUresult cuStreamCreate(struct stream **ps, unsigned flags) {
-	if (!ctx_ok()) return INVALID_CONTEXT;
-	struct stream *s = malloc(sizeof *s);
-	s->owner = current;
-	s->flags = flags;
-	*ps = s;
-	return OK;
-}
-
-CUresult cuStreamDestroy_v2(struct stream *s) {
-	if (!ctx_ok() || !s || s->owner != current) return INVALID_HANDLE;
-	free(s);
-	return OK;
-}
-
-CUresult cuStreamSynchronize(struct stream *s) { return ctx_ok() && stream_ok(s) ? OK : INVALID_HANDLE; }
-
-static double now_ms(void) {
-	struct timespec ts;
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return ts.tv_sec * 1e3 + ts.tv_nsec / 1e6;
-}
-
-CUresult cuEventCreate(struct event **pe, unsigned flags) {
-	if (!ctx_ok()) return INVALID_CONTEXT;
-	if (flags > 0xf) return INVALID_VALUE;
-	struct event *e = calloc(1, sizeof *e);
-	e->owner = current;
-	*pe = e;
-	return OK;
-}
-
-CUresult cuEventRecord(struct event *e, struct stream *s) {
-	if (!ctx_ok() || e->owner != current || !stream_ok(s)) return INVALID_HANDLE;
-	e->t = now_ms();
-	e->recorded = 1;
-	return OK;
-}
-
-CUresult cuEventSynchronize(struct event *e) { return ctx_ok() && e->owner == current ? OK : INVALID_HANDLE; }
-
-CUresult cuEventElapsedTime(float *ms, struct event *start, struct event *end) {
-	if (!ctx_ok() || start->owner != current || end->owner != current) return INVALID_HANDLE;
-	if (!start->recorded || !end->recorded) return 600; // not ready
-	*ms = (float)(end->t - start->t);
-	return OK;
-}
-
-CUresult cuEventDestroy_v2(struct event *e) {
-	if (!ctx_ok() || e->owner != current) return INVALID_HANDLE;
-	free(e);
 	return OK;
 }
 
