@@ -1,0 +1,277 @@
+package layers
+
+import (
+	"fmt"
+	"math"
+
+	"github.com/hungry-ssm/hungry/autograd"
+	"github.com/hungry-ssm/hungry/tensor"
+)
+
+// Recurrent is a mixer with a recurrent form: generation feeds it one position at a time
+// at a cost independent of the position (H3 and its ablations), or linear in it
+// (attention's key/value cache).
+type Recurrent interface {
+	// NewState returns the state of batch empty sequences, on the mixer's device. It copies
+	// the parameters it needs: make a new state after they change.
+	NewState(batch int) (MixerState, error)
+}
+
+// MixerState carries a batch of sequences through one mixer. Like Forward, its methods
+// panic with a *tensor.ShapeError on input of the wrong shape.
+type MixerState interface {
+	// Prefill maps x (B, L, d) through the convolutional form, as Forward does, and leaves
+	// the state as if its L positions had been stepped one by one.
+	Prefill(g *autograd.Graph, x *autograd.Var) *autograd.Var
+	// Step maps x (B, 1, d), the next position of each sequence, to the mixer's output
+	// and advances the state by that position.
+	Step(g *autograd.Graph, x *autograd.Var) *autograd.Var
+}
+
+var (
+	_ Recurrent = (*H3)(nil)
+	_ Recurrent = (*S4DMixer)(nil)
+	_ Recurrent = (*ShiftMixer)(nil)
+	_ Recurrent = (*Attention)(nil)
+)
+
+func host64(v *autograd.Var) []float64 {
+	d := v.Value.Host()
+	out := make([]float64, len(d))
+	for i, x := range d {
+		out[i] = float64(x)
+	}
+	return out
+}
+
+func filled64(n int, v float64) []float64 {
+	out := make([]float64, n)
+	for i := range out {
+		out[i] = v
+	}
+	return out
+}
+
+func checkBatch(batch int) error {
+	if batch <= 0 {
+		return fmt.Errorf("batch must be positive, got %d", batch)
+	}
+	return nil
+}
+
+// discrete returns the diagonal SSM's dA and C' per head and mode.
+func (s *DiagSSM) discrete() (dA, w []complex128) {
+	return tensor.DiagSSMDiscrete(s.LogDt.Value, s.InvAReal.Value, s.AImag.Value, s.B.Value, s.C.Value, s.Disc)
+}
+
+// ssmState is the state of H3 and of its ablations: the device's recurrent H3 state,
+// between the mixer's projections and its output map.
+type ssmState struct {
+	st    tensor.H3State
+	batch int
+	dim   int
+	// qkv projects one position; trace is the mixer's convolutional form with the
+	// sequences that seed the state.
+	qkv   func(g *autograd.Graph, x *autograd.Var) (q, k, v *autograd.Var)
+	trace func(g *autograd.Graph, x *autograd.Var) (*autograd.Var, H3Trace)
+	out   *Linear
+}
+
+func newSSMState(dev tensor.Device, r *tensor.H3Recurrence, batch int, out *Linear) (*ssmState, error) {
+	if err := checkBatch(batch); err != nil {
+		return nil, err
+	}
+	if err := r.Check(); err != nil {
+		return nil, err
+	}
+	var st tensor.H3State
+	if err := tensor.Catch(func() { st = dev.NewH3State(r, batch) }); err != nil {
+		return nil, err
+	}
+	return &ssmState{st: st, batch: batch, dim: r.Dim, out: out}, nil
+}
+
+func checkStepInput(op string, x *autograd.Var, batch, dim int) {
+	if s := x.Shape(); len(s) != 3 || s[0] != batch || s[1] != 1 || s[2] != dim {
+		panic(&tensor.ShapeError{Op: op, Shapes: [][]int{s}, Msg: fmt.Sprintf("want (%d, 1, %d)", batch, dim)})
+	}
+}
+
+// Prefill implements MixerState.
+func (s *ssmState) Prefill(g *autograd.Graph, x *autograd.Var) *autograd.Var {
+	if sh := x.Shape(); len(sh) != 3 || sh[0] != s.batch {
+		panic(&tensor.ShapeError{Op: "H3 prefill", Shapes: [][]int{sh}, Msg: fmt.Sprintf("want (%d, L, %d)", s.batch, s.dim)})
+	}
+	out, tr := s.trace(g, x)
+	x.Device().H3Seed(s.st, tr.K.Value, tr.KShifted.Value, tr.V.Value)
+	return out
+}
+
+// Step implements MixerState.
+func (s *ssmState) Step(g *autograd.Graph, x *autograd.Var) *autograd.Var {
+	checkStepInput("H3 step", x, s.batch, s.dim)
+	q, k, v := s.qkv(g, x)
+	dev := x.Device()
+	o := dev.Zeros(s.batch, 1, s.dim)
+	dev.H3Step(s.st, o, q.Value, k.Value, v.Value)
+	return s.out.Forward(g, autograd.Constant(o))
+}
+
+// NewState implements Recurrent. The state is the device's (tensor.SSMKernels.H3Step).
+func (m *H3) NewState(batch int) (MixerState, error) {
+	dA, w := m.Diag.discrete()
+	r := &tensor.H3Recurrence{Dim: m.Dim, HeadDim: m.HeadDim, ShiftB: host64(m.Shift.B), ShiftC: host64(m.Shift.C),
+		ShiftD: host64(m.Shift.D), DA: dA, W: w, Skip: host64(m.Diag.D)}
+	s, err := newSSMState(m.QProj.Weight.Device(), r, batch, m.OutputLinear)
+	if err != nil {
+		return nil, fmt.Errorf("h3: %w", err)
+	}
+	s.qkv = func(g *autograd.Graph, x *autograd.Var) (q, k, v *autograd.Var) {
+		return m.QProj.Forward(g, x), m.KProj.Forward(g, x), m.VProj.Forward(g, x)
+	}
+	s.trace = m.ForwardTrace
+	return s, nil
+}
+
+// passShift is a shift SSM that passes its input through (B = C = 0, D = 1): the S4D
+// ablation's recurrence is H3's with the key fixed at 1 and this shift SSM. It has the
+// 2·modes taps H3 would, so that a device step written for H3's sizes covers it too.
+func passShift(dim, modes int) (b, c, d []float64) {
+	return make([]float64, dim*2*modes), make([]float64, dim*2*modes), filled64(dim, 1)
+}
+
+// NewState implements Recurrent with H3's step: the key is fixed at 1 and the shift SSM
+// passes it through, so z = v.
+func (m *S4DMixer) NewState(batch int) (MixerState, error) {
+	dA, w := m.Diag.discrete()
+	sb, sc, sd := passShift(m.Dim, len(dA)/m.Dim)
+	r := &tensor.H3Recurrence{Dim: m.Dim, HeadDim: 1, ShiftB: sb, ShiftC: sc, ShiftD: sd, DA: dA, W: w, Skip: host64(m.Diag.D)}
+	s, err := newSSMState(m.QProj.Weight.Device(), r, batch, m.OutputLinear)
+	if err != nil {
+		return nil, fmt.Errorf("s4d mixer: %w", err)
+	}
+	dev := m.QProj.Weight.Device()
+	ones := func(shape ...int) *autograd.Var {
+		t := dev.Zeros(shape...)
+		dev.Fill(t, 1)
+		return autograd.Constant(t)
+	}
+	one := ones(batch, 1, m.Dim)
+	s.qkv = func(g *autograd.Graph, x *autograd.Var) (q, k, v *autograd.Var) {
+		return m.QProj.Forward(g, x), one, m.VProj.Forward(g, x)
+	}
+	s.trace = func(g *autograd.Graph, u *autograd.Var) (*autograd.Var, H3Trace) {
+		l := checkMixerInput("S4DMixer", u, m.Dim)
+		q := m.QProj.Forward(g, u)
+		v := m.VProj.Forward(g, u)
+		y := autograd.CausalConv(g, v, m.Diag.Kernel(g, l), m.Diag.D)
+		k := ones(u.Shape()[0], l, m.Dim)
+		return m.OutputLinear.Forward(g, autograd.Mul(g, q, y)), H3Trace{K: k, KShifted: k, V: v}
+	}
+	return s, nil
+}
+
+// NewState implements Recurrent with H3's step and a diagonal SSM that passes z through
+// (dA = C' = 0, D = 1), with half as many modes as taps like H3's.
+func (m *ShiftMixer) NewState(batch int) (MixerState, error) {
+	taps := m.Shift.B.Shape()[1]
+	modes := max(taps/2, 1)
+	r := &tensor.H3Recurrence{Dim: m.Dim, HeadDim: 1, ShiftB: host64(m.Shift.B), ShiftC: host64(m.Shift.C),
+		ShiftD: host64(m.Shift.D), DA: make([]complex128, m.Dim*modes), W: make([]complex128, m.Dim*modes), Skip: filled64(m.Dim, 1)}
+	s, err := newSSMState(m.QProj.Weight.Device(), r, batch, m.OutputLinear)
+	if err != nil {
+		return nil, fmt.Errorf("shift mixer: %w", err)
+	}
+	s.qkv = func(g *autograd.Graph, x *autograd.Var) (q, k, v *autograd.Var) {
+		return m.QProj.Forward(g, x), m.KProj.Forward(g, x), m.VProj.Forward(g, x)
+	}
+	s.trace = func(g *autograd.Graph, u *autograd.Var) (*autograd.Var, H3Trace) {
+		checkMixerInput("ShiftMixer", u, m.Dim)
+		q := m.QProj.Forward(g, u)
+		k := m.KProj.Forward(g, u)
+		kt := m.Shift.Forward(g, k)
+		v := m.VProj.Forward(g, u)
+		return m.OutputLinear.Forward(g, autograd.Mul(g, q, autograd.Mul(g, kt, v))), H3Trace{K: k, KShifted: kt, V: v}
+	}
+	return s, nil
+}
+
+// attnState is attention's key/value cache on the mixer's device, positions first
+// (capacity, B, d) so that appending positions is one contiguous copy; it grows by
+// doubling.
+type attnState struct {
+	a     *Attention
+	batch int
+	pos   int
+	k, v  *tensor.Tensor
+}
+
+// NewState implements Recurrent.
+func (a *Attention) NewState(batch int) (MixerState, error) {
+	if err := checkBatch(batch); err != nil {
+		return nil, fmt.Errorf("attention: %w", err)
+	}
+	return &attnState{a: a, batch: batch}, nil
+}
+
+// split returns the queries, keys and values of the fused projection (B, L, 3d), each
+// (L, B, heads, hd): positions first, the cache's layout.
+func (s *attnState) split(g *autograd.Graph, fused *autograd.Var) (q, k, v *autograd.Var) {
+	b, l, d := fused.Shape()[0], fused.Shape()[1], s.a.Dim
+	hd := d / s.a.Heads
+	parts := autograd.Permute(g, autograd.Reshape(g, fused, b, l, 3, d), 2, 1, 0, 3) // (3, L, B, d)
+	part := func(i int) *autograd.Var {
+		return autograd.Reshape(g, autograd.SliceRows(g, parts, i, i+1), l, b, s.a.Heads, hd)
+	}
+	return part(0), part(1), part(2)
+}
+
+// append adds keys and values (L, B, heads, hd) at the next positions.
+func (s *attnState) append(k, v *tensor.Tensor) {
+	dev := k.Device()
+	l := k.Dim(0)
+	need := s.pos + l
+	if s.k == nil || need > s.k.Dim(0) {
+		grown := max(need, 16)
+		if s.k != nil {
+			grown = max(grown, 2*s.k.Dim(0))
+		}
+		nk, nv := dev.Zeros(grown, s.batch, s.a.Dim), dev.Zeros(grown, s.batch, s.a.Dim)
+		if s.pos > 0 {
+			dev.Copy(nk.Slice(0, s.pos), s.k.Slice(0, s.pos))
+			dev.Copy(nv.Slice(0, s.pos), s.v.Slice(0, s.pos))
+		}
+		s.k, s.v = nk, nv
+	}
+	dev.Copy(s.k.Slice(s.pos, need), k)
+	dev.Copy(s.v.Slice(s.pos, need), v)
+	s.pos = need
+}
+
+// Prefill implements MixerState.
+func (s *attnState) Prefill(g *autograd.Graph, x *autograd.Var) *autograd.Var {
+	if sh := x.Shape(); len(sh) != 3 || sh[0] != s.batch {
+		panic(&tensor.ShapeError{Op: "attention prefill", Shapes: [][]int{sh}, Msg: fmt.Sprintf("want (%d, L, %d)", s.batch, s.a.Dim)})
+	}
+	out, fused := s.a.ForwardTrace(g, x)
+	_, k, v := s.split(g, fused)
+	s.append(k.Value, v.Value)
+	return out
+}
+
+// Step implements MixerState: the new position attends to every cached one and itself.
+func (s *attnState) Step(g *autograd.Graph, x *autograd.Var) *autograd.Var {
+	a := s.a
+	checkStepInput("attention step", x, s.batch, a.Dim)
+	q, k, v := s.split(g, a.Wqkv.Forward(g, x))
+	s.append(k.Value, v.Value)
+	rows, hd, t := s.batch*a.Heads, a.Dim/a.Heads, s.pos
+	// (T, B·heads, hd) → (B·heads, T, hd), one matrix per sequence and head.
+	cached := func(c *tensor.Tensor) *autograd.Var {
+		return autograd.Permute(g, autograd.Constant(c.Slice(0, t).Reshape(t, rows, hd)), 1, 0, 2)
+	}
+	scores := autograd.MatMul(g, autograd.Reshape(g, q, rows, 1, hd), cached(s.k), false, true)
+	probs := autograd.Softmax(g, autograd.Scale(g, scores, float32(1/math.Sqrt(float64(hd)))))
+	ctx := autograd.MatMul(g, probs, cached(s.v), false, false) // (B·heads, 1, hd)
+	return a.OutProj.Forward(g, autograd.Reshape(g, ctx, s.batch, 1, a.Dim))
+}
