@@ -56,6 +56,8 @@ type Device struct {
 	// consts caches small read-only tensors (all-ones LayerNorm scales, zero skip weights,
 	// FFT twiddles) by a key naming their content.
 	consts map[string]*tensor.Tensor
+	// transfers counts the host copies that be makes (it wraps the backend).
+	transfers *transferCounter
 }
 
 // buffer is one device allocation; tensors (and their Reshape and Slice views) hold it as
@@ -104,7 +106,9 @@ const gcFraction = 8
 func IsUnavailable(err error) bool { return driver.IsUnavailable(err) }
 
 func newDevice(b backend) *Device {
-	return &Device{be: b, fallbacks: map[string]int{}, launches: map[string]int{}, consts: map[string]*tensor.Tensor{}}
+	tc := &transferCounter{}
+	return &Device{be: countingBackend{b, tc}, transfers: tc, fallbacks: map[string]int{}, launches: map[string]int{},
+		consts: map[string]*tensor.Tensor{}}
 }
 
 // Name implements tensor.Device: "cuda:N" or "ptxsim".
@@ -132,12 +136,13 @@ func (d *Device) Launches() map[string]int {
 	return maps.Clone(d.launches)
 }
 
-// ResetCounters clears HostFallbacks and Launches.
+// ResetCounters clears HostFallbacks, Launches and Transfers.
 func (d *Device) ResetCounters() {
 	d.mu.Lock()
 	defer d.mu.Unlock()
 	clear(d.fallbacks)
 	clear(d.launches)
+	d.transfers.reset()
 }
 
 func (d *Device) check(op string, err error) {
