@@ -6,9 +6,16 @@ import (
 	"github.com/hungry-ssm/hungry/tensor"
 )
 
-// The recurrent H3 step (tensor.SSMKernels' NewH3State, H3Seed and H3Step). The h3_step
-// kernel covers head_dim 1 with 64 shift taps and 32 complex modes, the official H3's
-// d_state 64; other shapes keep a CPU state on the host (counted as HostFallbacks).
+// The recurrent H3 step (tensor.SSMKernels' NewH3State, H3Seed and H3Step) on the
+// h3_step kernel, which runs a shift SSM of 64 taps and a diagonal SSM of 32 complex modes
+// per channel (the official H3's d_state 64); other sizes keep a CPU state on the host
+// (counted as HostFallbacks). The kernel is written for head_dim 1, where the whole
+// mixer is one launch. With heads of dh > 1 it runs twice: once over the d channels
+// with the diagonal SSM passed through, which leaves the shift SSM's output k̃; then over
+// the dh² entries of every head's outer product z = k̃ ⊗ v, laid out (i, batch, head, j)
+// as a batch of dh·B sequences of d channels, with the shift SSM passed through and the
+// head's parameters repeated over j. The second launch multiplies by q[h·dh+i], and a
+// column sum over i gives o. The expansions are strided gathers with the permute kernel.
 //
 // The kernel's state and parameters are float32, where the CPU keeps float64: rounding
 // dA to float32 moves a slow mode's pole by up to 2⁻²⁴ relative, and after t steps the
@@ -25,12 +32,20 @@ const (
 type h3State struct {
 	r     *tensor.H3Recurrence
 	batch int
-	// shift (batch, d, 64) and diag (batch, d, 32 complex) are updated in place by the
-	// kernel; par holds its parameters in launch order: shift B, C, D, then dA, dB, C'
-	// (as re, im pairs) and the skip D.
+	host  tensor.H3State
+	// first is the launch over the d channels (all of the mixer for head_dim 1); entries
+	// is the launch over the heads' outer products (nil for head_dim 1).
+	first, entries *h3Launch
+}
+
+// h3Launch is what one h3_step launch updates and reads: the states, shift (batch, d, 64)
+// and diag (batch, d, 32 complex), and the parameters in launch order: shift B, C, D,
+// then dA, dB, C' (as re, im pairs) and the skip D. A state that a launch passes through
+// stays zero.
+type h3Launch struct {
+	batch, dim  int
 	shift, diag *tensor.Tensor
 	par         [7]*tensor.Tensor
-	host        tensor.H3State
 }
 
 func (s *h3State) Batch() int                       { return s.batch }
@@ -38,10 +53,7 @@ func (s *h3State) Recurrence() *tensor.H3Recurrence { return s.r }
 
 // h3Fallback names the case the kernel does not cover, or "" when it does.
 func h3Fallback(r *tensor.H3Recurrence) string {
-	switch {
-	case r.HeadDim != 1:
-		return "H3Step(head_dim>1)"
-	case r.Taps() != h3StepTaps || r.Modes() != h3StepModes:
+	if r.Taps() != h3StepTaps || r.Modes() != h3StepModes {
 		return "H3Step(d_state≠64)"
 	}
 	return ""
@@ -56,7 +68,7 @@ func (d *Device) NewH3State(r *tensor.H3Recurrence, batch int) tensor.H3State {
 		s.host = host
 		return s
 	}
-	dim := r.Dim
+	dim, dh := r.Dim, r.HeadDim
 	f32 := func(v []float64) []float32 {
 		out := make([]float32, len(v))
 		for i, x := range v {
@@ -64,25 +76,39 @@ func (d *Device) NewH3State(r *tensor.H3Recurrence, batch int) tensor.H3State {
 		}
 		return out
 	}
-	pairs := func(v []complex128) []float32 {
-		out := make([]float32, 2*len(v))
-		for i, x := range v {
-			out[2*i], out[2*i+1] = float32(real(x)), float32(imag(x))
+	// perChannel lays out per-head complex values (heads, 32) as (d, 64) re, im pairs,
+	// each head's repeated over its dh channels.
+	perChannel := func(v []complex128) *tensor.Tensor {
+		out := make([]float32, 0, 2*dim*h3StepModes)
+		for c := 0; c < dim; c++ {
+			for _, x := range v[c/dh*h3StepModes : (c/dh+1)*h3StepModes] {
+				out = append(out, float32(real(x)), float32(imag(x)))
+			}
 		}
-		return out
+		return d.FromHost(out, dim, 2*h3StepModes)
+	}
+	skip := make([]float64, dim)
+	for c := range skip {
+		skip[c] = r.Skip[c/dh]
 	}
 	// The CPU's recurrence adds z itself (dB = 1); the kernel multiplies it by dB.
 	one := make([]complex128, len(r.DA))
 	for i := range one {
 		one[i] = 1
 	}
-	s.par = [7]*tensor.Tensor{
-		d.FromHost(f32(r.ShiftB), dim, h3StepTaps), d.FromHost(f32(r.ShiftC), dim, h3StepTaps), d.FromHost(f32(r.ShiftD), dim),
-		d.FromHost(pairs(r.DA), dim, 2*h3StepModes), d.FromHost(pairs(one), dim, 2*h3StepModes),
-		d.FromHost(pairs(r.W), dim, 2*h3StepModes), d.FromHost(f32(r.Skip), dim),
+	shiftB, shiftC, shiftD := d.FromHost(f32(r.ShiftB), dim, h3StepTaps), d.FromHost(f32(r.ShiftC), dim, h3StepTaps), d.FromHost(f32(r.ShiftD), dim)
+	diag := [4]*tensor.Tensor{perChannel(r.DA), perChannel(one), perChannel(r.W), d.FromHost(f32(skip), dim)}
+	if dh == 1 {
+		s.first = &h3Launch{batch: batch, dim: dim, shift: d.Zeros(batch, dim, h3StepTaps), diag: d.Zeros(batch, dim, 2*h3StepModes),
+			par: [7]*tensor.Tensor{shiftB, shiftC, shiftD, diag[0], diag[1], diag[2], diag[3]}}
+		return s
 	}
-	s.shift = d.Zeros(batch, dim, h3StepTaps)
-	s.diag = d.Zeros(batch, dim, 2*h3StepModes)
+	zeros, ones := d.Zeros(dim, h3StepTaps), d.filled(dim, 1)
+	s.first = &h3Launch{batch: batch, dim: dim, shift: d.Zeros(batch, dim, h3StepTaps), diag: d.Zeros(batch, dim, 2*h3StepModes),
+		par: [7]*tensor.Tensor{shiftB, shiftC, shiftD, zeros, zeros, zeros, ones}}
+	n := dh * batch
+	s.entries = &h3Launch{batch: n, dim: dim, shift: d.Zeros(n, dim, h3StepTaps), diag: d.Zeros(n, dim, 2*h3StepModes),
+		par: [7]*tensor.Tensor{zeros, zeros, ones, diag[0], diag[1], diag[2], diag[3]}}
 	return s
 }
 
@@ -106,8 +132,12 @@ func (d *Device) H3Seed(st tensor.H3State, k, kShifted, v *tensor.Tensor) {
 		})
 		return
 	}
-	d.Fill(s.shift, 0)
-	d.Fill(s.diag, 0)
+	for _, ln := range []*h3Launch{s.first, s.entries} {
+		if ln != nil {
+			d.Fill(ln.shift, 0)
+			d.Fill(ln.diag, 0)
+		}
+	}
 	b, dim := s.batch, s.r.Dim
 	// Positions first, so that each step reads a contiguous (batch, d) slice.
 	kp, vp := d.empty(l, b, dim), d.empty(l, b, dim)
@@ -134,9 +164,40 @@ func (d *Device) H3Step(st tensor.H3State, o, q, k, v *tensor.Tensor) {
 }
 
 func (d *Device) h3Step(s *h3State, o, q, k, v *tensor.Tensor) {
-	n := s.batch * s.r.Dim
-	p := s.par
-	d.launch("h3_step_f32", [3]int{ceilDiv(n, 256), 1, 1}, 0, aPtr(d.ptr(o)), aPtr(d.ptr(s.shift)), aPtr(d.ptr(s.diag)),
+	if s.entries == nil {
+		d.launchH3Step(s.first, o, q, k, v)
+		return
+	}
+	b, dim, dh := s.batch, s.r.Dim, s.r.HeadDim
+	ones := d.filled(b*dim, 1)
+	kt := d.empty(b, dim)
+	d.launchH3Step(s.first, kt, ones, k, ones)
+	n := dh * b * dim
+	qx, kx, vx, ox := d.empty(n), d.empty(n), d.empty(n), d.empty(n)
+	d.expandHeads(qx, q, b, dh, false)
+	d.expandHeads(kx, kt, b, dh, false)
+	d.expandHeads(vx, v, b, dh, true)
+	d.launchH3Step(s.entries, ox, qx, kx, vx)
+	d.SumAxis(o, ox.Reshape(dh, b*dim), 0, 1, false)
+}
+
+// expandHeads writes out (dh, batch, heads, dh) from x (batch, heads, dh): out[i,b,h,j] is
+// x[b,h,j] when byColumn, x[b,h,i] otherwise. It is the permute kernel with a zero stride.
+func (d *Device) expandHeads(out, x *tensor.Tensor, batch, dh int, byColumn bool) {
+	heads := x.Numel() / (batch * dh)
+	n := out.Numel()
+	si, sj := 1, 0
+	if byColumn {
+		si, sj = 0, 1
+	}
+	d.launch("permute_f32", [3]int{ceilDiv(n, 256), 1, 1}, 0, aPtr(d.ptr(out)), aPtr(d.ptr(x)), aU32(n),
+		aU32(1), aU32(1), aU32(dh), aU32(batch), aU32(heads), aU32(dh),
+		aU32(0), aU32(0), aU32(si), aU32(heads*dh), aU32(dh), aU32(sj), aBool(false))
+}
+
+func (d *Device) launchH3Step(l *h3Launch, o, q, k, v *tensor.Tensor) {
+	p := l.par
+	d.launch("h3_step_f32", [3]int{ceilDiv(l.batch*l.dim, 256), 1, 1}, 0, aPtr(d.ptr(o)), aPtr(d.ptr(l.shift)), aPtr(d.ptr(l.diag)),
 		aPtr(d.ptr(q)), aPtr(d.ptr(k)), aPtr(d.ptr(v)), aPtr(d.ptr(p[0])), aPtr(d.ptr(p[1])), aPtr(d.ptr(p[2])),
-		aPtr(d.ptr(p[3])), aPtr(d.ptr(p[4])), aPtr(d.ptr(p[5])), aPtr(d.ptr(p[6])), aU32(s.batch), aU32(s.r.Dim))
+		aPtr(d.ptr(p[3])), aPtr(d.ptr(p[4])), aPtr(d.ptr(p[5])), aPtr(d.ptr(p[6])), aU32(l.batch), aU32(l.dim))
 }

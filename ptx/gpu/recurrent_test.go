@@ -85,7 +85,9 @@ func TestH3StepAgainstCPU(t *testing.T) {
 		{1, 1, 1, 64, 32, 1, ""},
 		{2, 7, 1, 64, 32, 5, ""},
 		{3, 257, 1, 64, 32, 70, ""}, // more channels than a block has threads, a prefix past the shift window
-		{2, 6, 3, 5, 3, 4, "H3Step(head_dim>1)"},
+		{2, 6, 3, 64, 32, 4, ""},  // two heads: the launch over the outer products
+		{1, 16, 8, 64, 32, 3, ""}, // the golden multi-head model's head_dim
+		{2, 6, 3, 5, 3, 4, "H3Step(d_state≠64)"},
 		{1, 3, 1, 8, 4, 2, "H3Step(d_state≠64)"},
 	} {
 		t.Run(fmt.Sprintf("%+v", c), func(t *testing.T) {
@@ -101,8 +103,12 @@ func TestH3StepAgainstCPU(t *testing.T) {
 			if c.fallback != "" && fb[c.fallback] == 0 {
 				t.Errorf("host fallbacks %v, want %s", fb, c.fallback)
 			}
-			if l := dev.Launches()["h3_step_f32"]; c.fallback == "" && l != c.prefix+4 {
-				t.Errorf("%d h3_step launches, want %d (one per position)", l, c.prefix+4)
+			perPosition := 1
+			if c.headDim > 1 {
+				perPosition = 2
+			}
+			if l := dev.Launches()["h3_step_f32"]; c.fallback == "" && l != perPosition*(c.prefix+4) {
+				t.Errorf("%d h3_step launches, want %d per position", l, perPosition)
 			}
 		})
 	}
@@ -125,80 +131,151 @@ func TestH3StateRejectsMisuse(t *testing.T) {
 	}
 }
 
-// TestGenerationOnInterpreter generates greedily with a hybrid model (an H3 layer at
+// rtolGenLogits bounds the device's logits against the CPU's, per element against
+// |want| plus the row's mean |want| (relErr): about a dozen chained TF32 products, each
+// up to rtolTF32 of its Σ|a||b|, with weights perturbed to 0.3 so that the terms cancel
+// more than at the initial scale (measured: 2.9e-3).
+const rtolGenLogits = 1e-2
+
+// TestGenerationOnInterpreter generates greedily with hybrid models (an H3 layer at
 // d_state 64, the h3_step kernel's size, and an attention layer with learned positions)
-// on the CPU and on the interpreted GPU. The tokens must agree, and each generated token
-// may move only its id to the device and its logits row back.
+// on the interpreted GPU, and follows the same tokens on the CPU. Wherever the CPU's
+// choice is not a tie within rtolGenLogits the two choose the same token, and each
+// generated token moves only its ids to the device and its logits rows back.
 func TestGenerationOnInterpreter(t *testing.T) {
-	const batch, prompt, steps = 2, 5, 6
+	for _, headDim := range []int{1, 4} {
+		t.Run(fmt.Sprintf("head_dim %d", headDim), func(t *testing.T) { testGeneration(t, NewInterpreted(), headDim) })
+	}
+}
+
+// TestGPUGeneration is TestGenerationOnInterpreter on a real GPU.
+func TestGPUGeneration(t *testing.T) {
+	dev := openGPU(t)
+	for _, headDim := range []int{1, 4} {
+		t.Run(fmt.Sprintf("head_dim %d", headDim), func(t *testing.T) { testGeneration(t, dev, headDim) })
+	}
+}
+
+// generator is one device's model and state in testGeneration.
+type generator struct {
+	st   *model.State
+	last []float32 // the logits (batch, vocab) that choose the next tokens
+}
+
+func newGenerator(t *testing.T, dev tensor.Device, cfg model.Config, ids []int32, batch, prompt int) *generator {
+	t.Helper()
+	m, err := model.New(cfg, dev, 3)
+	if err != nil {
+		t.Fatal(err)
+	}
+	// At its initial scale the untrained model keeps choosing one token; perturbed
+	// weights make every choice depend on the whole state.
+	noise := tensor.NewRNG(8)
+	for _, p := range m.Params() {
+		vals := p.Value.Host()
+		for i := range vals {
+			vals[i] += float32(0.3 * noise.NormFloat64())
+		}
+		dev.Copy(p.Value, dev.FromHost(vals, p.Value.Shape()...))
+	}
+	st, err := m.NewState(batch)
+	if err != nil {
+		t.Fatal(err)
+	}
+	pre, err := st.Prefill(ids, prompt)
+	if err != nil {
+		t.Fatal(err)
+	}
+	v := cfg.VocabSize
+	host := pre.Host()
+	g := &generator{st: st, last: make([]float32, batch*v)}
+	for b := 0; b < batch; b++ {
+		copy(g.last[b*v:], host[(b*prompt+prompt-1)*v:(b*prompt+prompt)*v])
+	}
+	return g
+}
+
+func (g *generator) step(t *testing.T, tokens []int32) {
+	t.Helper()
+	out, err := g.st.Step(tokens)
+	if err != nil {
+		t.Fatal(err)
+	}
+	g.last = out.Host()
+}
+
+// greedyMargin returns the largest logit's index, the gap to the runner-up, and how far
+// apart two logits may appear by rtol alone.
+func greedyMargin(row []float32, rtol float64) (best int, gap, noise float64) {
+	mean := 0.0
+	for _, x := range row {
+		mean += math.Abs(float64(x))
+	}
+	mean /= float64(len(row))
+	best = int(sample.Next(row, sample.Options{Greedy: true}, nil))
+	second := math.Inf(-1)
+	for i, x := range row {
+		if i != best && float64(x) > second {
+			second = float64(x)
+		}
+	}
+	top := float64(row[best])
+	return best, top - second, rtol * (math.Abs(top) + math.Abs(second) + 2*mean)
+}
+
+func testGeneration(t *testing.T, dev *Device, headDim int) {
+	const batch, prompt, steps = 2, 5, 8
 	cfg := model.DefaultConfig()
-	cfg.DModel, cfg.NLayer, cfg.DInner, cfg.VocabSize = 16, 2, 32, 32
+	cfg.DModel, cfg.NLayer, cfg.DInner, cfg.VocabSize, cfg.HeadDim = 16, 2, 32, 32, headDim
 	cfg.AttnLayerIdx, cfg.AttnNHeads, cfg.MaxPositionEmbeddings = []int{1}, 2, 16
-	dev := NewInterpreted()
-	generate := func(d tensor.Device) (tokens []int32, logits [][]float32) {
-		m, err := model.New(cfg, d, 3)
-		if err != nil {
-			t.Fatal(err)
-		}
-		st, err := m.NewState(batch)
-		if err != nil {
-			t.Fatal(err)
-		}
-		ids := make([]int32, batch*prompt)
-		rng := tensor.NewRNG(4)
-		for i := range ids {
-			ids[i] = int32(rng.IntN(cfg.VocabSize))
-		}
-		pre, err := st.Prefill(ids, prompt)
-		if err != nil {
-			t.Fatal(err)
-		}
-		v := cfg.VocabSize
-		host := pre.Host()
-		last := make([]float32, batch*v)
-		for b := 0; b < batch; b++ {
-			copy(last[b*v:], host[(b*prompt+prompt-1)*v:(b*prompt+prompt)*v])
-		}
-		next := make([]int32, batch)
-		for range steps {
-			logits = append(logits, last)
-			for b := range next {
-				next[b] = sample.Next(last[b*v:(b+1)*v], sample.Options{Greedy: true}, nil)
-			}
-			tokens = append(tokens, next...)
-			if dev == d {
-				dev.ResetCounters()
-			}
-			out, err := st.Step(next)
-			if err != nil {
-				t.Fatal(err)
-			}
-			last = out.Host()
-			if dev == d {
-				checkStepTraffic(t, dev, batch, v)
-			}
-		}
-		return tokens, logits
+	ids := make([]int32, batch*prompt)
+	rng := tensor.NewRNG(4)
+	for i := range ids {
+		ids[i] = int32(rng.IntN(cfg.VocabSize))
 	}
-	want, wantLogits := generate(tensor.DefaultCPU())
-	got, gotLogits := generate(dev)
-	if fmt.Sprint(got) != fmt.Sprint(want) {
-		t.Errorf("greedy tokens on %s: %v, on the CPU: %v", dev.Name(), got, want)
+	gpu := newGenerator(t, dev, cfg, ids, batch, prompt)
+	cpu := newGenerator(t, tensor.DefaultCPU(), cfg, ids, batch, prompt)
+	v := cfg.VocabSize
+	var tokens []int32
+	worst, ties, same := 0.0, 0, 0
+	next := make([]int32, batch)
+	for range steps {
+		worst = math.Max(worst, relErr(gpu.last, cpu.last))
+		for b := range next {
+			got, _, _ := greedyMargin(gpu.last[b*v:(b+1)*v], 0)
+			want, gap, noise := greedyMargin(cpu.last[b*v:(b+1)*v], rtolGenLogits)
+			if got == want {
+				same++
+			}
+			switch {
+			case gap <= noise:
+				ties++
+			case got != want:
+				t.Errorf("token %d of sequence %d: %s chose %d, the CPU %d (ahead by %.3g)", len(tokens)/batch, b, dev.Name(), got, want, gap)
+			}
+			next[b] = int32(got)
+		}
+		tokens = append(tokens, next...)
+		dev.ResetCounters()
+		gpu.step(t, next)
+		checkStepTraffic(t, dev, batch, v, min(headDim, 2))
+		cpu.step(t, next)
 	}
-	worst := 0.0
-	for i := range wantLogits {
-		worst = math.Max(worst, relErr(gotLogits[i], wantLogits[i]))
+	t.Logf("tokens %v: the CPU's choice in %d of %d, %d within the tolerance of a tie; worst logits error %.2e relative",
+		tokens, same, len(tokens), ties, worst)
+	if !(worst <= rtolGenLogits) {
+		t.Errorf("logits differ from the CPU's by %.3g > %g", worst, rtolGenLogits)
 	}
-	t.Logf("greedy tokens agree: %v; worst logits error %.2e relative", got, worst)
-	// The logits go through a dozen TF32 products, as in the training step.
-	if !(worst <= rtolStepLoss) {
-		t.Errorf("logits differ from the CPU's by %.3g > %g", worst, rtolStepLoss)
+	// Every choice but a few must be decided, or the comparison says little.
+	if ties > len(tokens)/4 {
+		t.Errorf("%d of %d choices are ties within the tolerance", ties, len(tokens))
 	}
 }
 
 // checkStepTraffic requires one generated token to have moved its ids to the device and
-// its logits back, nothing else, and to have run on the device alone.
-func checkStepTraffic(t *testing.T, dev *Device, batch, vocab int) {
+// its logits back, nothing else, and to have run on the device alone with h3Launches
+// launches of h3_step.
+func checkStepTraffic(t *testing.T, dev *Device, batch, vocab, h3Launches int) {
 	t.Helper()
 	want := Transfers{ToDevice: 1, ToHost: 1, BytesToDevice: 4 * int64(batch), BytesToHost: 4 * int64(batch*vocab)}
 	if got := dev.Transfers(); got != want {
@@ -207,7 +284,7 @@ func checkStepTraffic(t *testing.T, dev *Device, batch, vocab int) {
 	if fb := dev.HostFallbacks(); len(fb) > 0 {
 		t.Errorf("one token fell back to the host: %v", fb)
 	}
-	if n := dev.Launches()["h3_step_f32"]; n != 1 {
-		t.Errorf("one token launched h3_step %d times, want 1", n)
+	if n := dev.Launches()["h3_step_f32"]; n != h3Launches {
+		t.Errorf("one token launched h3_step %d times, want %d", n, h3Launches)
 	}
 }
