@@ -214,16 +214,19 @@ func (a *Attention) NewState(batch int) (MixerState, error) {
 	return &attnState{a: a, batch: batch}, nil
 }
 
-// split returns the queries, keys and values of the fused projection (B, L, 3d), each
-// (L, B, heads, hd): positions first, the cache's layout.
-func (s *attnState) split(g *autograd.Graph, fused *autograd.Var) (q, k, v *autograd.Var) {
+// project returns the queries, keys and values of the fused projection (B, L, 3d) of the
+// positions s.pos, s.pos+1, …, each (L, B, heads, hd): positions first, the cache's
+// layout. Position embeddings that rotate q and k (rotary) apply here, before the keys
+// enter the cache, at positions s.pos + l for l along the first axis.
+func (s *attnState) project(g *autograd.Graph, fused *autograd.Var) (q, k, v *autograd.Var) {
 	b, l, d := fused.Shape()[0], fused.Shape()[1], s.a.Dim
 	hd := d / s.a.Heads
 	parts := autograd.Permute(g, autograd.Reshape(g, fused, b, l, 3, d), 2, 1, 0, 3) // (3, L, B, d)
 	part := func(i int) *autograd.Var {
 		return autograd.Reshape(g, autograd.SliceRows(g, parts, i, i+1), l, b, s.a.Heads, hd)
 	}
-	return part(0), part(1), part(2)
+	q, k, v = part(0), part(1), part(2)
+	return q, k, v
 }
 
 // append adds keys and values (L, B, heads, hd) at the next positions.
@@ -254,7 +257,7 @@ func (s *attnState) Prefill(g *autograd.Graph, x *autograd.Var) *autograd.Var {
 		panic(&tensor.ShapeError{Op: "attention prefill", Shapes: [][]int{sh}, Msg: fmt.Sprintf("want (%d, L, %d)", s.batch, s.a.Dim)})
 	}
 	out, fused := s.a.ForwardTrace(g, x)
-	_, k, v := s.split(g, fused)
+	_, k, v := s.project(g, fused)
 	s.append(k.Value, v.Value)
 	return out
 }
@@ -263,7 +266,7 @@ func (s *attnState) Prefill(g *autograd.Graph, x *autograd.Var) *autograd.Var {
 func (s *attnState) Step(g *autograd.Graph, x *autograd.Var) *autograd.Var {
 	a := s.a
 	checkStepInput("attention step", x, s.batch, a.Dim)
-	q, k, v := s.split(g, a.Wqkv.Forward(g, x))
+	q, k, v := s.project(g, a.Wqkv.Forward(g, x))
 	s.append(k.Value, v.Value)
 	rows, hd, t := s.batch*a.Heads, a.Dim/a.Heads, s.pos
 	// (T, B·heads, hd) → (B·heads, T, hd), one matrix per sequence and head.

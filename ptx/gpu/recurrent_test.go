@@ -85,8 +85,8 @@ func TestH3StepAgainstCPU(t *testing.T) {
 		{1, 1, 1, 64, 32, 1, ""},
 		{2, 7, 1, 64, 32, 5, ""},
 		{3, 257, 1, 64, 32, 70, ""}, // more channels than a block has threads, a prefix past the shift window
-		{2, 6, 3, 64, 32, 4, ""},  // two heads: the launch over the outer products
-		{1, 16, 8, 64, 32, 3, ""}, // the golden multi-head model's head_dim
+		{2, 6, 3, 64, 32, 4, ""},    // two heads: the launch over the outer products
+		{1, 16, 8, 64, 32, 3, ""},   // the golden multi-head model's head_dim
 		{2, 6, 3, 5, 3, 4, "H3Step(d_state≠64)"},
 		{1, 3, 1, 8, 4, 2, "H3Step(d_state≠64)"},
 	} {
