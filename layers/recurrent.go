@@ -196,14 +196,18 @@ func (m *ShiftMixer) NewState(batch int) (MixerState, error) {
 	return s, nil
 }
 
-// attnState is attention's key/value cache on the mixer's device, positions first
-// (capacity, B, d) so that appending positions is one contiguous copy; it grows by
-// doubling.
+// attnState is attention's key/value cache on the mixer's device: per sequence and head a
+// (capacity, hd) matrix, (B·heads, capacity, hd) in all, so that a step multiplies the
+// cache as it lies. New positions go in with CopyBlocks; the capacity doubles when full.
+// A step attends over the whole capacity, the positions not yet filled masked by −∞ in
+// mask (capacity).
 type attnState struct {
 	a     *Attention
 	batch int
 	pos   int
 	k, v  *tensor.Tensor
+	mask  *tensor.Tensor
+	capa  int
 }
 
 // NewState implements Recurrent.
@@ -215,39 +219,45 @@ func (a *Attention) NewState(batch int) (MixerState, error) {
 }
 
 // project returns the queries, keys and values of the fused projection (B, L, 3d) of the
-// positions s.pos, s.pos+1, …, each (L, B, heads, hd): positions first, the cache's
-// layout. Position embeddings that rotate q and k (rotary) apply here, before the keys
-// enter the cache, at positions s.pos + l for l along the first axis.
+// positions s.pos, s.pos+1, …, each (B, heads, L, hd) as in the convolutional form.
+// Position embeddings that rotate q and k (rotary) apply here, before the keys enter the
+// cache, at positions s.pos + l for l along the third axis.
 func (s *attnState) project(g *autograd.Graph, fused *autograd.Var) (q, k, v *autograd.Var) {
-	b, l, d := fused.Shape()[0], fused.Shape()[1], s.a.Dim
-	hd := d / s.a.Heads
-	parts := autograd.Permute(g, autograd.Reshape(g, fused, b, l, 3, d), 2, 1, 0, 3) // (3, L, B, d)
+	b, l := fused.Shape()[0], fused.Shape()[1]
+	heads := s.a.Heads
+	hd := s.a.Dim / heads
+	parts := autograd.Permute(g, autograd.Reshape(g, fused, b, l, 3, heads, hd), 2, 0, 3, 1, 4) // (3, B, heads, L, hd)
 	part := func(i int) *autograd.Var {
-		return autograd.Reshape(g, autograd.SliceRows(g, parts, i, i+1), l, b, s.a.Heads, hd)
+		return autograd.Reshape(g, autograd.SliceRows(g, parts, i, i+1), b, heads, l, hd)
 	}
 	q, k, v = part(0), part(1), part(2)
 	return q, k, v
 }
 
-// append adds keys and values (L, B, heads, hd) at the next positions.
+// append adds keys and values (B, heads, L, hd) at the next positions.
 func (s *attnState) append(k, v *tensor.Tensor) {
 	dev := k.Device()
-	l := k.Dim(0)
+	rows, l, hd := s.batch*s.a.Heads, k.Dim(2), k.Dim(3)
 	need := s.pos + l
-	if s.k == nil || need > s.k.Dim(0) {
-		grown := max(need, 16)
-		if s.k != nil {
-			grown = max(grown, 2*s.k.Dim(0))
-		}
-		nk, nv := dev.Zeros(grown, s.batch, s.a.Dim), dev.Zeros(grown, s.batch, s.a.Dim)
+	if need > s.capa {
+		capa := max(need, 2*s.capa, 16)
+		nk, nv := dev.Zeros(rows, capa, hd), dev.Zeros(rows, capa, hd)
 		if s.pos > 0 {
-			dev.Copy(nk.Slice(0, s.pos), s.k.Slice(0, s.pos))
-			dev.Copy(nv.Slice(0, s.pos), s.v.Slice(0, s.pos))
+			dev.CopyBlocks(nk, s.k, rows, s.pos*hd, capa*hd, s.capa*hd)
+			dev.CopyBlocks(nv, s.v, rows, s.pos*hd, capa*hd, s.capa*hd)
 		}
-		s.k, s.v = nk, nv
+		s.mask = dev.Zeros(capa)
+		dev.Fill(s.mask, float32(math.Inf(-1)))
+		dev.Fill(s.mask.Slice(0, s.pos), 0)
+		s.k, s.v, s.capa = nk, nv, capa
 	}
-	dev.Copy(s.k.Slice(s.pos, need), k)
-	dev.Copy(s.v.Slice(s.pos, need), v)
+	at := func(c *tensor.Tensor) *tensor.Tensor {
+		n := c.Numel()
+		return c.Reshape(n).Slice(s.pos*hd, n)
+	}
+	dev.CopyBlocks(at(s.k), k, rows, l*hd, s.capa*hd, l*hd)
+	dev.CopyBlocks(at(s.v), v, rows, l*hd, s.capa*hd, l*hd)
+	dev.Fill(s.mask.Slice(s.pos, need), 0)
 	s.pos = need
 }
 
@@ -268,13 +278,9 @@ func (s *attnState) Step(g *autograd.Graph, x *autograd.Var) *autograd.Var {
 	checkStepInput("attention step", x, s.batch, a.Dim)
 	q, k, v := s.project(g, a.Wqkv.Forward(g, x))
 	s.append(k.Value, v.Value)
-	rows, hd, t := s.batch*a.Heads, a.Dim/a.Heads, s.pos
-	// (T, B·heads, hd) → (B·heads, T, hd), one matrix per sequence and head.
-	cached := func(c *tensor.Tensor) *autograd.Var {
-		return autograd.Permute(g, autograd.Constant(c.Slice(0, t).Reshape(t, rows, hd)), 1, 0, 2)
-	}
-	scores := autograd.MatMul(g, autograd.Reshape(g, q, rows, 1, hd), cached(s.k), false, true)
-	probs := autograd.Softmax(g, autograd.Scale(g, scores, float32(1/math.Sqrt(float64(hd)))))
-	ctx := autograd.MatMul(g, probs, cached(s.v), false, false) // (B·heads, 1, hd)
+	rows, hd := s.batch*a.Heads, a.Dim/a.Heads
+	scores := autograd.MatMul(g, autograd.Reshape(g, q, rows, 1, hd), autograd.Constant(s.k), false, true) // (B·heads, 1, capacity)
+	scores = autograd.Add(g, autograd.Scale(g, scores, float32(1/math.Sqrt(float64(hd)))), autograd.Constant(s.mask))
+	ctx := autograd.MatMul(g, autograd.Softmax(g, scores), autograd.Constant(s.v), false, false) // (B·heads, 1, hd)
 	return a.OutProj.Forward(g, autograd.Reshape(g, ctx, s.batch, 1, a.Dim))
 }

@@ -201,3 +201,20 @@ func (d *Device) launchH3Step(l *h3Launch, o, q, k, v *tensor.Tensor) {
 		aPtr(d.ptr(q)), aPtr(d.ptr(k)), aPtr(d.ptr(v)), aPtr(d.ptr(p[0])), aPtr(d.ptr(p[1])), aPtr(d.ptr(p[2])),
 		aPtr(d.ptr(p[3])), aPtr(d.ptr(p[4])), aPtr(d.ptr(p[5])), aPtr(d.ptr(p[6])), aU32(l.batch), aU32(l.dim))
 }
+
+// CopyBlocks implements tensor.Device with one device-to-device copy per block, or one
+// for all when the blocks are contiguous on both sides.
+func (d *Device) CopyBlocks(dst, src *tensor.Tensor, n, size, dstStride, srcStride int) {
+	tensor.CheckBlocks(dst, src, n, size, dstStride, srcStride)
+	if n == 0 || size == 0 {
+		return
+	}
+	pd, ps := d.ptr(dst), d.ptr(src)
+	if dstStride == size && srcStride == size {
+		d.check("CopyBlocks", d.be.copyWords(pd, ps, n*size))
+		return
+	}
+	for i := 0; i < n; i++ {
+		d.check("CopyBlocks", d.be.copyWords(pd+4*uint64(i*dstStride), ps+4*uint64(i*srcStride), size))
+	}
+}

@@ -288,3 +288,26 @@ func checkStepTraffic(t *testing.T, dev *Device, batch, vocab, h3Launches int) {
 		t.Errorf("one token launched h3_step %d times, want %d", n, h3Launches)
 	}
 }
+
+func TestCopyBlocksAgainstCPU(t *testing.T) {
+	var cases []kernelCase
+	for _, c := range []struct{ n, size, dstStride, srcStride int }{
+		{1, 1, 1, 1}, {3, 7, 7, 7}, {5, 7, 1000, 7}, {4, 3, 11, 1000}, {2, 5, 9, 0},
+	} {
+		cases = append(cases, kernelCase{name: fmt.Sprintf("%+v", c), rtol: 0, run: func(in *inputs) []*tensor.Tensor {
+			dst := in.t((c.n-1)*c.dstStride + c.size)
+			src := in.t((c.n-1)*c.srcStride + c.size)
+			// A view at an offset, as a cache's next position is.
+			in.dev.CopyBlocks(dst.Slice(1, dst.Numel()), src, c.n, c.size-1, c.dstStride, c.srcStride)
+			return []*tensor.Tensor{dst}
+		}})
+	}
+	dev := NewInterpreted()
+	runCases(t, dev, cases)
+	dst, src := dev.Zeros(40), dev.Zeros(12)
+	dev.ResetCounters()
+	dev.CopyBlocks(dst, src, 3, 4, 10, 4)
+	if tr := dev.Transfers(); tr != (Transfers{}) {
+		t.Errorf("CopyBlocks made host copies %+v; it should copy on the device", tr)
+	}
+}
