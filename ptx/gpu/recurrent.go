@@ -6,7 +6,8 @@ import (
 	"github.com/hungry-ssm/hungry/tensor"
 )
 
-// The recurrent H3 step (tensor.SSMKernels' NewH3State, H3Seed and H3Step) on the
+// Generation's device work: CopyBlocks, which writes attention's key/value cache, and
+// the recurrent H3 step (tensor.SSMKernels' NewH3State, H3Seed and H3Step) on the
 // h3_step kernel, which runs a shift SSM of 64 taps and a diagonal SSM of 32 complex modes
 // per channel (the official H3's d_state 64); other sizes keep a CPU state on the host
 // (counted as HostFallbacks). The kernel is written for head_dim 1, where the whole
