@@ -1,6 +1,7 @@
 package tensor
 
 import (
+	"fmt"
 	"sync"
 
 	"github.com/hungry-ssm/hungry/tensor/internal/parallel"
@@ -23,6 +24,10 @@ type Device interface {
 	ToHost(dst []float32, src *Tensor)
 	// Copy copies src into dst (same number of elements).
 	Copy(dst, src *Tensor)
+	// CopyBlocks copies n blocks of size elements, block i from src's element
+	// i·srcStride to dst's element i·dstStride: rows into a wider matrix, such as new
+	// positions into a key/value cache with room for more.
+	CopyBlocks(dst, src *Tensor, n, size, dstStride, srcStride int)
 	// Fill sets every element of dst to v.
 	Fill(dst *Tensor, v float32)
 	Kernels
@@ -95,6 +100,27 @@ func (c *CPU) Copy(dst, src *Tensor) {
 		panic(&ShapeError{Op: "Copy", Shapes: [][]int{dst.shape, src.shape}, Msg: "element counts differ"})
 	}
 	copy(dst.data, src.data)
+}
+
+// CheckBlocks panics with a *ShapeError unless CopyBlocks' blocks lie inside dst and src
+// and the blocks of dst do not overlap.
+func CheckBlocks(dst, src *Tensor, n, size, dstStride, srcStride int) {
+	if n < 0 || size < 0 || n > 0 && size > 0 &&
+		(dstStride < size || srcStride < 0 || (n-1)*dstStride+size > dst.Numel() || (n-1)*srcStride+size > src.Numel()) {
+		panic(&ShapeError{Op: "CopyBlocks", Shapes: [][]int{dst.shape, src.shape},
+			Msg: fmt.Sprintf("%d blocks of %d at strides %d (dst) and %d (src) do not fit", n, size, dstStride, srcStride)})
+	}
+}
+
+// CopyBlocks implements Device.
+func (c *CPU) CopyBlocks(dst, src *Tensor, n, size, dstStride, srcStride int) {
+	CheckBlocks(dst, src, n, size, dstStride, srcStride)
+	if size == 0 {
+		return
+	}
+	for i := 0; i < n; i++ {
+		copy(dst.data[i*dstStride:i*dstStride+size], src.data[i*srcStride:i*srcStride+size])
+	}
 }
 
 // Fill implements Device.

@@ -40,7 +40,8 @@ func ParseDiscretization(s string) (Discretization, error) {
 	return 0, fmt.Errorf("unknown SSM discretization %q (want \"zoh\" or \"bilinear\")", s)
 }
 
-// SSMKernels turn state-space parameters into convolution kernels and step the recurrence.
+// SSMKernels turn state-space parameters into convolution kernels and step H3's
+// recurrence (H3Recurrence) one position at a time.
 //
 // The diagonal SSM (S4D) of H heads with N complex modes is stored as the official
 // SSKernelDiag stores it: logDt (H), invAReal (H, N), aImag (H, N), and B and C as
@@ -63,6 +64,17 @@ type SSMKernels interface {
 	ShiftSSMKernel(k, b, c *Tensor)
 	// ShiftSSMKernelBackward adds the gradients of B and C (either may be nil) given dk.
 	ShiftSSMKernelBackward(dk, b, c, dB, dC *Tensor)
+
+	// NewH3State returns the zero recurrent state of batch sequences through r, kept in
+	// the device's memory and in the precision its H3Step needs.
+	NewH3State(r *H3Recurrence, batch int) H3State
+	// H3Seed sets st to what stepping through every position of k, kShifted and v
+	// (batch, L, d) from the zero state leaves: the key projection, its shift-SSM output
+	// and the value projection of a convolutional pass.
+	H3Seed(st H3State, k, kShifted, v *Tensor)
+	// H3Step advances st by one position given its projections q, k and v (batch, d) and
+	// writes the contraction o (batch, d) that the mixer's output map takes.
+	H3Step(st H3State, o, q, k, v *Tensor)
 }
 
 // DiagSSMShapes checks the parameters of a diagonal SSM and returns H and N. It panics

@@ -67,6 +67,9 @@ type Device struct {
 	kmu     sync.Mutex
 	modules map[string]driver.Module
 	funcs   map[*kernels.Info]*function
+
+	// transfers counts the copies between host and device (write and ToHost).
+	transfers transferCounter
 }
 
 // memory hands out device memory: a driver.Allocator on a GPU.
@@ -177,12 +180,13 @@ func (d *Device) Launches() map[string]int {
 	return maps.Clone(d.launches)
 }
 
-// ResetCounters clears HostFallbacks and Launches.
+// ResetCounters clears HostFallbacks, Launches and Transfers.
 func (d *Device) ResetCounters() {
 	d.mu.Lock()
 	defer d.mu.Unlock()
 	clear(d.fallbacks)
 	clear(d.launches)
+	d.transfers.reset()
 }
 
 func (d *Device) check(op string, err error) {
@@ -353,6 +357,7 @@ func (d *Device) FromHost(data []float32, shape ...int) *tensor.Tensor {
 // ToHost implements tensor.Device.
 func (d *Device) ToHost(dst []float32, src *tensor.Tensor) {
 	if src.Numel() > 0 {
+		d.transfers.add(false, src.Numel())
 		d.check("ToHost", d.be.CopyDtoH(driver.HostBytes(dst[:src.Numel()]), d.addr(src)))
 	}
 	runtime.KeepAlive(src)
@@ -383,6 +388,7 @@ func (d *Device) fill(dst *tensor.Tensor, v float32) {
 // write copies host bytes into t.
 func (d *Device) write(t *tensor.Tensor, src []byte, op string) {
 	if len(src) > 0 {
+		d.transfers.add(true, len(src)/4)
 		d.check(op, d.be.CopyHtoD(d.addr(t), src))
 	}
 	runtime.KeepAlive(t)
