@@ -339,3 +339,26 @@ func TestRejectsContainers(t *testing.T) {
 		}
 	}
 }
+
+// The tiny files cover bfloat16 and float16 (exact here: multiples of 1/8), wrappers and
+// transposed and offset views in both containers.
+func TestSeedFiles(t *testing.T) {
+	want := map[string][]float32{
+		"a": {3. / 8, 4. / 8, 5. / 8, 6. / 8, 7. / 8, 1},
+		"b": {3. / 8, 6. / 8, 4. / 8, 7. / 8, 5. / 8, 1},
+		"c": {21. / 8, 22. / 8, 23. / 8, 24. / 8},
+	}
+	for _, name := range []string{"seed_zip.pt", "seed_legacy.pt", "seed_f16.pt", "seed_bf16.pt"} {
+		got := values(t, openStateDict(t, name))
+		if len(got) != 4 || len(got["d"]) != 24 {
+			t.Fatalf("%s: %d tensors, d has %d elements", name, len(got), len(got["d"]))
+		}
+		for k, w := range want {
+			for i := range w {
+				if got[k][i] != w[i] {
+					t.Fatalf("%s: %s = %v, want %v", name, k, got[k], w)
+				}
+			}
+		}
+	}
+}

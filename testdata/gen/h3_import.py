@@ -22,6 +22,8 @@ Files (each well under 1 MB):
                  old flash-attn saved
   expected.safetensors   per case: <case>.input_ids (I64, B×L), <case>.logits (F32,
                  B×L×V), <case>.greedy (I64, the prompt's first row continued greedily)
+  seed_*.pt      tiny checkpoints (a few views of one storage; zip, legacy, float16,
+                 bfloat16) that seed the Go fuzz targets, which stall on large inputs
   rotary_op.safetensors  the rotary op alone: x (B, heads, L, head_dim), out, W, grad.x
                  (gradient of sum(out·W)), metadata rotary_dim and pos0
 
@@ -214,6 +216,13 @@ def main():
         {"x": x.detach().numpy(), "out": out.detach().numpy(), "W": W.numpy(), "grad.x": x.grad.numpy()},
         {"rotary_dim": "6", "pos0": "5", "base": "10000"},
     )
+    base = torch.arange(1, 25, dtype=torch.float32) / 8
+    views = {"a": base[2:8].view(2, 3), "b": base[2:8].view(2, 3).t(), "c": base[20:24], "d": base}
+    sizes["seed_zip.pt"] = save(views, "seed_zip.pt")
+    sizes["seed_legacy.pt"] = save(views, "seed_legacy.pt", _use_new_zipfile_serialization=False)
+    sizes["seed_f16.pt"] = save({"model": {k: v.half() for k, v in views.items()}}, "seed_f16.pt")
+    sizes["seed_bf16.pt"] = save({"state_dict": {k: v.bfloat16() for k, v in views.items()}}, "seed_bf16.pt")
+
     for k, v in sorted(sizes.items()):
         assert v < 1 << 20, (k, v)
         print(f"{k}: {v} bytes")
