@@ -501,6 +501,8 @@ func StateDict(root any) ([]Entry, error) {
 		}
 	}
 	var out []Entry
+	stored := map[string]int64{} // root storage key → bytes
+	viewed := int64(0)
 	for i, k := range d.Keys {
 		name, ok := k.(string)
 		if !ok {
@@ -511,9 +513,21 @@ func StateDict(root any) ([]Entry, error) {
 			return nil, fmt.Errorf("torchfile: state dict entry %s is a %s, not a tensor", quoteName(name), typeName(d.Values[i]))
 		}
 		out = append(out, Entry{Name: name, Tensor: t})
+		stored[t.storage.key] = max(stored[t.storage.key], t.storage.numel*int64(t.storage.size))
+		viewed += t.numel * int64(t.storage.size)
 	}
 	if len(out) == 0 {
 		return nil, errors.New("torchfile: the state dict holds no tensors")
+	}
+	// Views may overlap (a tied head is the embedding itself), but a file whose tensors
+	// view its storages over and over would make a reader allocate far more than the file
+	// holds; a state dict views its bytes about once.
+	total := int64(0)
+	for _, b := range stored {
+		total += b
+	}
+	if viewed > 4*total+1<<20 {
+		return nil, fmt.Errorf("torchfile: the state dict's tensors view %d bytes, more than four times the %d bytes their storages hold", viewed, total)
 	}
 	return out, nil
 }

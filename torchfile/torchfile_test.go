@@ -362,3 +362,18 @@ func TestSeedFiles(t *testing.T) {
 		}
 	}
 }
+
+// A few bytes of pickle per entry must not make a reader allocate a storage's size per
+// entry.
+func TestRejectsAmplification(t *testing.T) {
+	const n = 1 << 16 // elements in the one storage
+	p := (&pk{}).op(0x80, 2, '}', '(')
+	for i := 0; i < 200; i++ {
+		p.str(string(rune('a'+i%26))+string(rune('a'+i/26))).tensor("0", n, 0, []int64{n}, []int64{1})
+	}
+	p.op('u', '.')
+	_, err := readBytes(zipFile(t, p.Bytes(), n))
+	if err == nil || !strings.Contains(err.Error(), "more than four times") {
+		t.Fatalf("got %v", err)
+	}
+}

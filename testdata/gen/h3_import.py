@@ -21,7 +21,10 @@ Files (each well under 1 MB):
   rotary_f32.pt  attention with rotary embeddings; keeps the rotary_emb.inv_freq buffer
                  old flash-attn saved
   expected.safetensors   per case: <case>.input_ids (I64, B×L), <case>.logits (F32,
-                 B×L×V), <case>.greedy (I64, the prompt's first row continued greedily)
+                 B×L×V), <case>.greedy (I64, the first 7 tokens of input_ids' first row
+                 continued greedily), <case>.greedy_logits (F32, the last position's
+                 logits each greedy token was chosen from: a recurrent mode must match
+                 them step by step)
   seed_*.pt      tiny checkpoints (a few views of one storage; zip, legacy, float16,
                  bfloat16) that seed the Go fuzz targets, which stall on large inputs
   rotary_op.safetensors  the rotary op alone: x (B, heads, L, head_dim), out, W, grad.x
@@ -92,10 +95,12 @@ def logits(ids, P, cfg):
 
 
 def greedy(prompt, P, cfg, n):
-    ids = list(prompt)
+    """The greedy continuation and the logits each token was chosen from (n, V)."""
+    ids, steps = list(prompt), []
     for _ in range(n):
-        ids.append(int(np.argmax(logits(np.array([ids]), P, cfg)[0, -1])))
-    return ids[len(prompt) :]
+        steps.append(logits(np.array([ids]), P, cfg)[0, -1])
+        ids.append(int(np.argmax(steps[-1])))
+    return ids[len(prompt) :], np.array(steps)
 
 
 def shared_views(P, dtype, transposed=()):
@@ -173,7 +178,9 @@ def main():
         ids = rng.integers(0, cfg["vocab_size"], (B, L))
         expected[name + ".input_ids"] = ids
         expected[name + ".logits"] = logits(ids, P, cfg)
-        expected[name + ".greedy"] = np.array(greedy(ids[0, :7], P, cfg, NGEN))
+        tokens, steps = greedy(ids[0, :7], P, cfg, NGEN)
+        expected[name + ".greedy"] = np.array(tokens)
+        expected[name + ".greedy_logits"] = steps
 
     cfg = config()
     P = g.lm_params(rng, cfg)
