@@ -64,38 +64,40 @@ func FuzzUnpickle(f *testing.F) {
 			}
 		}
 	}
-	f.Fuzz(func(t *testing.T, data []byte) {
-		// As in the containers, one key is one storage, so a pickle cannot make the
-		// harness allocate per reference.
-		storages := map[string]*Storage{}
-		persist := func(pid *Tuple) (any, error) {
-			if len(pid.Items) < 5 {
-				return nil, io.ErrUnexpectedEOF
-			}
-			s, err := newStorage(pid.Items[:5])
-			if err != nil {
-				return nil, err
-			}
-			if old, ok := storages[s.key]; ok {
-				return old, nil
-			}
-			if s.numel > 1<<16 || len(storages) > 16 {
-				return nil, io.ErrShortBuffer
-			}
-			s.r = bytes.NewReader(make([]byte, s.numel*int64(s.size)))
-			storages[s.key] = s
-			return s, nil
+	f.Fuzz(func(t *testing.T, data []byte) { fuzzUnpickleBody(data) })
+}
+
+func fuzzUnpickleBody(data []byte) {
+	// As in the containers, one key is one storage, so a pickle cannot make the
+	// harness allocate per reference.
+	storages := map[string]*Storage{}
+	persist := func(pid *Tuple) (any, error) {
+		if len(pid.Items) < 5 {
+			return nil, io.ErrUnexpectedEOF
 		}
-		root, _, err := unpickle(data, persist)
+		s, err := newStorage(pid.Items[:5])
 		if err != nil {
-			return
+			return nil, err
 		}
-		sd, err := StateDict(root)
-		if err != nil {
-			return
+		if old, ok := storages[s.key]; ok {
+			return old, nil
 		}
-		for _, e := range sd {
-			e.Tensor.F32()
+		if s.numel > 1<<16 || len(storages) > 16 {
+			return nil, io.ErrShortBuffer
 		}
-	})
+		s.r = bytes.NewReader(make([]byte, s.numel*int64(s.size)))
+		storages[s.key] = s
+		return s, nil
+	}
+	root, _, err := unpickle(data, persist)
+	if err != nil {
+		return
+	}
+	sd, err := StateDict(root)
+	if err != nil {
+		return
+	}
+	for _, e := range sd {
+		e.Tensor.F32()
+	}
 }

@@ -46,14 +46,15 @@ type List struct {
 type Dict struct {
 	Keys, Values []any
 	depth        int
+	// index locates string keys, so that a dict of n entries costs O(n) to build
+	// (a linear search per item made a 1 MB pickle take minutes).
+	index map[string]int
 }
 
 // Get returns the value stored under the string key k.
 func (d *Dict) Get(k string) (any, bool) {
-	for i, key := range d.Keys {
-		if s, ok := key.(string); ok && s == k {
-			return d.Values[i], true
-		}
+	if i, ok := d.index[k]; ok {
+		return d.Values[i], true
 	}
 	return nil, false
 }
@@ -575,20 +576,18 @@ func (d *Dict) setItems(items []any) error {
 	}
 	d.depth = max(d.depth, dd)
 	for i := 0; i < len(items); i += 2 {
-		replaced := false
 		if s, ok := items[i].(string); ok {
-			for j, k := range d.Keys {
-				if ks, ok := k.(string); ok && ks == s {
-					d.Values[j] = items[i+1]
-					replaced = true
-					break
-				}
+			if j, ok := d.index[s]; ok {
+				d.Values[j] = items[i+1]
+				continue
 			}
+			if d.index == nil {
+				d.index = map[string]int{}
+			}
+			d.index[s] = len(d.Keys)
 		}
-		if !replaced {
-			d.Keys = append(d.Keys, items[i])
-			d.Values = append(d.Values, items[i+1])
-		}
+		d.Keys = append(d.Keys, items[i])
+		d.Values = append(d.Values, items[i+1])
 	}
 	return nil
 }
