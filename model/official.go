@@ -369,14 +369,6 @@ func inferConfig(ours map[string]*torchfile.Tensor, nLayer, rotary int, base *Co
 		if len(cfg.AttnLayerIdx) > 0 && cfg.AttnNHeads == 0 {
 			return Config{}, fmt.Errorf("model: the number of attention heads is not recorded in the weights; give --preset or --config")
 		}
-		if rotary == 0 {
-			for _, p := range OfficialPresets() {
-				if p.RotaryEmbDim > 0 && p.DModel == cfg.DModel && slices.Equal(p.AttnLayerIdx, cfg.AttnLayerIdx) {
-					cfg.RotaryEmbDim = p.RotaryEmbDim
-					notef("rotary_emb_dim %d, as the released %s (not recorded in the weights)", p.RotaryEmbDim, p.Name)
-				}
-			}
-		}
 	} else {
 		cfg = *base
 		if cfg.DInner == 0 {
@@ -403,6 +395,16 @@ func inferConfig(ours map[string]*torchfile.Tensor, nLayer, rotary int, base *Co
 		}
 		if rotary > 0 {
 			differ("rotary_emb_dim", cfg.RotaryEmbDim, rotary, func() { cfg.RotaryEmbDim = rotary })
+		}
+	}
+	if rotary == 0 && cfg.RotaryEmbDim == 0 {
+		// Newer flash-attn does not save inv_freq: the rotary model is then known only by
+		// its attention layers, which no other release shares.
+		for _, p := range OfficialPresets() {
+			if p.RotaryEmbDim > 0 && p.DModel == cfg.DModel && slices.Equal(p.AttnLayerIdx, cfg.AttnLayerIdx) {
+				cfg.RotaryEmbDim = p.RotaryEmbDim
+				notef("rotary_emb_dim %d, as the released %s (its attention layers; not recorded in the weights)", p.RotaryEmbDim, p.Name)
+			}
 		}
 	}
 	if cfg.Tokenizer == "gpt2" && cfg.VocabSize < GPT2Vocab {

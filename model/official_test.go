@@ -1,6 +1,7 @@
 package model
 
 import (
+	"fmt"
 	"path/filepath"
 	"slices"
 	"strings"
@@ -351,5 +352,34 @@ func TestOfficialPresets(t *testing.T) {
 	c.RotaryEmbDim = 17
 	if err := c.Validate(); err == nil || !strings.Contains(err.Error(), "rotary") {
 		t.Fatalf("odd rotary dimension: %v", err)
+	}
+}
+
+// The released rotary model is recognised by its attention layers when its file carries
+// no inv_freq buffer, whether the 3-attention preset, no preset or the right one is given.
+func TestInferRotaryRelease(t *testing.T) {
+	ours := map[string]*torchfile.Tensor{
+		"backbone.embeddings.word_embeddings.weight":    {Shape: []int{50264, 2560}},
+		"backbone.layers.0.mlp.fc1.weight":              {Shape: []int{10240, 2560}},
+		"backbone.layers.0.mixer.D":                     {Shape: []int{2560}},
+		"backbone.layers.0.mixer.ssm_k_kernel.kernel.B": {Shape: []int{2560, 64}},
+		"backbone.layers.10.mixer.Wqkv.weight":          {Shape: []int{7680, 2560}},
+		"backbone.layers.21.mixer.Wqkv.weight":          {Shape: []int{7680, 2560}},
+	}
+	three, _ := FindOfficialPreset("h3-2.7b")
+	rot, _ := FindOfficialPreset("h3-2.7b-rotary")
+	c3, cr := three.Config(), rot.Config()
+	for _, base := range []*Config{&c3, nil, &cr} {
+		var notes []string
+		cfg, err := inferConfig(ours, 32, 0, base, func(f string, a ...any) { notes = append(notes, fmt.Sprintf(f, a...)) })
+		if err != nil {
+			t.Fatal(err)
+		}
+		if cfg.RotaryEmbDim != 64 || !slices.Equal(cfg.AttnLayerIdx, []int{10, 21}) || cfg.AttnNHeads != 20 || cfg.Tokenizer != "gpt2" {
+			t.Fatalf("base %v: %+v (notes %q)", base != nil, cfg, notes)
+		}
+		if base == &cr && len(notes) != 0 {
+			t.Fatalf("the right preset gave notes %q", notes)
+		}
 	}
 }
