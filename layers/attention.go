@@ -17,6 +17,9 @@ type Attention struct {
 	// Dropout is the probability of dropping each attention weight in training
 	// (ForwardTrain), as flash-attn's MHA dropout argument.
 	Dropout float32
+	// RotaryDim > 0 rotates the first RotaryDim features of every query and key by their
+	// position (flash-attn's rotary_emb_dim; see Rotary).
+	RotaryDim int
 }
 
 // NewAttention returns prefix.Wqkv and prefix.out_proj; out_proj's weights use outStd.
@@ -47,9 +50,27 @@ func (a *Attention) ForwardTrain(g *autograd.Graph, x *autograd.Var, rng *tensor
 }
 
 // ForwardTrace is Forward that also returns the fused projection (B, L, 3d), whose keys
-// and values seed a recurrent KV cache.
+// and values seed a recurrent KV cache. With rotary embeddings its queries and keys are
+// the rotated ones attention used, as a cache must hold them.
 func (a *Attention) ForwardTrace(g *autograd.Graph, x *autograd.Var) (*autograd.Var, *autograd.Var) {
-	return a.forward(g, x, 0, nil)
+	out, fused := a.forward(g, x, 0, nil)
+	if a.RotaryDim > 0 {
+		fused = a.rotateFused(fused)
+	}
+	return out, fused
+}
+
+// rotateFused returns a copy of fused (B, L, 3, heads, hd) with its queries and keys
+// rotated by position; it is a value for the cache, outside the graph.
+func (a *Attention) rotateFused(fused *autograd.Var) *autograd.Var {
+	shape := fused.Shape()
+	data := fused.Value.Host()
+	l, hd := shape[1], a.Dim/a.Heads
+	for row := 0; row*3*a.Dim < len(data); row++ {
+		qk := data[row*3*a.Dim : row*3*a.Dim+2*a.Dim]
+		ApplyRotary(qk, hd, a.RotaryDim, row%l, false)
+	}
+	return autograd.Constant(fused.Device().FromHost(data, shape...))
 }
 
 func (a *Attention) forward(g *autograd.Graph, x *autograd.Var, dropP float32, rng *tensor.RNG) (*autograd.Var, *autograd.Var) {
@@ -66,6 +87,9 @@ func (a *Attention) forward(g *autograd.Graph, x *autograd.Var, dropP float32, r
 		return autograd.Reshape(g, autograd.SliceRows(g, qkv, i, i+1), b, a.Heads, l, hd)
 	}
 	q, k, v := part(0), part(1), part(2)
+	if a.RotaryDim > 0 {
+		q, k = Rotary(g, q, a.RotaryDim, 0), Rotary(g, k, a.RotaryDim, 0)
+	}
 	scores := autograd.Scale(g, autograd.MatMul(g, q, k, false, true), float32(1/math.Sqrt(float64(hd))))
 	probs := autograd.Dropout(g, autograd.CausalSoftmax(g, scores), dropP, rng)
 	ctx := autograd.MatMul(g, probs, v, false, false)                            // (B, heads, L, hd)

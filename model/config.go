@@ -48,6 +48,10 @@ type Config struct {
 	// "s4d" (the diagonal SSM alone, gated) and "shift" (the shift SSM and gating without
 	// the diagonal SSM).
 	Mixer string `json:"mixer,omitempty"`
+	// RotaryEmbDim > 0 gives attention rotary position embeddings on that many features
+	// of each head (flash-attn's rotary_emb_dim; 64 in the released H3-2.7B rotary
+	// model); left out of the JSON when zero.
+	RotaryEmbDim int `json:"rotary_emb_dim,omitempty"`
 }
 
 // Mixer names for Config.Mixer.
@@ -176,7 +180,7 @@ func (c Config) Validate() error {
 			return fmt.Errorf("config: d_model %d is not divisible by attn_n_heads %d", c.DModel, c.AttnNHeads)
 		}
 	}
-	return nil
+	return c.validateRotary()
 }
 
 // IsAttention reports whether layer i mixes with attention.

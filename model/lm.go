@@ -89,6 +89,7 @@ func build(cfg Config, dev tensor.Device, rng *tensor.RNG) (*LM, error) {
 				return nil, err
 			}
 			a.Dropout = float32(cfg.AttnDropout)
+			a.RotaryDim = cfg.RotaryEmbDim
 			b.Mixer = a
 		} else {
 			mx, err := newSSMMixer(cfg, dev, rng, p+".mixer", disc)

@@ -40,6 +40,7 @@ var commands = map[string]command{
 	"synth":     {"train and score models on the paper's synthetic tasks", runSynth},
 	"bench":     {"time kernels and model steps", runBench},
 	"tokenizer": {"train a byte-level BPE tokenizer (hungry tokenizer train --vocab 4096)", runTokenizer},
+	"import":    {"convert an official H3 checkpoint (.pt) into a model folder", runImport},
 }
 
 func main() {
