@@ -197,9 +197,6 @@ func (m *Model) GenerateIDs(ids []int32, n int, o sample.Options, rng *tensor.RN
 	if n <= 0 {
 		return nil, nil
 	}
-	if m.LM.Config.RotaryEmbDim > 0 {
-		return m.generateRecomputing(ids, n, o, rng)
-	}
 	st, err := m.LM.NewState(1)
 	if err != nil {
 		return nil, err

@@ -277,6 +277,10 @@ func (s *attnState) Step(g *autograd.Graph, x *autograd.Var) *autograd.Var {
 	a := s.a
 	checkStepInput("attention step", x, s.batch, a.Dim)
 	q, k, v := s.project(g, a.Wqkv.Forward(g, x))
+	if a.RotaryDim > 0 {
+		// Prefill's keys come rotated from ForwardTrace; the new token is at position s.pos.
+		q, k = Rotary(g, q, a.RotaryDim, s.pos), Rotary(g, k, a.RotaryDim, s.pos)
+	}
 	s.append(k.Value, v.Value)
 	rows, hd := s.batch*a.Heads, a.Dim/a.Heads
 	scores := autograd.MatMul(g, autograd.Reshape(g, q, rows, 1, hd), autograd.Constant(s.k), false, true) // (B·heads, 1, capacity)

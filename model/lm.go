@@ -156,13 +156,14 @@ func (m *LM) CheckInput(ids []int32, batch, seqLen int) error {
 
 // Forward returns the logits (batch, seqLen, vocab) for ids laid out batch-major. With
 // train set, dropout is active and draws from rng. Bad input panics with a
-// *tensor.ShapeError (CheckInput gives the same verdict as an error).
+// *tensor.ShapeError (CheckInput gives the same verdict as an error); training with
+// dropout but no random source is a programming error and panics with a plain message.
 func (m *LM) Forward(g *autograd.Graph, ids []int32, batch, seqLen int, train bool, rng *tensor.RNG) *autograd.Var {
 	if err := m.CheckInput(ids, batch, seqLen); err != nil {
 		panic(&tensor.ShapeError{Op: "LM.Forward", Shapes: [][]int{{batch, seqLen}}, Msg: err.Error()})
 	}
 	if train && rng == nil && (m.embedP > 0 || m.residP > 0 || m.Config.AttnDropout > 0) {
-		panic(&tensor.ShapeError{Op: "LM.Forward", Msg: "training with dropout needs a random source"})
+		panic("model: LM.Forward: training with dropout needs a random source")
 	}
 	drop := func(x *autograd.Var, p float32) *autograd.Var {
 		if !train || p == 0 {

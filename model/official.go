@@ -436,19 +436,28 @@ func sameTensor(a, b *torchfile.Tensor) (bool, error) {
 }
 
 // SaveImported writes dir/model.safetensors (tensors in their checkpoint dtype, which Load
-// converts to float32) and dir/config.json, each atomically.
+// converts to float32) and dir/config.json. It writes plainly, as model.Save does: a caller
+// that needs the folder to appear whole fills it through train.WriteDirAtomic.
 func SaveImported(dir string, imp *Imported) error {
 	if err := os.MkdirAll(dir, 0o755); err != nil {
 		return fmt.Errorf("model: %w", err)
 	}
-	if err := safetensors.WriteFileAtomic(filepath.Join(dir, weightsFile), imp.Tensors, map[string]string{"format": "pt"}); err != nil {
+	f, err := os.Create(filepath.Join(dir, weightsFile))
+	if err != nil {
+		return fmt.Errorf("model: %w", err)
+	}
+	if err := safetensors.Write(f, imp.Tensors, map[string]string{"format": "pt"}); err != nil {
+		f.Close()
+		return fmt.Errorf("model: %w", err)
+	}
+	if err := f.Close(); err != nil {
 		return fmt.Errorf("model: %w", err)
 	}
 	cfg, err := imp.Config.Marshal()
 	if err != nil {
 		return fmt.Errorf("model: %w", err)
 	}
-	if err := writeFileAtomic(filepath.Join(dir, configFile), cfg); err != nil {
+	if err := os.WriteFile(filepath.Join(dir, configFile), cfg, 0o644); err != nil {
 		return fmt.Errorf("model: %w", err)
 	}
 	return nil

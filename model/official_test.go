@@ -135,9 +135,7 @@ func TestImportMatchesPyTorch(t *testing.T) {
 		if !slices.Equal(seq[7:], greedy) {
 			t.Fatalf("%s: greedy tokens %v, PyTorch %v", c.name, seq[7:], greedy)
 		}
-		if c.rotary == 0 {
-			checkRecurrent(t, c.name, m, exp, ids[:7], greedy)
-		}
+		checkRecurrent(t, c.name, m, exp, ids[:7], greedy)
 	}
 	// Float16 weights against the float32 model they were rounded from.
 	base := importConfig(0)

@@ -11,8 +11,10 @@ import (
 // here; a GPU implements the same interface elsewhere, so layers and the training loop
 // never ask which one they run on.
 //
-// Kernels trust their arguments: the ops in package autograd check shapes before calling
-// them, and every tensor passed to a device's kernel lives on that device.
+// The ops in package autograd check shapes before calling a kernel, and every tensor passed
+// to a device's kernel must live on that device. The CPU kernels rely on those checks; the
+// GPU device checks its arguments again, because a wrong size there would read or write
+// memory it does not own instead of failing.
 type Device interface {
 	// Name is a short label such as "cpu" or "cuda:0".
 	Name() string

@@ -12,6 +12,7 @@ import (
 	"github.com/hungry-ssm/hungry/data/tokenizer"
 	"github.com/hungry-ssm/hungry/model"
 	"github.com/hungry-ssm/hungry/torchfile"
+	"github.com/hungry-ssm/hungry/train"
 )
 
 func presetNames() string {
@@ -101,13 +102,18 @@ func runImport(args []string, stdout, stderr io.Writer) error {
 	for _, n := range imp.Notes {
 		fmt.Fprintf(stdout, "note: %s\n", n)
 	}
-	if err := model.SaveImported(*out, imp); err != nil {
-		return err
-	}
-	if tok != nil {
-		if err := tok.Save(*out); err != nil {
+	// The folder appears whole or not at all: a failed import leaves nothing behind.
+	err = train.WriteDirAtomic(*out, func(tmp string) error {
+		if err := model.SaveImported(tmp, imp); err != nil {
 			return err
 		}
+		if tok != nil {
+			return tok.Save(tmp)
+		}
+		return nil
+	})
+	if err != nil {
+		return err
 	}
 	params, bytes := 0, 0
 	dtypes := map[string]int{}
