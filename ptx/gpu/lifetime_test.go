@@ -53,9 +53,16 @@ func TestKernelArgumentsSurviveCollections(t *testing.T) {
 		name  string
 		cases []kernelCase
 	}{{"elementwise", elementwiseCases()}, {"reduce", reduceCases()}, {"nn", nnCases()}, {"conv", convCases()},
-		{"ssm", ssmCases()}, {"optim", optimCases()}} {
+		{"ssm", ssmCases()}, {"optim", optimCases()}, {"CopyBlocks", copyBlocksCases()}} {
 		t.Run(g.name, func(t *testing.T) { runCases(t, dev, g.cases) })
 	}
+	t.Run("H3Step", func(t *testing.T) {
+		for _, headDim := range []int{1, 3} {
+			r := randomRecurrence(tensor.NewRNG(7), 6, headDim, 64, 32)
+			want := runH3Steps(tensor.DefaultCPU(), r, 2, 5, 4, 9)
+			closeTo(t, "o", runH3Steps(dev, r, 2, 5, 4, 9), want, nil, rtolH3Step)
+		}
+	})
 	if s := dev.mem.(*driver.Allocator).Stats(); s.Hits == 0 {
 		t.Errorf("allocator stats %+v: no block was reused, so nothing was tested", s)
 	}

@@ -290,7 +290,8 @@ func checkStepTraffic(t *testing.T, dev *Device, batch, vocab, h3Launches int) {
 	}
 }
 
-func TestCopyBlocksAgainstCPU(t *testing.T) {
+// copyBlocksCases are CopyBlocks' cases against the CPU, also run by the collection test.
+func copyBlocksCases() []kernelCase {
 	var cases []kernelCase
 	for _, c := range []struct{ n, size, dstStride, srcStride int }{
 		{1, 1, 1, 1}, {3, 7, 7, 7}, {5, 7, 1000, 7}, {4, 3, 11, 1000}, {2, 5, 9, 0},
@@ -303,8 +304,12 @@ func TestCopyBlocksAgainstCPU(t *testing.T) {
 			return []*tensor.Tensor{dst}
 		}})
 	}
+	return cases
+}
+
+func TestCopyBlocksAgainstCPU(t *testing.T) {
 	dev := NewInterpreted()
-	runCases(t, dev, cases)
+	runCases(t, dev, copyBlocksCases())
 	dst, src := dev.Zeros(40), dev.Zeros(12)
 	dev.ResetCounters()
 	dev.CopyBlocks(dst, src, 3, 4, 10, 4)
