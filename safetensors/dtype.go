@@ -116,8 +116,10 @@ func bfloat16ToFloat32(b uint16) float32 {
 	return math.Float32frombits(uint32(b) << 16)
 }
 
-// toFloat32 converts little-endian elements of dtype in src into dst.
-func toFloat32(dtype string, src []byte, dst []float32) error {
+// ToFloat32 converts the little-endian elements of dtype in src into dst: half and
+// bfloat16 exactly, wider types rounded to nearest. It is shared by every reader of
+// checkpoint bytes (safetensors and torch files).
+func ToFloat32(dtype string, src []byte, dst []float32) error {
 	le := binary.LittleEndian
 	switch dtype {
 	case F32:

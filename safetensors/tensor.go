@@ -94,7 +94,7 @@ func (t Tensor) F32() ([]float32, error) {
 		return nil, fmt.Errorf("safetensors: %w", err)
 	}
 	out := make([]float32, len(t.Data)/DTypeSize(t.DType))
-	if err := toFloat32(t.DType, t.Data, out); err != nil {
+	if err := ToFloat32(t.DType, t.Data, out); err != nil {
 		return nil, err
 	}
 	return out, nil

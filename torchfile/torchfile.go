@@ -21,6 +21,8 @@ import (
 	"math"
 	"os"
 	"strings"
+
+	"github.com/hungry-ssm/hungry/safetensors"
 )
 
 // Storage is a flat array of one dtype that tensors view.
@@ -439,42 +441,10 @@ func (t *Tensor) F32() ([]float32, error) {
 		return nil, err
 	}
 	out := make([]float32, t.numel)
-	le := binary.LittleEndian
-	for i := range out {
-		switch t.DType {
-		case "F32":
-			out[i] = math.Float32frombits(le.Uint32(b[4*i:]))
-		case "F16":
-			out[i] = halfToFloat(le.Uint16(b[2*i:]))
-		case "BF16":
-			out[i] = math.Float32frombits(uint32(le.Uint16(b[2*i:])) << 16)
-		case "F64":
-			out[i] = float32(math.Float64frombits(le.Uint64(b[8*i:])))
-		}
+	if err := safetensors.ToFloat32(t.DType, b, out); err != nil {
+		return nil, err
 	}
 	return out, nil
-}
-
-// halfToFloat widens IEEE binary16; every value, subnormals and NaN payloads included, is
-// exact in float32.
-func halfToFloat(h uint16) float32 {
-	sign := uint32(h>>15) << 31
-	exp := uint32(h>>10) & 0x1f
-	mant := uint32(h) & 0x3ff
-	switch {
-	case exp == 0x1f:
-		return math.Float32frombits(sign | 0x7f800000 | mant<<13)
-	case exp != 0:
-		return math.Float32frombits(sign | (exp+127-15)<<23 | mant<<13)
-	case mant == 0:
-		return math.Float32frombits(sign)
-	}
-	e := uint32(127 - 15 + 1)
-	for mant&0x400 == 0 {
-		mant <<= 1
-		e--
-	}
-	return math.Float32frombits(sign | e<<23 | (mant&0x3ff)<<13)
 }
 
 // Entry is one named tensor of a state dict.
