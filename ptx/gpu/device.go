@@ -70,6 +70,10 @@ type Device struct {
 
 	// transfers counts the copies between host and device (write and ToHost).
 	transfers transferCounter
+
+	// sim is the interpreter backend of NewInterpreted (nil on a GPU): it records each
+	// launch's memory traffic (Records).
+	sim *interp
 }
 
 // memory hands out device memory: a driver.Allocator on a GPU.
@@ -180,13 +184,18 @@ func (d *Device) Launches() map[string]int {
 	return maps.Clone(d.launches)
 }
 
-// ResetCounters clears HostFallbacks, Launches and Transfers.
+// ResetCounters clears HostFallbacks, Launches, Transfers and Records.
 func (d *Device) ResetCounters() {
 	d.mu.Lock()
 	defer d.mu.Unlock()
 	clear(d.fallbacks)
 	clear(d.launches)
 	d.transfers.reset()
+	if d.sim != nil {
+		d.sim.mu.Lock()
+		d.sim.records = nil
+		d.sim.mu.Unlock()
+	}
 }
 
 func (d *Device) check(op string, err error) {

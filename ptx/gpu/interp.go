@@ -2,7 +2,10 @@ package gpu
 
 import (
 	"fmt"
+	"runtime"
+	"strings"
 	"sync"
+	"unicode"
 
 	"github.com/hungry-ssm/hungry/ptx/driver"
 	"github.com/hungry-ssm/hungry/ptx/ptxsim"
@@ -16,7 +19,33 @@ const interpName = "ptxsim"
 // reports a kernel reading what nothing wrote: it is for tests on small shapes.
 func NewInterpreted() *Device {
 	b := newInterp()
-	return newDevice(b, exact{b})
+	d := newDevice(b, exact{b})
+	d.sim = b
+	return d
+}
+
+// LaunchRecord is one kernel launch (or device-side memset or copy) of an interpreted
+// device, with the Device method that issued it and what the interpreter counted.
+type LaunchRecord struct {
+	// Op is the outermost exported Device method on the call stack ("CausalConv",
+	// "Binary", "Zeros"); "" when the launch came from outside any (a launcher called
+	// directly).
+	Op string
+	ptxsim.LaunchStats
+}
+
+// Records returns, in issue order, the launches and device-side memsets and copies since
+// the device was made or its counters were reset, on an interpreted device (nil on a
+// GPU, where nothing counts bytes). Memsets and copies are named "memset" and
+// "copy DtoD", with the bytes they write and read; host transfers are not global-memory
+// traffic of a kernel and are counted by Transfers instead.
+func (d *Device) Records() []LaunchRecord {
+	if d.sim == nil {
+		return nil
+	}
+	d.sim.mu.Lock()
+	defer d.sim.mu.Unlock()
+	return append([]LaunchRecord(nil), d.sim.records...)
 }
 
 // exact allocates exactly the bytes asked for straight from the backend and never frees:
@@ -36,8 +65,34 @@ func (exact) Free(driver.DevicePtr) error { return nil }
 // bounds and initialisation checks, and kernels run by it as they are launched. It
 // describes itself as an sm_80 device (an A100's limits), the oldest the kernels target.
 type interp struct {
-	mu  sync.Mutex
-	mem *ptxsim.Memory
+	mu      sync.Mutex
+	mem     *ptxsim.Memory
+	records []LaunchRecord
+}
+
+// record notes what a launch, memset or copy did, under the Device method that issued it.
+// The caller holds b.mu.
+func (b *interp) record(s ptxsim.LaunchStats) {
+	b.records = append(b.records, LaunchRecord{Op: deviceOp(), LaunchStats: s})
+}
+
+// deviceOp names the outermost exported method of *Device on the caller's stack: the op
+// a layer asked for, not the helpers it runs through.
+func deviceOp() string {
+	const prefix = "github.com/hungry-ssm/hungry/ptx/gpu.(*Device)."
+	pcs := make([]uintptr, 64)
+	frames := runtime.CallersFrames(pcs[:runtime.Callers(3, pcs)])
+	op := ""
+	for {
+		f, more := frames.Next()
+		if name, ok := strings.CutPrefix(f.Function, prefix); ok && name != "Launch" &&
+			name != "" && unicode.IsUpper(rune(name[0])) {
+			op = name
+		}
+		if !more {
+			return op
+		}
+	}
 }
 
 func newInterp() *interp { return &interp{mem: ptxsim.NewMemory()} }
@@ -102,6 +157,7 @@ func (b *interp) MemsetD32(dst driver.DevicePtr, value uint32, count int64) erro
 	}
 	b.mu.Lock()
 	defer b.mu.Unlock()
+	b.record(ptxsim.LaunchStats{Kernel: "memset", BytesWritten: 4 * count, AccessWritten: 4 * count})
 	return b.mem.WriteBytes(ptxsim.Ptr(dst), driver.HostBytes(v))
 }
 
@@ -158,7 +214,9 @@ func (k *interpKernel) Launch(cfg driver.LaunchConfig, args ...driver.Arg) error
 	b := k.m.b
 	b.mu.Lock()
 	defer b.mu.Unlock()
-	return k.m.m.Launch(b.mem, k.name, dim(cfg.Grid), dim(cfg.Block), int(cfg.SharedBytes), vals...)
+	s, err := k.m.m.LaunchWithStats(b.mem, k.name, dim(cfg.Grid), dim(cfg.Block), int(cfg.SharedBytes), vals...)
+	b.record(s)
+	return err
 }
 
 var _ driver.Backend = (*interp)(nil)

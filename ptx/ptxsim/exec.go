@@ -101,6 +101,7 @@ type launch struct {
 	sharedShadow []shadow
 	shared       []byte
 	sharedInit   []bool
+	stats        LaunchStats
 }
 
 // Launch runs kernel name over grid×block threads with sharedBytes of dynamic shared
@@ -109,45 +110,61 @@ type launch struct {
 // runs alone until it reaches a barrier or a warp-collective instruction, where the
 // threads involved meet and it is checked that all of them arrived.
 func (m *Module) Launch(mem *Memory, name string, grid, block [3]int, sharedBytes int, args ...any) error {
+	_, err := m.LaunchWithStats(mem, name, grid, block, sharedBytes, args...)
+	return err
+}
+
+// LaunchWithStats is Launch that also returns what the launch did (see LaunchStats). After a
+// failed launch the statistics cover the part that ran.
+func (m *Module) LaunchWithStats(mem *Memory, name string, grid, block [3]int, sharedBytes int, args ...any) (LaunchStats, error) {
+	l, err := m.prepare(mem, name, grid, block, sharedBytes, args)
+	if err != nil {
+		return LaunchStats{Kernel: name, Grid: grid, Block: block}, err
+	}
+	err = l.run()
+	return l.stats, err
+}
+
+func (m *Module) prepare(mem *Memory, name string, grid, block [3]int, sharedBytes int, args []any) (*launch, error) {
 	e, ok := m.entries[name]
 	if !ok {
-		return fmt.Errorf("ptxsim: no kernel %q in module", name)
+		return nil, fmt.Errorf("ptxsim: no kernel %q in module", name)
 	}
 	if len(args) != len(e.params) {
-		return fmt.Errorf("ptxsim: kernel %s takes %d arguments, got %d", name, len(e.params), len(args))
+		return nil, fmt.Errorf("ptxsim: kernel %s takes %d arguments, got %d", name, len(e.params), len(args))
 	}
 	l := &launch{e: e, mem: mem, grid: grid, block: block, params: make([]uint64, len(args))}
 	for i, a := range args {
 		v, err := argBits(e.params[i].t, a)
 		if err != nil {
-			return fmt.Errorf("ptxsim: kernel %s argument %d (%s): %v", name, i, e.params[i].name, err)
+			return nil, fmt.Errorf("ptxsim: kernel %s argument %d (%s): %v", name, i, e.params[i].name, err)
 		}
 		l.params[i] = v
 	}
 	nthreads := block[0] * block[1] * block[2]
 	for i := 0; i < 3; i++ {
 		if grid[i] < 1 || block[i] < 1 {
-			return fmt.Errorf("ptxsim: kernel %s: grid %v and block %v must be positive", name, grid, block)
+			return nil, fmt.Errorf("ptxsim: kernel %s: grid %v and block %v must be positive", name, grid, block)
 		}
 	}
 	if grid[0] > maxGridX || grid[1] > maxGridYZ || grid[2] > maxGridYZ {
-		return fmt.Errorf("ptxsim: kernel %s: grid %v exceeds (%d, %d, %d)", name, grid, maxGridX, maxGridYZ, maxGridYZ)
+		return nil, fmt.Errorf("ptxsim: kernel %s: grid %v exceeds (%d, %d, %d)", name, grid, maxGridX, maxGridYZ, maxGridYZ)
 	}
 	if nthreads > maxThreadsPerBlock || block[0] > maxThreadsPerBlock || block[1] > maxThreadsPerBlock || block[2] > maxBlockZ {
-		return fmt.Errorf("ptxsim: kernel %s: block %v exceeds %d threads per block (or %d along z)", name, block, maxThreadsPerBlock, maxBlockZ)
+		return nil, fmt.Errorf("ptxsim: kernel %s: block %v exceeds %d threads per block (or %d along z)", name, block, maxThreadsPerBlock, maxBlockZ)
 	}
 	if sharedBytes < 0 || (sharedBytes > 0 && !e.hasDynamic) {
-		return fmt.Errorf("ptxsim: kernel %s: %d bytes of dynamic shared memory requested but it declares none", name, sharedBytes)
+		return nil, fmt.Errorf("ptxsim: kernel %s: %d bytes of dynamic shared memory requested but it declares none", name, sharedBytes)
 	}
 	if e.staticShared > maxStaticShared {
-		return fmt.Errorf("ptxsim: kernel %s: %d bytes of static shared memory exceeds %d", name, e.staticShared, maxStaticShared)
+		return nil, fmt.Errorf("ptxsim: kernel %s: %d bytes of static shared memory exceeds %d", name, e.staticShared, maxStaticShared)
 	}
 	total := e.staticShared
 	if e.hasDynamic {
 		total = e.dynOffset + sharedBytes
 	}
 	if total > maxTotalShared {
-		return fmt.Errorf("ptxsim: kernel %s: %d bytes of shared memory exceeds %d", name, total, maxTotalShared)
+		return nil, fmt.Errorf("ptxsim: kernel %s: %d bytes of shared memory exceeds %d", name, total, maxTotalShared)
 	}
 	l.shared = make([]byte, total)
 	l.sharedInit = make([]bool, total)
@@ -157,6 +174,13 @@ func (m *Module) Launch(mem *Memory, name string, grid, block [3]int, sharedByte
 	for i := range l.threads {
 		l.threads[i] = &thread{regs: make([]uint64, e.nregs), init: make([]bool, e.nregs), names: e.regNames}
 	}
+	l.stats = LaunchStats{Kernel: name, Grid: grid, Block: block, Threads: nthreads, SharedBytes: total}
+	return l, nil
+}
+
+// run executes the launch's blocks one after another.
+func (l *launch) run() error {
+	grid := l.grid
 	for z := 0; z < grid[2]; z++ {
 		for y := 0; y < grid[1]; y++ {
 			for x := 0; x < grid[0]; x++ {
@@ -1021,6 +1045,10 @@ func (l *launch) atomic(th *thread, in *instr) error {
 	old, err := l.load(th, in.sp, addr, size, true)
 	if err != nil {
 		return err
+	}
+	if in.sp == spGlobal {
+		a, off, _ := l.mem.find(addr, size)
+		l.countAtomic(a, off, size)
 	}
 	b := l.get(th, &ops[len(ops)-1])
 	var v uint64

@@ -26,6 +26,8 @@ type allocation struct {
 	data   []byte
 	init   []bool   // per byte: has anything (host or kernel) written it?
 	shadow []shadow // per 4-byte word, for race detection; made on first kernel access
+	// atomicSeen is, per word, the last launch that touched it atomically (LaunchStats).
+	atomicSeen []uint32
 }
 
 // Memory is the simulated device global memory. It tracks which bytes were written so

@@ -74,6 +74,7 @@ func (l *launch) trackGlobal(th *thread, a *allocation, off, size int, write boo
 		a.shadow = make([]shadow, (len(a.data)+3)/4)
 	}
 	for w := off / 4; w < (off+size+3)/4; w++ {
+		l.countWord(&a.shadow[w], write)
 		if err := l.touch(th, &a.shadow[w], l.launchID, write, minEpoch, "global", a.base+uint64(4*w)); err != nil {
 			return err
 		}
