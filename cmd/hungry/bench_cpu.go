@@ -1,0 +1,46 @@
+package main
+
+import (
+	"runtime"
+	"strings"
+
+	"github.com/klauspost/cpuid/v2"
+)
+
+// cpuInfo is the machine a bench ran on, printed with every run so that no figure is
+// quoted without its CPU.
+type cpuInfo struct {
+	Model    string `json:"cpu"`
+	Family   int    `json:"cpu_family"`
+	Cores    int    `json:"logical_cores"`
+	Procs    int    `json:"gomaxprocs"`
+	Features string `json:"features"`
+	Kernels  string `json:"kernel_family"`
+}
+
+// benchFeatures are the extensions that decide which kernels can run.
+var benchFeatures = []cpuid.FeatureID{cpuid.SSE4, cpuid.AVX, cpuid.AVX2, cpuid.FMA3, cpuid.F16C,
+	cpuid.AVX512F, cpuid.AVX512BW, cpuid.AVX512DQ, cpuid.AVX512VL, cpuid.AVX512VNNI, cpuid.AVX512BF16,
+	cpuid.ASIMD}
+
+func thisCPU() cpuInfo {
+	var fs []string
+	for _, f := range benchFeatures {
+		if cpuid.CPU.Supports(f) {
+			fs = append(fs, strings.ToLower(f.String()))
+		}
+	}
+	return cpuInfo{Model: cpuid.CPU.BrandName, Family: cpuid.CPU.Family, Cores: runtime.NumCPU(),
+		Procs: runtime.GOMAXPROCS(0), Features: strings.Join(fs, " "), Kernels: kernelFamily()}
+}
+
+// kernelFamily names the CPU kernels the tensor package runs, by the rule of
+// tensor/internal/cpu (AVX2+FMA assembly unless the CPU lacks it or noasm is set). Seam:
+// once the tensor package reports its family itself (tensor.KernelFamily, issue 16),
+// return that instead.
+func kernelFamily() string {
+	if asmBuild && cpuid.CPU.Supports(cpuid.AVX2, cpuid.FMA3) {
+		return "avx2+fma"
+	}
+	return "generic"
+}
