@@ -19,6 +19,13 @@ const (
 	tS64
 	tTF32
 	tF64
+	// 16-bit floats: scalars in .b16 registers, pairs (x2) packed in a 32-bit register
+	// with the first element in the low half, as the mma fragments hold them.
+	tB16
+	tF16
+	tBF16
+	tF16x2
+	tBF16x2
 )
 
 func parseType(s string) (ptype, error) {
@@ -43,6 +50,16 @@ func parseType(s string) (ptype, error) {
 		return tTF32, nil
 	case ".f64":
 		return tF64, nil
+	case ".b16":
+		return tB16, nil
+	case ".f16":
+		return tF16, nil
+	case ".bf16":
+		return tBF16, nil
+	case ".f16x2":
+		return tF16x2, nil
+	case ".bf16x2":
+		return tBF16x2, nil
 	}
 	return tNone, fmt.Errorf("unsupported type %q", s)
 }
@@ -53,6 +70,8 @@ func (t ptype) bits() int {
 		return 1
 	case tB64, tU64, tS64, tF64:
 		return 64
+	case tB16, tF16, tBF16:
+		return 16
 	}
 	return 32
 }
@@ -95,6 +114,7 @@ const (
 	opShfl
 	opVote
 	opMma
+	opLdmatrix
 	opCpAsync
 	opCpCommit
 	opCpWait
@@ -108,6 +128,7 @@ var opcodeNames = map[string]opcode{
 	"setp": opSetp, "selp": opSelp, "cvt": opCvt, "ex2": opEx2, "lg2": opLg2, "sqrt": opSqrt,
 	"rcp": opRcp, "brev": opBrev, "ld": opLd, "st": opSt, "atom": opAtom, "red": opAtom, "bra": opBra,
 	"ret": opExit, "exit": opExit, "bar": opBar, "shfl": opShfl, "vote": opVote, "mma": opMma,
+	"ldmatrix": opLdmatrix,
 }
 
 type space uint8
@@ -275,9 +296,13 @@ func compileEntry(r *rawEntry, externs []sharedDecl) (*entry, error) {
 				in.vec = 2
 			case "v4":
 				in.vec = 4
+			case "x1", "x2", "x4": // ldmatrix: the number of 8×8 matrices
+				in.vec = int(m[1] - '0')
+			case "trans":
+				in.mod = m
 			case "uni":
 				in.uni = true
-			case "sync", "aligned", "approx", "ftz", "async", "row", "col", "m16n8k8", "ca", "cg", "commit_group", "wait_group", "wait_all":
+			case "sync", "aligned", "approx", "ftz", "async", "row", "col", "m16n8k8", "m16n8k16", "m8n8", "ca", "cg", "commit_group", "wait_group", "wait_all":
 			case "lt", "le", "gt", "ge", "eq", "ne", "lo", "wide", "hi", "bfly", "idx", "up", "down",
 				"all", "any", "ballot", "rn", "rz", "rm", "rp", "rna", "rni", "rzi", "rmi", "rpi", "add", "exch":
 				if in.mod == "" || op == opAtom {
@@ -295,9 +320,27 @@ func compileEntry(r *rawEntry, externs []sharedDecl) (*entry, error) {
 		if len(types) > 1 {
 			in.t2 = types[1]
 		}
-		if op == opMma {
-			if s.opcode != "mma.sync.aligned.m16n8k8.row.col.f32.tf32.tf32.f32" {
-				return nil, errf(s, "only mma.sync.aligned.m16n8k8.row.col.f32.tf32.tf32.f32 is supported")
+		switch op {
+		case opMma:
+			switch s.opcode {
+			case "mma.sync.aligned.m16n8k8.row.col.f32.tf32.tf32.f32",
+				"mma.sync.aligned.m16n8k16.row.col.f32.bf16.bf16.f32",
+				"mma.sync.aligned.m16n8k16.row.col.f32.f16.f16.f32":
+			default:
+				return nil, errf(s, "unsupported mma form (m16n8k8 .tf32, m16n8k16 .bf16 and .f16, all .row.col with .f32 accumulators)")
+			}
+		case opLdmatrix:
+			if !strings.HasPrefix(s.opcode, "ldmatrix.sync.aligned.m8n8.x") || in.sp != spShared || in.t != tB16 {
+				return nil, errf(s, "only ldmatrix.sync.aligned.m8n8.{x1,x2,x4}[.trans].shared.b16 is supported")
+			}
+		case opCvt:
+			if (in.t == tF16x2 || in.t == tBF16x2) && (in.t2 != tF32 || in.mod != "rn") || in.t2 == tF16x2 || in.t2 == tBF16x2 ||
+				in.t.bits() == 16 || in.t2.bits() == 16 {
+				return nil, errf(s, "the only conversions to 16-bit floats are cvt.rn.{f16x2,bf16x2}.f32")
+			}
+		case opLd, opSt:
+			if in.t.bits() == 16 {
+				return nil, errf(s, "16-bit loads and stores are not supported (move pairs as .b32)")
 			}
 		}
 		for _, ro := range s.ops {
@@ -359,7 +402,7 @@ func checkArity(in *instr) error {
 	want := map[opcode]int{
 		opMov: 2, opAdd: 3, opSub: 3, opMul: 3, opMad: 4, opFma: 4, opDiv: 3, opRem: 3, opNeg: 2,
 		opAbs: 2, opMin: 3, opMax: 3, opAnd: 3, opOr: 3, opXor: 3, opNot: 2, opShl: 3, opShr: 3,
-		opSetp: 3, opSelp: 4, opCvt: 2, opEx2: 2, opLg2: 2, opSqrt: 2, opRcp: 2, opBrev: 2, opLd: 2, opSt: 2,
+		opSetp: 3, opSelp: 4, opEx2: 2, opLg2: 2, opSqrt: 2, opRcp: 2, opBrev: 2, opLd: 2, opSt: 2,
 		opBra: 1, opExit: 0, opBar: 1, opShfl: 5, opMma: 4, opCpCommit: 0, opCpWait: 1, opCpWaitAll: 0,
 	}
 	if n, ok := want[in.op]; ok && len(in.ops) != n {
@@ -373,6 +416,15 @@ func checkArity(in *instr) error {
 	case opVote:
 		if len(in.ops) != 3 {
 			return fmt.Errorf("vote needs 3 operands")
+		}
+	case opCvt:
+		packs := in.t == tF16x2 || in.t == tBF16x2
+		if packs && len(in.ops) != 3 || !packs && len(in.ops) != 2 {
+			return fmt.Errorf("has %d operands, want %d", len(in.ops), map[bool]int{true: 3, false: 2}[packs])
+		}
+	case opLdmatrix:
+		if len(in.ops) != 2 || in.ops[0].kind != oVec || len(in.ops[0].vec) != in.vec || in.ops[1].kind != oMem {
+			return fmt.Errorf("ldmatrix .x%d needs {%d registers} and an address", in.vec, in.vec)
 		}
 	case opCpAsync:
 		if len(in.ops) != 3 && len(in.ops) != 4 {

@@ -31,7 +31,18 @@
 // 2 ulp; kernel tests keep tolerances that cover the difference. mma.sync m16n8k8 .tf32
 // ignores the low 13 mantissa bits of its inputs, as the tensor cores do, and sums the
 // exact products in float64 before rounding once; hardware accumulates in fp32 in an
-// unspecified order, which the TF32 test tolerance covers.
+// unspecified order, which the TF32 test tolerance covers. mma.sync m16n8k16 with .bf16
+// or .f16 inputs and .f32 accumulators does the same with 16-bit inputs; ldmatrix
+// (m8n8 .x1/.x2/.x4, .trans, .b16 from shared memory) loads their fragments, and
+// cvt.rn.{bf16x2,f16x2}.f32 packs two floats into one register, rounding to nearest even.
+// The fragment layouts are the PTX ISA's (mma16.go), and the tests place the elements by
+// the ISA's formulas and compare with a float64 matrix product.
+//
+// Counting. LaunchWithStats returns what a launch did: threads and shared memory per
+// block, and the global-memory bytes it read and wrote, both as distinct words (the DRAM
+// traffic of an ideal cache within the launch) and as requested by the threads
+// (LaunchStats). Package ptx/gpu sums them per Device op; hungry bench --device sim
+// reports them for the H3 convolution.
 //
 // Not modelled: timing, the memory consistency model beyond the race check, generic
 // addressing, local memory, textures, and instructions outside the subset (Load rejects them).

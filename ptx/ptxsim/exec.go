@@ -329,7 +329,7 @@ func (l *launch) runWarp(w int) error {
 		// Membership: every lane named in the mask (all 32 for mma) must be at this
 		// very instruction with the same mask; hardware behaviour is undefined otherwise.
 		mask := uint32(0xffffffff)
-		if in.op != opMma {
+		if in.op != opMma && in.op != opLdmatrix {
 			mask = uint32(l.get(leader, &in.ops[len(in.ops)-1]))
 		}
 		for lane := 0; lane < 32; lane++ {
@@ -347,7 +347,7 @@ func (l *launch) runWarp(w int) error {
 			case th.state != stCollective || th.pc != leader.pc:
 				return l.errorf(leader, "lane %d named in the membermask is not at this instruction (it is at line %d): divergent warp-collective",
 					lane, l.e.code[th.pc].line)
-			case in.op != opMma && uint32(l.get(th, &in.ops[len(in.ops)-1])) != mask:
+			case in.op != opMma && in.op != opLdmatrix && uint32(l.get(th, &in.ops[len(in.ops)-1])) != mask:
 				return l.errorf(th, "lanes disagree on the membermask")
 			}
 		}
@@ -397,8 +397,11 @@ func f64(v uint64) float64   { return math.Float64frombits(v) }
 func fbits(f float32) uint64 { return uint64(math.Float32bits(f)) }
 
 func (l *launch) set(th *thread, o *operand, t ptype, v uint64) {
-	if t.bits() == 32 {
+	switch t.bits() {
+	case 32:
 		v = uint64(uint32(v))
+	case 16:
+		v = uint64(uint16(v))
 	}
 	th.w(o.reg, v)
 }
@@ -536,7 +539,7 @@ func (l *launch) runThread(th *thread) error {
 		case opBar:
 			th.state = stBarrier
 			return nil
-		case opShfl, opVote, opMma:
+		case opShfl, opVote, opMma, opLdmatrix:
 			th.state = stCollective
 			return nil
 		case opExit:
@@ -718,6 +721,12 @@ func (l *launch) exec(th *thread, in *instr) error {
 			l.set(th, &ops[0], t, l.get(th, &ops[2]))
 		}
 	case opCvt:
+		if in.t == tF16x2 || in.t == tBF16x2 {
+			// The first source goes to the upper half, the second to the lower (PTX ISA, cvt).
+			hi, lo := f32(l.get(th, &ops[1])), f32(l.get(th, &ops[2]))
+			l.set(th, &ops[0], tB32, uint64(half(in.t, hi))<<16|uint64(half(in.t, lo)))
+			return nil
+		}
 		v, err := l.convert(th, in, l.get(th, &ops[1]))
 		if err != nil {
 			return err
@@ -1209,7 +1218,12 @@ func (l *launch) collective(in *instr, lanes []*thread, mask uint32) error {
 			}
 		}
 	case opMma:
-		return l.mma(in, lanes)
+		if in.t2 == tTF32 {
+			return l.mma(in, lanes)
+		}
+		return l.mma16(in, lanes)
+	case opLdmatrix:
+		return l.ldmatrix(in, lanes)
 	}
 	return nil
 }
