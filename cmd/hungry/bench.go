@@ -154,8 +154,12 @@ func runBench(args []string, stdout, stderr io.Writer) error {
 	quick := fs.Bool("quick", false, "small sizes only (a smoke test)")
 	long := fs.Bool("long", false, "also the training rows at L = 4096 and 16384 (minutes; the 16K Transformer needs about 10 GiB)")
 	gpuShapes := fs.Bool("gpu-shapes", false, "H3-convolution rows at the GPU benchmark shapes (B=8 H=1024 L=256..8K, B=64 H=768 L=1K..8K) on any device; on by default on a GPU")
+	only := fs.String("only", "", `"h3conv": only the H3-convolution rows (at the GPU shapes on a GPU; scripts/gpu-check.sh uses it)`)
 	if err := fs.parse(args); err != nil {
 		return err
+	}
+	if *only != "" && *only != "h3conv" {
+		return usagef("--only takes h3conv, got %q", *only)
 	}
 	if *reps < 1 {
 		return usagef("--reps must be at least 1, got %d", *reps)
@@ -196,18 +200,27 @@ func runBench(args []string, stdout, stderr io.Writer) error {
 	b := &bencher{dev: dev, out: stdout, asJSON: *asJSON, minReps: *reps, minTime: *minTime, maxTime: *maxTime}
 	_, onGPU := dev.(*gpu.Device)
 	rows := []func(*bencher, bool) error{benchSgemm, benchFFTConv, benchH3Conv, benchTrainStep, benchGenerate}
+	gpuRows := *gpuShapes || onGPU && !*quick
+	if *only == "h3conv" {
+		rows = nil
+		if !gpuRows {
+			rows = append(rows, benchH3Conv)
+		}
+	}
 	for _, row := range rows {
 		if err := row(b, *quick); err != nil {
 			return err
 		}
 	}
-	if *gpuShapes || onGPU && !*quick {
+	if gpuRows {
 		if err := benchH3ConvShapes(b, gpuH3ConvShapes); err != nil {
 			return err
 		}
 	}
-	if err := benchFamilies(b, *quick, *long); err != nil {
-		return err
+	if *only == "" {
+		if err := benchFamilies(b, *quick, *long); err != nil {
+			return err
+		}
 	}
 	report.Results = b.results
 	if *asJSON {
