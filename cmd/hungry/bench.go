@@ -6,6 +6,8 @@ import (
 	"io"
 	"runtime"
 	"slices"
+	"strconv"
+	"strings"
 	"time"
 
 	"github.com/hungry-ssm/hungry/autograd"
@@ -152,11 +154,19 @@ func runBench(args []string, stdout, stderr io.Writer) error {
 	minTime := fs.Duration("min-time", 300*time.Millisecond, "least total time of a row's repetitions")
 	maxTime := fs.Duration("max-time", 4*time.Second, "a row stops after this long once it has 3 repetitions")
 	quick := fs.Bool("quick", false, "small sizes only (a smoke test)")
-	long := fs.Bool("long", false, "also the training rows at L = 4096 and 16384 (minutes; the 16K Transformer needs about 10 GiB)")
+	long := fs.Bool("long", false, "family training rows at L = 1024, 4096 and 16384 (minutes; the 16K Transformer needs about 13 GiB)")
+	lengths := fs.String("lengths", "1024", "comma-separated sequence lengths of the family training rows (--long: 1024,4096,16384)")
 	gpuShapes := fs.Bool("gpu-shapes", false, "H3-convolution rows at the GPU benchmark shapes (B=8 H=1024 L=256..8K, B=64 H=768 L=1K..8K) on any device; on by default on a GPU")
 	only := fs.String("only", "", `"h3conv": only the H3-convolution rows (at the GPU shapes on a GPU; scripts/gpu-check.sh uses it)`)
 	if err := fs.parse(args); err != nil {
 		return err
+	}
+	familyLengths, err := parseLengths(*lengths)
+	if err != nil {
+		return err
+	}
+	if *long {
+		familyLengths = []int{1024, 4096, 16384}
 	}
 	if *only != "" && *only != "h3conv" {
 		return usagef("--only takes h3conv, got %q", *only)
@@ -218,7 +228,7 @@ func runBench(args []string, stdout, stderr io.Writer) error {
 		}
 	}
 	if *only == "" {
-		if err := benchFamilies(b, *quick, *long); err != nil {
+		if err := benchFamilies(b, *quick, familyLengths); err != nil {
 			return err
 		}
 	}
@@ -227,6 +237,19 @@ func runBench(args []string, stdout, stderr io.Writer) error {
 		return json.NewEncoder(stdout).Encode(report)
 	}
 	return nil
+}
+
+// parseLengths reads a comma-separated list of positive sequence lengths.
+func parseLengths(s string) ([]int, error) {
+	var ls []int
+	for _, f := range strings.Split(s, ",") {
+		n, err := strconv.Atoi(strings.TrimSpace(f))
+		if err != nil || n < 1 {
+			return nil, usagef("--lengths wants positive integers separated by commas, got %q", s)
+		}
+		ls = append(ls, n)
+	}
+	return ls, nil
 }
 
 func printBenchHeader(w io.Writer, r benchReport) {

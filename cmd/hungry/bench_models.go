@@ -67,16 +67,12 @@ func benchTrainStep(b *bencher, quick bool) error {
 }
 
 // benchFamilies times a training step of the H3, hybrid and Transformer families at equal
-// parameters, B=1, at L=1024 (and with long, 4096 and 16384): issue 16's comparison of
-// H3 with our own Transformer. The models are small (d_model 128, 2 layers) so that the
+// parameters, B=1, at each of lengths (1024 by default; --long: 1024, 4096 and 16384):
+// issue 16's comparison of H3 with our own Transformer. The models are small (d_model 128, 2 layers) so that the
 // long rows fit a workstation; the Transformer's attention holds L² scores per head.
-func benchFamilies(b *bencher, quick, long bool) error {
+func benchFamilies(b *bencher, quick bool, lengths []int) error {
 	cfg := model.DefaultConfig()
 	cfg.DModel, cfg.NLayer, cfg.AttnNHeads, cfg.VocabSize, cfg.EmbedDropout = 128, 2, 2, 256, 0
-	lengths := []int{1024}
-	if long {
-		lengths = append(lengths, 4096, 16384)
-	}
 	if quick {
 		cfg.DModel, cfg.NLayer, lengths = 32, 2, []int{64}
 	}

@@ -129,7 +129,7 @@ func TestBenchSimJSON(t *testing.T) {
 }
 
 func TestBenchRejectsBadFlags(t *testing.T) {
-	for _, args := range [][]string{{"--reps", "0"}, {"--max-time", "0s"}, {"--device", "tpu"}, {"stray"}} {
+	for _, args := range [][]string{{"--reps", "0"}, {"--max-time", "0s"}, {"--lengths", "1024,x"}, {"--lengths", "0"}, {"--only", "sgemm"}, {"--device", "tpu"}, {"stray"}} {
 		var stdout, stderr bytes.Buffer
 		if code := run(append([]string{"bench"}, args...), &stdout, &stderr); code != 2 || strings.Count(stderr.String(), "\n") != 1 {
 			t.Errorf("bench %v: exit %d, stderr %q; want 2 and one line", args, code, stderr.String())
