@@ -7,6 +7,7 @@ import (
 	"slices"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/hungry-ssm/hungry/autograd"
 	"github.com/hungry-ssm/hungry/tensor"
@@ -188,5 +189,39 @@ func TestH3ConvIsTheGatedConvolution(t *testing.T) {
 	}
 	if worst > 1e-4*scale {
 		t.Errorf("max error %g at output scale %g", worst, scale)
+	}
+}
+
+// slowSync is a device whose queued work takes 20 ms to finish: a timer that stopped
+// before synchronizing would measure the enqueue time only.
+type slowSync struct {
+	tensor.Device
+	syncs int
+}
+
+func (s *slowSync) Synchronize() error {
+	s.syncs++
+	time.Sleep(20 * time.Millisecond)
+	return nil
+}
+
+func TestBenchTimerWaitsForTheDevice(t *testing.T) {
+	dev := &slowSync{Device: tensor.DefaultCPU()}
+	b := &bencher{dev: dev, minReps: 3, minTime: 0, maxTime: time.Minute}
+	runs := 0
+	tm, err := b.measure(100, func() error { runs++; return nil })
+	if err != nil {
+		t.Fatal(err)
+	}
+	if tm.reps != 3 || runs != 4 || dev.syncs != 4 {
+		t.Errorf("%d reps, %d runs, %d synchronizations; want 3 timed after 1 warm-up, each synchronized", tm.reps, runs, dev.syncs)
+	}
+	if tm.min < 20*time.Millisecond || tm.median < tm.min {
+		t.Errorf("fastest %v, median %v: the wait for the device is not inside the time", tm.min, tm.median)
+	}
+	// maxReps bounds a row however short its runs.
+	b = &bencher{dev: tensor.DefaultCPU(), minReps: 50, minTime: time.Hour, maxTime: time.Hour}
+	if tm, err := b.measure(7, func() error { return nil }); err != nil || tm.reps != 7 {
+		t.Errorf("maxReps 7: %d reps, %v", tm.reps, err)
 	}
 }
