@@ -183,7 +183,7 @@ func runBench(args []string, stdout, stderr io.Writer) error {
 		report.Device = dev.Name()
 		shapes := simH3ConvShapes
 		if *quick {
-			shapes = [][3]int{{1, 3, 100}}
+			shapes = [][3]int{{1, 3, 300}} // L ≥ 256 takes the FFT path
 		}
 		if !*asJSON {
 			printBenchHeader(stdout, report)

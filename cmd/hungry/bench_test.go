@@ -109,18 +109,18 @@ func TestBenchSimJSON(t *testing.T) {
 	}
 	for i, row := range rows {
 		r := row.(map[string]any)
-		want := []string{"h3conv fwd B=1 H=3 L=100", "h3conv fwd+bwd B=1 H=3 L=100"}[i]
+		want := []string{"h3conv fwd B=1 H=3 L=300", "h3conv fwd+bwd B=1 H=3 L=300"}[i]
 		if r["name"] != want {
 			t.Errorf("row %d is %v, want %q", i, r["name"], want)
 		}
 		read, written, minBytes := num(t, r, "bytes_read"), num(t, r, "bytes_written"), num(t, r, "min_bytes")
-		if num(t, r, "launches") < 1 || read+written < minBytes || minBytes != float64(h3ConvMinBytes(i == 1, 1, 3, 100)) {
+		if num(t, r, "launches") < 1 || read+written < minBytes || minBytes != float64(h3ConvMinBytes(i == 1, 1, 3, 300)) {
 			t.Errorf("row %v: launches %v, %g read + %g written vs min %g", r["name"], r["launches"], read, written, minBytes)
 		}
 		if got, want := num(t, r, "h100_roofline_seconds"), (read+written)/h100Bandwidth; math.Abs(got-want) > 1e-9*want {
 			t.Errorf("row %v: roofline %g s, want %g", r["name"], got, want)
 		}
-		if num(t, r, "torch_bytes") != float64(torchFFTConvBytes(i == 1, 1, 3, 100)) {
+		if num(t, r, "torch_bytes") != float64(torchFFTConvBytes(i == 1, 1, 3, 300)) {
 			t.Errorf("row %v: torch bytes %v", r["name"], r["torch_bytes"])
 		}
 		if ops, _ := r["ops"].([]any); len(ops) == 0 {
