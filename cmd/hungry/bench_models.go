@@ -14,15 +14,19 @@ import (
 
 // benchModel builds a model of cfg's shape as family, at the parameter count of the H3
 // model of that shape (model.Config.MatchH3Size) so that families compare at equal size.
+// The Transformer's learned position table (positions × d_model, a lookup that costs no
+// compute) is left out of the match: at L = 16K it alone outweighs a small model.
 func benchModel(dev tensor.Device, cfg model.Config, family string, positions int) (*model.LM, error) {
 	if err := cfg.SetFamily(family, positions); err != nil {
 		return nil, err
 	}
 	if family != model.FamilyH3 {
-		cfg.DInner = 0
+		pos := cfg.MaxPositionEmbeddings
+		cfg.DInner, cfg.MaxPositionEmbeddings = 0, 0
 		if err := cfg.MatchH3Size(); err != nil {
 			return nil, err
 		}
+		cfg.MaxPositionEmbeddings = pos
 	}
 	return model.New(cfg, dev, 1)
 }
