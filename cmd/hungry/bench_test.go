@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"github.com/hungry-ssm/hungry/autograd"
+	"github.com/hungry-ssm/hungry/layers"
 	"github.com/hungry-ssm/hungry/tensor"
 )
 
@@ -223,5 +224,32 @@ func TestBenchTimerWaitsForTheDevice(t *testing.T) {
 	b = &bencher{dev: tensor.DefaultCPU(), minReps: 50, minTime: time.Hour, maxTime: time.Hour}
 	if tm, err := b.measure(7, func() error { return nil }); err != nil || tm.reps != 7 {
 		t.Errorf("maxReps 7: %d reps, %v", tm.reps, err)
+	}
+}
+
+// h3Conv is the convolution the H3 mixer runs: rebuilding layers.H3's forward pass (head_dim
+// 1) around it gives the mixer's output. When the mixer's convolution changes (a fused
+// Device op), this test is where h3Conv must follow it; the tolerance is float32 rounding
+// of an O(L log L) FFT path, 1e-5 of the output's scale.
+func TestH3ConvIsTheMixersConvolution(t *testing.T) {
+	const b, l, d = 2, 300, 6
+	dev := tensor.DefaultCPU()
+	rng := tensor.NewRNG(11)
+	m, err := layers.NewH3(dev, rng, "m", layers.H3Config{Dim: d, DState: 4, HeadDim: 1, Disc: tensor.ZOH}, 0.5)
+	if err != nil {
+		t.Fatal(err)
+	}
+	x := autograd.Constant(tensor.RandNormal(dev, rng, 1, b, l, d))
+	g := autograd.NoGrad()
+	want := m.Forward(g, x).Value.Host()
+	q, k, v := m.QProj.Forward(g, x), m.KProj.Forward(g, x), m.VProj.Forward(g, x)
+	got := m.OutputLinear.Forward(g, h3Conv(g, q, m.Shift.Forward(g, k), v, m.Diag.Kernel(g, l), m.Diag.D)).Value.Host()
+	var worst, scale float64
+	for i := range want {
+		worst = max(worst, math.Abs(float64(got[i]-want[i])))
+		scale = max(scale, math.Abs(float64(want[i])))
+	}
+	if worst > 1e-5*scale {
+		t.Errorf("h3Conv inside the mixer differs from layers.H3 by %g (output scale %g)", worst, scale)
 	}
 }
