@@ -36,6 +36,7 @@ type benchResult struct {
 	// distinct global-memory bytes they read and wrote, the least any implementation
 	// must move, and the H100 roofline times of ours and of PyTorch's FFT convolution.
 	Launches           int         `json:"launches,omitempty"`
+	KernelLaunches     int         `json:"kernel_launches,omitempty"` // launches less the memsets and device copies
 	BytesRead          int64       `json:"bytes_read,omitempty"`
 	BytesWritten       int64       `json:"bytes_written,omitempty"`
 	MinBytes           int64       `json:"min_bytes,omitempty"`

@@ -202,6 +202,9 @@ func simResult(name string, recs []gpu.LaunchRecord, minBytes, torchBytes int64)
 	byKey := map[[2]string]*opTraffic{}
 	for _, rec := range recs {
 		r.Launches++
+		if rec.Kernel != "memset" && rec.Kernel != "copy DtoD" {
+			r.KernelLaunches++
+		}
 		r.BytesRead += rec.BytesRead
 		r.BytesWritten += rec.BytesWritten
 		r.MaxThreadsPerBlock = max(r.MaxThreadsPerBlock, rec.Threads)
@@ -237,8 +240,8 @@ func simResult(name string, recs []gpu.LaunchRecord, minBytes, torchBytes int64)
 
 func printSimResult(w io.Writer, r benchResult) {
 	total := r.BytesRead + r.BytesWritten
-	fmt.Fprintf(w, "%-34s %3d launches %11d B read %11d B written = %5.2f x min %d B; H100 roofline %7.2f µs (torch %d B, %7.2f µs)\n",
-		r.Name, r.Launches, r.BytesRead, r.BytesWritten, float64(total)/float64(r.MinBytes), r.MinBytes,
+	fmt.Fprintf(w, "%-34s %3d launches (%2d kernels) %11d B read %11d B written = %5.2f x min %d B; H100 roofline %7.2f µs (torch %d B, %7.2f µs)\n",
+		r.Name, r.Launches, r.KernelLaunches, r.BytesRead, r.BytesWritten, float64(total)/float64(r.MinBytes), r.MinBytes,
 		r.H100Seconds*1e6, r.TorchBytes, r.TorchH100Seconds*1e6)
 	for _, t := range r.Ops {
 		fmt.Fprintf(w, "    %-20s %-24s %3d× %11d B read %11d B written  %4d threads %6d B shared\n",
