@@ -38,7 +38,7 @@ var packages = []struct {
 	name  string
 	files []func() *File
 }{
-	{"simd", []func() *File{simdKernels, activation, corr}},
+	{"simd", []func() *File{simdKernels, simdKernels512, activation, corr}},
 	{"fft", []func() *File{fftKernels}},
 }
 

@@ -29,6 +29,21 @@ func BenchmarkSgemm(b *testing.B) {
 	}
 }
 
+// BenchmarkSgemmFamilies compares the kernel families this processor runs on the same
+// products, in one run: 1024³ on a two-worker pool and on one goroutine. The generic twin
+// runs a smaller size only; at 1024³ it takes seconds per product.
+func BenchmarkSgemmFamilies(b *testing.B) {
+	pool := parallel.New(2)
+	for _, im := range implementations() {
+		size := 1024
+		if im.name == "generic" {
+			size = 256
+		}
+		b.Run(fmt.Sprintf("%s/%d", im.name, size), func(b *testing.B) { benchmarkSgemm(b, pool, im.gemm, size, false, false) })
+		b.Run(fmt.Sprintf("%s/serial/%d", im.name, size), func(b *testing.B) { benchmarkSgemm(b, nil, im.gemm, size, false, false) })
+	}
+}
+
 // BenchmarkSgemmSerial is BenchmarkSgemm on the calling goroutine only.
 func BenchmarkSgemmSerial(b *testing.B) {
 	for _, size := range []int{256, 512, 1024, 2048} {

@@ -67,8 +67,52 @@ func packB16ColsAsm(dst, src []float32, kb, ldb int) {
 }
 
 var asmGemmKernels = gemmKernels{
+	mr: mr, nr: nr, kc: kc, mc: mc, nc: nc,
 	micro: sgemmKernelAVX2, dots: dots4x3Asm, gemvN: gemvNAsm, gemvT: gemvTAsm,
-	packA6Rows: packA6RowsAsm, packB16Rows: packB16RowsAsm, packB16Cols: packB16ColsAsm,
+	packARows: packA6RowsAsm, packBRows: packB16RowsAsm, packBCols: packB16ColsAsm,
+}
+
+// The AVX-512 blocking. The 12×32 tile takes all 32 zmm registers (see
+// sgemmKernelAVX512). kc = 256 keeps the B sliver (32 KiB) with the A sliver (12 KiB) in
+// a 48 KiB L1D; mc = 144 (a multiple of 12) is the AVX2 family's A block.
+const (
+	mr512 = 12
+	nr512 = 32
+)
+
+func packA12RowsAsm(dst, src []float32, kb, lda int) {
+	whole := kb &^ 7
+	if whole > 0 {
+		_ = src[(mr512-1)*lda+kb-1]
+		_ = dst[mr512*whole-1]
+		packA12RowsAVX512(dst, src, kb, lda)
+	}
+	packARowsGeneric(dst[mr512*whole:], src[whole:], kb-whole, lda, mr512)
+}
+
+func packB32RowsAsm(dst, src []float32, kb, ldb int) {
+	if kb > 0 {
+		_ = src[(kb-1)*ldb+nr512-1]
+		_ = dst[nr512*kb-1]
+		packB32RowsAVX512(dst, src, kb, ldb)
+	}
+}
+
+func packB32ColsAsm(dst, src []float32, kb, ldb int) {
+	whole := kb &^ 7
+	if whole > 0 {
+		_ = src[(nr512-1)*ldb+kb-1]
+		_ = dst[nr512*kb-1]
+		packB32ColsAVX512(dst, src, kb, ldb)
+	}
+	packBColsGeneric(dst[nr512*whole:], src[whole:], kb-whole, ldb, nr512)
+}
+
+// The matrix-vector and dot-product kernels are memory-bound and stay the AVX2 ones.
+var avx512GemmKernels = gemmKernels{
+	mr: mr512, nr: nr512, kc: kc, mc: mc, nc: nc,
+	micro: sgemmKernelAVX512, dots: dots4x3Asm, gemvN: gemvNAsm, gemvT: gemvTAsm,
+	packARows: packA12RowsAsm, packBRows: packB32RowsAsm, packBCols: packB32ColsAsm,
 }
 
 func dot(x, y []float32) float32 {
@@ -133,10 +177,16 @@ func mulAdd(dst, a, b []float32) {
 	mulAddGeneric(dst, a, b)
 }
 
-// activeGemmKernels is the kernel family the process uses, fixed by cpu.AVX2FMA.
-func activeGemmKernels() gemmKernels {
-	if cpu.AVX2FMA {
+// gemmFamily is the gemm kernel set of family f, which the processor must support.
+func gemmFamily(f cpu.Family) gemmKernels {
+	switch f {
+	case cpu.AVX512:
+		return avx512GemmKernels
+	case cpu.AVX2:
 		return asmGemmKernels
 	}
 	return genericGemmKernels
 }
+
+// activeGemmKernels is the kernel family the process uses, fixed by cpu.Active.
+func activeGemmKernels() gemmKernels { return gemmFamily(cpu.Active) }
