@@ -73,7 +73,7 @@ func dot(a *File, v Vec) {
 				fn.I(f.Op("VFMADD231"), Mem(i*f.Bytes, "DI"), f.R(tmp+i), f.R(i))
 			}
 		},
-		Mid: func() { sumTree(fn.File, v, unroll); fn.ReduceYmm() },
+		Mid: func() { sumTree(fn.File, v, unroll); fn.Reduce(v) },
 		End: func() { fn.I("VMOVSS", "X0", fn.Arg("ret")) },
 	}.emit(fn.File)
 }
@@ -88,7 +88,7 @@ func sum(a *File, v Vec) {
 				fn.I(f.Op("VADD"), Mem(i*f.Bytes, "SI"), f.R(i), f.R(i))
 			}
 		},
-		Mid: func() { sumTree(fn.File, v, unroll); fn.ReduceYmm() },
+		Mid: func() { sumTree(fn.File, v, unroll); fn.Reduce(v) },
 		End: func() { fn.I("VMOVSS", "X0", fn.Arg("ret")) },
 	}.emit(fn.File)
 }

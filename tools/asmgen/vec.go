@@ -121,6 +121,16 @@ func (s Stream) emit(a *File) {
 	a.I("RET")
 }
 
+// Reduce folds the lanes of register 0 of v into the low float of X0, clobbering
+// register 1: a zmm register is first folded into its lower ymm half.
+func (a *File) Reduce(v Vec) {
+	if v.Bytes == 64 {
+		a.I("VEXTRACTF32X8", "$1", "Z0", "Y1")
+		a.I("VADDPS", "Y1", "Y0", "Y0")
+	}
+	a.ReduceYmm()
+}
+
 // ReduceYmm folds the eight lanes of Y0 into the low float of X0, clobbering X1.
 func (a *File) ReduceYmm() {
 	a.I("VEXTRACTF128", "$1", "Y0", "X1")

@@ -85,6 +85,30 @@ func gemvTAVX2(k int, x []float32, a []float32, lda int, y []float32)
 
 // Defined in kernels_avx512_amd64.s.
 
+//go:noescape
+func dotAVX512(x, y []float32) float32
+
+//go:noescape
+func sumAVX512(x []float32) float32
+
+//go:noescape
+func addAVX512(dst, a, b []float32)
+
+//go:noescape
+func subAVX512(dst, a, b []float32)
+
+//go:noescape
+func mulAVX512(dst, a, b []float32)
+
+//go:noescape
+func mulAddAVX512(dst, a, b []float32)
+
+//go:noescape
+func axpyAVX512(alpha float32, x, y []float32)
+
+//go:noescape
+func scaleAVX512(dst []float32, alpha float32, x []float32)
+
 // sgemmKernelAVX512 is the 12×32 register-blocked micro-kernel; see microKernel for the
 // contract. Z8..Z31 hold the 12×32 tile of sums (row r in Z(8+2r), Z(9+2r)); Z0, Z1 hold
 // the 32 values of packed B for one p, and Z2..Z7 broadcast six values of packed A at a

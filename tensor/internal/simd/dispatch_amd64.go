@@ -116,66 +116,63 @@ var avx512GemmKernels = gemmKernels{
 }
 
 func dot(x, y []float32) float32 {
-	if cpu.AVX2FMA {
+	switch cpu.Active {
+	case cpu.AVX512:
+		return dotAVX512(x, y)
+	case cpu.AVX2:
 		return dotAVX2(x, y)
 	}
 	return dotGeneric(x, y)
 }
 
 func sum(x []float32) float32 {
-	if cpu.AVX2FMA {
+	switch cpu.Active {
+	case cpu.AVX512:
+		return sumAVX512(x)
+	case cpu.AVX2:
 		return sumAVX2(x)
 	}
 	return sumGeneric(x)
 }
 
 func axpy(alpha float32, x, y []float32) {
-	if cpu.AVX2FMA {
+	switch cpu.Active {
+	case cpu.AVX512:
+		axpyAVX512(alpha, x, y)
+	case cpu.AVX2:
 		axpyAVX2(alpha, x, y)
-		return
+	default:
+		axpyGeneric(alpha, x, y)
 	}
-	axpyGeneric(alpha, x, y)
 }
 
 func scale(dst []float32, alpha float32, x []float32) {
-	if cpu.AVX2FMA {
+	switch cpu.Active {
+	case cpu.AVX512:
+		scaleAVX512(dst, alpha, x)
+	case cpu.AVX2:
 		scaleAVX2(dst, alpha, x)
-		return
+	default:
+		scaleGeneric(dst, alpha, x)
 	}
-	scaleGeneric(dst, alpha, x)
 }
 
-func add(dst, a, b []float32) {
-	if cpu.AVX2FMA {
-		addAVX2(dst, a, b)
-		return
+// binaryFamily picks one of the three-slice kernels by cpu.Active.
+func binaryFamily(dst, a, b []float32, avx512, avx2, generic func(dst, a, b []float32)) {
+	switch cpu.Active {
+	case cpu.AVX512:
+		avx512(dst, a, b)
+	case cpu.AVX2:
+		avx2(dst, a, b)
+	default:
+		generic(dst, a, b)
 	}
-	addGeneric(dst, a, b)
 }
 
-func sub(dst, a, b []float32) {
-	if cpu.AVX2FMA {
-		subAVX2(dst, a, b)
-		return
-	}
-	subGeneric(dst, a, b)
-}
-
-func mul(dst, a, b []float32) {
-	if cpu.AVX2FMA {
-		mulAVX2(dst, a, b)
-		return
-	}
-	mulGeneric(dst, a, b)
-}
-
-func mulAdd(dst, a, b []float32) {
-	if cpu.AVX2FMA {
-		mulAddAVX2(dst, a, b)
-		return
-	}
-	mulAddGeneric(dst, a, b)
-}
+func add(dst, a, b []float32)    { binaryFamily(dst, a, b, addAVX512, addAVX2, addGeneric) }
+func sub(dst, a, b []float32)    { binaryFamily(dst, a, b, subAVX512, subAVX2, subGeneric) }
+func mul(dst, a, b []float32)    { binaryFamily(dst, a, b, mulAVX512, mulAVX2, mulGeneric) }
+func mulAdd(dst, a, b []float32) { binaryFamily(dst, a, b, mulAddAVX512, mulAddAVX2, mulAddGeneric) }
 
 // gemmFamily is the gemm kernel set of family f, which the processor must support.
 func gemmFamily(f cpu.Family) gemmKernels {

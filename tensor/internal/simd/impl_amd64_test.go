@@ -16,8 +16,8 @@ func implementations() []impl {
 	}
 	if cpu.Supported(cpu.AVX512) {
 		ims = append(ims, impl{
-			name: "avx512", dot: dotAVX2, sum: sumAVX2, axpy: axpyAVX2, scale: scaleAVX2,
-			add: addAVX2, sub: subAVX2, mul: mulAVX2, mulAdd: mulAddAVX2, gemm: avx512GemmKernels,
+			name: "avx512", dot: dotAVX512, sum: sumAVX512, axpy: axpyAVX512, scale: scaleAVX512,
+			add: addAVX512, sub: subAVX512, mul: mulAVX512, mulAdd: mulAddAVX512, gemm: avx512GemmKernels,
 		})
 	}
 	return ims

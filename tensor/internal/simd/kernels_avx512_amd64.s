@@ -5,7 +5,509 @@
 #include "textflag.h"
 
 // AVX-512 (F, DQ, BW, VL) kernels, the zmm family beside the AVX2 one in kernels_amd64.s;
-// the same generator functions write both, given the register file.
+// the same generator functions write both, given the register file. Loops take 64 floats
+// (four zmm registers) per trip, then 16 at a time, then one at a time for the last 0-15
+// elements.
+
+// func dotAVX512(x, y []float32) float32
+TEXT ·dotAVX512(SB), NOSPLIT, $0-52
+	MOVQ   x_base+0(FP), SI
+	MOVQ   x_len+8(FP), CX
+	MOVQ   y_base+24(FP), DI
+	VXORPS Z0, Z0, Z0
+	VXORPS Z1, Z1, Z1
+	VXORPS Z2, Z2, Z2
+	VXORPS Z3, Z3, Z3
+	CMPQ   CX, $64
+	JLT    dot_vectors
+
+dot_unrolled:
+	VMOVUPS     (SI), Z4
+	VMOVUPS     64(SI), Z5
+	VMOVUPS     128(SI), Z6
+	VMOVUPS     192(SI), Z7
+	VFMADD231PS (DI), Z4, Z0
+	VFMADD231PS 64(DI), Z5, Z1
+	VFMADD231PS 128(DI), Z6, Z2
+	VFMADD231PS 192(DI), Z7, Z3
+	ADDQ        $256, SI
+	ADDQ        $256, DI
+	SUBQ        $64, CX
+	CMPQ        CX, $64
+	JGE         dot_unrolled
+
+dot_vectors:
+	CMPQ CX, $16
+	JLT  dot_scalars
+
+dot_vector:
+	VMOVUPS     (SI), Z4
+	VFMADD231PS (DI), Z4, Z0
+	ADDQ        $64, SI
+	ADDQ        $64, DI
+	SUBQ        $16, CX
+	CMPQ        CX, $16
+	JGE         dot_vector
+
+dot_scalars:
+	VADDPS        Z1, Z0, Z0
+	VADDPS        Z3, Z2, Z2
+	VADDPS        Z2, Z0, Z0
+	VEXTRACTF32X8 $1, Z0, Y1
+	VADDPS        Y1, Y0, Y0
+	VEXTRACTF128  $1, Y0, X1
+	VADDPS        X1, X0, X0
+	VMOVHLPS      X0, X0, X1
+	VADDPS        X1, X0, X0
+	VPSHUFD       $1, X0, X1
+	VADDSS        X1, X0, X0
+	TESTQ         CX, CX
+	JEQ           dot_done
+
+dot_scalar:
+	VMOVSS      (SI), X1
+	VFMADD231SS (DI), X1, X0
+	ADDQ        $4, SI
+	ADDQ        $4, DI
+	DECQ        CX
+	JNE         dot_scalar
+
+dot_done:
+	VMOVSS     X0, ret+48(FP)
+	VZEROUPPER
+	RET
+
+// func sumAVX512(x []float32) float32
+TEXT ·sumAVX512(SB), NOSPLIT, $0-28
+	MOVQ   x_base+0(FP), SI
+	MOVQ   x_len+8(FP), CX
+	VXORPS Z0, Z0, Z0
+	VXORPS Z1, Z1, Z1
+	VXORPS Z2, Z2, Z2
+	VXORPS Z3, Z3, Z3
+	CMPQ   CX, $64
+	JLT    sum_vectors
+
+sum_unrolled:
+	VADDPS (SI), Z0, Z0
+	VADDPS 64(SI), Z1, Z1
+	VADDPS 128(SI), Z2, Z2
+	VADDPS 192(SI), Z3, Z3
+	ADDQ   $256, SI
+	SUBQ   $64, CX
+	CMPQ   CX, $64
+	JGE    sum_unrolled
+
+sum_vectors:
+	CMPQ CX, $16
+	JLT  sum_scalars
+
+sum_vector:
+	VADDPS (SI), Z0, Z0
+	ADDQ   $64, SI
+	SUBQ   $16, CX
+	CMPQ   CX, $16
+	JGE    sum_vector
+
+sum_scalars:
+	VADDPS        Z1, Z0, Z0
+	VADDPS        Z3, Z2, Z2
+	VADDPS        Z2, Z0, Z0
+	VEXTRACTF32X8 $1, Z0, Y1
+	VADDPS        Y1, Y0, Y0
+	VEXTRACTF128  $1, Y0, X1
+	VADDPS        X1, X0, X0
+	VMOVHLPS      X0, X0, X1
+	VADDPS        X1, X0, X0
+	VPSHUFD       $1, X0, X1
+	VADDSS        X1, X0, X0
+	TESTQ         CX, CX
+	JEQ           sum_done
+
+sum_scalar:
+	VADDSS (SI), X0, X0
+	ADDQ   $4, SI
+	DECQ   CX
+	JNE    sum_scalar
+
+sum_done:
+	VMOVSS     X0, ret+24(FP)
+	VZEROUPPER
+	RET
+
+// func addAVX512(dst, a, b []float32)
+TEXT ·addAVX512(SB), NOSPLIT, $0-72
+	MOVQ dst_base+0(FP), DX
+	MOVQ dst_len+8(FP), CX
+	MOVQ a_base+24(FP), SI
+	MOVQ b_base+48(FP), DI
+	CMPQ CX, $64
+	JLT  vectors
+
+unrolled:
+	VMOVUPS (SI), Z0
+	VMOVUPS 64(SI), Z1
+	VMOVUPS 128(SI), Z2
+	VMOVUPS 192(SI), Z3
+	VADDPS  (DI), Z0, Z0
+	VADDPS  64(DI), Z1, Z1
+	VADDPS  128(DI), Z2, Z2
+	VADDPS  192(DI), Z3, Z3
+	VMOVUPS Z0, (DX)
+	VMOVUPS Z1, 64(DX)
+	VMOVUPS Z2, 128(DX)
+	VMOVUPS Z3, 192(DX)
+	ADDQ    $256, SI
+	ADDQ    $256, DI
+	ADDQ    $256, DX
+	SUBQ    $64, CX
+	CMPQ    CX, $64
+	JGE     unrolled
+
+vectors:
+	CMPQ CX, $16
+	JLT  scalars
+
+vector:
+	VMOVUPS (SI), Z0
+	VADDPS  (DI), Z0, Z0
+	VMOVUPS Z0, (DX)
+	ADDQ    $64, SI
+	ADDQ    $64, DI
+	ADDQ    $64, DX
+	SUBQ    $16, CX
+	CMPQ    CX, $16
+	JGE     vector
+
+scalars:
+	TESTQ CX, CX
+	JEQ   done
+
+scalar:
+	VMOVSS (SI), X0
+	VADDSS (DI), X0, X0
+	VMOVSS X0, (DX)
+	ADDQ   $4, SI
+	ADDQ   $4, DI
+	ADDQ   $4, DX
+	DECQ   CX
+	JNE    scalar
+
+done:
+	VZEROUPPER
+	RET
+
+// func subAVX512(dst, a, b []float32)
+TEXT ·subAVX512(SB), NOSPLIT, $0-72
+	MOVQ dst_base+0(FP), DX
+	MOVQ dst_len+8(FP), CX
+	MOVQ a_base+24(FP), SI
+	MOVQ b_base+48(FP), DI
+	CMPQ CX, $64
+	JLT  vectors
+
+unrolled:
+	VMOVUPS (SI), Z0
+	VMOVUPS 64(SI), Z1
+	VMOVUPS 128(SI), Z2
+	VMOVUPS 192(SI), Z3
+	VSUBPS  (DI), Z0, Z0
+	VSUBPS  64(DI), Z1, Z1
+	VSUBPS  128(DI), Z2, Z2
+	VSUBPS  192(DI), Z3, Z3
+	VMOVUPS Z0, (DX)
+	VMOVUPS Z1, 64(DX)
+	VMOVUPS Z2, 128(DX)
+	VMOVUPS Z3, 192(DX)
+	ADDQ    $256, SI
+	ADDQ    $256, DI
+	ADDQ    $256, DX
+	SUBQ    $64, CX
+	CMPQ    CX, $64
+	JGE     unrolled
+
+vectors:
+	CMPQ CX, $16
+	JLT  scalars
+
+vector:
+	VMOVUPS (SI), Z0
+	VSUBPS  (DI), Z0, Z0
+	VMOVUPS Z0, (DX)
+	ADDQ    $64, SI
+	ADDQ    $64, DI
+	ADDQ    $64, DX
+	SUBQ    $16, CX
+	CMPQ    CX, $16
+	JGE     vector
+
+scalars:
+	TESTQ CX, CX
+	JEQ   done
+
+scalar:
+	VMOVSS (SI), X0
+	VSUBSS (DI), X0, X0
+	VMOVSS X0, (DX)
+	ADDQ   $4, SI
+	ADDQ   $4, DI
+	ADDQ   $4, DX
+	DECQ   CX
+	JNE    scalar
+
+done:
+	VZEROUPPER
+	RET
+
+// func mulAVX512(dst, a, b []float32)
+TEXT ·mulAVX512(SB), NOSPLIT, $0-72
+	MOVQ dst_base+0(FP), DX
+	MOVQ dst_len+8(FP), CX
+	MOVQ a_base+24(FP), SI
+	MOVQ b_base+48(FP), DI
+	CMPQ CX, $64
+	JLT  vectors
+
+unrolled:
+	VMOVUPS (SI), Z0
+	VMOVUPS 64(SI), Z1
+	VMOVUPS 128(SI), Z2
+	VMOVUPS 192(SI), Z3
+	VMULPS  (DI), Z0, Z0
+	VMULPS  64(DI), Z1, Z1
+	VMULPS  128(DI), Z2, Z2
+	VMULPS  192(DI), Z3, Z3
+	VMOVUPS Z0, (DX)
+	VMOVUPS Z1, 64(DX)
+	VMOVUPS Z2, 128(DX)
+	VMOVUPS Z3, 192(DX)
+	ADDQ    $256, SI
+	ADDQ    $256, DI
+	ADDQ    $256, DX
+	SUBQ    $64, CX
+	CMPQ    CX, $64
+	JGE     unrolled
+
+vectors:
+	CMPQ CX, $16
+	JLT  scalars
+
+vector:
+	VMOVUPS (SI), Z0
+	VMULPS  (DI), Z0, Z0
+	VMOVUPS Z0, (DX)
+	ADDQ    $64, SI
+	ADDQ    $64, DI
+	ADDQ    $64, DX
+	SUBQ    $16, CX
+	CMPQ    CX, $16
+	JGE     vector
+
+scalars:
+	TESTQ CX, CX
+	JEQ   done
+
+scalar:
+	VMOVSS (SI), X0
+	VMULSS (DI), X0, X0
+	VMOVSS X0, (DX)
+	ADDQ   $4, SI
+	ADDQ   $4, DI
+	ADDQ   $4, DX
+	DECQ   CX
+	JNE    scalar
+
+done:
+	VZEROUPPER
+	RET
+
+// func mulAddAVX512(dst, a, b []float32)
+TEXT ·mulAddAVX512(SB), NOSPLIT, $0-72
+	MOVQ dst_base+0(FP), DX
+	MOVQ dst_len+8(FP), CX
+	MOVQ a_base+24(FP), SI
+	MOVQ b_base+48(FP), DI
+	CMPQ CX, $64
+	JLT  vectors
+
+unrolled:
+	VMOVUPS     (DX), Z0
+	VMOVUPS     (SI), Z4
+	VMOVUPS     64(DX), Z1
+	VMOVUPS     64(SI), Z5
+	VMOVUPS     128(DX), Z2
+	VMOVUPS     128(SI), Z6
+	VMOVUPS     192(DX), Z3
+	VMOVUPS     192(SI), Z7
+	VFMADD231PS (DI), Z4, Z0
+	VFMADD231PS 64(DI), Z5, Z1
+	VFMADD231PS 128(DI), Z6, Z2
+	VFMADD231PS 192(DI), Z7, Z3
+	VMOVUPS     Z0, (DX)
+	VMOVUPS     Z1, 64(DX)
+	VMOVUPS     Z2, 128(DX)
+	VMOVUPS     Z3, 192(DX)
+	ADDQ        $256, SI
+	ADDQ        $256, DI
+	ADDQ        $256, DX
+	SUBQ        $64, CX
+	CMPQ        CX, $64
+	JGE         unrolled
+
+vectors:
+	CMPQ CX, $16
+	JLT  scalars
+
+vector:
+	VMOVUPS     (DX), Z0
+	VMOVUPS     (SI), Z4
+	VFMADD231PS (DI), Z4, Z0
+	VMOVUPS     Z0, (DX)
+	ADDQ        $64, SI
+	ADDQ        $64, DI
+	ADDQ        $64, DX
+	SUBQ        $16, CX
+	CMPQ        CX, $16
+	JGE         vector
+
+scalars:
+	TESTQ CX, CX
+	JEQ   done
+
+scalar:
+	VMOVSS      (DX), X0
+	VMOVSS      (SI), X4
+	VFMADD231SS (DI), X4, X0
+	VMOVSS      X0, (DX)
+	ADDQ        $4, SI
+	ADDQ        $4, DI
+	ADDQ        $4, DX
+	DECQ        CX
+	JNE         scalar
+
+done:
+	VZEROUPPER
+	RET
+
+// func axpyAVX512(alpha float32, x, y []float32)
+TEXT ·axpyAVX512(SB), NOSPLIT, $0-56
+	VBROADCASTSS alpha+0(FP), Z15
+	MOVQ         x_base+8(FP), SI
+	MOVQ         x_len+16(FP), CX
+	MOVQ         y_base+32(FP), DX
+	MOVQ         DX, DI
+	CMPQ         CX, $64
+	JLT          vectors
+
+unrolled:
+	VMOVUPS     (DX), Z0
+	VMOVUPS     64(DX), Z1
+	VMOVUPS     128(DX), Z2
+	VMOVUPS     192(DX), Z3
+	VFMADD231PS (SI), Z15, Z0
+	VFMADD231PS 64(SI), Z15, Z1
+	VFMADD231PS 128(SI), Z15, Z2
+	VFMADD231PS 192(SI), Z15, Z3
+	VMOVUPS     Z0, (DX)
+	VMOVUPS     Z1, 64(DX)
+	VMOVUPS     Z2, 128(DX)
+	VMOVUPS     Z3, 192(DX)
+	ADDQ        $256, SI
+	ADDQ        $256, DI
+	ADDQ        $256, DX
+	SUBQ        $64, CX
+	CMPQ        CX, $64
+	JGE         unrolled
+
+vectors:
+	CMPQ CX, $16
+	JLT  scalars
+
+vector:
+	VMOVUPS     (DX), Z0
+	VFMADD231PS (SI), Z15, Z0
+	VMOVUPS     Z0, (DX)
+	ADDQ        $64, SI
+	ADDQ        $64, DI
+	ADDQ        $64, DX
+	SUBQ        $16, CX
+	CMPQ        CX, $16
+	JGE         vector
+
+scalars:
+	TESTQ CX, CX
+	JEQ   done
+
+scalar:
+	VMOVSS      (DX), X0
+	VFMADD231SS (SI), X15, X0
+	VMOVSS      X0, (DX)
+	ADDQ        $4, SI
+	ADDQ        $4, DI
+	ADDQ        $4, DX
+	DECQ        CX
+	JNE         scalar
+
+done:
+	VZEROUPPER
+	RET
+
+// func scaleAVX512(dst []float32, alpha float32, x []float32)
+TEXT ·scaleAVX512(SB), NOSPLIT, $0-56
+	MOVQ         dst_base+0(FP), DX
+	MOVQ         dst_len+8(FP), CX
+	VBROADCASTSS alpha+24(FP), Z15
+	MOVQ         x_base+32(FP), SI
+	MOVQ         SI, DI
+	CMPQ         CX, $64
+	JLT          vectors
+
+unrolled:
+	VMULPS  (SI), Z15, Z0
+	VMULPS  64(SI), Z15, Z1
+	VMULPS  128(SI), Z15, Z2
+	VMULPS  192(SI), Z15, Z3
+	VMOVUPS Z0, (DX)
+	VMOVUPS Z1, 64(DX)
+	VMOVUPS Z2, 128(DX)
+	VMOVUPS Z3, 192(DX)
+	ADDQ    $256, SI
+	ADDQ    $256, DI
+	ADDQ    $256, DX
+	SUBQ    $64, CX
+	CMPQ    CX, $64
+	JGE     unrolled
+
+vectors:
+	CMPQ CX, $16
+	JLT  scalars
+
+vector:
+	VMULPS  (SI), Z15, Z0
+	VMOVUPS Z0, (DX)
+	ADDQ    $64, SI
+	ADDQ    $64, DI
+	ADDQ    $64, DX
+	SUBQ    $16, CX
+	CMPQ    CX, $16
+	JGE     vector
+
+scalars:
+	TESTQ CX, CX
+	JEQ   done
+
+scalar:
+	VMULSS (SI), X15, X0
+	VMOVSS X0, (DX)
+	ADDQ   $4, SI
+	ADDQ   $4, DI
+	ADDQ   $4, DX
+	DECQ   CX
+	JNE    scalar
+
+done:
+	VZEROUPPER
+	RET
 
 // func sgemmKernelAVX512(k int, a, b, c []float32, ldc int, alpha, beta float32)
 //
