@@ -39,9 +39,9 @@ is a normal, finite float32; ExpShift clamps its arguments to it`},
 	{"THI", 0x42b00f34, ""},
 }
 
-// geluTable writes geluConsts for registers of v and returns the operand of each
-// constant, given the table's address in R8.
-func geluTable(a *File, v Vec) func(name string) string {
+// geluTable writes geluConsts for registers of v as symbol sym and returns the operand
+// of each constant, given the table's address in R8.
+func geluTable(a *File, v Vec, sym string) func(name string) string {
 	at := map[string]int{}
 	var words []uint32
 	a.flush()
@@ -52,11 +52,11 @@ func geluTable(a *File, v Vec) func(name string) string {
 			a.docLines(c.doc)
 		}
 		for j := 0; j < v.Lanes(); j += 2 {
-			fmt.Fprintf(&a.out, "DATA geluConsts<>+%d(SB)/8, $0x%08x%08x\n", 4*len(words), c.bits, c.bits)
+			fmt.Fprintf(&a.out, "DATA %s<>+%d(SB)/8, $0x%08x%08x\n", sym, 4*len(words), c.bits, c.bits)
 			words = append(words, c.bits, c.bits)
 		}
 	}
-	fmt.Fprintf(&a.out, "GLOBL geluConsts<>(SB), RODATA|NOPTR, $%d\n", 4*len(words))
+	fmt.Fprintf(&a.out, "GLOBL %s<>(SB), RODATA|NOPTR, $%d\n", sym, 4*len(words))
 	return func(name string) string {
 		off, ok := at[name]
 		if !ok {
@@ -73,26 +73,37 @@ func activation() *File {
 and xc = x clamped to [−10, 10], as the generic twin computes them. e^t is Cephes' expf
 without its range checks: |t| ≤ 87.31 < 126·ln2 after the clamp, so 2ⁿ is built from
 its exponent bits without overflow or subnormals.`)
-	v := Ymm
-	k := geluTable(a, v)
-	g := gelu{a, v, k}
-	g.forward()
-	g.backward()
-	g.expShift()
+	for _, f := range []struct {
+		v   Vec
+		sym string
+	}{{Ymm, "geluConsts"}, {Zmm, "geluConsts512"}} {
+		if f.v == Zmm {
+			a.Doc(`The AVX-512 kernels: the same code on 16 lanes, with the table's constants 16 wide.`)
+		}
+		g := gelu{a, f.v, geluTable(a, f.v, f.sym), f.sym}
+		g.forward()
+		g.backward()
+		g.expShift()
+	}
 	return a
 }
 
 type gelu struct {
-	a *File
-	v Vec
-	k func(string) string
+	a   *File
+	v   Vec
+	k   func(string) string
+	sym string // the constants' table
 }
 
 // expT sets p = e^t, clobbering t, kf and z; register 15 holds 1.0.
 func (g gelu) expT(t, kf, p, z string) {
 	a, k := g.a, g.k
 	a.I("VMULPS", k("LOG2E"), t, kf)
-	a.I("VROUNDPS", "$0", kf, kf)
+	if g.v == Zmm {
+		a.I("VRNDSCALEPS", "$0", kf, kf) // AVX-512's VROUNDPS, same rounding control
+	} else {
+		a.I("VROUNDPS", "$0", kf, kf)
+	}
 	a.I("VFNMADD231PS", k("LN2HI"), kf, t)
 	a.I("VFNMADD231PS", k("LN2LO"), kf, t)
 	a.Load(g.v, k("P0"), p)
@@ -125,7 +136,7 @@ func (g gelu) argT(x, xc, x2, t string) {
 
 // prologue loads the table and 1.0 into register 15.
 func (g gelu) prologue(fn *Func) {
-	fn.I("LEAQ", "geluConsts<>(SB)", "R8")
+	fn.I("LEAQ", g.sym+"<>(SB)", "R8")
 	fn.Load(g.v, g.k("ONE"), g.v.R(15))
 }
 

@@ -146,6 +146,15 @@ func geluBackwardAVX2(dst, g, x []float32)
 //go:noescape
 func expShiftAVX2(dst, x []float32, shift float32)
 
+//go:noescape
+func geluAVX512(dst, x []float32)
+
+//go:noescape
+func geluBackwardAVX512(dst, g, x []float32)
+
+//go:noescape
+func expShiftAVX512(dst, x []float32, shift float32)
+
 // Defined in corr_amd64.s.
 
 // corrRowsAVX2 computes CorrRows for rows [0, rows) and channels [0, cols), rows a multiple
@@ -160,3 +169,16 @@ func corrRowsAVX2(y, u, k []float32, rows, h, cols, taps int)
 //
 //go:noescape
 func corrSumRowsAVX2(dst, a, b []float32, n, stride, width, cols, taps int)
+
+// corrRowsAVX512 computes CorrRows for rows [0, rows) and channels [0, cols), rows a
+// multiple of 4 and cols of 32, reading the slices through their base pointers; the caller
+// has checked their lengths.
+//
+//go:noescape
+func corrRowsAVX512(y, u, k []float32, rows, h, cols, taps int)
+
+// corrSumRowsAVX512 computes CorrSumRows for shifts [0, taps) and channels [0, cols), taps
+// a multiple of 4 and cols of 32, with the lengths checked by the caller.
+//
+//go:noescape
+func corrSumRowsAVX512(dst, a, b []float32, n, stride, width, cols, taps int)
