@@ -190,27 +190,57 @@ func (g gelu) forward() {
 // 6√(2/π)·0.044715xc²) and s = 1/(1+e^t).
 func (g gelu) backward() {
 	v := g.v
-	y := v.R
 	fn := g.a.Fn("func "+v.Kernel("geluBackward")+"(dst, g, x []float32)", "")
 	fn.Args("dst_base", "DI", "dst_len", "CX", "g_base", "DX", "x_base", "SI")
 	g.prologue(fn)
+	// block computes n registers, interleaved so that one register's division and
+	// exponential overlap the other's: register set j is 16j..16j+7 (zmm has room for
+	// two sets beside the constant in register 15).
+	block := func(n int) {
+		y := func(j, i int) string { return v.R(16*j + i) }
+		for j := 0; j < n; j++ {
+			fn.Load(v, Mem(j*v.Bytes, "SI"), y(j, 7))
+		}
+		for j := 0; j < n; j++ {
+			g.argT(y(j, 7), y(j, 0), y(j, 1), y(j, 2))
+		}
+		for j := 0; j < n; j++ {
+			g.expT(y(j, 2), y(j, 3), y(j, 4), y(j, 5))
+		}
+		for j := 0; j < n; j++ {
+			fn.I("VADDPS", v.R(15), y(j, 4), y(j, 4))
+			fn.I("VDIVPS", y(j, 4), v.R(15), y(j, 4))
+		}
+		for j := 0; j < n; j++ {
+			fn.I("VMOVAPS", y(j, 4), y(j, 5))
+			fn.I("VFNMADD231PS", y(j, 4), y(j, 4), y(j, 5))
+			fn.Load(v, g.k("SIXCA"), y(j, 6))
+			fn.I("VFMADD213PS", g.k("TWOC"), y(j, 1), y(j, 6))
+			fn.I("VMULPS", y(j, 0), y(j, 6), y(j, 6))
+			fn.I("VFMADD231PS", y(j, 6), y(j, 5), y(j, 4))
+		}
+		for j := 0; j < n; j++ {
+			fn.Load(v, Mem(j*v.Bytes, "DI"), y(j, 7))
+			fn.I("VFMADD231PS", Mem(j*v.Bytes, "DX"), y(j, 4), y(j, 7))
+			fn.Store(v, y(j, 7), Mem(j*v.Bytes, "DI"))
+		}
+	}
+	if v.Regs >= 32 {
+		two := 2 * v.Lanes()
+		fn.I("CMPQ", "CX", Imm(two))
+		fn.I("JLT", "geluBack1")
+		fn.Label("geluBack2")
+		block(2)
+		fn.Advance(2*v.Bytes, "SI", "DX", "DI")
+		fn.I("SUBQ", Imm(two), "CX")
+		fn.I("CMPQ", "CX", Imm(two))
+		fn.I("JGE", "geluBack2")
+		fn.Label("geluBack1")
+	}
 	fn.I("SHRQ", g.lanesShift(), "CX")
 	fn.I("JZ", "geluBackDone")
 	fn.Label("geluBack")
-	fn.Load(v, "(SI)", y(7))
-	g.argT(y(7), y(0), y(1), y(2))
-	g.expT(y(2), y(3), y(4), y(5))
-	fn.I("VADDPS", y(15), y(4), y(4))
-	fn.I("VDIVPS", y(4), y(15), y(4))
-	fn.I("VMOVAPS", y(4), y(5))
-	fn.I("VFNMADD231PS", y(4), y(4), y(5))
-	fn.Load(v, g.k("SIXCA"), y(6))
-	fn.I("VFMADD213PS", g.k("TWOC"), y(1), y(6))
-	fn.I("VMULPS", y(0), y(6), y(6))
-	fn.I("VFMADD231PS", y(6), y(5), y(4))
-	fn.Load(v, "(DI)", y(7))
-	fn.I("VFMADD231PS", "(DX)", y(4), y(7))
-	fn.Store(v, y(7), "(DI)")
+	block(1)
 	fn.Advance(v.Bytes, "SI", "DX", "DI")
 	fn.Repeat("CX", "geluBack")
 	fn.Exit("geluBackDone")

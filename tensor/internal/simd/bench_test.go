@@ -81,58 +81,66 @@ func BenchmarkSgemmGeneric(b *testing.B) {
 
 var vectorSizes = []int{64, 1024, 16384}
 
+// The vector benchmarks run every family the processor has, side by side.
+
 func BenchmarkDot(b *testing.B) {
-	for _, n := range vectorSizes {
-		rng := rand.New(rand.NewPCG(2, 2))
-		x, y := randomSlice(rng, 0, n)[:n], randomSlice(rng, 0, n)[:n]
-		b.Run(fmt.Sprint(n), func(b *testing.B) {
-			b.SetBytes(int64(8 * n))
-			var s float32
-			for range b.N {
-				s += Dot(x, y)
-			}
-			sink = s
-		})
+	for _, im := range implementations() {
+		for _, n := range vectorSizes {
+			rng := rand.New(rand.NewPCG(2, 2))
+			x, y := randomSlice(rng, 0, n)[:n], randomSlice(rng, 0, n)[:n]
+			b.Run(fmt.Sprintf("%s/%d", im.name, n), func(b *testing.B) {
+				b.SetBytes(int64(8 * n))
+				var s float32
+				for range b.N {
+					s += im.dot(x, y)
+				}
+				sink = s
+			})
+		}
 	}
 }
 
 func BenchmarkSum(b *testing.B) {
-	for _, n := range vectorSizes {
-		x := randomSlice(rand.New(rand.NewPCG(3, 3)), 0, n)[:n]
-		b.Run(fmt.Sprint(n), func(b *testing.B) {
-			b.SetBytes(int64(4 * n))
-			var s float32
-			for range b.N {
-				s += Sum(x)
-			}
-			sink = s
-		})
+	for _, im := range implementations() {
+		for _, n := range vectorSizes {
+			x := randomSlice(rand.New(rand.NewPCG(3, 3)), 0, n)[:n]
+			b.Run(fmt.Sprintf("%s/%d", im.name, n), func(b *testing.B) {
+				b.SetBytes(int64(4 * n))
+				var s float32
+				for range b.N {
+					s += im.sum(x)
+				}
+				sink = s
+			})
+		}
 	}
 }
 
 var sink float32
 
 func BenchmarkElementwise(b *testing.B) {
-	// bytes counts the floats each element moves: loads plus stores.
-	ops := []struct {
-		name  string
-		bytes int
-		run   func(dst, x, y []float32)
-	}{
-		{"Add", 12, Add}, {"Sub", 12, Sub}, {"Mul", 12, Mul}, {"MulAdd", 16, MulAdd},
-		{"Axpy", 12, func(dst, x, _ []float32) { Axpy(0.5, x, dst) }},
-		{"Scale", 8, func(dst, x, _ []float32) { Scale(dst, 0.5, x) }},
-	}
-	for _, op := range ops {
-		for _, n := range vectorSizes {
-			rng := rand.New(rand.NewPCG(4, 4))
-			dst, x, y := make([]float32, n), randomSlice(rng, 0, n)[:n], randomSlice(rng, 0, n)[:n]
-			b.Run(fmt.Sprintf("%s/%d", op.name, n), func(b *testing.B) {
-				b.SetBytes(int64(op.bytes * n))
-				for range b.N {
-					op.run(dst, x, y)
-				}
-			})
+	for _, im := range implementations() {
+		// bytes counts the floats each element moves: loads plus stores.
+		ops := []struct {
+			name  string
+			bytes int
+			run   func(dst, x, y []float32)
+		}{
+			{"Add", 12, im.add}, {"Sub", 12, im.sub}, {"Mul", 12, im.mul}, {"MulAdd", 16, im.mulAdd},
+			{"Axpy", 12, func(dst, x, _ []float32) { im.axpy(0.5, x, dst) }},
+			{"Scale", 8, func(dst, x, _ []float32) { im.scale(dst, 0.5, x) }},
+		}
+		for _, op := range ops {
+			for _, n := range vectorSizes {
+				rng := rand.New(rand.NewPCG(4, 4))
+				dst, x, y := make([]float32, n), randomSlice(rng, 0, n)[:n], randomSlice(rng, 0, n)[:n]
+				b.Run(fmt.Sprintf("%s/%s/%d", op.name, im.name, n), func(b *testing.B) {
+					b.SetBytes(int64(op.bytes * n))
+					for range b.N {
+						op.run(dst, x, y)
+					}
+				})
+			}
 		}
 	}
 }
