@@ -72,14 +72,6 @@ var asmGemmKernels = gemmKernels{
 	packARows: packA6RowsAsm, packBRows: packB16RowsAsm, packBCols: packB16ColsAsm,
 }
 
-// The AVX-512 blocking. The 12×32 tile takes all 32 zmm registers (see
-// sgemmKernelAVX512). kc = 256 keeps the B sliver (32 KiB) with the A sliver (12 KiB) in
-// a 48 KiB L1D; mc = 144 (a multiple of 12) is the AVX2 family's A block.
-const (
-	mr512 = 12
-	nr512 = 32
-)
-
 func packA12RowsAsm(dst, src []float32, kb, lda int) {
 	whole := kb &^ 7
 	if whole > 0 {

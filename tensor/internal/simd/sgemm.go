@@ -29,6 +29,14 @@ const (
 	nc = 2048
 )
 
+// The AVX-512 family's tile. 12×32 takes all 32 zmm registers (see sgemmKernelAVX512);
+// it keeps kc = 256, whose B sliver (32 KiB) fits a 48 KiB L1D with the A sliver
+// (12 KiB), and mc = 144, a multiple of 12.
+const (
+	mr512 = 12
+	nr512 = 32
+)
+
 // maxTile bounds mr·nr over the families, for the scratch tile of partial edges.
 const maxTile = 12 * 32
 
