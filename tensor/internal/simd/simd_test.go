@@ -547,12 +547,17 @@ func TestVectorAPI(t *testing.T) {
 }
 
 // The matrix-vector kernels, called directly so that their output window has guards on
-// both sides and their matrix NaN around it: column and row counts cover the 64-, 8- and
-// 1-wide paths and every remainder.
+// both sides and their matrix NaN around it: column and row counts cover the 128-, 64-,
+// 16-, 8- and 1-wide paths and every remainder.
 func TestGemvKernels(t *testing.T) {
 	rng := rand.New(rand.NewPCG(21, 22))
+	var sizes []int
+	for n := 0; n <= 160; n++ {
+		sizes = append(sizes, n)
+	}
+	sizes = append(sizes, 255, 256, 300)
 	for _, im := range implementations() {
-		for n := 0; n <= 75; n++ {
+		for _, n := range sizes {
 			for _, k := range []int{1, 7, 8, 9, 33} {
 				x := randomSlice(rng, 0, k)[:k]
 				// gemvN: a is k rows of n, 3 floats of padding per row.
