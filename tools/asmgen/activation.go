@@ -39,9 +39,9 @@ is a normal, finite float32; ExpShift clamps its arguments to it`},
 	{"THI", 0x42b00f34, ""},
 }
 
-// geluTable writes geluConsts for registers of v and returns the operand of each
-// constant, given the table's address in R8.
-func geluTable(a *File, v Vec) func(name string) string {
+// geluTable writes geluConsts for registers of v as symbol sym and returns the operand
+// of each constant, given the table's address in R8.
+func geluTable(a *File, v Vec, sym string) func(name string) string {
 	at := map[string]int{}
 	var words []uint32
 	a.flush()
@@ -52,11 +52,11 @@ func geluTable(a *File, v Vec) func(name string) string {
 			a.docLines(c.doc)
 		}
 		for j := 0; j < v.Lanes(); j += 2 {
-			fmt.Fprintf(&a.out, "DATA geluConsts<>+%d(SB)/8, $0x%08x%08x\n", 4*len(words), c.bits, c.bits)
+			fmt.Fprintf(&a.out, "DATA %s<>+%d(SB)/8, $0x%08x%08x\n", sym, 4*len(words), c.bits, c.bits)
 			words = append(words, c.bits, c.bits)
 		}
 	}
-	fmt.Fprintf(&a.out, "GLOBL geluConsts<>(SB), RODATA|NOPTR, $%d\n", 4*len(words))
+	fmt.Fprintf(&a.out, "GLOBL %s<>(SB), RODATA|NOPTR, $%d\n", sym, 4*len(words))
 	return func(name string) string {
 		off, ok := at[name]
 		if !ok {
@@ -73,26 +73,37 @@ func activation() *File {
 and xc = x clamped to [−10, 10], as the generic twin computes them. e^t is Cephes' expf
 without its range checks: |t| ≤ 87.31 < 126·ln2 after the clamp, so 2ⁿ is built from
 its exponent bits without overflow or subnormals.`)
-	v := Ymm
-	k := geluTable(a, v)
-	g := gelu{a, v, k}
-	g.forward()
-	g.backward()
-	g.expShift()
+	for _, f := range []struct {
+		v   Vec
+		sym string
+	}{{Ymm, "geluConsts"}, {Zmm, "geluConsts512"}} {
+		if f.v == Zmm {
+			a.Doc(`The AVX-512 kernels: the same code on 16 lanes, with the table's constants 16 wide.`)
+		}
+		g := gelu{a, f.v, geluTable(a, f.v, f.sym), f.sym}
+		g.forward()
+		g.backward()
+		g.expShift()
+	}
 	return a
 }
 
 type gelu struct {
-	a *File
-	v Vec
-	k func(string) string
+	a   *File
+	v   Vec
+	k   func(string) string
+	sym string // the constants' table
 }
 
 // expT sets p = e^t, clobbering t, kf and z; register 15 holds 1.0.
 func (g gelu) expT(t, kf, p, z string) {
 	a, k := g.a, g.k
 	a.I("VMULPS", k("LOG2E"), t, kf)
-	a.I("VROUNDPS", "$0", kf, kf)
+	if g.v == Zmm {
+		a.I("VRNDSCALEPS", "$0", kf, kf) // AVX-512's VROUNDPS, same rounding control
+	} else {
+		a.I("VROUNDPS", "$0", kf, kf)
+	}
 	a.I("VFNMADD231PS", k("LN2HI"), kf, t)
 	a.I("VFNMADD231PS", k("LN2LO"), kf, t)
 	a.Load(g.v, k("P0"), p)
@@ -125,7 +136,7 @@ func (g gelu) argT(x, xc, x2, t string) {
 
 // prologue loads the table and 1.0 into register 15.
 func (g gelu) prologue(fn *Func) {
-	fn.I("LEAQ", "geluConsts<>(SB)", "R8")
+	fn.I("LEAQ", g.sym+"<>(SB)", "R8")
 	fn.Load(g.v, g.k("ONE"), g.v.R(15))
 }
 
@@ -179,27 +190,57 @@ func (g gelu) forward() {
 // 6√(2/π)·0.044715xc²) and s = 1/(1+e^t).
 func (g gelu) backward() {
 	v := g.v
-	y := v.R
 	fn := g.a.Fn("func "+v.Kernel("geluBackward")+"(dst, g, x []float32)", "")
 	fn.Args("dst_base", "DI", "dst_len", "CX", "g_base", "DX", "x_base", "SI")
 	g.prologue(fn)
+	// block computes n registers, interleaved so that one register's division and
+	// exponential overlap the other's: register set j is 16j..16j+7 (zmm has room for
+	// two sets beside the constant in register 15).
+	block := func(n int) {
+		y := func(j, i int) string { return v.R(16*j + i) }
+		for j := 0; j < n; j++ {
+			fn.Load(v, Mem(j*v.Bytes, "SI"), y(j, 7))
+		}
+		for j := 0; j < n; j++ {
+			g.argT(y(j, 7), y(j, 0), y(j, 1), y(j, 2))
+		}
+		for j := 0; j < n; j++ {
+			g.expT(y(j, 2), y(j, 3), y(j, 4), y(j, 5))
+		}
+		for j := 0; j < n; j++ {
+			fn.I("VADDPS", v.R(15), y(j, 4), y(j, 4))
+			fn.I("VDIVPS", y(j, 4), v.R(15), y(j, 4))
+		}
+		for j := 0; j < n; j++ {
+			fn.I("VMOVAPS", y(j, 4), y(j, 5))
+			fn.I("VFNMADD231PS", y(j, 4), y(j, 4), y(j, 5))
+			fn.Load(v, g.k("SIXCA"), y(j, 6))
+			fn.I("VFMADD213PS", g.k("TWOC"), y(j, 1), y(j, 6))
+			fn.I("VMULPS", y(j, 0), y(j, 6), y(j, 6))
+			fn.I("VFMADD231PS", y(j, 6), y(j, 5), y(j, 4))
+		}
+		for j := 0; j < n; j++ {
+			fn.Load(v, Mem(j*v.Bytes, "DI"), y(j, 7))
+			fn.I("VFMADD231PS", Mem(j*v.Bytes, "DX"), y(j, 4), y(j, 7))
+			fn.Store(v, y(j, 7), Mem(j*v.Bytes, "DI"))
+		}
+	}
+	if v.Regs >= 32 {
+		two := 2 * v.Lanes()
+		fn.I("CMPQ", "CX", Imm(two))
+		fn.I("JLT", "geluBack1")
+		fn.Label("geluBack2")
+		block(2)
+		fn.Advance(2*v.Bytes, "SI", "DX", "DI")
+		fn.I("SUBQ", Imm(two), "CX")
+		fn.I("CMPQ", "CX", Imm(two))
+		fn.I("JGE", "geluBack2")
+		fn.Label("geluBack1")
+	}
 	fn.I("SHRQ", g.lanesShift(), "CX")
 	fn.I("JZ", "geluBackDone")
 	fn.Label("geluBack")
-	fn.Load(v, "(SI)", y(7))
-	g.argT(y(7), y(0), y(1), y(2))
-	g.expT(y(2), y(3), y(4), y(5))
-	fn.I("VADDPS", y(15), y(4), y(4))
-	fn.I("VDIVPS", y(4), y(15), y(4))
-	fn.I("VMOVAPS", y(4), y(5))
-	fn.I("VFNMADD231PS", y(4), y(4), y(5))
-	fn.Load(v, g.k("SIXCA"), y(6))
-	fn.I("VFMADD213PS", g.k("TWOC"), y(1), y(6))
-	fn.I("VMULPS", y(0), y(6), y(6))
-	fn.I("VFMADD231PS", y(6), y(5), y(4))
-	fn.Load(v, "(DI)", y(7))
-	fn.I("VFMADD231PS", "(DX)", y(4), y(7))
-	fn.Store(v, y(7), "(DI)")
+	block(1)
 	fn.Advance(v.Bytes, "SI", "DX", "DI")
 	fn.Repeat("CX", "geluBack")
 	fn.Exit("geluBackDone")

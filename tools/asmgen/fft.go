@@ -7,23 +7,29 @@ func fftKernels() *File {
 interleaved (re, im) float32 pairs, four per ymm register. A product x·w is
   fmaddsub(x, re(w) re(w), swap(x) · im(w) im(w))
 = (xr·wr − xi·wi, xi·wr + xr·wi), one permute, one multiply and one fused op.`)
-	odd := make([]uint32, 8)
-	for i := 1; i < 8; i += 2 {
+	odd := make([]uint32, 16)
+	for i := 1; i < 16; i += 2 {
 		odd[i] = 0x80000000
 	}
 	a.Data(`negodd flips the sign of the imaginary lanes: conj(x) = x XOR negodd, and
-−i·x = swap(x) XOR negodd.`, "negodd", odd)
-	a.Data("negeven flips the sign of the real lanes: i·x = swap(x) XOR negeven.", "negeven", append(odd[1:], 0))
+−i·x = swap(x) XOR negodd. It is 16 lanes wide for the zmm kernels.`, "negodd", odd)
+	a.Data("negeven flips the sign of the real lanes: i·x = swap(x) XOR negeven.", "negeven", append(odd[1:8], 0))
 	a.Data("", "half", []uint32{0x3f000000})
-	radix2(a)
-	radix4(a)
-	spectra(a, "mulSpectraAVX2", false)
-	spectra(a, "mulAddSpectraAVX2", true)
+	radix2(a, Ymm)
+	radix4(a, Ymm)
+	spectra(a, Ymm, false)
+	spectra(a, Ymm, true)
 	transpose8(a)
 	split(a)
 	join(a)
 	swapScale(a)
 	pack(a)
+	a.Doc(`The AVX-512 butterflies and spectrum products: the same code on zmm registers of 8 complex
+values, so the butterflies need a half-size h that is a multiple of 8.`)
+	radix2(a, Zmm)
+	radix4(a, Zmm)
+	spectra(a, Zmm, false)
+	spectra(a, Zmm, true)
 	return a
 }
 
@@ -49,8 +55,8 @@ func swapSign(a *File, src, mask, dst string) {
 
 // butterflyBlocks walks the blocks of x (SI up to CX) of blk bytes each: ptrs points the
 // other quarters or halves of a block, and body runs at every byte offset DX < R8 (the
-// first quarter or half), 32 bytes at a time.
-func butterflyBlocks(fn *Func, l, blk string, ptrs, body func()) {
+// first quarter or half), one register of v at a time.
+func butterflyBlocks(fn *Func, v Vec, l, blk string, ptrs, body func()) {
 	fn.Label(l + "block")
 	fn.I("LEAQ", Idx(0, "SI", blk, 1), "AX")
 	fn.I("CMPQ", "AX", "CX")
@@ -59,7 +65,7 @@ func butterflyBlocks(fn *Func, l, blk string, ptrs, body func()) {
 	fn.I("XORQ", "DX", "DX")
 	fn.Label(l + "inner")
 	body()
-	fn.I("ADDQ", "$32", "DX")
+	fn.I("ADDQ", Imm(v.Bytes), "DX")
 	fn.I("CMPQ", "DX", "R8")
 	fn.I("JLT", l+"inner")
 	fn.I("MOVQ", "AX", "SI")
@@ -69,8 +75,9 @@ func butterflyBlocks(fn *Func, l, blk string, ptrs, body func()) {
 
 func at(base string) string { return Idx(0, base, "DX", 1) }
 
-func radix2(a *File) {
-	fn := a.Fn("func radix2AVX2(x, w []complex64)", "")
+func radix2(a *File, v Vec) {
+	r := v.R
+	fn := a.Fn("func "+v.Kernel("radix2")+"(x, w []complex64)", "")
 	fn.Args("x_base", "SI", "x_len", "CX", "w_base", "R12", "w_len", "R8")
 	fn.I("TESTQ", "R8", "R8")
 	fn.I("JZ", "r2_done")
@@ -78,77 +85,82 @@ func radix2(a *File) {
 	fn.I("SHLQ", "$3", "CX")
 	fn.Note("end of x", "ADDQ", "SI", "CX")
 	fn.Note("block, bytes", "LEAQ", "(R8)(R8*1)", "R11")
-	butterflyBlocks(fn, "r2_", "R11", func() {
+	butterflyBlocks(fn, v, "r2_", "R11", func() {
 		fn.I("LEAQ", "(SI)(R8*1)", "DI")
 	}, func() {
-		twiddle(fn.File, at("R12"), "Y8", "Y9")
-		fn.Load(Ymm, at("DI"), "Y1")
-		cmul(fn.File, "Y1", "Y8", "Y9", "Y2")
-		fn.Load(Ymm, at("SI"), "Y0")
-		fn.I("VADDPS", "Y2", "Y0", "Y3")
-		fn.I("VSUBPS", "Y2", "Y0", "Y4")
-		fn.Store(Ymm, "Y3", at("SI"))
-		fn.Store(Ymm, "Y4", at("DI"))
+		twiddle(fn.File, at("R12"), r(8), r(9))
+		fn.Load(v, at("DI"), r(1))
+		cmul(fn.File, r(1), r(8), r(9), r(2))
+		fn.Load(v, at("SI"), r(0))
+		fn.I("VADDPS", r(2), r(0), r(3))
+		fn.I("VSUBPS", r(2), r(0), r(4))
+		fn.Store(v, r(3), at("SI"))
+		fn.Store(v, r(4), at("DI"))
 	})
 }
 
-func radix4(a *File) {
-	fn := a.Fn("func radix4AVX2(x, w1, w2 []complex64)", "")
+func radix4(a *File, v Vec) {
+	r := v.R
+	fn := a.Fn("func "+v.Kernel("radix4")+"(x, w1, w2 []complex64)", "")
 	fn.Args("x_base", "SI", "x_len", "CX", "w1_base", "R12", "w1_len", "R8", "w2_base", "R13")
 	fn.I("TESTQ", "R8", "R8")
 	fn.I("JZ", "r4_done")
-	fn.Load(Ymm, "negodd<>(SB)", "Y15")
+	fn.Load(v, "negodd<>(SB)", r(15))
 	fn.Note("quarter block, bytes", "SHLQ", "$3", "R8")
 	fn.I("SHLQ", "$3", "CX")
 	fn.Note("end of x", "ADDQ", "SI", "CX")
 	fn.I("LEAQ", "(R8)(R8*1)", "R14")
 	fn.Note("block, bytes", "ADDQ", "R14", "R14")
-	butterflyBlocks(fn, "r4_", "R14", func() {
+	butterflyBlocks(fn, v, "r4_", "R14", func() {
 		fn.I("LEAQ", "(SI)(R8*1)", "R9")
 		fn.I("LEAQ", "(R9)(R8*1)", "R10")
 		fn.I("LEAQ", "(R10)(R8*1)", "R11")
 	}, func() {
 		fn.Comment("First stage, half-size h: (a, b) and (c, d) with twiddle w1.")
-		twiddle(fn.File, at("R12"), "Y8", "Y9")
-		fn.Load(Ymm, at("R9"), "Y1")
-		cmul(fn.File, "Y1", "Y8", "Y9", "Y12")
-		fn.Load(Ymm, at("R11"), "Y3")
-		cmul(fn.File, "Y3", "Y8", "Y9", "Y13")
-		fn.Load(Ymm, at("SI"), "Y0")
-		fn.Load(Ymm, at("R10"), "Y2")
-		fn.I("VADDPS", "Y12", "Y0", "Y4")
-		fn.I("VSUBPS", "Y12", "Y0", "Y5")
-		fn.I("VADDPS", "Y13", "Y2", "Y6")
-		fn.I("VSUBPS", "Y13", "Y2", "Y7")
+		twiddle(fn.File, at("R12"), r(8), r(9))
+		fn.Load(v, at("R9"), r(1))
+		cmul(fn.File, r(1), r(8), r(9), r(12))
+		fn.Load(v, at("R11"), r(3))
+		cmul(fn.File, r(3), r(8), r(9), r(13))
+		fn.Load(v, at("SI"), r(0))
+		fn.Load(v, at("R10"), r(2))
+		fn.I("VADDPS", r(12), r(0), r(4))
+		fn.I("VSUBPS", r(12), r(0), r(5))
+		fn.I("VADDPS", r(13), r(2), r(6))
+		fn.I("VSUBPS", r(13), r(2), r(7))
 		fn.Blank()
 		fn.Comment("Second stage, half-size 2h: (a1, c1) with w2 and (b1, d1) with −i·w2.")
-		twiddle(fn.File, at("R13"), "Y10", "Y11")
-		cmul(fn.File, "Y6", "Y10", "Y11", "Y12")
-		cmul(fn.File, "Y7", "Y10", "Y11", "Y13")
-		swapSign(fn.File, "Y13", "Y15", "Y13")
-		fn.I("VADDPS", "Y12", "Y4", "Y0")
-		fn.I("VSUBPS", "Y12", "Y4", "Y2")
-		fn.I("VADDPS", "Y13", "Y5", "Y1")
-		fn.I("VSUBPS", "Y13", "Y5", "Y3")
+		twiddle(fn.File, at("R13"), r(10), r(11))
+		cmul(fn.File, r(6), r(10), r(11), r(12))
+		cmul(fn.File, r(7), r(10), r(11), r(13))
+		swapSign(fn.File, r(13), r(15), r(13))
+		fn.I("VADDPS", r(12), r(4), r(0))
+		fn.I("VSUBPS", r(12), r(4), r(2))
+		fn.I("VADDPS", r(13), r(5), r(1))
+		fn.I("VSUBPS", r(13), r(5), r(3))
 		for i, p := range []string{"SI", "R9", "R10", "R11"} {
-			fn.Store(Ymm, Ymm.R(i), at(p))
+			fn.Store(v, r(i), at(p))
 		}
 	})
 }
 
-// spectra writes mulSpectraAVX2 (acc false) or mulAddSpectraAVX2 (acc true): CX values
+// spectra writes mulSpectra (acc false) or mulAddSpectra (acc true) for file v: CX values
 // of a at SI and b at DX, the products stored or added at DI. Register 15 is negodd when
-// conjA, else zero, so that XOR with it conjugates a or leaves it. They walk 4 values per
-// ymm register, then 2 in an xmm register, then the last one, and never touch memory past
-// the end of a slice.
-func spectra(a *File, name string, acc bool) {
+// conjA, else zero, so that XOR with it conjugates a or leaves it. They walk 8 values per
+// zmm register (for Zmm), then 4 per ymm register, then 2 in an xmm register, then the
+// last one, and never touch memory past the end of a slice.
+func spectra(a *File, v Vec, acc bool) {
+	name := v.Kernel("mulSpectra")
+	if acc {
+		name = v.Kernel("mulAddSpectra")
+	}
 	fn := a.Fn("func "+name+"(dst, a, b []complex64, conjA bool)", "")
 	fn.Args("dst_base", "DI", "dst_len", "CX", "a_base", "SI", "b_base", "DX")
 	fn.I("MOVBLZX", fn.Arg("conjA"), "AX")
-	fn.Zero("Y15")
+	fn.Zero(v.R(15))
 	fn.I("TESTQ", "AX", "AX")
 	fn.I("JZ", "start")
-	fn.Load(Ymm, "negodd<>(SB)", "Y15")
+	fn.Load(v, "negodd<>(SB)", v.R(15))
 	fn.Label("start")
 	// step does n values in registers of v, moved with mov: (a XOR mask)·b into register 4.
 	step := func(v Vec, mov string, n int) {
@@ -162,7 +174,7 @@ func spectra(a *File, name string, acc bool) {
 		switch {
 		case !acc:
 			fn.I(mov, r(4), "(DI)")
-		case v == Ymm:
+		case v.Bytes >= 32:
 			fn.I("VADDPS", "(DI)", r(4), r(4))
 			fn.I(mov, r(4), "(DI)")
 		default:
@@ -177,12 +189,25 @@ func spectra(a *File, name string, acc bool) {
 			fn.I("SUBQ", Imm(n), "CX")
 		}
 	}
-	fn.I("CMPQ", "CX", "$4")
-	fn.I("JLT", "two")
-	fn.Label("four")
-	step(Ymm, "VMOVUPS", 4)
-	fn.I("CMPQ", "CX", "$4")
-	fn.I("JGE", "four")
+	if v == Zmm {
+		fn.I("CMPQ", "CX", "$8")
+		fn.I("JLT", "four")
+		fn.Label("eight")
+		step(Zmm, "VMOVUPS", 8)
+		fn.I("CMPQ", "CX", "$8")
+		fn.I("JGE", "eight")
+		fn.Label("four")
+		fn.I("CMPQ", "CX", "$4")
+		fn.I("JLT", "two")
+		step(Ymm, "VMOVUPS", 4)
+	} else {
+		fn.I("CMPQ", "CX", "$4")
+		fn.I("JLT", "two")
+		fn.Label("four")
+		step(Ymm, "VMOVUPS", 4)
+		fn.I("CMPQ", "CX", "$4")
+		fn.I("JGE", "four")
+	}
 	fn.Label("two")
 	fn.I("CMPQ", "CX", "$2")
 	fn.I("JLT", "one")

@@ -15,14 +15,17 @@
 //     register count, opcode forms), and the pieces several kernels share: the Stream
 //     loop skeleton (unrolled vector loop, one-register loop, scalar tail), the lane
 //     reduction and the 8×8 transpose.
-//   - simd.go, activation.go, corr.go, fft.go: one function per kernel, in the order
-//     of the file it writes.
+//   - simd.go, simd512.go, activation.go, corr.go, fft.go: one function per kernel, in
+//     the order of the file it writes.
 //
-// The streaming kernels and the activations take a Vec: their offsets, strides, lane
-// counts and shift amounts come from it, and the scalar tail is the same body given
-// Scalar. A wider family (AVX-512's zmm: 64 bytes, 32 registers) is a new Vec whose
-// kernels these functions write again under its own suffix; the kernels whose tiles are
-// shaped for 16 ymm registers (sgemm, the packs, gemv, the FFT) use Ymm directly.
+// The streaming kernels, the activations, the SSM correlations, the sgemm micro-kernel
+// and the FFT butterflies and spectrum products take a Vec: their offsets, strides, lane
+// counts, register numbers and shift amounts come from it, and the scalar tail is the same
+// body given Scalar. The AVX-512 family is the same functions given Zmm (64 bytes, 32
+// registers), written under the suffix AVX512: simd512.go collects them for the simd
+// package's kernels_avx512_amd64.s, and activation.go, corr.go and fft.go write both
+// widths into their files. The sgemm tile follows the register count (6×16 for ymm,
+// 12×32 for zmm); the packs and the 8×8 transposes stay on ymm registers in both.
 package main
 
 import (
@@ -38,7 +41,7 @@ var packages = []struct {
 	name  string
 	files []func() *File
 }{
-	{"simd", []func() *File{simdKernels, activation, corr}},
+	{"simd", []func() *File{simdKernels, simdKernels512, activation, corr}},
 	{"fft", []func() *File{fftKernels}},
 }
 

@@ -20,9 +20,12 @@ elements; no load or store ever reaches past the end of a slice.`)
 	mulAdd(a, v)
 	axpy(a, v)
 	scale(a, v)
-	sgemmKernel(a)
-	packB16Rows(a)
-	packB16Cols(a)
+	sgemmKernel(a, Ymm, mr, nr, `sgemmKernelAVX2 is the 6×16 register-blocked micro-kernel; see microKernel for the
+contract. Y4..Y15 hold the 6×16 tile of sums (row r in Y(4+2r), Y(5+2r)); Y0, Y1 hold the 16
+values of packed B for one p, and Y2, Y3 broadcast two values of packed A. Each p costs
+2 loads, 6 broadcasts and 12 FMAs, so the FMA ports, not the loads, set the pace.`)
+	packBRows(a, Ymm, nr)
+	packBCols(a, "packB16ColsAVX2", nr)
 	packA6Rows(a)
 	a.Data(`Lanes 0..7 all ones, then 8 zero lanes: loading 8 lanes from float index 8-r gives a
 mask of the first r lanes.`, "dotsMask", append(repeat(0xffffffff, 8), repeat(0, 8)...))
@@ -70,7 +73,7 @@ func dot(a *File, v Vec) {
 				fn.I(f.Op("VFMADD231"), Mem(i*f.Bytes, "DI"), f.R(tmp+i), f.R(i))
 			}
 		},
-		Mid: func() { sumTree(fn.File, v, unroll); fn.ReduceYmm() },
+		Mid: func() { sumTree(fn.File, v, unroll); fn.Reduce(v) },
 		End: func() { fn.I("VMOVSS", "X0", fn.Arg("ret")) },
 	}.emit(fn.File)
 }
@@ -85,7 +88,7 @@ func sum(a *File, v Vec) {
 				fn.I(f.Op("VADD"), Mem(i*f.Bytes, "SI"), f.R(i), f.R(i))
 			}
 		},
-		Mid: func() { sumTree(fn.File, v, unroll); fn.ReduceYmm() },
+		Mid: func() { sumTree(fn.File, v, unroll); fn.Reduce(v) },
 		End: func() { fn.I("VMOVSS", "X0", fn.Arg("ret")) },
 	}.emit(fn.File)
 }
@@ -172,19 +175,26 @@ func scale(a *File, v Vec) {
 	})
 }
 
-// The sgemm micro-kernel's tile: mr rows of C by nr columns, two ymm registers a row.
+// The AVX2 sgemm micro-kernel's tile: mr rows of C by nr columns, two ymm registers a
+// row. The AVX-512 tile is 12×32 (see simdKernels512).
 const (
 	mr = 6
 	nr = 16
 )
 
-func sgemmKernel(a *File) {
-	y := Ymm.R
-	fn := a.Fn("func sgemmKernelAVX2(k int, a, b, c []float32, ldc int, alpha, beta float32)",
-		`sgemmKernelAVX2 is the 6×16 register-blocked micro-kernel; see microKernel for the
-contract. Y4..Y15 hold the 6×16 tile of sums (row r in Y(4+2r), Y(5+2r)); Y0, Y1 hold the 16
-values of packed B for one p, and Y2, Y3 broadcast two values of packed A. Each p costs
-2 loads, 6 broadcasts and 12 FMAs, so the FMA ports, not the loads, set the pace.`)
+// sgemmKernel writes the mr×nr register-blocked micro-kernel for file v: nr/lanes
+// registers of packed B from register 0, then as many broadcast registers as the file has
+// left over, then the mr rows of sums, nr/lanes registers a row. Broadcasts go a group
+// (one per broadcast register) at a time, followed by the group's FMAs, so the loads of
+// one group overlap the arithmetic of the last.
+func sgemmKernel(a *File, v Vec, mr, nr int, doc string) {
+	nb := nr / v.Lanes()
+	nbc := v.Regs - nb - mr*nb
+	if nbc < 1 || mr%nbc != 0 {
+		panic(fmt.Sprintf("a %d×%d tile does not fit %d registers of %d bytes", mr, nr, v.Regs, v.Bytes))
+	}
+	acc := func(r, j int) string { return v.R(nb + nbc + nb*r + j) }
+	fn := a.Fn("func "+v.Kernel("sgemmKernel")+"(k int, a, b, c []float32, ldc int, alpha, beta float32)", doc)
 	fn.Args("k", "CX", "a_base", "SI", "b_base", "DI", "c_base", "DX", "ldc", "R8")
 	fn.I("SHLQ", "$2", "R8")
 	fn.Blank()
@@ -194,22 +204,27 @@ values of packed B for one p, and Y2, Y3 broadcast two values of packed A. Each 
 		if r > 0 {
 			fn.I("ADDQ", "R8", "R9")
 		}
-		fn.I("PREFETCHT0", "(R9)")
-		fn.I("PREFETCHT0", "60(R9)") // the row's last float: its 64 bytes may span two lines
+		// Every line of the row, and its last float: the row may span one more line.
+		for off := 0; off < 4*nr-4; off += 64 {
+			fn.I("PREFETCHT0", Mem(off, "R9"))
+		}
+		fn.I("PREFETCHT0", Mem(4*nr-4, "R9"))
 	}
-	fn.Zero(Ymm.Rs(4, 2*mr)...)
+	fn.Zero(v.Rs(nb+nbc, mr*nb)...)
 	fn.Blank()
-	// step is one p: packed B's 16 floats at boff(DI) go to Y0 and Y1, packed A's 6 at
-	// aoff(SI) are broadcast a pair at a time into Y2 and Y3, and the 6×16 products are
-	// added to the sums.
+	// step is one p: packed B's nr floats at boff(DI) go to the B registers, packed A's mr
+	// at aoff(SI) are broadcast a group at a time, and the mr×nr products are added to the
+	// sums.
 	step := func(boff, aoff int) {
-		fn.Load(Ymm, Mem(boff, "DI"), y(0))
-		fn.Load(Ymm, Mem(boff+32, "DI"), y(1))
-		for r := 0; r < mr; r += 2 {
-			fn.I("VBROADCASTSS", Mem(aoff+4*r, "SI"), y(2))
-			fn.I("VBROADCASTSS", Mem(aoff+4*r+4, "SI"), y(3))
-			for i := 0; i < 4; i++ {
-				fn.I("VFMADD231PS", y(i&1), y(2+i/2), y(4+2*r+i))
+		for j := 0; j < nb; j++ {
+			fn.Load(v, Mem(boff+j*v.Bytes, "DI"), v.R(j))
+		}
+		for r := 0; r < mr; r += nbc {
+			for i := 0; i < nbc; i++ {
+				fn.I("VBROADCASTSS", Mem(aoff+4*(r+i), "SI"), v.R(nb+i))
+			}
+			for i := 0; i < nbc*nb; i++ {
+				fn.I("VFMADD231PS", v.R(i%nb), v.R(nb+i/nb), acc(r+i/nb, i%nb))
 			}
 		}
 	}
@@ -233,16 +248,18 @@ values of packed B for one p, and Y2, Y3 broadcast two values of packed A. Each 
 	fn.I("ADDQ", Imm(4*nr), "DI")
 	fn.Repeat("CX", "kern_loop1")
 	fn.Label("kern_store")
-	fn.I("VBROADCASTSS", fn.Arg("alpha"), y(0))
-	for i := 4; i < 4+2*mr; i++ {
-		fn.I("VMULPS", y(0), y(i), y(i))
+	fn.I("VBROADCASTSS", fn.Arg("alpha"), v.R(0))
+	for r := 0; r < mr; r++ {
+		for j := 0; j < nb; j++ {
+			fn.I("VMULPS", v.R(0), acc(r, j), acc(r, j))
+		}
 	}
 	fn.Blank()
 	fn.Comment("beta == 0 (either sign) must not read C, which may hold NaN or garbage.")
 	fn.I("MOVL", fn.Arg("beta"), "AX")
 	fn.I("SHLL", "$1", "AX")
 	fn.I("JEQ", "kern_overwrite")
-	fn.I("VBROADCASTSS", fn.Arg("beta"), y(1))
+	fn.I("VBROADCASTSS", fn.Arg("beta"), v.R(1))
 	for _, withBeta := range []bool{true, false} {
 		if !withBeta {
 			fn.Label("kern_overwrite")
@@ -252,27 +269,35 @@ values of packed B for one p, and Y2, Y3 broadcast two values of packed A. Each 
 				fn.I("ADDQ", "R8", "DX")
 			}
 			if withBeta {
-				fn.I("VFMADD231PS", "(DX)", y(1), y(4+2*r))
-				fn.I("VFMADD231PS", "32(DX)", y(1), y(5+2*r))
+				for j := 0; j < nb; j++ {
+					fn.I("VFMADD231PS", Mem(j*v.Bytes, "DX"), v.R(1), acc(r, j))
+				}
 			}
-			fn.Store(Ymm, y(4+2*r), "(DX)")
-			fn.Store(Ymm, y(5+2*r), "32(DX)")
+			for j := 0; j < nb; j++ {
+				fn.Store(v, acc(r, j), Mem(j*v.Bytes, "DX"))
+			}
 		}
 		fn.Ret()
 	}
 }
 
-func packB16Rows(a *File) {
-	fn := a.Fn("func packB16RowsAVX2(dst, src []float32, kb, ldb int)", "packB16RowsAVX2 sets dst[p·16+j] = src[p·ldb+j] for p < kb, j < 16.")
+// packBRows writes the copy of nr columns of kb stored rows of B, in registers of v.
+func packBRows(a *File, v Vec, nr int) {
+	name := fmt.Sprintf("packB%dRows%s", nr, v.Name)
+	fn := a.Fn(fmt.Sprintf("func %s(dst, src []float32, kb, ldb int)", name),
+		fmt.Sprintf("%s sets dst[p·%d+j] = src[p·ldb+j] for p < kb, j < %d.", name, nr, nr))
 	fn.Args("dst_base", "DI", "src_base", "SI", "kb", "CX", "ldb", "R8")
 	fn.I("SHLQ", "$2", "R8")
 	fn.I("TESTQ", "CX", "CX")
 	fn.I("JEQ", "pbr_done")
 	fn.Label("pbr_loop")
-	fn.Load(Ymm, "(SI)", "Y0")
-	fn.Load(Ymm, "32(SI)", "Y1")
-	fn.Store(Ymm, "Y0", "(DI)")
-	fn.Store(Ymm, "Y1", "32(DI)")
+	nb := nr / v.Lanes()
+	for j := 0; j < nb; j++ {
+		fn.Load(v, Mem(j*v.Bytes, "SI"), v.R(j))
+	}
+	for j := 0; j < nb; j++ {
+		fn.Store(v, v.R(j), Mem(j*v.Bytes, "DI"))
+	}
 	fn.I("ADDQ", "R8", "SI")
 	fn.I("ADDQ", Imm(4*nr), "DI")
 	fn.Repeat("CX", "pbr_loop")
@@ -301,19 +326,21 @@ func loadRows(fn *Func, n int, more bool) {
 	}
 }
 
-func packB16Cols(a *File) {
-	fn := a.Fn("func packB16ColsAVX2(dst, src []float32, kb, ldb int)",
-		`packB16ColsAVX2 sets dst[p·16+j] = src[j·ldb+p] for p < kb&^7, j < 16: two 8×8
-transposes per 8 values of p.`)
+// packBCols writes the transposing pack of nr stored rows of B into the columns of a
+// sliver: nr/8 8×8 transposes of ymm registers per 8 values of p.
+func packBCols(a *File, name string, nr int) {
+	fn := a.Fn(fmt.Sprintf("func %s(dst, src []float32, kb, ldb int)", name),
+		fmt.Sprintf(`%s sets dst[p·%d+j] = src[j·ldb+p] for p < kb&^7, j < %d: %s 8×8
+transposes per 8 values of p.`, name, nr, nr, map[int]string{2: "two", 4: "four"}[nr/8]))
 	packPrologue(fn, "ldb", "pbc_done")
 	fn.Label("pbc_loop")
-	fn.Comment("Rows 0-7 of the sliver's columns: src rows j = 0..7; rows j = 8..15 fill the upper halves.")
+	fn.Comment("Rows 0-7 of the sliver's columns: src rows j = 0..7; rows j = 8..15 fill the next 8 columns.")
 	fn.I("MOVQ", "SI", "AX")
-	for half := 0; half < 2; half++ {
-		loadRows(fn, 8, half == 0)
+	for part := 0; part < nr/8; part++ {
+		loadRows(fn, 8, part+1 < nr/8)
 		fn.Transpose8x8()
 		for i := 0; i < 8; i++ {
-			fn.Store(Ymm, Ymm.R(8+i), Mem(i*4*nr+32*half, "DI"))
+			fn.Store(Ymm, Ymm.R(8+i), Mem(i*4*nr+32*part, "DI"))
 		}
 		fn.Blank()
 	}
@@ -341,6 +368,37 @@ room past 6·(kb&^7).`)
 	}
 	fn.I("ADDQ", "$32", "SI")
 	fn.I("ADDQ", Imm(8*4*mr), "DI")
+	fn.Repeat("CX", "pa_loop")
+	fn.Exit("pa_done")
+}
+
+// packA12Rows interleaves 12 rows: rows 0-7 through one 8×8 transpose that stores 8
+// values per p, then rows 8-11, with row 11 repeated as rows 12-15, through a second
+// whose stores keep only the low 4 values, so nothing lands past a p's 12 values.
+func packA12Rows(a *File) {
+	const rows = 12
+	fn := a.Fn("func packA12RowsAVX512(dst, src []float32, kb, lda int)",
+		`packA12RowsAVX512 sets dst[p·12+r] = src[r·lda+p] for p < kb&^7, r < 12, with two
+8×8 transposes of ymm registers per 8 values of p; it writes nothing past 12·(kb&^7).`)
+	packPrologue(fn, "lda", "pa_done")
+	fn.Label("pa_loop")
+	fn.I("MOVQ", "SI", "AX")
+	loadRows(fn, 8, true)
+	fn.Transpose8x8()
+	for i := 0; i < 8; i++ {
+		fn.Store(Ymm, Ymm.R(8+i), Mem(i*4*rows, "DI"))
+	}
+	fn.Blank()
+	loadRows(fn, 4, false)
+	for i := 4; i < 8; i++ {
+		fn.I("VMOVAPS", "Y3", Ymm.R(i))
+	}
+	fn.Transpose8x8()
+	for i := 0; i < 8; i++ {
+		fn.Store(Xmm, Xmm.R(8+i), Mem(i*4*rows+32, "DI"))
+	}
+	fn.I("ADDQ", "$32", "SI")
+	fn.I("ADDQ", Imm(8*4*rows), "DI")
 	fn.Repeat("CX", "pa_loop")
 	fn.Exit("pa_done")
 }

@@ -19,6 +19,8 @@ type Vec struct {
 var (
 	// Ymm is AVX2's file; its kernels are named with the suffix AVX2.
 	Ymm = Vec{Name: "AVX2", Bytes: 32, Regs: 16, prefix: "Y", mov: "VMOVUPS", sfx: "PS"}
+	// Zmm is AVX-512's file; its kernels are named with the suffix AVX512.
+	Zmm = Vec{Name: "AVX512", Bytes: 64, Regs: 32, prefix: "Z", mov: "VMOVUPS", sfx: "PS"}
 	// Xmm is the lower half of Ymm, for reductions and half-width tails.
 	Xmm = Vec{Bytes: 16, Regs: 16, prefix: "X", mov: "VMOVUPS", sfx: "PS"}
 	// Scalar is one float32 in the low lane of an xmm register, for tails.
@@ -117,6 +119,16 @@ func (s Stream) emit(a *File) {
 	}
 	a.I("VZEROUPPER")
 	a.I("RET")
+}
+
+// Reduce folds the lanes of register 0 of v into the low float of X0, clobbering
+// register 1: a zmm register is first folded into its lower ymm half.
+func (a *File) Reduce(v Vec) {
+	if v.Bytes == 64 {
+		a.I("VEXTRACTF32X8", "$1", "Z0", "Y1")
+		a.I("VADDPS", "Y1", "Y0", "Y0")
+	}
+	a.ReduceYmm()
 }
 
 // ReduceYmm folds the eight lanes of Y0 into the low float of X0, clobbering X1.

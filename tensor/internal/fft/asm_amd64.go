@@ -53,3 +53,15 @@ func swapScaleAVX2(z []complex64, scale float32)
 //
 //go:noescape
 func packAVX2(z, x []complex64, rev4 []int32, half bool)
+
+//go:noescape
+func radix2AVX512(x, w []complex64)
+
+//go:noescape
+func radix4AVX512(x, w1, w2 []complex64)
+
+//go:noescape
+func mulSpectraAVX512(dst, a, b []complex64, conjA bool)
+
+//go:noescape
+func mulAddSpectraAVX512(dst, a, b []complex64, conjA bool)

@@ -31,12 +31,36 @@ func BenchmarkForwardInverse(b *testing.B) {
 	}
 }
 
+// BenchmarkMulAddSpectra and BenchmarkButterflies run every family the processor has.
 func BenchmarkMulAddSpectra(b *testing.B) {
 	const n = 4097
 	r := rand.New(rand.NewPCG(2, 2))
 	dst, x, y := randComplex(r, n), randComplex(r, n), randComplex(r, n)
-	b.SetBytes(3 * 8 * n)
-	for b.Loop() {
-		MulAddSpectra(dst, x, y, true)
+	for _, im := range implementations() {
+		b.Run(im.name, func(b *testing.B) {
+			b.SetBytes(3 * 8 * n)
+			for b.Loop() {
+				im.mulAdd(dst, x, y, true)
+			}
+		})
+	}
+}
+
+// BenchmarkButterflies runs one radix-4 stage over 2¹⁶ complex values at a half-size
+// inside a leaf (64) and one at the top of a large transform (4096).
+func BenchmarkButterflies(b *testing.B) {
+	const n = 1 << 16
+	r := rand.New(rand.NewPCG(3, 3))
+	x := randComplex(r, n)
+	for _, im := range implementations() {
+		for _, h := range []int{64, 4096} {
+			w1, w2 := unitTwiddles(r, h), unitTwiddles(r, h)
+			b.Run(fmt.Sprintf("%s/h=%d", im.name, h), func(b *testing.B) {
+				b.SetBytes(2 * 8 * n)
+				for b.Loop() {
+					im.radix4(x, w1, w2)
+				}
+			})
+		}
 	}
 }

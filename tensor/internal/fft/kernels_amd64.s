@@ -10,12 +10,16 @@
 // = (xr·wr − xi·wi, xi·wr + xr·wi), one permute, one multiply and one fused op.
 
 // negodd flips the sign of the imaginary lanes: conj(x) = x XOR negodd, and −i·x = swap(x)
-// XOR negodd.
+// XOR negodd. It is 16 lanes wide for the zmm kernels.
 DATA negodd<>+0(SB)/8, $0x8000000000000000
 DATA negodd<>+8(SB)/8, $0x8000000000000000
 DATA negodd<>+16(SB)/8, $0x8000000000000000
 DATA negodd<>+24(SB)/8, $0x8000000000000000
-GLOBL negodd<>(SB), RODATA|NOPTR, $32
+DATA negodd<>+32(SB)/8, $0x8000000000000000
+DATA negodd<>+40(SB)/8, $0x8000000000000000
+DATA negodd<>+48(SB)/8, $0x8000000000000000
+DATA negodd<>+56(SB)/8, $0x8000000000000000
+GLOBL negodd<>(SB), RODATA|NOPTR, $64
 
 // negeven flips the sign of the real lanes: i·x = swap(x) XOR negeven.
 DATA negeven<>+0(SB)/8, $0x0000000080000000
@@ -573,5 +577,297 @@ pack_half:
 	JNZ        pack_half
 
 pack_done:
+	VZEROUPPER
+	RET
+
+// The AVX-512 butterflies and spectrum products: the same code on zmm registers of 8
+// complex values, so the butterflies need a half-size h that is a multiple of 8.
+
+// func radix2AVX512(x, w []complex64)
+TEXT ·radix2AVX512(SB), NOSPLIT, $0-48
+	MOVQ  x_base+0(FP), SI
+	MOVQ  x_len+8(FP), CX
+	MOVQ  w_base+24(FP), R12
+	MOVQ  w_len+32(FP), R8
+	TESTQ R8, R8
+	JZ    r2_done
+	SHLQ  $3, R8          // half block, bytes
+	SHLQ  $3, CX
+	ADDQ  SI, CX          // end of x
+	LEAQ  (R8)(R8*1), R11 // block, bytes
+
+r2_block:
+	LEAQ (SI)(R11*1), AX
+	CMPQ AX, CX
+	JGT  r2_done
+	LEAQ (SI)(R8*1), DI
+	XORQ DX, DX
+
+r2_inner:
+	VMOVSLDUP      (R12)(DX*1), Z8
+	VMOVSHDUP      (R12)(DX*1), Z9
+	VMOVUPS        (DI)(DX*1), Z1
+	VPERMILPS      $0xB1, Z1, Z2
+	VMULPS         Z9, Z2, Z2
+	VFMADDSUB231PS Z8, Z1, Z2
+	VMOVUPS        (SI)(DX*1), Z0
+	VADDPS         Z2, Z0, Z3
+	VSUBPS         Z2, Z0, Z4
+	VMOVUPS        Z3, (SI)(DX*1)
+	VMOVUPS        Z4, (DI)(DX*1)
+	ADDQ           $64, DX
+	CMPQ           DX, R8
+	JLT            r2_inner
+	MOVQ           AX, SI
+	JMP            r2_block
+
+r2_done:
+	VZEROUPPER
+	RET
+
+// func radix4AVX512(x, w1, w2 []complex64)
+TEXT ·radix4AVX512(SB), NOSPLIT, $0-72
+	MOVQ    x_base+0(FP), SI
+	MOVQ    x_len+8(FP), CX
+	MOVQ    w1_base+24(FP), R12
+	MOVQ    w1_len+32(FP), R8
+	MOVQ    w2_base+48(FP), R13
+	TESTQ   R8, R8
+	JZ      r4_done
+	VMOVUPS negodd<>(SB), Z15
+	SHLQ    $3, R8   // quarter block, bytes
+	SHLQ    $3, CX
+	ADDQ    SI, CX   // end of x
+	LEAQ    (R8)(R8*1), R14
+	ADDQ    R14, R14 // block, bytes
+
+r4_block:
+	LEAQ (SI)(R14*1), AX
+	CMPQ AX, CX
+	JGT  r4_done
+	LEAQ (SI)(R8*1), R9
+	LEAQ (R9)(R8*1), R10
+	LEAQ (R10)(R8*1), R11
+	XORQ DX, DX
+
+r4_inner:
+	// First stage, half-size h: (a, b) and (c, d) with twiddle w1.
+	VMOVSLDUP      (R12)(DX*1), Z8
+	VMOVSHDUP      (R12)(DX*1), Z9
+	VMOVUPS        (R9)(DX*1), Z1
+	VPERMILPS      $0xB1, Z1, Z12
+	VMULPS         Z9, Z12, Z12
+	VFMADDSUB231PS Z8, Z1, Z12
+	VMOVUPS        (R11)(DX*1), Z3
+	VPERMILPS      $0xB1, Z3, Z13
+	VMULPS         Z9, Z13, Z13
+	VFMADDSUB231PS Z8, Z3, Z13
+	VMOVUPS        (SI)(DX*1), Z0
+	VMOVUPS        (R10)(DX*1), Z2
+	VADDPS         Z12, Z0, Z4
+	VSUBPS         Z12, Z0, Z5
+	VADDPS         Z13, Z2, Z6
+	VSUBPS         Z13, Z2, Z7
+
+	// Second stage, half-size 2h: (a1, c1) with w2 and (b1, d1) with −i·w2.
+	VMOVSLDUP      (R13)(DX*1), Z10
+	VMOVSHDUP      (R13)(DX*1), Z11
+	VPERMILPS      $0xB1, Z6, Z12
+	VMULPS         Z11, Z12, Z12
+	VFMADDSUB231PS Z10, Z6, Z12
+	VPERMILPS      $0xB1, Z7, Z13
+	VMULPS         Z11, Z13, Z13
+	VFMADDSUB231PS Z10, Z7, Z13
+	VPERMILPS      $0xB1, Z13, Z13
+	VXORPS         Z15, Z13, Z13
+	VADDPS         Z12, Z4, Z0
+	VSUBPS         Z12, Z4, Z2
+	VADDPS         Z13, Z5, Z1
+	VSUBPS         Z13, Z5, Z3
+	VMOVUPS        Z0, (SI)(DX*1)
+	VMOVUPS        Z1, (R9)(DX*1)
+	VMOVUPS        Z2, (R10)(DX*1)
+	VMOVUPS        Z3, (R11)(DX*1)
+	ADDQ           $64, DX
+	CMPQ           DX, R8
+	JLT            r4_inner
+	MOVQ           AX, SI
+	JMP            r4_block
+
+r4_done:
+	VZEROUPPER
+	RET
+
+// func mulSpectraAVX512(dst, a, b []complex64, conjA bool)
+TEXT ·mulSpectraAVX512(SB), NOSPLIT, $0-73
+	MOVQ    dst_base+0(FP), DI
+	MOVQ    dst_len+8(FP), CX
+	MOVQ    a_base+24(FP), SI
+	MOVQ    b_base+48(FP), DX
+	MOVBLZX conjA+72(FP), AX
+	VXORPS  Z15, Z15, Z15
+	TESTQ   AX, AX
+	JZ      start
+	VMOVUPS negodd<>(SB), Z15
+
+start:
+	CMPQ CX, $8
+	JLT  four
+
+eight:
+	VMOVUPS        (SI), Z0
+	VXORPS         Z15, Z0, Z0
+	VMOVSLDUP      Z0, Z1
+	VMOVSHDUP      Z0, Z2
+	VMOVUPS        (DX), Z3
+	VPERMILPS      $0xB1, Z3, Z4
+	VMULPS         Z2, Z4, Z4
+	VFMADDSUB231PS Z1, Z3, Z4
+	VMOVUPS        Z4, (DI)
+	ADDQ           $64, SI
+	ADDQ           $64, DX
+	ADDQ           $64, DI
+	SUBQ           $8, CX
+	CMPQ           CX, $8
+	JGE            eight
+
+four:
+	CMPQ           CX, $4
+	JLT            two
+	VMOVUPS        (SI), Y0
+	VXORPS         Y15, Y0, Y0
+	VMOVSLDUP      Y0, Y1
+	VMOVSHDUP      Y0, Y2
+	VMOVUPS        (DX), Y3
+	VPERMILPS      $0xB1, Y3, Y4
+	VMULPS         Y2, Y4, Y4
+	VFMADDSUB231PS Y1, Y3, Y4
+	VMOVUPS        Y4, (DI)
+	ADDQ           $32, SI
+	ADDQ           $32, DX
+	ADDQ           $32, DI
+	SUBQ           $4, CX
+
+two:
+	CMPQ           CX, $2
+	JLT            one
+	VMOVUPS        (SI), X0
+	VXORPS         X15, X0, X0
+	VMOVSLDUP      X0, X1
+	VMOVSHDUP      X0, X2
+	VMOVUPS        (DX), X3
+	VPERMILPS      $0xB1, X3, X4
+	VMULPS         X2, X4, X4
+	VFMADDSUB231PS X1, X3, X4
+	VMOVUPS        X4, (DI)
+	ADDQ           $16, SI
+	ADDQ           $16, DX
+	ADDQ           $16, DI
+	SUBQ           $2, CX
+
+one:
+	CMPQ           CX, $1
+	JLT            done
+	VMOVQ          (SI), X0
+	VXORPS         X15, X0, X0
+	VMOVSLDUP      X0, X1
+	VMOVSHDUP      X0, X2
+	VMOVQ          (DX), X3
+	VPERMILPS      $0xB1, X3, X4
+	VMULPS         X2, X4, X4
+	VFMADDSUB231PS X1, X3, X4
+	VMOVQ          X4, (DI)
+
+done:
+	VZEROUPPER
+	RET
+
+// func mulAddSpectraAVX512(dst, a, b []complex64, conjA bool)
+TEXT ·mulAddSpectraAVX512(SB), NOSPLIT, $0-73
+	MOVQ    dst_base+0(FP), DI
+	MOVQ    dst_len+8(FP), CX
+	MOVQ    a_base+24(FP), SI
+	MOVQ    b_base+48(FP), DX
+	MOVBLZX conjA+72(FP), AX
+	VXORPS  Z15, Z15, Z15
+	TESTQ   AX, AX
+	JZ      start
+	VMOVUPS negodd<>(SB), Z15
+
+start:
+	CMPQ CX, $8
+	JLT  four
+
+eight:
+	VMOVUPS        (SI), Z0
+	VXORPS         Z15, Z0, Z0
+	VMOVSLDUP      Z0, Z1
+	VMOVSHDUP      Z0, Z2
+	VMOVUPS        (DX), Z3
+	VPERMILPS      $0xB1, Z3, Z4
+	VMULPS         Z2, Z4, Z4
+	VFMADDSUB231PS Z1, Z3, Z4
+	VADDPS         (DI), Z4, Z4
+	VMOVUPS        Z4, (DI)
+	ADDQ           $64, SI
+	ADDQ           $64, DX
+	ADDQ           $64, DI
+	SUBQ           $8, CX
+	CMPQ           CX, $8
+	JGE            eight
+
+four:
+	CMPQ           CX, $4
+	JLT            two
+	VMOVUPS        (SI), Y0
+	VXORPS         Y15, Y0, Y0
+	VMOVSLDUP      Y0, Y1
+	VMOVSHDUP      Y0, Y2
+	VMOVUPS        (DX), Y3
+	VPERMILPS      $0xB1, Y3, Y4
+	VMULPS         Y2, Y4, Y4
+	VFMADDSUB231PS Y1, Y3, Y4
+	VADDPS         (DI), Y4, Y4
+	VMOVUPS        Y4, (DI)
+	ADDQ           $32, SI
+	ADDQ           $32, DX
+	ADDQ           $32, DI
+	SUBQ           $4, CX
+
+two:
+	CMPQ           CX, $2
+	JLT            one
+	VMOVUPS        (SI), X0
+	VXORPS         X15, X0, X0
+	VMOVSLDUP      X0, X1
+	VMOVSHDUP      X0, X2
+	VMOVUPS        (DX), X3
+	VPERMILPS      $0xB1, X3, X4
+	VMULPS         X2, X4, X4
+	VFMADDSUB231PS X1, X3, X4
+	VMOVUPS        (DI), X5
+	VADDPS         X5, X4, X4
+	VMOVUPS        X4, (DI)
+	ADDQ           $16, SI
+	ADDQ           $16, DX
+	ADDQ           $16, DI
+	SUBQ           $2, CX
+
+one:
+	CMPQ           CX, $1
+	JLT            done
+	VMOVQ          (SI), X0
+	VXORPS         X15, X0, X0
+	VMOVSLDUP      X0, X1
+	VMOVSHDUP      X0, X2
+	VMOVQ          (DX), X3
+	VPERMILPS      $0xB1, X3, X4
+	VMULPS         X2, X4, X4
+	VFMADDSUB231PS X1, X3, X4
+	VMOVQ          (DI), X5
+	VADDPS         X5, X4, X4
+	VMOVQ          X4, (DI)
+
+done:
 	VZEROUPPER
 	RET

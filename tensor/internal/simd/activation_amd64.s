@@ -318,3 +318,477 @@ expShift:
 expShiftDone:
 	VZEROUPPER
 	RET
+
+// The AVX-512 kernels: the same code on 16 lanes, with the table's constants 16 wide.
+
+// −2·√(2/π)
+DATA geluConsts512<>+0(SB)/8, $0xbfcc422abfcc422a
+DATA geluConsts512<>+8(SB)/8, $0xbfcc422abfcc422a
+DATA geluConsts512<>+16(SB)/8, $0xbfcc422abfcc422a
+DATA geluConsts512<>+24(SB)/8, $0xbfcc422abfcc422a
+DATA geluConsts512<>+32(SB)/8, $0xbfcc422abfcc422a
+DATA geluConsts512<>+40(SB)/8, $0xbfcc422abfcc422a
+DATA geluConsts512<>+48(SB)/8, $0xbfcc422abfcc422a
+DATA geluConsts512<>+56(SB)/8, $0xbfcc422abfcc422a
+// −2·√(2/π)·0.044715
+DATA geluConsts512<>+64(SB)/8, $0xbd922279bd922279
+DATA geluConsts512<>+72(SB)/8, $0xbd922279bd922279
+DATA geluConsts512<>+80(SB)/8, $0xbd922279bd922279
+DATA geluConsts512<>+88(SB)/8, $0xbd922279bd922279
+DATA geluConsts512<>+96(SB)/8, $0xbd922279bd922279
+DATA geluConsts512<>+104(SB)/8, $0xbd922279bd922279
+DATA geluConsts512<>+112(SB)/8, $0xbd922279bd922279
+DATA geluConsts512<>+120(SB)/8, $0xbd922279bd922279
+// 2·√(2/π)
+DATA geluConsts512<>+128(SB)/8, $0x3fcc422a3fcc422a
+DATA geluConsts512<>+136(SB)/8, $0x3fcc422a3fcc422a
+DATA geluConsts512<>+144(SB)/8, $0x3fcc422a3fcc422a
+DATA geluConsts512<>+152(SB)/8, $0x3fcc422a3fcc422a
+DATA geluConsts512<>+160(SB)/8, $0x3fcc422a3fcc422a
+DATA geluConsts512<>+168(SB)/8, $0x3fcc422a3fcc422a
+DATA geluConsts512<>+176(SB)/8, $0x3fcc422a3fcc422a
+DATA geluConsts512<>+184(SB)/8, $0x3fcc422a3fcc422a
+// 6·√(2/π)·0.044715
+DATA geluConsts512<>+192(SB)/8, $0x3e5b33b63e5b33b6
+DATA geluConsts512<>+200(SB)/8, $0x3e5b33b63e5b33b6
+DATA geluConsts512<>+208(SB)/8, $0x3e5b33b63e5b33b6
+DATA geluConsts512<>+216(SB)/8, $0x3e5b33b63e5b33b6
+DATA geluConsts512<>+224(SB)/8, $0x3e5b33b63e5b33b6
+DATA geluConsts512<>+232(SB)/8, $0x3e5b33b63e5b33b6
+DATA geluConsts512<>+240(SB)/8, $0x3e5b33b63e5b33b6
+DATA geluConsts512<>+248(SB)/8, $0x3e5b33b63e5b33b6
+// 1
+DATA geluConsts512<>+256(SB)/8, $0x3f8000003f800000
+DATA geluConsts512<>+264(SB)/8, $0x3f8000003f800000
+DATA geluConsts512<>+272(SB)/8, $0x3f8000003f800000
+DATA geluConsts512<>+280(SB)/8, $0x3f8000003f800000
+DATA geluConsts512<>+288(SB)/8, $0x3f8000003f800000
+DATA geluConsts512<>+296(SB)/8, $0x3f8000003f800000
+DATA geluConsts512<>+304(SB)/8, $0x3f8000003f800000
+DATA geluConsts512<>+312(SB)/8, $0x3f8000003f800000
+// −10 and 10 bound the x that enters u: beyond them σ(2u) is 0 or 1 to float32 precision,
+// |t| stays below 126·ln2 and x³ cannot overflow
+DATA geluConsts512<>+320(SB)/8, $0xc1200000c1200000
+DATA geluConsts512<>+328(SB)/8, $0xc1200000c1200000
+DATA geluConsts512<>+336(SB)/8, $0xc1200000c1200000
+DATA geluConsts512<>+344(SB)/8, $0xc1200000c1200000
+DATA geluConsts512<>+352(SB)/8, $0xc1200000c1200000
+DATA geluConsts512<>+360(SB)/8, $0xc1200000c1200000
+DATA geluConsts512<>+368(SB)/8, $0xc1200000c1200000
+DATA geluConsts512<>+376(SB)/8, $0xc1200000c1200000
+// 10
+DATA geluConsts512<>+384(SB)/8, $0x4120000041200000
+DATA geluConsts512<>+392(SB)/8, $0x4120000041200000
+DATA geluConsts512<>+400(SB)/8, $0x4120000041200000
+DATA geluConsts512<>+408(SB)/8, $0x4120000041200000
+DATA geluConsts512<>+416(SB)/8, $0x4120000041200000
+DATA geluConsts512<>+424(SB)/8, $0x4120000041200000
+DATA geluConsts512<>+432(SB)/8, $0x4120000041200000
+DATA geluConsts512<>+440(SB)/8, $0x4120000041200000
+// log₂e
+DATA geluConsts512<>+448(SB)/8, $0x3fb8aa3b3fb8aa3b
+DATA geluConsts512<>+456(SB)/8, $0x3fb8aa3b3fb8aa3b
+DATA geluConsts512<>+464(SB)/8, $0x3fb8aa3b3fb8aa3b
+DATA geluConsts512<>+472(SB)/8, $0x3fb8aa3b3fb8aa3b
+DATA geluConsts512<>+480(SB)/8, $0x3fb8aa3b3fb8aa3b
+DATA geluConsts512<>+488(SB)/8, $0x3fb8aa3b3fb8aa3b
+DATA geluConsts512<>+496(SB)/8, $0x3fb8aa3b3fb8aa3b
+DATA geluConsts512<>+504(SB)/8, $0x3fb8aa3b3fb8aa3b
+// ln 2, high part (exact products with n)
+DATA geluConsts512<>+512(SB)/8, $0x3f3180003f318000
+DATA geluConsts512<>+520(SB)/8, $0x3f3180003f318000
+DATA geluConsts512<>+528(SB)/8, $0x3f3180003f318000
+DATA geluConsts512<>+536(SB)/8, $0x3f3180003f318000
+DATA geluConsts512<>+544(SB)/8, $0x3f3180003f318000
+DATA geluConsts512<>+552(SB)/8, $0x3f3180003f318000
+DATA geluConsts512<>+560(SB)/8, $0x3f3180003f318000
+DATA geluConsts512<>+568(SB)/8, $0x3f3180003f318000
+// ln 2, low part
+DATA geluConsts512<>+576(SB)/8, $0xb95e8083b95e8083
+DATA geluConsts512<>+584(SB)/8, $0xb95e8083b95e8083
+DATA geluConsts512<>+592(SB)/8, $0xb95e8083b95e8083
+DATA geluConsts512<>+600(SB)/8, $0xb95e8083b95e8083
+DATA geluConsts512<>+608(SB)/8, $0xb95e8083b95e8083
+DATA geluConsts512<>+616(SB)/8, $0xb95e8083b95e8083
+DATA geluConsts512<>+624(SB)/8, $0xb95e8083b95e8083
+DATA geluConsts512<>+632(SB)/8, $0xb95e8083b95e8083
+// Cephes expf polynomial, highest degree first
+DATA geluConsts512<>+640(SB)/8, $0x3950696739506967
+DATA geluConsts512<>+648(SB)/8, $0x3950696739506967
+DATA geluConsts512<>+656(SB)/8, $0x3950696739506967
+DATA geluConsts512<>+664(SB)/8, $0x3950696739506967
+DATA geluConsts512<>+672(SB)/8, $0x3950696739506967
+DATA geluConsts512<>+680(SB)/8, $0x3950696739506967
+DATA geluConsts512<>+688(SB)/8, $0x3950696739506967
+DATA geluConsts512<>+696(SB)/8, $0x3950696739506967
+DATA geluConsts512<>+704(SB)/8, $0x3ab743ce3ab743ce
+DATA geluConsts512<>+712(SB)/8, $0x3ab743ce3ab743ce
+DATA geluConsts512<>+720(SB)/8, $0x3ab743ce3ab743ce
+DATA geluConsts512<>+728(SB)/8, $0x3ab743ce3ab743ce
+DATA geluConsts512<>+736(SB)/8, $0x3ab743ce3ab743ce
+DATA geluConsts512<>+744(SB)/8, $0x3ab743ce3ab743ce
+DATA geluConsts512<>+752(SB)/8, $0x3ab743ce3ab743ce
+DATA geluConsts512<>+760(SB)/8, $0x3ab743ce3ab743ce
+DATA geluConsts512<>+768(SB)/8, $0x3c0889083c088908
+DATA geluConsts512<>+776(SB)/8, $0x3c0889083c088908
+DATA geluConsts512<>+784(SB)/8, $0x3c0889083c088908
+DATA geluConsts512<>+792(SB)/8, $0x3c0889083c088908
+DATA geluConsts512<>+800(SB)/8, $0x3c0889083c088908
+DATA geluConsts512<>+808(SB)/8, $0x3c0889083c088908
+DATA geluConsts512<>+816(SB)/8, $0x3c0889083c088908
+DATA geluConsts512<>+824(SB)/8, $0x3c0889083c088908
+DATA geluConsts512<>+832(SB)/8, $0x3d2aa9c13d2aa9c1
+DATA geluConsts512<>+840(SB)/8, $0x3d2aa9c13d2aa9c1
+DATA geluConsts512<>+848(SB)/8, $0x3d2aa9c13d2aa9c1
+DATA geluConsts512<>+856(SB)/8, $0x3d2aa9c13d2aa9c1
+DATA geluConsts512<>+864(SB)/8, $0x3d2aa9c13d2aa9c1
+DATA geluConsts512<>+872(SB)/8, $0x3d2aa9c13d2aa9c1
+DATA geluConsts512<>+880(SB)/8, $0x3d2aa9c13d2aa9c1
+DATA geluConsts512<>+888(SB)/8, $0x3d2aa9c13d2aa9c1
+DATA geluConsts512<>+896(SB)/8, $0x3e2aaaaa3e2aaaaa
+DATA geluConsts512<>+904(SB)/8, $0x3e2aaaaa3e2aaaaa
+DATA geluConsts512<>+912(SB)/8, $0x3e2aaaaa3e2aaaaa
+DATA geluConsts512<>+920(SB)/8, $0x3e2aaaaa3e2aaaaa
+DATA geluConsts512<>+928(SB)/8, $0x3e2aaaaa3e2aaaaa
+DATA geluConsts512<>+936(SB)/8, $0x3e2aaaaa3e2aaaaa
+DATA geluConsts512<>+944(SB)/8, $0x3e2aaaaa3e2aaaaa
+DATA geluConsts512<>+952(SB)/8, $0x3e2aaaaa3e2aaaaa
+DATA geluConsts512<>+960(SB)/8, $0x3f0000003f000000
+DATA geluConsts512<>+968(SB)/8, $0x3f0000003f000000
+DATA geluConsts512<>+976(SB)/8, $0x3f0000003f000000
+DATA geluConsts512<>+984(SB)/8, $0x3f0000003f000000
+DATA geluConsts512<>+992(SB)/8, $0x3f0000003f000000
+DATA geluConsts512<>+1000(SB)/8, $0x3f0000003f000000
+DATA geluConsts512<>+1008(SB)/8, $0x3f0000003f000000
+DATA geluConsts512<>+1016(SB)/8, $0x3f0000003f000000
+// 127, the float32 exponent bias, in each 32-bit lane
+DATA geluConsts512<>+1024(SB)/8, $0x0000007f0000007f
+DATA geluConsts512<>+1032(SB)/8, $0x0000007f0000007f
+DATA geluConsts512<>+1040(SB)/8, $0x0000007f0000007f
+DATA geluConsts512<>+1048(SB)/8, $0x0000007f0000007f
+DATA geluConsts512<>+1056(SB)/8, $0x0000007f0000007f
+DATA geluConsts512<>+1064(SB)/8, $0x0000007f0000007f
+DATA geluConsts512<>+1072(SB)/8, $0x0000007f0000007f
+DATA geluConsts512<>+1080(SB)/8, $0x0000007f0000007f
+// −126·ln2 and 127·ln2 (rounded up by 2e-6): the range of exponents t for which
+// 2^round(t/ln2) is a normal, finite float32; ExpShift clamps its arguments to it
+DATA geluConsts512<>+1088(SB)/8, $0xc2aeac4fc2aeac4f
+DATA geluConsts512<>+1096(SB)/8, $0xc2aeac4fc2aeac4f
+DATA geluConsts512<>+1104(SB)/8, $0xc2aeac4fc2aeac4f
+DATA geluConsts512<>+1112(SB)/8, $0xc2aeac4fc2aeac4f
+DATA geluConsts512<>+1120(SB)/8, $0xc2aeac4fc2aeac4f
+DATA geluConsts512<>+1128(SB)/8, $0xc2aeac4fc2aeac4f
+DATA geluConsts512<>+1136(SB)/8, $0xc2aeac4fc2aeac4f
+DATA geluConsts512<>+1144(SB)/8, $0xc2aeac4fc2aeac4f
+DATA geluConsts512<>+1152(SB)/8, $0x42b00f3442b00f34
+DATA geluConsts512<>+1160(SB)/8, $0x42b00f3442b00f34
+DATA geluConsts512<>+1168(SB)/8, $0x42b00f3442b00f34
+DATA geluConsts512<>+1176(SB)/8, $0x42b00f3442b00f34
+DATA geluConsts512<>+1184(SB)/8, $0x42b00f3442b00f34
+DATA geluConsts512<>+1192(SB)/8, $0x42b00f3442b00f34
+DATA geluConsts512<>+1200(SB)/8, $0x42b00f3442b00f34
+DATA geluConsts512<>+1208(SB)/8, $0x42b00f3442b00f34
+GLOBL geluConsts512<>(SB), RODATA|NOPTR, $1216
+
+// func geluAVX512(dst, x []float32)
+TEXT ·geluAVX512(SB), NOSPLIT, $0-48
+	MOVQ    dst_base+0(FP), DI
+	MOVQ    dst_len+8(FP), CX
+	MOVQ    x_base+24(FP), SI
+	LEAQ    geluConsts512<>(SB), R8
+	VMOVUPS 256(R8), Z15
+	CMPQ    CX, $32
+	JLT     gelu1
+
+gelu2:
+	VMOVUPS      (SI), Z0
+	VMOVUPS      64(SI), Z8
+	VMOVUPS      384(R8), Z6
+	VMINPS       Z0, Z6, Z6
+	VMOVUPS      320(R8), Z2
+	VMAXPS       Z6, Z2, Z6
+	VMULPS       Z6, Z6, Z1
+	VMOVUPS      64(R8), Z2
+	VFMADD213PS  (R8), Z1, Z2
+	VMULPS       Z6, Z2, Z2
+	VMOVUPS      384(R8), Z14
+	VMINPS       Z8, Z14, Z14
+	VMOVUPS      320(R8), Z10
+	VMAXPS       Z14, Z10, Z14
+	VMULPS       Z14, Z14, Z9
+	VMOVUPS      64(R8), Z10
+	VFMADD213PS  (R8), Z9, Z10
+	VMULPS       Z14, Z10, Z10
+	VMULPS       448(R8), Z2, Z3
+	VRNDSCALEPS  $0, Z3, Z3
+	VFNMADD231PS 512(R8), Z3, Z2
+	VFNMADD231PS 576(R8), Z3, Z2
+	VMOVUPS      640(R8), Z4
+	VFMADD213PS  704(R8), Z2, Z4
+	VFMADD213PS  768(R8), Z2, Z4
+	VFMADD213PS  832(R8), Z2, Z4
+	VFMADD213PS  896(R8), Z2, Z4
+	VFMADD213PS  960(R8), Z2, Z4
+	VMULPS       Z2, Z2, Z5
+	VADDPS       Z15, Z2, Z2
+	VFMADD213PS  Z2, Z5, Z4
+	VCVTPS2DQ    Z3, Z3
+	VPADDD       1024(R8), Z3, Z3
+	VPSLLD       $23, Z3, Z3
+	VMULPS       Z3, Z4, Z4
+	VMULPS       448(R8), Z10, Z11
+	VRNDSCALEPS  $0, Z11, Z11
+	VFNMADD231PS 512(R8), Z11, Z10
+	VFNMADD231PS 576(R8), Z11, Z10
+	VMOVUPS      640(R8), Z12
+	VFMADD213PS  704(R8), Z10, Z12
+	VFMADD213PS  768(R8), Z10, Z12
+	VFMADD213PS  832(R8), Z10, Z12
+	VFMADD213PS  896(R8), Z10, Z12
+	VFMADD213PS  960(R8), Z10, Z12
+	VMULPS       Z10, Z10, Z13
+	VADDPS       Z15, Z10, Z10
+	VFMADD213PS  Z10, Z13, Z12
+	VCVTPS2DQ    Z11, Z11
+	VPADDD       1024(R8), Z11, Z11
+	VPSLLD       $23, Z11, Z11
+	VMULPS       Z11, Z12, Z12
+	VADDPS       Z15, Z4, Z4
+	VADDPS       Z15, Z12, Z12
+	VDIVPS       Z4, Z0, Z0
+	VDIVPS       Z12, Z8, Z8
+	VMOVUPS      Z0, (DI)
+	VMOVUPS      Z8, 64(DI)
+	ADDQ         $128, SI
+	ADDQ         $128, DI
+	SUBQ         $32, CX
+	CMPQ         CX, $32
+	JGE          gelu2
+
+gelu1:
+	CMPQ         CX, $16
+	JLT          geluDone
+	VMOVUPS      (SI), Z0
+	VMOVUPS      384(R8), Z6
+	VMINPS       Z0, Z6, Z6
+	VMOVUPS      320(R8), Z2
+	VMAXPS       Z6, Z2, Z6
+	VMULPS       Z6, Z6, Z1
+	VMOVUPS      64(R8), Z2
+	VFMADD213PS  (R8), Z1, Z2
+	VMULPS       Z6, Z2, Z2
+	VMULPS       448(R8), Z2, Z3
+	VRNDSCALEPS  $0, Z3, Z3
+	VFNMADD231PS 512(R8), Z3, Z2
+	VFNMADD231PS 576(R8), Z3, Z2
+	VMOVUPS      640(R8), Z4
+	VFMADD213PS  704(R8), Z2, Z4
+	VFMADD213PS  768(R8), Z2, Z4
+	VFMADD213PS  832(R8), Z2, Z4
+	VFMADD213PS  896(R8), Z2, Z4
+	VFMADD213PS  960(R8), Z2, Z4
+	VMULPS       Z2, Z2, Z5
+	VADDPS       Z15, Z2, Z2
+	VFMADD213PS  Z2, Z5, Z4
+	VCVTPS2DQ    Z3, Z3
+	VPADDD       1024(R8), Z3, Z3
+	VPSLLD       $23, Z3, Z3
+	VMULPS       Z3, Z4, Z4
+	VADDPS       Z15, Z4, Z4
+	VDIVPS       Z4, Z0, Z0
+	VMOVUPS      Z0, (DI)
+
+geluDone:
+	VZEROUPPER
+	RET
+
+// func geluBackwardAVX512(dst, g, x []float32)
+TEXT ·geluBackwardAVX512(SB), NOSPLIT, $0-72
+	MOVQ    dst_base+0(FP), DI
+	MOVQ    dst_len+8(FP), CX
+	MOVQ    g_base+24(FP), DX
+	MOVQ    x_base+48(FP), SI
+	LEAQ    geluConsts512<>(SB), R8
+	VMOVUPS 256(R8), Z15
+	CMPQ    CX, $32
+	JLT     geluBack1
+
+geluBack2:
+	VMOVUPS      (SI), Z7
+	VMOVUPS      64(SI), Z23
+	VMOVUPS      384(R8), Z0
+	VMINPS       Z7, Z0, Z0
+	VMOVUPS      320(R8), Z2
+	VMAXPS       Z0, Z2, Z0
+	VMULPS       Z0, Z0, Z1
+	VMOVUPS      64(R8), Z2
+	VFMADD213PS  (R8), Z1, Z2
+	VMULPS       Z0, Z2, Z2
+	VMOVUPS      384(R8), Z16
+	VMINPS       Z23, Z16, Z16
+	VMOVUPS      320(R8), Z18
+	VMAXPS       Z16, Z18, Z16
+	VMULPS       Z16, Z16, Z17
+	VMOVUPS      64(R8), Z18
+	VFMADD213PS  (R8), Z17, Z18
+	VMULPS       Z16, Z18, Z18
+	VMULPS       448(R8), Z2, Z3
+	VRNDSCALEPS  $0, Z3, Z3
+	VFNMADD231PS 512(R8), Z3, Z2
+	VFNMADD231PS 576(R8), Z3, Z2
+	VMOVUPS      640(R8), Z4
+	VFMADD213PS  704(R8), Z2, Z4
+	VFMADD213PS  768(R8), Z2, Z4
+	VFMADD213PS  832(R8), Z2, Z4
+	VFMADD213PS  896(R8), Z2, Z4
+	VFMADD213PS  960(R8), Z2, Z4
+	VMULPS       Z2, Z2, Z5
+	VADDPS       Z15, Z2, Z2
+	VFMADD213PS  Z2, Z5, Z4
+	VCVTPS2DQ    Z3, Z3
+	VPADDD       1024(R8), Z3, Z3
+	VPSLLD       $23, Z3, Z3
+	VMULPS       Z3, Z4, Z4
+	VMULPS       448(R8), Z18, Z19
+	VRNDSCALEPS  $0, Z19, Z19
+	VFNMADD231PS 512(R8), Z19, Z18
+	VFNMADD231PS 576(R8), Z19, Z18
+	VMOVUPS      640(R8), Z20
+	VFMADD213PS  704(R8), Z18, Z20
+	VFMADD213PS  768(R8), Z18, Z20
+	VFMADD213PS  832(R8), Z18, Z20
+	VFMADD213PS  896(R8), Z18, Z20
+	VFMADD213PS  960(R8), Z18, Z20
+	VMULPS       Z18, Z18, Z21
+	VADDPS       Z15, Z18, Z18
+	VFMADD213PS  Z18, Z21, Z20
+	VCVTPS2DQ    Z19, Z19
+	VPADDD       1024(R8), Z19, Z19
+	VPSLLD       $23, Z19, Z19
+	VMULPS       Z19, Z20, Z20
+	VADDPS       Z15, Z4, Z4
+	VDIVPS       Z4, Z15, Z4
+	VADDPS       Z15, Z20, Z20
+	VDIVPS       Z20, Z15, Z20
+	VMOVAPS      Z4, Z5
+	VFNMADD231PS Z4, Z4, Z5
+	VMOVUPS      192(R8), Z6
+	VFMADD213PS  128(R8), Z1, Z6
+	VMULPS       Z0, Z6, Z6
+	VFMADD231PS  Z6, Z5, Z4
+	VMOVAPS      Z20, Z21
+	VFNMADD231PS Z20, Z20, Z21
+	VMOVUPS      192(R8), Z22
+	VFMADD213PS  128(R8), Z17, Z22
+	VMULPS       Z16, Z22, Z22
+	VFMADD231PS  Z22, Z21, Z20
+	VMOVUPS      (DI), Z7
+	VFMADD231PS  (DX), Z4, Z7
+	VMOVUPS      Z7, (DI)
+	VMOVUPS      64(DI), Z23
+	VFMADD231PS  64(DX), Z20, Z23
+	VMOVUPS      Z23, 64(DI)
+	ADDQ         $128, SI
+	ADDQ         $128, DX
+	ADDQ         $128, DI
+	SUBQ         $32, CX
+	CMPQ         CX, $32
+	JGE          geluBack2
+
+geluBack1:
+	SHRQ $4, CX
+	JZ   geluBackDone
+
+geluBack:
+	VMOVUPS      (SI), Z7
+	VMOVUPS      384(R8), Z0
+	VMINPS       Z7, Z0, Z0
+	VMOVUPS      320(R8), Z2
+	VMAXPS       Z0, Z2, Z0
+	VMULPS       Z0, Z0, Z1
+	VMOVUPS      64(R8), Z2
+	VFMADD213PS  (R8), Z1, Z2
+	VMULPS       Z0, Z2, Z2
+	VMULPS       448(R8), Z2, Z3
+	VRNDSCALEPS  $0, Z3, Z3
+	VFNMADD231PS 512(R8), Z3, Z2
+	VFNMADD231PS 576(R8), Z3, Z2
+	VMOVUPS      640(R8), Z4
+	VFMADD213PS  704(R8), Z2, Z4
+	VFMADD213PS  768(R8), Z2, Z4
+	VFMADD213PS  832(R8), Z2, Z4
+	VFMADD213PS  896(R8), Z2, Z4
+	VFMADD213PS  960(R8), Z2, Z4
+	VMULPS       Z2, Z2, Z5
+	VADDPS       Z15, Z2, Z2
+	VFMADD213PS  Z2, Z5, Z4
+	VCVTPS2DQ    Z3, Z3
+	VPADDD       1024(R8), Z3, Z3
+	VPSLLD       $23, Z3, Z3
+	VMULPS       Z3, Z4, Z4
+	VADDPS       Z15, Z4, Z4
+	VDIVPS       Z4, Z15, Z4
+	VMOVAPS      Z4, Z5
+	VFNMADD231PS Z4, Z4, Z5
+	VMOVUPS      192(R8), Z6
+	VFMADD213PS  128(R8), Z1, Z6
+	VMULPS       Z0, Z6, Z6
+	VFMADD231PS  Z6, Z5, Z4
+	VMOVUPS      (DI), Z7
+	VFMADD231PS  (DX), Z4, Z7
+	VMOVUPS      Z7, (DI)
+	ADDQ         $64, SI
+	ADDQ         $64, DX
+	ADDQ         $64, DI
+	DECQ         CX
+	JNE          geluBack
+
+geluBackDone:
+	VZEROUPPER
+	RET
+
+// func expShiftAVX512(dst, x []float32, shift float32)
+TEXT ·expShiftAVX512(SB), NOSPLIT, $0-52
+	MOVQ         dst_base+0(FP), DI
+	MOVQ         dst_len+8(FP), CX
+	MOVQ         x_base+24(FP), SI
+	VBROADCASTSS shift+48(FP), Z14
+	LEAQ         geluConsts512<>(SB), R8
+	VMOVUPS      256(R8), Z15
+	SHRQ         $4, CX
+	JZ           expShiftDone
+
+expShift:
+	VMOVUPS (SI), Z0
+	VSUBPS  Z14, Z0, Z2
+	// Clamp with t as the second source, which min and max return for a NaN.
+	VMOVUPS      1152(R8), Z6
+	VMINPS       Z2, Z6, Z2
+	VMOVUPS      1088(R8), Z6
+	VMAXPS       Z2, Z6, Z2
+	VMULPS       448(R8), Z2, Z3
+	VRNDSCALEPS  $0, Z3, Z3
+	VFNMADD231PS 512(R8), Z3, Z2
+	VFNMADD231PS 576(R8), Z3, Z2
+	VMOVUPS      640(R8), Z4
+	VFMADD213PS  704(R8), Z2, Z4
+	VFMADD213PS  768(R8), Z2, Z4
+	VFMADD213PS  832(R8), Z2, Z4
+	VFMADD213PS  896(R8), Z2, Z4
+	VFMADD213PS  960(R8), Z2, Z4
+	VMULPS       Z2, Z2, Z5
+	VADDPS       Z15, Z2, Z2
+	VFMADD213PS  Z2, Z5, Z4
+	VCVTPS2DQ    Z3, Z3
+	VPADDD       1024(R8), Z3, Z3
+	VPSLLD       $23, Z3, Z3
+	VMULPS       Z3, Z4, Z4
+	VMOVUPS      Z4, (DI)
+	ADDQ         $64, SI
+	ADDQ         $64, DI
+	DECQ         CX
+	JNE          expShift
+
+expShiftDone:
+	VZEROUPPER
+	RET

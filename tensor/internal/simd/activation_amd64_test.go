@@ -4,13 +4,22 @@ package simd
 
 import "github.com/hungry-ssm/hungry/tensor/internal/cpu"
 
-// geluImplementations lists the generic twin and, where the processor runs it, the
-// assembly as the package dispatches to it (whole vectors in assembly, the tail in Go).
+// geluImplementations lists every family the processor runs, each as the package
+// dispatches to it (whole registers in assembly, the tail in Go).
 func geluImplementations() []geluImpl {
-	if !cpu.AVX2FMA {
-		return []geluImpl{geluGenericImpl}
+	var ims []geluImpl
+	for _, f := range cpu.Families {
+		if !cpu.Supported(f) {
+			continue
+		}
+		ims = append(ims, geluImpl{
+			name:     f.String(),
+			gelu:     func(dst, x []float32) { geluOn(f, dst, x) },
+			backward: func(dst, g, x []float32) { geluBackwardOn(f, dst, g, x) },
+			expShift: func(dst, x []float32, shift float32) { expShiftOn(f, dst, x, shift) },
+		})
 	}
-	return []geluImpl{geluGenericImpl, {name: "avx2", gelu: gelu, backward: geluBackward, expShift: expShift}}
+	return ims
 }
 
 type corrImpl struct {
@@ -19,19 +28,21 @@ type corrImpl struct {
 	corrSum func(dst, a, b []float32, n, stride, width, taps int)
 }
 
-func corrGenericAll(y, u, k []float32, rows, h, taps int) {
-	corrRowsGeneric(y, u, k, h, taps, 0, rows, 0, h)
-}
-
-func corrSumGenericAll(dst, a, b []float32, n, stride, width, taps int) {
-	corrSumRowsGeneric(dst, a, b, n, stride, width, 0, taps, 0, width)
-}
-
-// corrImplementations lists the generic twin and, where it runs, the assembly as
-// CorrRows dispatches to it (whole blocks in assembly, edges in Go).
+// corrImplementations lists every family the processor runs, as CorrRows dispatches to
+// it (whole blocks in assembly, edges in Go).
 func corrImplementations() []corrImpl {
-	if !cpu.AVX2FMA {
-		return []corrImpl{{"generic", corrGenericAll, corrSumGenericAll}}
+	var ims []corrImpl
+	for _, f := range cpu.Families {
+		if !cpu.Supported(f) {
+			continue
+		}
+		ims = append(ims, corrImpl{
+			name: f.String(),
+			corr: func(y, u, k []float32, rows, h, taps int) { corrRowsOn(f, y, u, k, rows, h, taps) },
+			corrSum: func(dst, a, b []float32, n, stride, width, taps int) {
+				corrSumRowsOn(f, dst, a, b, n, stride, width, taps)
+			},
+		})
 	}
-	return []corrImpl{{"generic", corrGenericAll, corrSumGenericAll}, {"avx2", corrRows, corrSumRows}}
+	return ims
 }

@@ -83,6 +83,58 @@ func gemvNAVX2(k int, x []float32, a []float32, lda int, y []float32)
 //go:noescape
 func gemvTAVX2(k int, x []float32, a []float32, lda int, y []float32)
 
+// Defined in kernels_avx512_amd64.s.
+
+//go:noescape
+func dotAVX512(x, y []float32) float32
+
+//go:noescape
+func sumAVX512(x []float32) float32
+
+//go:noescape
+func addAVX512(dst, a, b []float32)
+
+//go:noescape
+func subAVX512(dst, a, b []float32)
+
+//go:noescape
+func mulAVX512(dst, a, b []float32)
+
+//go:noescape
+func mulAddAVX512(dst, a, b []float32)
+
+//go:noescape
+func axpyAVX512(alpha float32, x, y []float32)
+
+//go:noescape
+func scaleAVX512(dst []float32, alpha float32, x []float32)
+
+// sgemmKernelAVX512 is the 12×32 register-blocked micro-kernel; see microKernel for the
+// contract. Z8..Z31 hold the 12×32 tile of sums (row r in Z(8+2r), Z(9+2r)); Z0, Z1 hold
+// the 32 values of packed B for one p, and Z2..Z7 broadcast six values of packed A at a
+// time. Each p costs 2 loads, 12 broadcasts and 24 FMAs: twice the AVX2 kernel's work per
+// load of B, with 24 independent sums to cover the FMA latency on two 512-bit pipes.
+//
+//go:noescape
+func sgemmKernelAVX512(k int, a, b, c []float32, ldc int, alpha, beta float32)
+
+// packB32RowsAVX512 sets dst[p·32+j] = src[p·ldb+j] for p < kb, j < 32.
+//
+//go:noescape
+func packB32RowsAVX512(dst, src []float32, kb, ldb int)
+
+// packB32ColsAVX512 sets dst[p·32+j] = src[j·ldb+p] for p < kb&^7, j < 32: four 8×8
+// transposes per 8 values of p.
+//
+//go:noescape
+func packB32ColsAVX512(dst, src []float32, kb, ldb int)
+
+// packA12RowsAVX512 sets dst[p·12+r] = src[r·lda+p] for p < kb&^7, r < 12, with two 8×8
+// transposes of ymm registers per 8 values of p; it writes nothing past 12·(kb&^7).
+//
+//go:noescape
+func packA12RowsAVX512(dst, src []float32, kb, lda int)
+
 // Defined in activation_amd64.s.
 
 //go:noescape
@@ -93,6 +145,15 @@ func geluBackwardAVX2(dst, g, x []float32)
 
 //go:noescape
 func expShiftAVX2(dst, x []float32, shift float32)
+
+//go:noescape
+func geluAVX512(dst, x []float32)
+
+//go:noescape
+func geluBackwardAVX512(dst, g, x []float32)
+
+//go:noescape
+func expShiftAVX512(dst, x []float32, shift float32)
 
 // Defined in corr_amd64.s.
 
@@ -108,3 +169,16 @@ func corrRowsAVX2(y, u, k []float32, rows, h, cols, taps int)
 //
 //go:noescape
 func corrSumRowsAVX2(dst, a, b []float32, n, stride, width, cols, taps int)
+
+// corrRowsAVX512 computes CorrRows for rows [0, rows) and channels [0, cols), rows a
+// multiple of 4 and cols of 32, reading the slices through their base pointers; the caller
+// has checked their lengths.
+//
+//go:noescape
+func corrRowsAVX512(y, u, k []float32, rows, h, cols, taps int)
+
+// corrSumRowsAVX512 computes CorrSumRows for shifts [0, taps) and channels [0, cols), taps
+// a multiple of 4 and cols of 32, with the lengths checked by the caller.
+//
+//go:noescape
+func corrSumRowsAVX512(dst, a, b []float32, n, stride, width, cols, taps int)

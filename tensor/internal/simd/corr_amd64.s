@@ -183,3 +183,183 @@ sum_next:
 sum_done:
 	VZEROUPPER
 	RET
+
+// func corrRowsAVX512(y, u, k []float32, rows, h, cols, taps int)
+//
+// corrRowsAVX512 computes CorrRows for rows [0, rows) and channels [0, cols), rows a
+// multiple of 4 and cols of 32, reading the slices through their base pointers; the caller
+// has checked their lengths.
+TEXT ·corrRowsAVX512(SB), NOSPLIT, $0-104
+	MOVQ y_base+0(FP), DI
+	MOVQ u_base+24(FP), SI
+	MOVQ k_base+48(FP), DX
+	MOVQ rows+72(FP), R9
+	MOVQ h+80(FP), R10
+	MOVQ cols+88(FP), R14
+	MOVQ taps+96(FP), R11
+	SHLQ $2, R10           // row stride in bytes
+	SHLQ $2, R14           // channel bytes done by the assembly
+	LEAQ (R10)(R10*2), R15 // three row strides
+	XORQ R12, R12          // first row of the block
+
+corr_rows:
+	CMPQ R12, R9
+	JGE  corr_done
+	XORQ R13, R13 // channel byte offset of the block
+
+corr_cols:
+	CMPQ R13, R14
+	JGE  corr_next
+	// AX: u at row R12, channel R13; BX: k at tap 0, channel R13; R8: y likewise.
+	MOVQ   R12, AX
+	IMULQ  R10, AX
+	LEAQ   (DI)(AX*1), R8
+	ADDQ   R13, R8
+	ADDQ   SI, AX
+	ADDQ   R13, AX
+	LEAQ   (DX)(R13*1), BX
+	VXORPS Z0, Z0, Z0
+	VXORPS Z1, Z1, Z1
+	VXORPS Z2, Z2, Z2
+	VXORPS Z3, Z3, Z3
+	VXORPS Z4, Z4, Z4
+	VXORPS Z5, Z5, Z5
+	VXORPS Z6, Z6, Z6
+	VXORPS Z7, Z7, Z7
+	MOVQ   R11, CX
+
+corr_step:
+	VMOVUPS     (BX), Z8
+	VMOVUPS     64(BX), Z9
+	VFMADD231PS (AX), Z8, Z0
+	VFMADD231PS 64(AX), Z9, Z1
+	VFMADD231PS (AX)(R10*1), Z8, Z2
+	VFMADD231PS 64(AX)(R10*1), Z9, Z3
+	VFMADD231PS (AX)(R10*2), Z8, Z4
+	VFMADD231PS 64(AX)(R10*2), Z9, Z5
+	VFMADD231PS (AX)(R15*1), Z8, Z6
+	VFMADD231PS 64(AX)(R15*1), Z9, Z7
+	ADDQ        R10, AX
+	ADDQ        R10, BX
+	DECQ        CX
+	JNE         corr_step
+
+	VADDPS  (R8), Z0, Z0
+	VMOVUPS Z0, (R8)
+	VADDPS  64(R8), Z1, Z1
+	VMOVUPS Z1, 64(R8)
+	VADDPS  (R8)(R10*1), Z2, Z2
+	VMOVUPS Z2, (R8)(R10*1)
+	VADDPS  64(R8)(R10*1), Z3, Z3
+	VMOVUPS Z3, 64(R8)(R10*1)
+	VADDPS  (R8)(R10*2), Z4, Z4
+	VMOVUPS Z4, (R8)(R10*2)
+	VADDPS  64(R8)(R10*2), Z5, Z5
+	VMOVUPS Z5, 64(R8)(R10*2)
+	VADDPS  (R8)(R15*1), Z6, Z6
+	VMOVUPS Z6, (R8)(R15*1)
+	VADDPS  64(R8)(R15*1), Z7, Z7
+	VMOVUPS Z7, 64(R8)(R15*1)
+	ADDQ    $128, R13
+	JMP     corr_cols
+
+corr_next:
+	ADDQ $4, R12
+	JMP  corr_rows
+
+corr_done:
+	VZEROUPPER
+	RET
+
+// func corrSumRowsAVX512(dst, a, b []float32, n, stride, width, cols, taps int)
+//
+// corrSumRowsAVX512 computes CorrSumRows for shifts [0, taps) and channels [0, cols), taps
+// a multiple of 4 and cols of 32, with the lengths checked by the caller.
+TEXT ·corrSumRowsAVX512(SB), NOSPLIT, $0-112
+	MOVQ dst_base+0(FP), DI
+	MOVQ a_base+24(FP), SI
+	MOVQ b_base+48(FP), DX
+	MOVQ n+72(FP), R9
+	MOVQ stride+80(FP), R10
+	MOVQ width+88(FP), R11
+	MOVQ cols+96(FP), R14
+	SHLQ $2, R10           // row stride of a and b in bytes
+	SHLQ $2, R11           // row stride of dst in bytes
+	SHLQ $2, R14           // channel bytes done by the assembly
+	LEAQ (R10)(R10*2), R15 // three row strides
+	XORQ R12, R12          // first row of the block
+
+sum_rows:
+	CMPQ R12, taps+104(FP)
+	JGE  sum_done
+	XORQ R13, R13 // channel byte offset of the block
+
+sum_cols:
+	CMPQ R13, R14
+	JGE  sum_next
+	// AX: b at row R12, channel R13; BX: a at row 0, channel R13.
+	MOVQ   R12, AX
+	IMULQ  R10, AX
+	ADDQ   DX, AX
+	ADDQ   R13, AX
+	LEAQ   (SI)(R13*1), BX
+	VXORPS Z0, Z0, Z0
+	VXORPS Z1, Z1, Z1
+	VXORPS Z2, Z2, Z2
+	VXORPS Z3, Z3, Z3
+	VXORPS Z4, Z4, Z4
+	VXORPS Z5, Z5, Z5
+	VXORPS Z6, Z6, Z6
+	VXORPS Z7, Z7, Z7
+	MOVQ   R9, CX
+
+sum_step:
+	VMOVUPS     (BX), Z8
+	VMOVUPS     64(BX), Z9
+	VFMADD231PS (AX), Z8, Z0
+	VFMADD231PS 64(AX), Z9, Z1
+	VFMADD231PS (AX)(R10*1), Z8, Z2
+	VFMADD231PS 64(AX)(R10*1), Z9, Z3
+	VFMADD231PS (AX)(R10*2), Z8, Z4
+	VFMADD231PS 64(AX)(R10*2), Z9, Z5
+	VFMADD231PS (AX)(R15*1), Z8, Z6
+	VFMADD231PS 64(AX)(R15*1), Z9, Z7
+	ADDQ        R10, AX
+	ADDQ        R10, BX
+	DECQ        CX
+	JNE         sum_step
+
+	// R8: dst at shift R12, channel R13; shifts are R11 bytes apart.
+	MOVQ    R12, R8
+	IMULQ   R11, R8
+	ADDQ    DI, R8
+	ADDQ    R13, R8
+	VADDPS  (R8), Z0, Z0
+	VMOVUPS Z0, (R8)
+	VADDPS  64(R8), Z1, Z1
+	VMOVUPS Z1, 64(R8)
+	ADDQ    R11, R8
+	VADDPS  (R8), Z2, Z2
+	VMOVUPS Z2, (R8)
+	VADDPS  64(R8), Z3, Z3
+	VMOVUPS Z3, 64(R8)
+	ADDQ    R11, R8
+	VADDPS  (R8), Z4, Z4
+	VMOVUPS Z4, (R8)
+	VADDPS  64(R8), Z5, Z5
+	VMOVUPS Z5, 64(R8)
+	ADDQ    R11, R8
+	VADDPS  (R8), Z6, Z6
+	VMOVUPS Z6, (R8)
+	VADDPS  64(R8), Z7, Z7
+	VMOVUPS Z7, 64(R8)
+	ADDQ    $128, R13
+	JMP     sum_cols
+
+sum_next:
+	ADDQ $4, R12
+	JMP  sum_rows
+
+sum_done:
+	VZEROUPPER
+	RET

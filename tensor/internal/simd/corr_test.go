@@ -10,7 +10,7 @@ import (
 func TestCorrRowsMatchesFloat64(t *testing.T) {
 	rng := rand.New(rand.NewPCG(11, 12))
 	for _, im := range corrImplementations() {
-		for _, h := range []int{1, 7, 16, 17, 31, 32, 48, 130} {
+		for _, h := range []int{1, 7, 16, 17, 31, 32, 48, 64, 100, 130} {
 			for _, taps := range []int{1, 2, 5, 64} {
 				for _, rows := range []int{1, 3, 4, 5, 8, 13} {
 					name := fmt.Sprintf("%s rows=%d h=%d taps=%d", im.name, rows, h, taps)

@@ -67,76 +67,115 @@ func packB16ColsAsm(dst, src []float32, kb, ldb int) {
 }
 
 var asmGemmKernels = gemmKernels{
+	mr: mr, nr: nr, kc: kc, mc: mc, nc: nc,
 	micro: sgemmKernelAVX2, dots: dots4x3Asm, gemvN: gemvNAsm, gemvT: gemvTAsm,
-	packA6Rows: packA6RowsAsm, packB16Rows: packB16RowsAsm, packB16Cols: packB16ColsAsm,
+	packARows: packA6RowsAsm, packBRows: packB16RowsAsm, packBCols: packB16ColsAsm,
+}
+
+func packA12RowsAsm(dst, src []float32, kb, lda int) {
+	whole := kb &^ 7
+	if whole > 0 {
+		_ = src[(mr512-1)*lda+kb-1]
+		_ = dst[mr512*whole-1]
+		packA12RowsAVX512(dst, src, kb, lda)
+	}
+	packARowsGeneric(dst[mr512*whole:], src[whole:], kb-whole, lda, mr512)
+}
+
+func packB32RowsAsm(dst, src []float32, kb, ldb int) {
+	if kb > 0 {
+		_ = src[(kb-1)*ldb+nr512-1]
+		_ = dst[nr512*kb-1]
+		packB32RowsAVX512(dst, src, kb, ldb)
+	}
+}
+
+func packB32ColsAsm(dst, src []float32, kb, ldb int) {
+	whole := kb &^ 7
+	if whole > 0 {
+		_ = src[(nr512-1)*ldb+kb-1]
+		_ = dst[nr512*kb-1]
+		packB32ColsAVX512(dst, src, kb, ldb)
+	}
+	packBColsGeneric(dst[nr512*whole:], src[whole:], kb-whole, ldb, nr512)
+}
+
+// The matrix-vector and dot-product kernels are memory-bound and stay the AVX2 ones.
+var avx512GemmKernels = gemmKernels{
+	mr: mr512, nr: nr512, kc: kc, mc: mc, nc: nc,
+	micro: sgemmKernelAVX512, dots: dots4x3Asm, gemvN: gemvNAsm, gemvT: gemvTAsm,
+	packARows: packA12RowsAsm, packBRows: packB32RowsAsm, packBCols: packB32ColsAsm,
 }
 
 func dot(x, y []float32) float32 {
-	if cpu.AVX2FMA {
+	switch cpu.Active {
+	case cpu.AVX512:
+		return dotAVX512(x, y)
+	case cpu.AVX2:
 		return dotAVX2(x, y)
 	}
 	return dotGeneric(x, y)
 }
 
 func sum(x []float32) float32 {
-	if cpu.AVX2FMA {
+	switch cpu.Active {
+	case cpu.AVX512:
+		return sumAVX512(x)
+	case cpu.AVX2:
 		return sumAVX2(x)
 	}
 	return sumGeneric(x)
 }
 
 func axpy(alpha float32, x, y []float32) {
-	if cpu.AVX2FMA {
+	switch cpu.Active {
+	case cpu.AVX512:
+		axpyAVX512(alpha, x, y)
+	case cpu.AVX2:
 		axpyAVX2(alpha, x, y)
-		return
+	default:
+		axpyGeneric(alpha, x, y)
 	}
-	axpyGeneric(alpha, x, y)
 }
 
 func scale(dst []float32, alpha float32, x []float32) {
-	if cpu.AVX2FMA {
+	switch cpu.Active {
+	case cpu.AVX512:
+		scaleAVX512(dst, alpha, x)
+	case cpu.AVX2:
 		scaleAVX2(dst, alpha, x)
-		return
+	default:
+		scaleGeneric(dst, alpha, x)
 	}
-	scaleGeneric(dst, alpha, x)
 }
 
-func add(dst, a, b []float32) {
-	if cpu.AVX2FMA {
-		addAVX2(dst, a, b)
-		return
+// binaryFamily picks one of the three-slice kernels by cpu.Active.
+func binaryFamily(dst, a, b []float32, avx512, avx2, generic func(dst, a, b []float32)) {
+	switch cpu.Active {
+	case cpu.AVX512:
+		avx512(dst, a, b)
+	case cpu.AVX2:
+		avx2(dst, a, b)
+	default:
+		generic(dst, a, b)
 	}
-	addGeneric(dst, a, b)
 }
 
-func sub(dst, a, b []float32) {
-	if cpu.AVX2FMA {
-		subAVX2(dst, a, b)
-		return
-	}
-	subGeneric(dst, a, b)
-}
+func add(dst, a, b []float32)    { binaryFamily(dst, a, b, addAVX512, addAVX2, addGeneric) }
+func sub(dst, a, b []float32)    { binaryFamily(dst, a, b, subAVX512, subAVX2, subGeneric) }
+func mul(dst, a, b []float32)    { binaryFamily(dst, a, b, mulAVX512, mulAVX2, mulGeneric) }
+func mulAdd(dst, a, b []float32) { binaryFamily(dst, a, b, mulAddAVX512, mulAddAVX2, mulAddGeneric) }
 
-func mul(dst, a, b []float32) {
-	if cpu.AVX2FMA {
-		mulAVX2(dst, a, b)
-		return
-	}
-	mulGeneric(dst, a, b)
-}
-
-func mulAdd(dst, a, b []float32) {
-	if cpu.AVX2FMA {
-		mulAddAVX2(dst, a, b)
-		return
-	}
-	mulAddGeneric(dst, a, b)
-}
-
-// activeGemmKernels is the kernel family the process uses, fixed by cpu.AVX2FMA.
-func activeGemmKernels() gemmKernels {
-	if cpu.AVX2FMA {
+// gemmFamily is the gemm kernel set of family f, which the processor must support.
+func gemmFamily(f cpu.Family) gemmKernels {
+	switch f {
+	case cpu.AVX512:
+		return avx512GemmKernels
+	case cpu.AVX2:
 		return asmGemmKernels
 	}
 	return genericGemmKernels
 }
+
+// activeGemmKernels is the kernel family the process uses, fixed by cpu.Active.
+func activeGemmKernels() gemmKernels { return gemmFamily(cpu.Active) }

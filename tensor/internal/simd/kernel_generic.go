@@ -1,8 +1,9 @@
 package simd
 
 var genericGemmKernels = gemmKernels{
+	mr: mr, nr: nr, kc: kc, mc: mc, nc: nc,
 	micro: sgemmKernelGeneric, dots: dots4x3Generic, gemvN: gemvNGeneric, gemvT: gemvTGeneric,
-	packA6Rows: packA6RowsGeneric, packB16Rows: packB16RowsGeneric, packB16Cols: packB16ColsGeneric,
+	packARows: packA6RowsGeneric, packBRows: packB16RowsGeneric, packBCols: packB16ColsGeneric,
 }
 
 // sgemmKernelGeneric is the Go twin of the 6×16 micro-kernel (see microKernel). It builds
@@ -105,5 +106,34 @@ func gemvNGeneric(k int, x, a []float32, lda int, y []float32) {
 func gemvTGeneric(k int, x, a []float32, lda int, y []float32) {
 	for j := range y {
 		y[j] = dotGeneric(x[:k], a[j*lda:j*lda+k])
+	}
+}
+
+// packARowsGeneric interleaves rows stored rows of A, lda apart, into one packed sliver:
+// dst[p·rows+r] = src[r·lda+p] for p < kb. It finishes what the wider families' assembly
+// leaves (the last kb mod 8 values of p).
+func packARowsGeneric(dst, src []float32, kb, lda, rows int) {
+	if kb == 0 {
+		return
+	}
+	dst = dst[:kb*rows]
+	for r := range rows {
+		for p, v := range src[r*lda : r*lda+kb] {
+			dst[p*rows+r] = v
+		}
+	}
+}
+
+// packBColsGeneric turns cols stored rows of B, ldb apart, into the columns of a packed
+// sliver: dst[p·cols+j] = src[j·ldb+p] for p < kb.
+func packBColsGeneric(dst, src []float32, kb, ldb, cols int) {
+	if kb == 0 {
+		return
+	}
+	dst = dst[:kb*cols]
+	for j := range cols {
+		for p, v := range src[j*ldb : j*ldb+kb] {
+			dst[p*cols+j] = v
+		}
 	}
 }

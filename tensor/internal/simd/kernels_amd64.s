@@ -786,7 +786,7 @@ TEXT ·packB16ColsAVX2(SB), NOSPLIT, $0-64
 	LEAQ (R8)(R8*2), R9 // 3 rows
 
 pbc_loop:
-	// Rows 0-7 of the sliver's columns: src rows j = 0..7; rows j = 8..15 fill the upper halves.
+	// Rows 0-7 of the sliver's columns: src rows j = 0..7; rows j = 8..15 fill the next 8 columns.
 	MOVQ       SI, AX
 	VMOVUPS    (AX), Y0
 	VMOVUPS    (AX)(R8*1), Y1

@@ -9,8 +9,9 @@ import (
 	"github.com/hungry-ssm/hungry/tensor/internal/parallel"
 )
 
-// Blocking for the Goto/BLIS scheme. The micro-kernel computes an mr×nr tile of C from a
-// packed mr×kc sliver of A and a packed kc×nr sliver of B.
+// Blocking for the Goto/BLIS scheme, as the AVX2 family and the generic twin use it (each
+// family carries its own in gemmKernels). The micro-kernel computes an mr×nr tile of C
+// from a packed mr×kc sliver of A and a packed kc×nr sliver of B.
 //
 //   - mr×nr = 6×16: twelve 8-wide accumulators, plus two registers for B and two for the
 //     broadcasts of A, use all sixteen ymm registers.
@@ -28,6 +29,21 @@ const (
 	nc = 2048
 )
 
+// The AVX-512 family's tile. 12×32 takes all 32 zmm registers (see sgemmKernelAVX512);
+// it keeps kc = 256, whose B sliver (32 KiB) fits a 48 KiB L1D with the A sliver
+// (12 KiB), and mc = 144, a multiple of 12.
+const (
+	mr512 = 12
+	nr512 = 32
+)
+
+// maxTile bounds mr·nr over the families, for the scratch tile of partial edges.
+const maxTile = 12 * 32
+
+// packSlack is the room that a family's A packing may write past its slivers (see
+// packA6RowsAVX2).
+const packSlack = 2
+
 // microKernel computes C[0:mr, 0:nr] = alpha·Σₚ a[p·mr+i]·b[p·nr+j] + beta·C for p < k,
 // with C rows ldc apart. a holds k·mr packed values, b k·nr. beta == 0 writes C without
 // reading it.
@@ -37,7 +53,10 @@ type microKernel func(k int, a, b, c []float32, ldc int, alpha, beta float32)
 // and packing for the blocked product, and the kernels for products with few rows or
 // columns.
 type gemmKernels struct {
-	micro microKernel
+	// The blocking: tile rows and columns of the micro-kernel, and the depth, rows and
+	// columns of the packed blocks. mc is a multiple of mr and nc of nr.
+	mr, nr, kc, mc, nc int
+	micro              microKernel
 	// dots computes a 4×3 tile of C = alpha·A·Bᵀ + beta·C from 4 rows of A and 3 rows of
 	// B, all k long, rows lda and ldb apart; beta == 0 writes C without reading it.
 	dots func(k int, a []float32, lda int, b []float32, ldb int, c []float32, ldc int, alpha, beta float32)
@@ -45,9 +64,9 @@ type gemmKernels struct {
 	// rounding per term, and gemvT writes y[j] = Σₚ a[j·lda+p]·x[p] (a dot product per
 	// row), for j < len(y) and p < k.
 	gemvN, gemvT func(k int, x, a []float32, lda int, y []float32)
-	// Packing of whole slivers; see packA6RowsGeneric, packB16RowsGeneric and
-	// packB16ColsGeneric for the contracts.
-	packA6Rows, packB16Rows, packB16Cols func(dst, src []float32, kb, ld int)
+	// Packing of whole slivers of mr rows or nr columns; see packARowsGeneric,
+	// packBRowsGeneric and packBColsGeneric for the contracts.
+	packARows, packBRows, packBCols func(dst, src []float32, kb, ld int)
 }
 
 // parallelMinFlops is the work (in multiply-adds) below which one thread runs the whole
@@ -320,9 +339,10 @@ func scaleMatrix(m, n int, beta float32, c []float32, ldc int) {
 func sgemmSerial(kern gemmKernels, transA, transB bool, m, n, k int, alpha float32, a []float32, lda int, b []float32, ldb int, beta float32, c []float32, ldc int) {
 	bufs := packPool.Get().(*packBuffers)
 	defer packPool.Put(bufs)
+	mr, nr, kc, mc, nc := kern.mr, kern.nr, kern.kc, kern.mc, kern.nc
 	// Slivers are whole: the last one of a block is zero-padded to mr rows or nr columns.
-	// packA6Rows may store 2 floats past the end of a block.
-	bufs.a = grown(bufs.a, min(roundUp(m, mr), mc)*min(k, kc)+2)
+	// packARows may store packSlack floats past the end of a block.
+	bufs.a = grown(bufs.a, min(roundUp(m, mr), mc)*min(k, kc)+packSlack)
 	bufs.b = grown(bufs.b, min(roundUp(n, nr), nc)*min(k, kc))
 	for jc := 0; jc < n; jc += nc {
 		nb := min(nc, n-jc)
@@ -337,7 +357,7 @@ func sgemmSerial(kern gemmKernels, transA, transB bool, m, n, k int, alpha float
 			for ic := 0; ic < m; ic += mc {
 				mb := min(mc, m-ic)
 				packA(kern, bufs.a, transA, a, lda, ic, mb, pc, kb)
-				macroKernel(kern.micro, bufs.a, bufs.b, mb, nb, kb, alpha, blockBeta, c[ic*ldc+jc:], ldc)
+				macroKernel(kern, bufs.a, bufs.b, mb, nb, kb, alpha, blockBeta, c[ic*ldc+jc:], ldc)
 			}
 		}
 	}
@@ -352,6 +372,7 @@ func sgemmSerial(kern gemmKernels, transA, transB bool, m, n, k int, alpha float
 // Task edges fall on multiples of mr rows and nr columns, and every C element sums its k
 // blocks in the same order, so the result is bit-for-bit the serial one.
 func sgemmParallel(kern gemmKernels, pool *parallel.Pool, workers int, transA, transB bool, m, n, k int, alpha float32, a []float32, lda int, b []float32, ldb int, beta float32, c []float32, ldc int) {
+	mr, nr, kc, mc, nc := kern.mr, kern.nr, kern.kc, kern.mc, kern.nc
 	shared := packPool.Get().(*packBuffers)
 	defer packPool.Put(shared)
 	shared.b = grown(shared.b, min(roundUp(n, nr), nc)*min(k, kc))
@@ -385,7 +406,7 @@ func sgemmParallel(kern gemmKernels, pool *parallel.Pool, workers int, transA, t
 			pool.For(workers, 1, func(int, int) {
 				bufs := packPool.Get().(*packBuffers)
 				defer packPool.Put(bufs)
-				bufs.a = grown(bufs.a, rowH*kb+2)
+				bufs.a = grown(bufs.a, rowH*kb+packSlack)
 				packed := -1 // the row block now in bufs.a
 				for {
 					t := int(next.Add(1) - 1)
@@ -399,7 +420,7 @@ func sgemmParallel(kern gemmKernels, pool *parallel.Pool, workers int, transA, t
 						packA(kern, bufs.a, transA, a, lda, i0, mb, pc, kb)
 						packed = ib
 					}
-					macroKernel(kern.micro, bufs.a, shared.b[j0*kb:], mb, nw, kb, alpha, blockBeta, c[i0*ldc+jc+j0:], ldc)
+					macroKernel(kern, bufs.a, shared.b[j0*kb:], mb, nw, kb, alpha, blockBeta, c[i0*ldc+jc+j0:], ldc)
 				}
 			})
 		}
@@ -409,8 +430,9 @@ func sgemmParallel(kern gemmKernels, pool *parallel.Pool, workers int, transA, t
 // macroKernel multiplies a packed mb×kb block of A by a packed kb×nb block of B into C,
 // one mr×nr tile at a time, walking down A for each sliver of B so the B sliver stays in
 // L1 while the A block streams from L2.
-func macroKernel(micro microKernel, ap, bp []float32, mb, nb, kb int, alpha, beta float32, c []float32, ldc int) {
-	var edge [mr * nr]float32
+func macroKernel(kern gemmKernels, ap, bp []float32, mb, nb, kb int, alpha, beta float32, c []float32, ldc int) {
+	mr, nr, micro := kern.mr, kern.nr, kern.micro
+	var edge [maxTile]float32
 	for jr := 0; jr < nb; jr += nr {
 		nw := min(nr, nb-jr)
 		bSliver := bp[jr*kb : (jr+nr)*kb]
@@ -424,7 +446,7 @@ func macroKernel(micro microKernel, ap, bp []float32, mb, nb, kb int, alpha, bet
 			}
 			// A partial tile goes through a full-size scratch tile, so the kernel never
 			// writes past the edge of C.
-			micro(kb, aSliver, bSliver, edge[:], nr, 1, 0)
+			micro(kb, aSliver, bSliver, edge[:mr*nr], nr, 1, 0)
 			for i := range mh {
 				row := c[cOff+i*ldc : cOff+i*ldc+nw]
 				t := edge[i*nr : i*nr+nw]
@@ -444,9 +466,10 @@ func macroKernel(micro microKernel, ap, bp []float32, mb, nb, kb int, alpha, bet
 
 // packA copies rows [i0, i0+mb) and columns [p0, p0+kb) of op(A) into dst as slivers of
 // mr rows: sliver s holds op(A)[i0+s·mr+r][p0+p] at s·mr·kb + p·mr + r. Rows past mb are
-// zero so the kernel can always run a full sliver. dst must hold 2 floats more than the
-// slivers, for packA6Rows.
+// zero so the kernel can always run a full sliver. dst must hold packSlack floats more
+// than the slivers, for packARows.
 func packA(kern gemmKernels, dst []float32, transA bool, a []float32, lda, i0, mb, p0, kb int) {
+	mr := kern.mr
 	for s := 0; s < mb; s += mr {
 		rows := min(mr, mb-s)
 		out := dst[s*kb : (s+mr)*kb]
@@ -455,7 +478,7 @@ func packA(kern gemmKernels, dst []float32, transA bool, a []float32, lda, i0, m
 			// op(A)[i][p] = a[p·lda+i]: each p is a run of mr contiguous values.
 			for p := range kb {
 				off := (p0+p)*lda + i0 + s
-				*(*[mr]float32)(out[p*mr:]) = *(*[mr]float32)(a[off : off+mr])
+				copy(out[p*mr:p*mr+mr], a[off:off+mr])
 			}
 		case transA:
 			for p := range kb {
@@ -465,7 +488,7 @@ func packA(kern gemmKernels, dst []float32, transA bool, a []float32, lda, i0, m
 				clear(o[rows:])
 			}
 		case rows == mr:
-			kern.packA6Rows(dst[s*kb:], a[(i0+s)*lda+p0:], kb, lda)
+			kern.packARows(dst[s*kb:], a[(i0+s)*lda+p0:], kb, lda)
 		default:
 			clear(out)
 			for r := range rows {
@@ -482,12 +505,13 @@ func packA(kern gemmKernels, dst []float32, transA bool, a []float32, lda, i0, m
 // nr columns: sliver s holds op(B)[p0+p][j0+s·nr+j] at s·nr·kb + p·nr + j. Columns past
 // nb are zero.
 func packB(kern gemmKernels, dst []float32, transB bool, b []float32, ldb, p0, kb, j0, nb int) {
+	nr := kern.nr
 	for s := 0; s < nb; s += nr {
 		cols := min(nr, nb-s)
 		out := dst[s*kb : (s+nr)*kb]
 		switch {
 		case !transB && cols == nr:
-			kern.packB16Rows(out, b[p0*ldb+j0+s:], kb, ldb)
+			kern.packBRows(out, b[p0*ldb+j0+s:], kb, ldb)
 		case !transB:
 			for p := range kb {
 				o := out[p*nr : p*nr+nr]
@@ -496,7 +520,7 @@ func packB(kern gemmKernels, dst []float32, transB bool, b []float32, ldb, p0, k
 				clear(o[cols:])
 			}
 		case cols == nr:
-			kern.packB16Cols(out, b[(j0+s)*ldb+p0:], kb, ldb)
+			kern.packBCols(out, b[(j0+s)*ldb+p0:], kb, ldb)
 		default:
 			// op(B)[p][j] = b[j·ldb+p]: each stored row of B becomes one column.
 			clear(out)

@@ -318,6 +318,8 @@ func TestSgemmBlockEdges(t *testing.T) {
 		{1, 4500, 250}, {4500, 1, 250}, {1, 1, 300}, {2, 4500, 250}, {4500, 2, 250},
 		// Up to 16 rows with op(B) = Bᵀ take the dot-product path.
 		{3, 100, 37}, {7, 301, 260}, {16, 50, 1000}, {13, 2000, 50}, {17, 40, 9},
+		// The AVX-512 family's 12×32 tiles.
+		{mr512 - 1, nr512 + 1, kc + 1}, {mr512 + 1, nr512 - 1, 9}, {2 * mr512, 2 * nr512, kc - 1}, {mc + 5, 3*nr512 + 7, 15},
 	}
 	for _, im := range implementations() {
 		for i, sh := range shapes {
@@ -545,12 +547,17 @@ func TestVectorAPI(t *testing.T) {
 }
 
 // The matrix-vector kernels, called directly so that their output window has guards on
-// both sides and their matrix NaN around it: column and row counts cover the 64-, 8- and
-// 1-wide paths and every remainder.
+// both sides and their matrix NaN around it: column and row counts cover the 128-, 64-,
+// 16-, 8- and 1-wide paths and every remainder.
 func TestGemvKernels(t *testing.T) {
 	rng := rand.New(rand.NewPCG(21, 22))
+	var sizes []int
+	for n := 0; n <= 160; n++ {
+		sizes = append(sizes, n)
+	}
+	sizes = append(sizes, 255, 256, 300)
 	for _, im := range implementations() {
-		for n := 0; n <= 75; n++ {
+		for _, n := range sizes {
 			for _, k := range []int{1, 7, 8, 9, 33} {
 				x := randomSlice(rng, 0, k)[:k]
 				// gemvN: a is k rows of n, 3 floats of padding per row.
@@ -591,6 +598,55 @@ func TestGemvKernels(t *testing.T) {
 					}
 				}
 			}
+		}
+	}
+}
+
+// TestPackKernels holds each family's packing kernels to the generic loops for its own
+// sliver shape, on every depth up to 40 (whole 8×8 transposes and remainders), with
+// strided sources whose padding is NaN and guards after dst: a packed value out of
+// place or a store past the sliver (and its packSlack) shows up.
+func TestPackKernels(t *testing.T) {
+	rng := rand.New(rand.NewPCG(23, 24))
+	for _, im := range implementations() {
+		g := im.gemm
+		for kb := 0; kb <= 40; kb++ {
+			check := func(what string, rows, cols, ld int, pack func(dst, src []float32, kb, ld int), want func(i, j int) (src int, dst int)) {
+				t.Helper()
+				src := randomSlice(rng, 1, rows*ld)
+				poisonOutside(src, 1, rows, cols, ld)
+				n := g.mr * kb
+				if what != "A rows" {
+					n = g.nr * kb
+				}
+				dst := randomSlice(rng, 0, n+packSlack)
+				for i := range dst {
+					dst[i] = guard
+				}
+				pack(dst, src[1:], kb, ld)
+				for i := range rows {
+					for j := range cols {
+						s, d := want(i, j)
+						if dst[d] != src[1+s] {
+							t.Fatalf("%s %s kb=%d: dst[%d] = %v, want src[%d] = %v", im.name, what, kb, d, dst[d], s, src[1+s])
+						}
+					}
+				}
+				for i := n + packSlack; i < len(dst); i++ {
+					if dst[i] != guard {
+						t.Fatalf("%s %s kb=%d: wrote %v past the sliver at %d", im.name, what, kb, dst[i], i)
+					}
+				}
+			}
+			// A rows: dst[p·mr+r] = src[r·lda+p].
+			lda := kb + 3
+			check("A rows", g.mr, kb, lda, g.packARows, func(r, p int) (int, int) { return r*lda + p, p*g.mr + r })
+			// B rows: dst[p·nr+j] = src[p·ldb+j].
+			ldb := g.nr + 5
+			check("B rows", kb, g.nr, ldb, g.packBRows, func(p, j int) (int, int) { return p*ldb + j, p*g.nr + j })
+			// B columns: dst[p·nr+j] = src[j·ldb+p].
+			ldb = kb + 3
+			check("B cols", g.nr, kb, ldb, g.packBCols, func(j, p int) (int, int) { return j*ldb + p, p*g.nr + j })
 		}
 	}
 }
