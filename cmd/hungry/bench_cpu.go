@@ -5,6 +5,8 @@ import (
 	"strings"
 
 	"github.com/klauspost/cpuid/v2"
+
+	"github.com/hungry-ssm/hungry/tensor"
 )
 
 // cpuInfo is the machine a bench ran on, printed with every run so that no figure is
@@ -34,13 +36,11 @@ func thisCPU() cpuInfo {
 		Procs: runtime.GOMAXPROCS(0), Features: strings.Join(fs, " "), Kernels: kernelFamily()}
 }
 
-// kernelFamily names the CPU kernels the tensor package runs, by the rule of
-// tensor/internal/cpu (AVX2+FMA assembly unless the CPU lacks it or noasm is set). Seam:
-// once the tensor package reports its family itself (tensor.KernelFamily, issue 16),
-// return that instead.
+// kernelFamily names the CPU kernel family in use, with the reason when HUNGRY_CPU asked
+// for one that cannot run, so that a figure is never read as another family's.
 func kernelFamily() string {
-	if asmBuild && cpuid.CPU.Supports(cpuid.AVX2, cpuid.FMA3) {
-		return "avx2+fma"
+	if note := tensor.KernelFamilyNote(); note != "" {
+		return tensor.KernelFamily() + " (" + note + ")"
 	}
-	return "generic"
+	return tensor.KernelFamily()
 }
