@@ -125,7 +125,7 @@ func ReadConfig(dir string) (Config, error) {
 		return Config{}, fmt.Errorf("config: %w", err)
 	}
 	if !st.Mode().IsRegular() {
-		return Config{}, fmt.Errorf("config: %s is not a regular file (%s)", path, st.Mode().Type())
+		return Config{}, fmt.Errorf("config: %s is not a regular file; its length is unknown until read", path)
 	}
 	if st.Size() > maxConfigBytes {
 		return Config{}, fmt.Errorf("config: %s is %d bytes; a config is at most %d", path, st.Size(), maxConfigBytes)
