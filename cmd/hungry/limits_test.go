@@ -80,6 +80,9 @@ func gzipBomb(t *testing.T) string {
 // of them died in the runtime ("fatal error: out of memory" and every goroutine's stack)
 // or, for /dev/zero, read forever.
 func TestOversizedInputsUnderAddressSpaceLimit(t *testing.T) {
+	if testing.Short() {
+		t.Skip("runs the command 18 times in child processes")
+	}
 	if _, err := os.Stat("/dev/zero"); err != nil {
 		t.Skip("needs /dev/zero and a POSIX shell")
 	}
