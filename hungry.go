@@ -174,64 +174,199 @@ func (m *Model) Parameters() int {
 	return n
 }
 
-// Generate continues prompt by n tokens drawn with o, reproducibly from seed.
+// Generate continues prompt by n tokens drawn with o, reproducibly from seed, and
+// returns the continuation only: the prompt is not repeated in the result.
 func (m *Model) Generate(prompt []byte, n int, o sample.Options, seed uint64) ([]byte, error) {
-	if err := o.Validate(); err != nil {
-		return nil, err
-	}
-	ids := m.Tokenizer.Encode(prompt)
-	if len(ids) == 0 {
-		return nil, errors.New("the prompt is empty; give at least one token")
-	}
-	out, err := m.GenerateIDs(ids, n, o, tensor.NewRNG(seed))
+	var out []byte
+	err := m.GenerateStream(prompt, n, o, seed, func(b []byte) error {
+		out = append(out, b...)
+		return nil
+	})
 	if err != nil {
 		return nil, err
 	}
-	return m.Tokenizer.Decode(out)
+	return out, nil
 }
 
-// GenerateIDs continues ids by n tokens with the recurrent mode: one convolutional pass
-// over the prompt seeds the state, then each new token costs one step, independent of
-// its position for pure H3 models.
+// GenerateStream is Generate handing each token's bytes to emit as soon as the token is
+// drawn, so a caller can show text as it is produced. A token of a byte-level BPE may
+// hold part of a UTF-8 character; the concatenation of what emit receives is exactly
+// Generate's result. An error from emit stops generation and is returned.
+func (m *Model) GenerateStream(prompt []byte, n int, o sample.Options, seed uint64, emit func([]byte) error) error {
+	if err := o.Validate(); err != nil {
+		return err
+	}
+	ids := m.Tokenizer.Encode(prompt)
+	if len(ids) == 0 {
+		return errors.New("the prompt is empty; give at least one token")
+	}
+	s, err := m.newSession(o, tensor.NewRNG(seed))
+	if err != nil {
+		return err
+	}
+	if err := s.FeedIDs(ids); err != nil {
+		return err
+	}
+	_, err = s.Reply(n, emit)
+	return err
+}
+
+// GenerateIDs continues ids by n tokens with the recurrent mode and returns the n new
+// ids (not the prompt): one convolutional pass over the prompt seeds the state, then each
+// new token costs one step, independent of its position for pure H3 models.
 func (m *Model) GenerateIDs(ids []int32, n int, o sample.Options, rng *tensor.RNG) ([]int32, error) {
 	if n <= 0 {
 		return nil, nil
 	}
+	s, err := m.newSession(o, rng)
+	if err != nil {
+		return nil, err
+	}
+	if err := s.FeedIDs(ids); err != nil {
+		return nil, err
+	}
+	return s.ReplyIDs(n, nil)
+}
+
+// Session is a conversation with a model: the recurrent state after everything fed and
+// generated so far. Each Feed and Reply costs only its own tokens (one prefill pass over
+// the first text, then one recurrent step per token), not the history's, so a chat turn
+// costs the same at the hundredth turn as at the first for pure H3 models; attention
+// layers keep their growing key/value cache. Each fed text is tokenised on its own, so a
+// BPE token never spans two turns; with the byte tokenizer the conversation is exactly
+// the concatenated text.
+type Session struct {
+	m   *Model
+	o   sample.Options
+	rng *tensor.RNG
+	st  *model.State
+	// last holds the logits that predict the next token; nil before any text.
+	last []float32
+	// pending is the last drawn token, not yet fed to the state: only the next turn
+	// needs it, and a reply that ends the session never pays for it.
+	pending    int32
+	hasPending bool
+	cost       int
+}
+
+// NewSession starts an empty conversation that draws tokens with o, reproducibly from
+// seed.
+func (m *Model) NewSession(o sample.Options, seed uint64) (*Session, error) {
+	if err := o.Validate(); err != nil {
+		return nil, err
+	}
+	return m.newSession(o, tensor.NewRNG(seed))
+}
+
+func (m *Model) newSession(o sample.Options, rng *tensor.RNG) (*Session, error) {
 	st, err := m.LM.NewState(1)
 	if err != nil {
 		return nil, err
 	}
-	logits, err := st.Prefill(ids, len(ids))
-	if err != nil {
-		return nil, err
-	}
-	v := m.LM.Config.VocabSize
-	last := logits.Host()[(len(ids)-1)*v:]
-	out := make([]int32, 0, n)
-	for {
-		next := sample.Next(last, o, rng)
-		out = append(out, next)
-		if len(out) == n {
-			return out, nil
-		}
-		step, err := st.Step([]int32{next})
-		if err != nil {
-			return nil, err
-		}
-		last = step.Host()
-	}
+	return &Session{m: m, o: o, rng: rng, st: st}, nil
 }
 
-// Score is the likelihood of a text under a model.
+// Positions is the number of tokens the state has consumed.
+func (s *Session) Positions() int { return s.st.Pos() }
+
+// Cost is the number of token positions run through the model so far, prefill and steps
+// together: the work a conversation has cost.
+func (s *Session) Cost() int { return s.cost }
+
+// Feed appends text (a user's turn) to the conversation.
+func (s *Session) Feed(text []byte) error { return s.FeedIDs(s.m.Tokenizer.Encode(text)) }
+
+// FeedIDs appends token ids to the conversation: the first ids of a fresh session in one
+// convolutional pass, later ones (after the pending reply token) a step each.
+func (s *Session) FeedIDs(ids []int32) error {
+	if s.hasPending {
+		ids = append([]int32{s.pending}, ids...)
+		s.hasPending = false
+	}
+	if len(ids) == 0 {
+		return nil
+	}
+	v := s.m.LM.Config.VocabSize
+	if s.st.Pos() == 0 {
+		logits, err := s.st.Prefill(ids, len(ids))
+		if err != nil {
+			return err
+		}
+		s.cost += len(ids)
+		s.last = logits.Host()[(len(ids)-1)*v:]
+		return nil
+	}
+	for _, id := range ids {
+		step, err := s.st.Step([]int32{id})
+		if err != nil {
+			return err
+		}
+		s.cost++
+		s.last = step.Host()
+	}
+	return nil
+}
+
+// ReplyIDs draws n tokens, calling emit (when not nil) with each as it is drawn, and
+// returns them.
+func (s *Session) ReplyIDs(n int, emit func(int32) error) ([]int32, error) {
+	if s.last == nil {
+		return nil, errors.New("nothing to continue: feed some text first")
+	}
+	// Not sized by n: n may be large when the caller streams and discards the ids.
+	var out []int32
+	for i := 0; i < n; i++ {
+		if s.hasPending {
+			step, err := s.st.Step([]int32{s.pending})
+			if err != nil {
+				return out, err
+			}
+			s.cost++
+			s.last = step.Host()
+		}
+		next := sample.Next(s.last, s.o, s.rng)
+		s.pending, s.hasPending = next, true
+		out = append(out, next)
+		if emit != nil {
+			if err := emit(next); err != nil {
+				return out, err
+			}
+		}
+	}
+	return out, nil
+}
+
+// Reply draws n tokens, handing each token's bytes to emit (when not nil) as it is
+// drawn, and returns the reply's bytes.
+func (s *Session) Reply(n int, emit func([]byte) error) ([]byte, error) {
+	var out []byte
+	_, err := s.ReplyIDs(n, func(id int32) error {
+		b, err := s.m.Tokenizer.Decode([]int32{id})
+		if err != nil {
+			return err
+		}
+		out = append(out, b...)
+		if emit != nil {
+			return emit(b)
+		}
+		return nil
+	})
+	return out, err
+}
+
+// Score is the likelihood of one or more texts under a model.
 type Score struct {
-	// Tokens is the length of the scored sequence; all but the first are predicted.
-	Tokens int
+	// Tokens is the number of tokens read; Sequences the number of texts they came
+	// from. The first token of each text has nothing before it and is not predicted.
+	Tokens, Sequences int
+	// Bytes is the texts' length in bytes, for bits per byte.
+	Bytes int
 	// NLL is the summed negative log-likelihood of the predicted tokens, in nats.
 	NLL float64
 }
 
 // Predicted is the number of tokens predicted from the ones before them.
-func (s Score) Predicted() int { return s.Tokens - 1 }
+func (s Score) Predicted() int { return s.Tokens - s.Sequences }
 
 // MeanNLL is the mean negative log-likelihood per predicted token, in nats.
 func (s Score) MeanNLL() float64 { return s.NLL / float64(s.Predicted()) }
@@ -239,36 +374,90 @@ func (s Score) MeanNLL() float64 { return s.NLL / float64(s.Predicted()) }
 // Perplexity is exp(MeanNLL).
 func (s Score) Perplexity() float64 { return math.Exp(s.MeanNLL()) }
 
-// Score reads text as one sequence of at most maxTokens tokens (the rest is dropped) and
-// returns its likelihood from one forward pass.
-func (m *Model) Score(text []byte, maxTokens int) (Score, error) {
-	ids := m.Tokenizer.Encode(text)
-	if len(ids) > maxTokens {
-		ids = ids[:maxTokens]
+// BitsPerByte is the summed NLL in bits over the texts' bytes: comparable across
+// tokenizers.
+func (s Score) BitsPerByte() float64 { return s.NLL / math.Ln2 / float64(s.Bytes) }
+
+// Add returns the score of s's texts and o's together.
+func (s Score) Add(o Score) Score {
+	return Score{Tokens: s.Tokens + o.Tokens, Sequences: s.Sequences + o.Sequences, Bytes: s.Bytes + o.Bytes, NLL: s.NLL + o.NLL}
+}
+
+// Score scores the whole text with windows of context tokens advancing by half a window;
+// see ScoreWindows.
+func (m *Model) Score(text []byte, context int) (Score, error) {
+	return m.ScoreWindows(text, context, max(context/2, 1))
+}
+
+// ScoreWindows scores every token of text but the first, as one sequence, with a sliding
+// window: the first window is the first context tokens, and each further one ends stride
+// tokens later and scores only those stride new tokens. Every token is thus scored
+// exactly once, with at least context−stride tokens before it (all of them in the first
+// window), and the cost is about context/stride forward passes over the text. stride
+// must lie in [1, context−1]; with context at least the text's length it is one pass.
+func (m *Model) ScoreWindows(text []byte, context, stride int) (Score, error) {
+	if context < 2 {
+		return Score{}, fmt.Errorf("the context must be at least 2 tokens, got %d", context)
 	}
+	if stride < 1 || stride >= context {
+		return Score{}, fmt.Errorf("the stride must lie in [1, %d] for a context of %d, got %d", context-1, context, stride)
+	}
+	ids := m.Tokenizer.Encode(text)
 	if len(ids) < 2 {
 		return Score{}, fmt.Errorf("%d tokens to score; at least 2 are needed", len(ids))
 	}
-	logits, err := m.LM.Logits(ids[:len(ids)-1], 1, len(ids)-1)
+	s := Score{Tokens: len(ids), Sequences: 1, Bytes: len(text)}
+	end := min(context, len(ids))
+	nll, _, err := windowNLL(m.LM, ids[:end], 1)
 	if err != nil {
 		return Score{}, err
 	}
-	v := m.LM.Config.VocabSize
+	s.NLL = nll
+	for end < len(ids) {
+		next := min(end+stride, len(ids))
+		begin := next - context
+		nll, _, err := windowNLL(m.LM, ids[begin:next], end-begin)
+		if err != nil {
+			return Score{}, fmt.Errorf("tokens %d to %d: %w", end, next, err)
+		}
+		s.NLL += nll
+		end = next
+	}
+	return s, nil
+}
+
+// windowNLL is the summed negative log-likelihood, in nats, of ids[scoreFrom:] each given
+// the ids of the window before it, and how many tokens that is (scoreFrom ≥ 1). It is
+// the one place ScoreWindows touches the model, so that a scorer with bounded memory
+// over long windows (chunk by chunk, carrying the recurrent state) can replace it
+// without changing the windows' schedule. Today it is one forward pass over the window,
+// whose logits take len(ids)·vocab floats. Non-finite logits are an error, not a NaN
+// perplexity: they mean damaged weights.
+func windowNLL(lm *model.LM, ids []int32, scoreFrom int) (float64, int, error) {
+	logits, err := lm.Logits(ids[:len(ids)-1], 1, len(ids)-1)
+	if err != nil {
+		return 0, 0, err
+	}
+	v := lm.Config.VocabSize
 	l := logits.Host()
-	s := Score{Tokens: len(ids)}
-	for t, target := range ids[1:] {
+	sum := 0.0
+	for t := scoreFrom - 1; t < len(ids)-1; t++ {
 		row := l[t*v : (t+1)*v]
 		mx := row[0]
 		for _, x := range row {
 			mx = max(mx, x)
 		}
-		sum := 0.0
+		e := 0.0
 		for _, x := range row {
-			sum += math.Exp(float64(x - mx))
+			e += math.Exp(float64(x - mx))
 		}
-		s.NLL += math.Log(sum) + float64(mx) - float64(row[target])
+		nll := math.Log(e) + float64(mx) - float64(row[ids[t+1]])
+		if math.IsNaN(nll) || math.IsInf(nll, 0) {
+			return 0, 0, fmt.Errorf("the model's prediction of token %d is not finite (%g); its weights are damaged", t+1, nll)
+		}
+		sum += nll
 	}
-	return s, nil
+	return sum, len(ids) - scoreFrom, nil
 }
 
 // Run is a training run in a folder (train.Folder): run.json (how to rebuild the data),

@@ -147,6 +147,10 @@ func makeDocument(name, where string, raw []byte) (Document, error) {
 	return Document{Name: name, Train: train, Valid: valid}, nil
 }
 
+// CheckText refuses what LoadCorpus refuses in a file's content: emptiness, binary data
+// (a NUL byte) and invalid UTF-8; where names the text in the error.
+func CheckText(where string, text []byte) error { return checkText(where, text) }
+
 func checkText(where string, text []byte) error {
 	if len(text) == 0 {
 		return fmt.Errorf("data: %s: empty file", where)

@@ -4,6 +4,7 @@ import (
 	"bufio"
 	"errors"
 	"fmt"
+	"math"
 	"os"
 	"path/filepath"
 	"runtime"
@@ -73,15 +74,20 @@ func Load(dir string, dev tensor.Device) (*LM, error) {
 	if err != nil {
 		return nil, err
 	}
-	m, err := build(cfg, dev, nil)
-	if err != nil {
-		return nil, err
-	}
 	f, err := safetensors.OpenFile(filepath.Join(dir, weightsFile))
 	if err != nil {
 		return nil, fmt.Errorf("model: %w", err)
 	}
 	defer f.Close()
+	// Building allocates what the config says; the header's shapes are backed by the
+	// file's bytes. Comparing the two first bounds the allocation by the file's size.
+	if err := CheckHeader(cfg, f); err != nil {
+		return nil, err
+	}
+	m, err := build(cfg, dev, nil)
+	if err != nil {
+		return nil, err
+	}
 	if err := m.LoadTensors(f); err != nil {
 		return nil, err
 	}
@@ -127,10 +133,16 @@ func (m *LM) LoadTensors(f *safetensors.File) error {
 			if err := readParamInto(f, source.file(p.Name), p.Shape(), p.Value.Data()); err != nil {
 				return err
 			}
+			if err := checkFinite(source.file(p.Name), p.Value.Data()); err != nil {
+				return err
+			}
 			continue
 		}
 		data, err := readParam(f, source.file(p.Name), p.Shape())
 		if err != nil {
+			return err
+		}
+		if err := checkFinite(source.file(p.Name), data); err != nil {
 			return err
 		}
 		p.Value = m.Device.FromHost(data, p.Shape()...)
@@ -146,6 +158,66 @@ func (m *LM) LoadTensors(f *safetensors.File) error {
 				return fmt.Errorf("model: tensor %s differs from the word embeddings (element %d: %g vs %g) but tie_word_embeddings is true", lmHeadKey, i, head[i], emb[i])
 			}
 		}
+	}
+	return nil
+}
+
+// CheckHeader compares a config with a weights file's header before anything is built:
+// the sizes a config names (vocab_size, d_model, max_position_embeddings, n_layer,
+// d_inner, d_state) against the shapes of the tensors that carry them, then the number
+// of parameters the config describes against the number of elements the file holds. A
+// config that claims more than twice what its file holds is refused without allocating
+// it; smaller differences (a missing or misshapen tensor) are left to LoadTensors, whose
+// errors name the tensor, since building such a model costs at most twice the file.
+func CheckHeader(cfg Config, f *safetensors.File) error {
+	cfg = cfg.WithDefaults()
+	source := legacyNames(f.Names(), cfg.NLayer)
+	shape := func(name string) ([]int, bool) {
+		info, ok := f.Info(source.file(name))
+		return info.Shape, ok
+	}
+	mismatch := func(name string, got []int, what string) error {
+		return fmt.Errorf("model: config.json does not match %s: tensor %s has shape %v, but the config's %s", weightsFile, source.file(name), got, what)
+	}
+	d := cfg.DModel
+	if got, ok := shape("backbone.embeddings.word_embeddings.weight"); ok && !tensor.SameShape(got, []int{cfg.VocabSize, d}) {
+		return mismatch("backbone.embeddings.word_embeddings.weight", got, fmt.Sprintf("vocab_size %d and d_model %d want [%d %d]", cfg.VocabSize, d, cfg.VocabSize, d))
+	}
+	if got, ok := shape("backbone.embeddings.position_embeddings.weight"); ok && !tensor.SameShape(got, []int{cfg.MaxPositionEmbeddings, d}) {
+		return mismatch("backbone.embeddings.position_embeddings.weight", got, fmt.Sprintf("max_position_embeddings %d and d_model %d want [%d %d]", cfg.MaxPositionEmbeddings, d, cfg.MaxPositionEmbeddings, d))
+	}
+	layersInFile := 0
+	for _, file := range f.Names() {
+		var l int
+		if _, err := fmt.Sscanf(source.ours(file), "backbone.layers.%d.", &l); err == nil {
+			layersInFile = max(layersInFile, l+1)
+		}
+	}
+	if layersInFile != cfg.NLayer {
+		return fmt.Errorf("model: config.json does not match %s: n_layer is %d but the file holds %d layers", weightsFile, cfg.NLayer, layersInFile)
+	}
+	for i := 0; i < cfg.NLayer; i++ {
+		p := fmt.Sprintf("backbone.layers.%d.", i)
+		if got, ok := shape(p + "mlp.fc1.weight"); ok && !tensor.SameShape(got, []int{cfg.DInner, d}) {
+			return mismatch(p+"mlp.fc1.weight", got, fmt.Sprintf("d_inner %d and d_model %d want [%d %d]", cfg.DInner, d, cfg.DInner, d))
+		}
+		if got, ok := shape(p + "mixer.ssm_k_kernel.kernel.B"); ok && (len(got) != 2 || got[1] != cfg.DState) {
+			return mismatch(p+"mixer.ssm_k_kernel.kernel.B", got, fmt.Sprintf("d_state %d wants [%d %d]", cfg.DState, d, cfg.DState))
+		}
+		if got, ok := shape(p + "mixer.kernel.kernel.inv_A_real"); ok && (len(got) != 2 || got[1] != cfg.DState/2) {
+			return mismatch(p+"mixer.kernel.kernel.inv_A_real", got, fmt.Sprintf("d_state %d wants %d modes", cfg.DState, cfg.DState/2))
+		}
+	}
+	held := 0
+	for _, file := range f.Names() {
+		if source.ours(file) == lmHeadKey && cfg.TieWordEmbeddings {
+			continue // a tied head is the word embedding; LoadTensors checks it equals it
+		}
+		info, _ := f.Info(file)
+		held += tensor.Numel(info.Shape)
+	}
+	if want := cfg.NumParams(); want > 2*held {
+		return fmt.Errorf("model: config.json does not match %s: the config describes %d parameters, the file holds %d", weightsFile, want, held)
 	}
 	return nil
 }
@@ -299,6 +371,17 @@ func readParamInto(f *safetensors.File, name string, shape []int, dst []float32)
 		// collection costs milliseconds.
 		t.Data = nil
 		runtime.GC()
+	}
+	return nil
+}
+
+// checkFinite refuses NaN and infinite weights: they would turn every prediction into
+// NaN, which surfaces far from its cause (a perplexity of NaN, a sample of one token).
+func checkFinite(name string, data []float32) error {
+	for i, v := range data {
+		if math.IsNaN(float64(v)) || math.IsInf(float64(v), 0) {
+			return fmt.Errorf("model: tensor %s holds %g at element %d; the checkpoint is damaged", name, v, i)
+		}
 	}
 	return nil
 }

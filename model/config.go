@@ -106,14 +106,54 @@ func (c Config) WithDefaults() Config {
 	return c
 }
 
-// ReadConfig reads dir/config.json.
+// maxConfigBytes bounds what ReadConfig reads: configs are a few hundred bytes, and a
+// config.json that is a link to /dev/zero or a huge file must not fill the memory.
+const maxConfigBytes = 1 << 20
+
+// ReadConfig reads dir/config.json, which must be a regular file (a symbolic link to one
+// is fine) of at most 1 MiB.
 func ReadConfig(dir string) (Config, error) {
-	data, err := os.ReadFile(filepath.Join(dir, configFile))
+	path := filepath.Join(dir, configFile)
+	f, err := os.Open(path)
 	if err != nil {
 		return Config{}, fmt.Errorf("config: %w", err)
 	}
+	defer f.Close()
+	// Stat the opened file, not the path, so that what is checked is what is read.
+	st, err := f.Stat()
+	if err != nil {
+		return Config{}, fmt.Errorf("config: %w", err)
+	}
+	if !st.Mode().IsRegular() {
+		return Config{}, fmt.Errorf("config: %s is not a regular file; its length is unknown until read", path)
+	}
+	if st.Size() > maxConfigBytes {
+		return Config{}, fmt.Errorf("config: %s is %d bytes; a config is at most %d", path, st.Size(), maxConfigBytes)
+	}
+	data, err := io.ReadAll(io.LimitReader(f, maxConfigBytes+1))
+	if err != nil {
+		return Config{}, fmt.Errorf("config: %w", err)
+	}
+	if len(data) > maxConfigBytes {
+		return Config{}, fmt.Errorf("config: %s grew past %d bytes while being read", path, maxConfigBytes)
+	}
 	return ParseConfig(data)
 }
+
+// Upper bounds on a config's sizes. Config files come from anywhere, and these sizes are
+// what model building allocates from; the bounds keep every product of them (NumParams,
+// memory estimates) far inside an int64 and reject nonsense in one line before a byte is
+// allocated. Each is at least 16× the largest official H3 model's (2.7B: d_model 2560,
+// 32 layers, vocab 50264, d_state 64, d_inner 10240, 2048 positions). Whether a model
+// within them fits the machine is the caller's check.
+const (
+	MaxDModel    = 1 << 16
+	MaxNLayer    = 1 << 10
+	MaxDInner    = 1 << 18
+	MaxVocabSize = 1 << 22
+	MaxDState    = 1 << 12
+	MaxPositions = 1 << 24
+)
 
 // Validate reports the first problem with the config in one line.
 func (c Config) Validate() error {
@@ -138,6 +178,20 @@ func (c Config) Validate() error {
 		return fmt.Errorf("config: layer_norm_epsilon must be positive, got %g", c.LayerNormEpsilon)
 	case c.MaxPositionEmbeddings < 0:
 		return fmt.Errorf("config: max_position_embeddings must not be negative, got %d", c.MaxPositionEmbeddings)
+	case c.DModel > MaxDModel:
+		return fmt.Errorf("config: d_model %d exceeds the limit of %d", c.DModel, MaxDModel)
+	case c.NLayer > MaxNLayer:
+		return fmt.Errorf("config: n_layer %d exceeds the limit of %d", c.NLayer, MaxNLayer)
+	case c.DInner > MaxDInner:
+		return fmt.Errorf("config: d_inner %d exceeds the limit of %d", c.DInner, MaxDInner)
+	case c.VocabSize > MaxVocabSize:
+		return fmt.Errorf("config: vocab_size %d exceeds the limit of %d", c.VocabSize, MaxVocabSize)
+	case c.DState > MaxDState:
+		return fmt.Errorf("config: d_state %d exceeds the limit of %d", c.DState, MaxDState)
+	case c.MaxPositionEmbeddings > MaxPositions:
+		return fmt.Errorf("config: max_position_embeddings %d exceeds the limit of %d", c.MaxPositionEmbeddings, MaxPositions)
+	case c.AttnNHeads < 0:
+		return fmt.Errorf("config: attn_n_heads must not be negative, got %d", c.AttnNHeads)
 	case !(c.EmbedDropout >= 0 && c.EmbedDropout < 1):
 		return fmt.Errorf("config: embed_dropout must be in [0, 1), got %g", c.EmbedDropout)
 	case !(c.ResidDropout >= 0 && c.ResidDropout < 1):

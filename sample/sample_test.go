@@ -1,6 +1,7 @@
 package sample
 
 import (
+	"math"
 	"testing"
 
 	"github.com/hungry-ssm/hungry/tensor"
@@ -17,7 +18,7 @@ func TestTopKAndTopPRestrictTheDraw(t *testing.T) {
 	rng := tensor.NewRNG(3)
 	seen := map[int32]int{}
 	for i := 0; i < 2000; i++ {
-		seen[Next(logits, Options{TopK: 2}, rng)]++
+		seen[Next(logits, Options{Temperature: 1, TopK: 2, TopP: 1}, rng)]++
 	}
 	if len(seen) != 2 || seen[0] == 0 || seen[1] == 0 {
 		t.Fatalf("top-2 draws hit %v, want exactly ids 0 and 1", seen)
@@ -25,7 +26,7 @@ func TestTopKAndTopPRestrictTheDraw(t *testing.T) {
 	// Id 0 alone holds about 0.48 of the probability, so a nucleus of 0.3 is id 0 alone.
 	seen = map[int32]int{}
 	for i := 0; i < 2000; i++ {
-		seen[Next(logits, Options{TopP: 0.3}, rng)]++
+		seen[Next(logits, Options{Temperature: 1, TopP: 0.3}, rng)]++
 	}
 	if len(seen) != 1 || seen[0] != 2000 {
 		t.Fatalf("top-p 0.3 draws hit %v, want only id 0", seen)
@@ -38,7 +39,7 @@ func TestTemperatureSharpens(t *testing.T) {
 		rng := tensor.NewRNG(9)
 		n := 0
 		for i := 0; i < 4000; i++ {
-			if Next(logits, Options{Temperature: temp}, rng) == 0 {
+			if Next(logits, Options{Temperature: temp, TopP: 1}, rng) == 0 {
 				n++
 			}
 		}
@@ -55,16 +56,40 @@ func TestSameSeedSameDraws(t *testing.T) {
 	logits := []float32{0.3, 0.2, 0.1, 0.4}
 	a, b := tensor.NewRNG(5), tensor.NewRNG(5)
 	for i := 0; i < 100; i++ {
-		if Next(logits, Options{}, a) != Next(logits, Options{}, b) {
+		if Next(logits, Default(), a) != Next(logits, Default(), b) {
 			t.Fatal("draws differ for the same seed")
 		}
 	}
 }
 
 func TestValidate(t *testing.T) {
-	for _, o := range []Options{{Temperature: -1}, {TopK: -2}, {TopP: 1.5}} {
+	for _, o := range []Options{{Temperature: -1}, {TopK: -2}, {TopP: 1.5}, {Temperature: 1}, {Temperature: math.Inf(1), TopP: 1}} {
 		if o.Validate() == nil {
 			t.Errorf("%+v accepted", o)
 		}
+	}
+	for _, o := range []Options{{}, Default(), {Temperature: 0, TopP: 1}, {Greedy: true}, {Temperature: 0.8, TopP: 0.95}} {
+		if err := o.Validate(); err != nil {
+			t.Errorf("%+v rejected: %v", o, err)
+		}
+	}
+}
+
+// TestTemperatureZeroIsGreedy: --temperature 0 once meant temperature 1. Greedy is the
+// limit of a vanishing temperature (llama.cpp and Hugging Face read 0 so), and a nucleus
+// of 0 keeps only the most likely token; on logits this flat, sampling at temperature 1
+// would pick another id about two times in three.
+func TestTemperatureZeroIsGreedy(t *testing.T) {
+	logits := []float32{0.2, 0.5, 0.4, 0.1, 0.5}
+	rng := tensor.NewRNG(11)
+	for _, o := range []Options{{Temperature: 0, TopP: 1}, {Temperature: 0, TopK: 3, TopP: 0.9}, {Temperature: 1, TopP: 0}} {
+		for i := 0; i < 500; i++ {
+			if got := Next(logits, o, rng); got != 1 {
+				t.Fatalf("%+v drew id %d on draw %d, want the greedy id 1 every time", o, got, i)
+			}
+		}
+	}
+	if !(Options{}).IsGreedy() || Default().IsGreedy() {
+		t.Error("the zero Options must be greedy and Default must sample")
 	}
 }

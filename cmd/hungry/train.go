@@ -79,6 +79,9 @@ func runTrain(args []string, stdout, stderr io.Writer) error {
 		if _, err := spec.ModelConfig(256, *context_); err != nil {
 			return &usageError{err.Error()}
 		}
+		if err := checkTrainLimits(spec, opts, *dataPath, *sampleLen); err != nil {
+			return err
+		}
 		corpus, err := hungry.LoadCorpus(*dataPath)
 		if err != nil {
 			return &usageError{err.Error()}
