@@ -16,8 +16,12 @@ func Linear(g *Graph, x, w, b *Var) *Var {
 	shape := append(append([]int(nil), batchShape...), m, n)
 	tensor.BroadcastShapes("Linear", shape, b.Shape())
 	out := g.Result(g.Zeros(dev, shape...), x, w, b)
-	dev.Binary(tensor.OpAdd, out.Value, out.Value, b.Value)
-	dev.MatMul(out.Value, x.Value, w.Value, false, true, true)
+	if b.Value.Rank() == 1 && w.Value.Rank() == 2 {
+		dev.Linear(out.Value, x.Value, w.Value, b.Value)
+	} else {
+		dev.Binary(tensor.OpAdd, out.Value, out.Value, b.Value)
+		dev.MatMul(out.Value, x.Value, w.Value, false, true, true)
+	}
 	g.OnBackward(out, func() {
 		if b.RequiresGrad() {
 			// The bias gradient sums out's gradient over the rows; Add's kernel does that and

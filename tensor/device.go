@@ -45,6 +45,7 @@ type Kernels interface {
 	ConvKernels
 	SSMKernels
 	OptimKernels
+	FusedKernels
 }
 
 // CPU is the host device. Its kernels run on a shared pool of worker goroutines.
