@@ -84,6 +84,16 @@ func (c *CPU) Linear(out, x, w, bias *Tensor) {
 	if rows == 0 || n == 0 {
 		return
 	}
+	if rows*n <= linearChunk || rows < 4*c.Workers() {
+		// A result this small stays in cache anyway, and a few rows (a generation step's
+		// one) are better split by the product itself, across its columns.
+		simd.Sgemm(c.pool, false, true, rows, n, k, 1, x.data, k, w.data, k, 0, out.data, n)
+		for r := 0; r < rows; r++ {
+			row := out.data[r*n : (r+1)*n]
+			simd.Add(row, row, bias.data)
+		}
+		return
+	}
 	block := max(1, min(rows, linearChunk/n))
 	// Whole blocks for every worker: a block is the unit of the product's parallel split.
 	block = max(1, min(block, (rows+c.Workers()-1)/c.Workers()))

@@ -13,11 +13,12 @@ import (
 // widths that fill no vector. The fused kernel multiplies blocks of rows with the same
 // kernels, so each element is the same sum; the tolerance allows for a block that takes
 // a different micro-kernel path (its rows fill fewer register tiles) than the whole
-// product, 4 float32 roundings of Σ|x||w|.
+// product, 4 float32 roundings of Σ|x||w|. Small results (the first cases and 613×130)
+// take the other path, one product split by the worker pool.
 func TestLinearMatchesUnfused(t *testing.T) {
 	cpu := NewCPU(2)
 	rng := NewRNG(5)
-	for _, s := range []struct{ rows, n, k int }{{1, 1, 1}, {1, 7, 33}, {7, 1, 5}, {1000, 300, 7}, {613, 130, 65}} {
+	for _, s := range []struct{ rows, n, k int }{{1, 1, 1}, {1, 7, 33}, {7, 1, 5}, {1000, 300, 7}, {613, 130, 65}, {613, 230, 65}} {
 		t.Run(fmt.Sprintf("rows=%d,n=%d,k=%d", s.rows, s.n, s.k), func(t *testing.T) {
 			x, w, bias := RandNormal(cpu, rng, 1, s.rows, s.k), RandNormal(cpu, rng, 1, s.n, s.k), RandNormal(cpu, rng, 1, s.n)
 			got := RandNormal(cpu, rng, 1, s.rows, s.n) // garbage: Linear must overwrite it

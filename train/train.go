@@ -158,7 +158,9 @@ type Stepper struct {
 	DropRNG  *tensor.RNG
 	Step     int
 	// graph records every micro-batch; its arena keeps a step's activations and
-	// gradients for the next step, so steps after the first allocate none of them.
+	// gradients for the next step, so steps after the first allocate none of them. It is
+	// released when the next micro-batch starts, not when one ends: what the model
+	// computed in the last one (its logits, say) stays readable until the next Run.
 	graph *autograd.Graph
 }
 
@@ -189,26 +191,21 @@ func (s *Stepper) Run(next func() data.Batch) (StepResult, error) {
 	for i := 0; i < s.Accum; i++ {
 		b := next()
 		g := s.graph
+		g.Release()
 		var loss *autograd.Var
 		err := tensor.Catch(func() {
 			logits := s.Model.Forward(g, b.Inputs, b.Rows, b.Context, true, s.DropRNG)
 			loss = autograd.CrossEntropy(g, logits, b.Targets, data.IgnoreIndex)
 		})
 		if err != nil {
-			g.Release()
 			return StepResult{}, err
 		}
 		l := float64(loss.Value.Item())
 		if math.IsNaN(l) || math.IsInf(l, 0) {
-			g.Release()
 			return StepResult{}, &NonFiniteError{Step: step, Tensor: "the loss", Value: l}
 		}
 		total += l
-		err = g.Backward(loss)
-		// The parameters' gradients live outside the arena; nothing else of the step is
-		// read again.
-		g.Release()
-		if err != nil {
+		if err := g.Backward(loss); err != nil {
 			return StepResult{}, err
 		}
 	}
