@@ -23,8 +23,8 @@ func Exp(g *Graph, x *Var) *Var { return unary(g, tensor.OpExp, x) }
 
 func unary(g *Graph, op tensor.UnaryOp, x *Var) *Var {
 	dev := x.Device()
-	out := g.Result(dev.Zeros(x.Shape()...), x)
+	out := g.Result(g.Zeros(dev, x.Shape()...), x)
 	dev.Unary(op, out.Value, x.Value)
-	g.OnBackward(out, func() { dev.UnaryBackward(op, x.GradTensor(), out.Grad, x.Value, out.Value) })
+	g.OnBackward(out, func() { dev.UnaryBackward(op, g.grad(x), out.Grad, x.Value, out.Value) })
 	return out
 }

@@ -20,7 +20,7 @@ func conv(g *Graph, op string, u, k, d *Var, direct bool) *Var {
 	}
 	tensor.ConvShapes(op, nil, u.Value, k.Value, dv)
 	dev := u.Device()
-	out := g.Result(dev.Zeros(u.Shape()...), u, k, d)
+	out := g.Result(g.Zeros(dev, u.Shape()...), u, k, d)
 	if direct {
 		dev.ShortConv(out.Value, u.Value, k.Value, dv)
 	} else {
@@ -29,9 +29,9 @@ func conv(g *Graph, op string, u, k, d *Var, direct bool) *Var {
 	g.OnBackward(out, func() {
 		var dd *tensor.Tensor
 		if d != nil {
-			dd = gradOrNil(d)
+			dd = g.gradOrNil(d)
 		}
-		du, dk := gradOrNil(u), gradOrNil(k)
+		du, dk := g.gradOrNil(u), g.gradOrNil(k)
 		if direct {
 			dev.ShortConvBackward(du, dk, dd, out.Grad, u.Value, k.Value, dv)
 		} else {

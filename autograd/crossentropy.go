@@ -62,11 +62,11 @@ func crossEntropyRows(g *Graph, logits *Var, targets []int32, ignore int32) (*Va
 		rowShape = []int{1}
 	}
 	dev := logits.Device()
-	out := g.Result(dev.Zeros(rowShape...), logits)
-	lse := dev.Zeros(n)
+	out := g.Result(g.Zeros(dev, rowShape...), logits)
+	lse := g.Zeros(dev, n)
 	dev.CrossEntropy(out.Value, lse, logits.Value, targets, ignore)
 	g.OnBackward(out, func() {
-		dev.CrossEntropyBackward(logits.GradTensor(), out.Grad, logits.Value, lse, targets, ignore)
+		dev.CrossEntropyBackward(g.grad(logits), out.Grad, logits.Value, lse, targets, ignore)
 	})
 	return out, count
 }

@@ -29,8 +29,8 @@ func Dropout(g *Graph, x *Var, p float32, rng *tensor.RNG) *Var {
 	}
 	dev := x.Device()
 	m := dev.FromHost(mask, x.Shape()...)
-	out := g.Result(dev.Zeros(x.Shape()...), x)
+	out := g.Result(g.Zeros(dev, x.Shape()...), x)
 	dev.Binary(tensor.OpMul, out.Value, x.Value, m)
-	g.OnBackward(out, func() { dev.BinaryBackward(tensor.OpMul, x.GradTensor(), nil, out.Grad, x.Value, m) })
+	g.OnBackward(out, func() { dev.BinaryBackward(tensor.OpMul, g.grad(x), nil, out.Grad, x.Value, m) })
 	return out
 }

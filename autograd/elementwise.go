@@ -23,7 +23,7 @@ func binary(g *Graph, op tensor.BinaryOp, a, b *Var) *Var {
 	}
 	tensor.BroadcastShapes(op.String(), a.Shape(), b.Shape())
 	dev := a.Device()
-	out := g.Result(dev.Zeros(a.Shape()...), a, b)
+	out := g.Result(g.Zeros(dev, a.Shape()...), a, b)
 	dev.Binary(op, out.Value, a.Value, b.Value)
 	g.OnBackward(out, func() {
 		// The gradient of a sum or difference with respect to a is out's gradient itself:
@@ -36,19 +36,19 @@ func binary(g *Graph, op tensor.BinaryOp, a, b *Var) *Var {
 		if a.RequiresGrad() {
 			switch {
 			case (op == tensor.OpAdd || op == tensor.OpSub) && a.Grad == nil:
-				a.takeGrad(dout)
+				g.takeGrad(a, dout)
 				taken = true
 			case op == tensor.OpMul && a.Grad == nil:
 				scaleIntoA, taken = true, true
 			default:
-				da = a.GradTensor()
+				da = g.grad(a)
 			}
 		}
 		if b.RequiresGrad() {
 			if op == tensor.OpAdd && !taken && b.Grad == nil && tensor.SameShape(b.Shape(), dout.Shape()) {
-				b.takeGrad(dout)
+				g.takeGrad(b, dout)
 			} else {
-				db = b.GradTensor()
+				db = g.grad(b)
 			}
 		}
 		if da != nil || db != nil {
@@ -56,7 +56,7 @@ func binary(g *Graph, op tensor.BinaryOp, a, b *Var) *Var {
 		}
 		if scaleIntoA {
 			dev.Binary(tensor.OpMul, dout, dout, b.Value)
-			a.takeGrad(dout)
+			g.takeGrad(a, dout)
 		}
 	})
 	return out
@@ -65,8 +65,8 @@ func binary(g *Graph, op tensor.BinaryOp, a, b *Var) *Var {
 // Scale returns alpha·x.
 func Scale(g *Graph, x *Var, alpha float32) *Var {
 	dev := x.Device()
-	out := g.Result(dev.Zeros(x.Shape()...), x)
+	out := g.Result(g.Zeros(dev, x.Shape()...), x)
 	dev.Scale(out.Value, x.Value, alpha)
-	g.OnBackward(out, func() { dev.Axpy(alpha, out.Grad, x.GradTensor()) })
+	g.OnBackward(out, func() { dev.Axpy(alpha, out.Grad, g.grad(x)) })
 	return out
 }

@@ -29,8 +29,8 @@ func Embedding(g *Graph, table *Var, ids []int32, shape ...int) *Var {
 	}
 	ids = append([]int32(nil), ids...)
 	dev := table.Device()
-	out := g.Result(dev.Zeros(append(append([]int(nil), shape...), d)...), table)
+	out := g.Result(g.Zeros(dev, append(append([]int(nil), shape...), d)...), table)
 	dev.Gather(out.Value, table.Value, ids)
-	g.OnBackward(out, func() { dev.ScatterAdd(table.GradTensor(), out.Grad, ids) })
+	g.OnBackward(out, func() { dev.ScatterAdd(g.grad(table), out.Grad, ids) })
 	return out
 }

@@ -33,6 +33,12 @@ type Var struct {
 	// sets it, as it alone knows what the parameter is; names are for checkpoints.
 	Class        ParamClass
 	requiresGrad bool
+	// graph is the graph whose op produced v; nil for parameters, inputs and constants,
+	// whose gradients outlive any one graph.
+	graph *Graph
+	// spare is the gradient buffer ZeroGrad dropped, zeroed and reused by the next
+	// GradTensor so that a parameter's gradient is allocated once, not once per step.
+	spare *tensor.Tensor
 }
 
 // ParamClass is a parameter's optimizer group, as the H3 paper's code splits them.
@@ -71,16 +77,129 @@ func (v *Var) Shape() []int { return v.Value.Shape() }
 // Device is where the value lives.
 func (v *Var) Device() tensor.Device { return v.Value.Device() }
 
-// ZeroGrad drops the accumulated gradient.
-func (v *Var) ZeroGrad() { v.Grad = nil }
+// ZeroGrad drops the accumulated gradient. The gradient of a parameter or input keeps
+// its storage for the next GradTensor, which zeroes it: the Grad field reads nil as
+// before, and a training loop that zeroes its parameters' gradients every step no longer
+// allocates them every step. (The result of an op may hold a graph's arena memory and
+// keeps nothing.)
+func (v *Var) ZeroGrad() {
+	if v.graph == nil && v.Grad != nil {
+		v.spare = v.Grad
+	}
+	v.Grad = nil
+}
 
 // GradTensor returns v's gradient, allocating a zero one on first use, so backward
 // kernels can accumulate into it.
 func (v *Var) GradTensor() *tensor.Tensor {
 	if v.Grad == nil {
-		v.Grad = v.Value.Device().Zeros(v.Value.Shape()...)
+		v.Grad = v.reuseSpare()
+		if v.Grad != nil {
+			v.Device().Fill(v.Grad, 0)
+		} else {
+			v.Grad = v.Value.Device().Zeros(v.Value.Shape()...)
+		}
 	}
 	return v.Grad
+}
+
+// reuseSpare takes the buffer ZeroGrad kept, when it still fits the value, or returns nil.
+func (v *Var) reuseSpare() *tensor.Tensor {
+	s := v.spare
+	v.spare = nil
+	if s == nil || s.Device() != v.Device() || !tensor.SameShape(s.Shape(), v.Shape()) {
+		return nil
+	}
+	return s
+}
+
+// Graph is the tape of one forward pass.
+type Graph struct {
+	record bool
+	tape   []tapeEntry
+	// arena, when set, lends the host tensors of the graph's results, their gradients
+	// and the ops' scratch; Release returns them.
+	arena *tensor.Arena
+	// vars are the graph's result variables, kept for reuse after Release: slabs of
+	// fixed size so that growing never moves a Var a caller points to.
+	vars  [][]Var
+	nvars int
+}
+
+type tapeEntry struct {
+	out *Var
+	fn  func()
+}
+
+// varSlab is the number of result variables allocated together.
+const varSlab = 256
+
+// NewGraph returns a graph that records ops for Backward.
+func NewGraph() *Graph { return &Graph{record: true} }
+
+// NewGraphIn returns a graph that records ops for Backward and takes the host tensors of
+// its results, their gradients and the ops' scratch from arena (nil: the devices'
+// allocators, as NewGraph). Release ends the step: it takes back every tensor the graph
+// lent, and the graph, empty again, records the next step with the same memory. So a
+// training loop that keeps one graph and calls Release after each optimizer step
+// allocates nothing for its activations once the first step has sized the arena.
+//
+// What the graph lends is invalid after Release: the results' values and gradients, and
+// the gradients of op results. The gradients of parameters and inputs do not come from
+// the arena and stay valid (ZeroGrad drops them as usual).
+func NewGraphIn(arena *tensor.Arena) *Graph { return &Graph{record: true, arena: arena} }
+
+// Release ends the graph's step: it empties the tape, returns what the graph's arena lent
+// (when it has one) and makes the result variables reusable. The graph records anew.
+func (g *Graph) Release() {
+	clear(g.tape)
+	g.tape = g.tape[:0]
+	for i := 0; i < g.nvars; i++ {
+		g.vars[i/varSlab][i%varSlab] = Var{}
+	}
+	g.nvars = 0
+	if g.arena != nil {
+		g.arena.Reset()
+	}
+}
+
+// Zeros returns a zero-filled tensor for an op of this graph on dev: from the graph's
+// arena when it has one that serves dev, otherwise from dev. Layers that need a constant
+// scratch tensor per step use it too.
+func (g *Graph) Zeros(dev tensor.Device, shape ...int) *tensor.Tensor {
+	if g.arena.Serves(dev) {
+		return g.arena.Zeros(shape...)
+	}
+	return dev.Zeros(shape...)
+}
+
+// grad returns v's gradient for a backward function to accumulate into: for v a result
+// of this graph from the arena, otherwise v's own (GradTensor).
+func (g *Graph) grad(v *Var) *tensor.Tensor {
+	if v.Grad == nil && v.graph == g && g.arena.Serves(v.Device()) {
+		v.Grad = g.arena.Zeros(v.Shape()...)
+	}
+	return v.GradTensor()
+}
+
+// gradToWrite is grad for a backward that overwrites v's gradient when it does not
+// accumulate: a reused parameter buffer then skips its zeroing pass.
+func (g *Graph) gradToWrite(v *Var, accumulate bool) *tensor.Tensor {
+	if accumulate || v.Grad != nil || v.graph == g {
+		return g.grad(v)
+	}
+	if v.Grad = v.reuseSpare(); v.Grad == nil {
+		v.Grad = v.Device().Zeros(v.Shape()...)
+	}
+	return v.Grad
+}
+
+// gradOrNil returns v's gradient tensor when v needs one, so kernels skip the rest.
+func (g *Graph) gradOrNil(v *Var) *tensor.Tensor {
+	if v.RequiresGrad() {
+		return g.grad(v)
+	}
+	return nil
 }
 
 // takeGrad gives v the gradient grad, shaped like v, that an op's backward passes on
@@ -89,22 +208,22 @@ func (v *Var) GradTensor() *tensor.Tensor {
 // backward runs and read by nothing after it, so later accumulation into it is safe.
 // (The op result's Grad then tracks v's; only inputs' and parameters' gradients are
 // defined after Backward.) Otherwise grad is added to v's gradient.
-func (v *Var) takeGrad(grad *tensor.Tensor) {
-	if v.Grad == nil {
+//
+// With an arena, grad is arena memory: a parameter or input, whose gradient must outlive
+// Release, gets a copy in its own buffer instead.
+func (g *Graph) takeGrad(v *Var, grad *tensor.Tensor) {
+	switch {
+	case v.Grad != nil:
+		v.Device().Axpy(1, grad, v.Grad)
+	case g.arena == nil || v.graph == g:
 		v.Grad = grad
-		return
+	default:
+		if v.Grad = v.reuseSpare(); v.Grad == nil {
+			v.Grad = v.Device().Zeros(v.Shape()...)
+		}
+		v.Device().Copy(v.Grad, grad)
 	}
-	v.Device().Axpy(1, grad, v.Grad)
 }
-
-// Graph is the tape of one forward pass.
-type Graph struct {
-	record bool
-	tape   []func()
-}
-
-// NewGraph returns a graph that records ops for Backward.
-func NewGraph() *Graph { return &Graph{record: true} }
 
 // NoGrad returns a graph that records nothing: ops compute values only.
 func NoGrad() *Graph { return &Graph{} }
@@ -115,10 +234,11 @@ func (g *Graph) Recording() bool { return g.record }
 // Result wraps an op's output. The result requires a gradient when the graph records and
 // any input does; only then should the op register a backward function with OnBackward.
 func (g *Graph) Result(t *tensor.Tensor, inputs ...*Var) *Var {
-	out := &Var{Value: t}
 	if !g.record {
-		return out
+		return &Var{Value: t}
 	}
+	out := g.newVar()
+	out.Value, out.graph = t, g
 	for _, in := range inputs {
 		if in != nil && in.requiresGrad {
 			out.requiresGrad = true
@@ -128,6 +248,16 @@ func (g *Graph) Result(t *tensor.Tensor, inputs ...*Var) *Var {
 	return out
 }
 
+// newVar returns a zero result variable from the graph's slabs.
+func (g *Graph) newVar() *Var {
+	if g.nvars == len(g.vars)*varSlab {
+		g.vars = append(g.vars, make([]Var, varSlab))
+	}
+	v := &g.vars[g.nvars/varSlab][g.nvars%varSlab]
+	g.nvars++
+	return v
+}
+
 // OnBackward registers fn to run during Backward. Ops call it only for results that
 // require a gradient; fn reads out.Grad (never nil when it runs) and accumulates into
 // the inputs' GradTensor for those inputs that require one.
@@ -135,11 +265,7 @@ func (g *Graph) OnBackward(out *Var, fn func()) {
 	if !out.requiresGrad {
 		return
 	}
-	g.tape = append(g.tape, func() {
-		if out.Grad != nil {
-			fn()
-		}
-	})
+	g.tape = append(g.tape, tapeEntry{out: out, fn: fn})
 }
 
 // Backward seeds ∂loss/∂loss = 1 for a one-element loss and propagates gradients to every
@@ -148,7 +274,7 @@ func (g *Graph) Backward(loss *Var) error {
 	if loss.Value.Numel() != 1 {
 		return fmt.Errorf("autograd: Backward needs a one-element loss, got shape %v", loss.Shape())
 	}
-	seed := loss.Device().Zeros(loss.Shape()...)
+	seed := g.Zeros(loss.Device(), loss.Shape()...)
 	loss.Device().Fill(seed, 1)
 	return g.BackwardWith(loss, seed)
 }
@@ -165,11 +291,14 @@ func (g *Graph) BackwardWith(out *Var, seed *tensor.Tensor) error {
 		return fmt.Errorf("autograd: output does not depend on any variable that requires a gradient")
 	}
 	// A copy, because takeGrad may hand the seed on to an input that accumulates into it.
-	out.Grad = seed.Clone()
+	out.Grad = g.Zeros(seed.Device(), seed.Shape()...)
+	seed.Device().Copy(out.Grad, seed)
 	err := tensor.Catch(func() {
 		for i := len(g.tape) - 1; i >= 0; i-- {
-			g.tape[i]()
-			g.tape[i] = nil
+			if e := g.tape[i]; e.out.Grad != nil {
+				e.fn()
+			}
+			g.tape[i] = tapeEntry{}
 		}
 	})
 	g.tape = g.tape[:0]

@@ -28,19 +28,19 @@ func LayerNorm(g *Graph, x, w, b *Var, eps float32) *Var {
 		rows = x.Value.Numel() / d
 	}
 	dev := x.Device()
-	out := g.Result(dev.Zeros(shape...), x, w, b)
-	mean, rstd := dev.Zeros(rows), dev.Zeros(rows)
+	out := g.Result(g.Zeros(dev, shape...), x, w, b)
+	mean, rstd := g.Zeros(dev, rows), g.Zeros(dev, rows)
 	dev.LayerNorm(out.Value, mean, rstd, x.Value, wt, bt, eps)
 	g.OnBackward(out, func() {
 		var dx, dw, db *tensor.Tensor
 		if x.RequiresGrad() {
-			dx = x.GradTensor()
+			dx = g.grad(x)
 		}
 		if w != nil && w.RequiresGrad() {
-			dw = w.GradTensor()
+			dw = g.grad(w)
 		}
 		if b != nil && b.RequiresGrad() {
-			db = b.GradTensor()
+			db = g.grad(b)
 		}
 		dev.LayerNormBackward(dx, dw, db, out.Grad, x.Value, wt, mean, rstd)
 	})

@@ -15,16 +15,20 @@ func Linear(g *Graph, x, w, b *Var) *Var {
 	batchShape, m, n, _ := tensor.MatMulShapes(nil, x.Value, w.Value, false, true)
 	shape := append(append([]int(nil), batchShape...), m, n)
 	tensor.BroadcastShapes("Linear", shape, b.Shape())
-	out := g.Result(dev.Zeros(shape...), x, w, b)
-	dev.Binary(tensor.OpAdd, out.Value, out.Value, b.Value)
-	dev.MatMul(out.Value, x.Value, w.Value, false, true, true)
+	out := g.Result(g.Zeros(dev, shape...), x, w, b)
+	if b.Value.Rank() == 1 && w.Value.Rank() == 2 {
+		dev.Linear(out.Value, x.Value, w.Value, b.Value)
+	} else {
+		dev.Binary(tensor.OpAdd, out.Value, out.Value, b.Value)
+		dev.MatMul(out.Value, x.Value, w.Value, false, true, true)
+	}
 	g.OnBackward(out, func() {
 		if b.RequiresGrad() {
 			// The bias gradient sums out's gradient over the rows; Add's kernel does that and
 			// reads neither operand's values.
-			dev.BinaryBackward(tensor.OpAdd, nil, b.GradTensor(), out.Grad, out.Value, b.Value)
+			dev.BinaryBackward(tensor.OpAdd, nil, g.grad(b), out.Grad, out.Value, b.Value)
 		}
-		matMulBackward(dev, x, w, out.Grad, false, true)
+		matMulBackward(g, dev, x, w, out.Grad, false, true)
 	})
 	return out
 }

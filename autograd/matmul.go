@@ -9,33 +9,33 @@ func MatMul(g *Graph, a, b *Var, transA, transB bool) *Var {
 	dev := a.Device()
 	batchShape, m, n, _ := tensor.MatMulShapes(nil, a.Value, b.Value, transA, transB)
 	shape := append(append([]int(nil), batchShape...), m, n)
-	out := g.Result(dev.Zeros(shape...), a, b)
+	out := g.Result(g.Zeros(dev, shape...), a, b)
 	dev.MatMul(out.Value, a.Value, b.Value, transA, transB, false)
-	g.OnBackward(out, func() { matMulBackward(dev, a, b, out.Grad, transA, transB) })
+	g.OnBackward(out, func() { matMulBackward(g, dev, a, b, out.Grad, transA, transB) })
 	return out
 }
 
 // matMulBackward accumulates the gradients of c = op(a)·op(b) given dc into those of a
 // and b that require one.
-func matMulBackward(dev tensor.Device, a, b *Var, dc *tensor.Tensor, transA, transB bool) {
+func matMulBackward(g *Graph, dev tensor.Device, a, b *Var, dc *tensor.Tensor, transA, transB bool) {
 	// A gradient that does not exist yet is written, not accumulated into: the
 	// product then need not read the zeros back.
 	if a.RequiresGrad() {
 		acc := a.Grad != nil
 		if transA {
 			// A is stored (k, m): dA = op(B)·dCᵀ.
-			dev.MatMul(a.GradTensor(), b.Value, dc, transB, true, acc)
+			dev.MatMul(g.gradToWrite(a, acc), b.Value, dc, transB, true, acc)
 		} else {
-			dev.MatMul(a.GradTensor(), dc, b.Value, false, !transB, acc)
+			dev.MatMul(g.gradToWrite(a, acc), dc, b.Value, false, !transB, acc)
 		}
 	}
 	if b.RequiresGrad() {
 		acc := b.Grad != nil
 		if transB {
 			// B is stored (n, k): dB = dCᵀ·op(A).
-			dev.MatMul(b.GradTensor(), dc, a.Value, true, transA, acc)
+			dev.MatMul(g.gradToWrite(b, acc), dc, a.Value, true, transA, acc)
 		} else {
-			dev.MatMul(b.GradTensor(), a.Value, dc, !transA, false, acc)
+			dev.MatMul(g.gradToWrite(b, acc), a.Value, dc, !transA, false, acc)
 		}
 	}
 }

@@ -40,17 +40,17 @@ func sumAxis(g *Graph, x *Var, axis int, mean bool) *Var {
 		shape = []int{1}
 	}
 	dev := x.Device()
-	out := g.Result(dev.Zeros(shape...), x)
+	out := g.Result(g.Zeros(dev, shape...), x)
 	dev.SumAxis(out.Value, x.Value, ax, alpha, false)
-	g.OnBackward(out, func() { dev.BroadcastAxis(x.GradTensor(), out.Grad, ax, alpha) })
+	g.OnBackward(out, func() { dev.BroadcastAxis(g.grad(x), out.Grad, ax, alpha) })
 	return out
 }
 
 // sumAll returns alpha·Σx with shape [1].
 func sumAll(g *Graph, x *Var, alpha float32) *Var {
 	dev := x.Device()
-	out := g.Result(dev.Zeros(1), x)
+	out := g.Result(g.Zeros(dev, 1), x)
 	dev.SumAxis(out.Value, x.Value.Reshape(-1), 0, alpha, false)
-	g.OnBackward(out, func() { dev.BroadcastAxis(x.GradTensor().Reshape(-1), out.Grad, 0, alpha) })
+	g.OnBackward(out, func() { dev.BroadcastAxis(g.grad(x).Reshape(-1), out.Grad, 0, alpha) })
 	return out
 }

@@ -10,7 +10,7 @@ import (
 // dimension may be -1, inferred from the others.
 func Reshape(g *Graph, x *Var, shape ...int) *Var {
 	out := g.Result(x.Value.Reshape(shape...), x)
-	g.OnBackward(out, func() { x.takeGrad(out.Grad.Reshape(x.Shape()...)) })
+	g.OnBackward(out, func() { g.takeGrad(x, out.Grad.Reshape(x.Shape()...)) })
 	return out
 }
 
@@ -34,14 +34,14 @@ func Permute(g *Graph, x *Var, perm ...int) *Var {
 	shape := tensor.PermuteShape(x.Shape(), perm)
 	perm = append([]int(nil), perm...)
 	dev := x.Device()
-	out := g.Result(dev.Zeros(shape...), x)
+	out := g.Result(g.Zeros(dev, shape...), x)
 	dev.Permute(out.Value, x.Value, perm, false)
 	g.OnBackward(out, func() {
 		inv := make([]int, len(perm))
 		for k, p := range perm {
 			inv[p] = k
 		}
-		dev.Permute(x.GradTensor(), out.Grad, inv, true)
+		dev.Permute(g.grad(x), out.Grad, inv, true)
 	})
 	return out
 }
@@ -52,6 +52,6 @@ func SliceRows(g *Graph, x *Var, lo, hi int) *Var {
 		panic(&tensor.ShapeError{Op: "SliceRows", Shapes: [][]int{x.Shape()}, Msg: fmt.Sprintf("rows [%d, %d) out of range", lo, hi)})
 	}
 	out := g.Result(x.Value.Slice(lo, hi), x)
-	g.OnBackward(out, func() { x.Device().Axpy(1, out.Grad, x.GradTensor().Slice(lo, hi)) })
+	g.OnBackward(out, func() { x.Device().Axpy(1, out.Grad, g.grad(x).Slice(lo, hi)) })
 	return out
 }

@@ -24,8 +24,8 @@ func softmax(g *Graph, x *Var, mode tensor.SoftmaxMode) *Var {
 		panic(&tensor.ShapeError{Op: "Softmax", Shapes: [][]int{x.Shape()}, Msg: "needs at least one axis"})
 	}
 	dev := x.Device()
-	out := g.Result(dev.Zeros(x.Shape()...), x)
+	out := g.Result(g.Zeros(dev, x.Shape()...), x)
 	dev.Softmax(out.Value, x.Value, mode)
-	g.OnBackward(out, func() { dev.SoftmaxBackward(x.GradTensor(), out.Grad, out.Value, mode) })
+	g.OnBackward(out, func() { dev.SoftmaxBackward(g.grad(x), out.Grad, out.Value, mode) })
 	return out
 }

@@ -16,11 +16,11 @@ func DiagSSMKernel(g *Graph, logDt, invAReal, aImag, b, c *Var, length int, disc
 		panic(&tensor.ShapeError{Op: "DiagSSMKernel", Shapes: [][]int{logDt.Shape()}, Msg: fmt.Sprintf("kernel length %d < 1", length)})
 	}
 	dev := logDt.Device()
-	out := g.Result(dev.Zeros(h, length), logDt, invAReal, aImag, b, c)
+	out := g.Result(g.Zeros(dev, h, length), logDt, invAReal, aImag, b, c)
 	dev.DiagSSMKernel(out.Value, logDt.Value, invAReal.Value, aImag.Value, b.Value, c.Value, disc)
 	g.OnBackward(out, func() {
 		dev.DiagSSMKernelBackward(out.Grad, logDt.Value, invAReal.Value, aImag.Value, b.Value, c.Value, disc,
-			gradOrNil(logDt), gradOrNil(invAReal), gradOrNil(aImag), gradOrNil(b), gradOrNil(c))
+			g.gradOrNil(logDt), g.gradOrNil(invAReal), g.gradOrNil(aImag), g.gradOrNil(b), g.gradOrNil(c))
 	})
 	return out
 }
@@ -33,18 +33,10 @@ func ShiftSSMKernel(g *Graph, b, c *Var, taps int) *Var {
 		panic(&tensor.ShapeError{Op: "ShiftSSMKernel", Shapes: [][]int{b.Shape()}, Msg: fmt.Sprintf("taps %d outside [1, %d]", taps, n)})
 	}
 	dev := b.Device()
-	out := g.Result(dev.Zeros(h, taps), b, c)
+	out := g.Result(g.Zeros(dev, h, taps), b, c)
 	dev.ShiftSSMKernel(out.Value, b.Value, c.Value)
 	g.OnBackward(out, func() {
-		dev.ShiftSSMKernelBackward(out.Grad, b.Value, c.Value, gradOrNil(b), gradOrNil(c))
+		dev.ShiftSSMKernelBackward(out.Grad, b.Value, c.Value, g.gradOrNil(b), g.gradOrNil(c))
 	})
 	return out
-}
-
-// gradOrNil returns v's gradient tensor when v needs one, so kernels skip the rest.
-func gradOrNil(v *Var) *tensor.Tensor {
-	if v.RequiresGrad() {
-		return v.GradTensor()
-	}
-	return nil
 }

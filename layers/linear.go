@@ -87,6 +87,13 @@ func (n *LayerNorm) Forward(g *autograd.Graph, x *autograd.Var) *autograd.Var {
 	return autograd.LayerNorm(g, x, n.Weight, n.Bias, n.Eps)
 }
 
+// AddForward returns sum = x + r and its normalisation: a pre-norm block's residual
+// update and the LayerNorm that follows it, in one pass over the rows
+// (autograd.AddLayerNorm). x and r have the same shape (..., dim).
+func (n *LayerNorm) AddForward(g *autograd.Graph, x, r *autograd.Var) (sum, out *autograd.Var) {
+	return autograd.AddLayerNorm(g, x, r, n.Weight, n.Bias, n.Eps)
+}
+
 // Params implements Module.
 func (n *LayerNorm) Params() []*autograd.Var { return []*autograd.Var{n.Weight, n.Bias} }
 

@@ -204,17 +204,18 @@ func (m *LM) run(g *autograd.Graph, h *autograd.Var, drop func(*autograd.Var, fl
 			p = m.embedP
 		}
 		dropped := drop(h, p)
+		// Each residual update and the LayerNorm that reads it are one fused op.
+		var normed *autograd.Var
 		if residual == nil {
-			residual = dropped
+			residual, normed = dropped, b.Norm1.Forward(g, dropped)
 		} else {
-			residual = autograd.Add(g, dropped, residual)
+			residual, normed = b.Norm1.AddForward(g, dropped, residual)
 		}
-		h = mix(i, b.Norm1.Forward(g, residual))
-		residual = autograd.Add(g, drop(h, m.residP), residual)
-		h = b.MLP.Forward(g, b.Norm2.Forward(g, residual))
+		h = mix(i, normed)
+		residual, normed = b.Norm2.AddForward(g, drop(h, m.residP), residual)
+		h = b.MLP.Forward(g, normed)
 	}
-	residual = autograd.Add(g, drop(h, m.residP), residual)
-	h = m.LnF.Forward(g, residual)
+	_, h = m.LnF.AddForward(g, drop(h, m.residP), residual)
 	if m.LMHead != nil {
 		return m.LMHead.Forward(g, h)
 	}

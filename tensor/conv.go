@@ -120,7 +120,8 @@ func (c *CPU) fromChannels(dst []float32, src []float32, st, l, h int, d *Tensor
 	c.For(l, transposeRows, func(lo, hi int) {
 		var rows []float32
 		if accumulate {
-			rows = make([]float32, transposeRows*h)
+			rows = c.f32(transposeRows * h)
+			defer c.putF32(rows)
 		}
 		for t0 := lo; t0 < hi; t0 += transposeRows {
 			n := min(transposeRows, hi-t0)
@@ -145,7 +146,7 @@ func (c *CPU) fromChannels(dst []float32, src []float32, st, l, h int, d *Tensor
 func (c *CPU) kernelSpectra(plan *fft.Plan, k *Tensor, h, lk int) []complex64 {
 	n := plan.Len()
 	m := n/2 + 1
-	spec := make([]complex64, h*m)
+	spec := c.c64(h * m)
 	c.For(h, 1, func(lo, hi int) {
 		for ch := lo; ch < hi; ch++ {
 			plan.Forward(spec[ch*m:(ch+1)*m], k.data[ch*lk:(ch+1)*lk])
@@ -166,13 +167,16 @@ func (c *CPU) CausalConv(y, u, k, d *Tensor) {
 	m := n/2 + 1
 	st := channelStride(n)
 	kspec := c.kernelSpectra(plan, k, h, lk)
-	seq := make([]float32, h*st)
+	defer c.putC64(kspec)
+	seq := c.f32(h * st)
+	defer c.putF32(seq)
 	for b := 0; b < nb; b++ {
 		ub := u.data[b*l*h : (b+1)*l*h]
 		c.toChannels(seq, st, ub, l, h)
 		c.For(h, 1, func(lo, hi int) {
-			spec := make([]complex64, m)
-			out := make([]float32, n)
+			spec, out := c.c64(m), c.f32(n)
+			defer c.putC64(spec)
+			defer c.putF32(out)
 			for ch := lo; ch < hi; ch++ {
 				row := seq[ch*st : ch*st+n/2]
 				plan.Forward(spec, row)
@@ -205,15 +209,20 @@ func (c *CPU) CausalConvBackward(du, dk, dd, dy, u, k, d *Tensor) {
 	var kspec, acc []complex64
 	if du != nil {
 		kspec = c.kernelSpectra(plan, k, h, lk)
+		defer c.putC64(kspec)
 	}
 	if dk != nil {
-		acc = make([]complex64, h*m)
+		acc = c.c64(h * m)
+		defer c.putC64(acc)
 	}
-	ddAcc := make([]float64, h)
-	dySeq := make([]float32, h*st)
+	ddAcc := c.f64(h)
+	defer c.putF64(ddAcc)
+	dySeq := c.f32(h * st)
+	defer c.putF32(dySeq)
 	var uSeq []float32
 	if needU {
-		uSeq = make([]float32, h*st)
+		uSeq = c.f32(h * st)
+		defer c.putF32(uSeq)
 	}
 	for b := 0; b < nb; b++ {
 		dyb := dy.data[b*l*h : (b+1)*l*h]
@@ -222,9 +231,10 @@ func (c *CPU) CausalConvBackward(du, dk, dd, dy, u, k, d *Tensor) {
 			c.toChannels(uSeq, st, u.data[b*l*h:(b+1)*l*h], l, h)
 		}
 		c.For(h, 1, func(lo, hi int) {
-			spec := make([]complex64, m)
-			spec2 := make([]complex64, m)
-			out := make([]float32, n)
+			spec, spec2, out := c.c64(m), c.c64(m), c.f32(n)
+			defer c.putC64(spec)
+			defer c.putC64(spec2)
+			defer c.putF32(out)
 			for ch := lo; ch < hi; ch++ {
 				dyRow := dySeq[ch*st : ch*st+n/2]
 				if dd != nil {
@@ -252,7 +262,8 @@ func (c *CPU) CausalConvBackward(du, dk, dd, dy, u, k, d *Tensor) {
 	}
 	if dk != nil {
 		c.For(h, 1, func(lo, hi int) {
-			out := make([]float32, n)
+			out := c.f32(n)
+			defer c.putF32(out)
 			for ch := lo; ch < hi; ch++ {
 				plan.Inverse(out, acc[ch*m:(ch+1)*m])
 				row := dk.data[ch*lk : (ch+1)*lk]
@@ -269,8 +280,8 @@ func (c *CPU) CausalConvBackward(du, dk, dd, dy, u, k, d *Tensor) {
 
 // transposeKernel returns k (H, Lk) as (Lk, H), so the taps of all channels at one lag are
 // contiguous like the channels of a row.
-func transposeKernel(k *Tensor, h, lk int) []float32 {
-	kt := make([]float32, lk*h)
+func (c *CPU) transposeKernel(k *Tensor, h, lk int) []float32 {
+	kt := c.f32(lk * h)
 	for hh := 0; hh < h; hh++ {
 		for s := 0; s < lk; s++ {
 			kt[s*h+hh] = k.data[hh*lk+s]
@@ -290,7 +301,8 @@ const shortConvChunk = 64
 func (c *CPU) ShortConv(y, u, k, d *Tensor) {
 	nb, l, h, lk := ConvShapes("ShortConv", y, u, k, d)
 	// y[t] = Σ_s kt[s]⊙u[t−s] = Σ_j kr[j]⊙u[t−lk+1+j] with kr[j] = kt[lk−1−j].
-	kr := make([]float32, lk*h)
+	kr := c.f32(lk * h)
+	defer c.putF32(kr)
 	for hh := 0; hh < h; hh++ {
 		for s := 0; s < lk; s++ {
 			kr[(lk-1-s)*h+hh] = k.data[hh*lk+s]
@@ -298,7 +310,8 @@ func (c *CPU) ShortConv(y, u, k, d *Tensor) {
 	}
 	chunks := (l + shortConvChunk - 1) / shortConvChunk
 	c.For(nb*chunks, 1, func(lo, hi int) {
-		win := make([]float32, (shortConvChunk+lk-1)*h)
+		win := c.f32((shortConvChunk + lk - 1) * h)
+		defer c.putF32(win)
 		for task := lo; task < hi; task++ {
 			b, t0 := task/chunks, task%chunks*shortConvChunk
 			t1 := min(t0+shortConvChunk, l)
@@ -328,10 +341,12 @@ func (c *CPU) ShortConvBackward(du, dk, dd, dy, u, k, d *Tensor) {
 	if du != nil {
 		// du[t] += Σ_s kt[s]⊙dy[t+s] over s with t+s < l: simd.CorrRows over a window of
 		// dy with zero rows past the sequence's end.
-		kt := transposeKernel(k, h, lk)
+		kt := c.transposeKernel(k, h, lk)
+		defer c.putF32(kt)
 		chunks := (l + shortConvChunk - 1) / shortConvChunk
 		c.For(nb*chunks, 1, func(lo, hi int) {
-			win := make([]float32, (shortConvChunk+lk-1)*h)
+			win := c.f32((shortConvChunk + lk - 1) * h)
+			defer c.putF32(win)
 			for task := lo; task < hi; task++ {
 				b, t0 := task/chunks, task%chunks*shortConvChunk
 				t1 := min(t0+shortConvChunk, l)
@@ -358,11 +373,13 @@ func (c *CPU) ShortConvBackward(du, dk, dd, dy, u, k, d *Tensor) {
 	// = Σ_t dy[t]⊙u[t] the same sum as dk[0].
 	c.For(h, 8, func(lo, hi int) {
 		w := hi - lo
-		seq := make([]float32, (lk+1)*w)
-		total := make([]float64, (lk+1)*w)
+		seq, total := c.f32((lk+1)*w), c.f64((lk+1)*w)
+		defer c.putF32(seq)
+		defer c.putF64(total)
 		var padded []float32
 		if dk != nil {
-			padded = make([]float32, (l+lk-1)*h)
+			padded = c.f32((l + lk - 1) * h)
+			defer c.putF32(padded)
 		}
 		for b := 0; b < nb; b++ {
 			clear(seq)

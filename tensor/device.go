@@ -45,16 +45,18 @@ type Kernels interface {
 	ConvKernels
 	SSMKernels
 	OptimKernels
+	FusedKernels
 }
 
 // CPU is the host device. Its kernels run on a shared pool of worker goroutines.
 type CPU struct {
-	pool *parallel.Pool
+	pool    *parallel.Pool
+	scratch *scratch
 }
 
 // NewCPU returns a CPU device whose kernels use the given number of workers (<= 0 means
 // GOMAXPROCS).
-func NewCPU(workers int) *CPU { return &CPU{pool: parallel.New(workers)} }
+func NewCPU(workers int) *CPU { return &CPU{pool: parallel.New(workers), scratch: newScratch()} }
 
 var (
 	defaultCPUOnce sync.Once
@@ -64,7 +66,7 @@ var (
 // DefaultCPU is the CPU device that New and FromSlice use, created on first use with
 // GOMAXPROCS workers. It holds no mutable state beyond its idle workers.
 func DefaultCPU() *CPU {
-	defaultCPUOnce.Do(func() { defaultCPU = &CPU{pool: parallel.Default()} })
+	defaultCPUOnce.Do(func() { defaultCPU = &CPU{pool: parallel.Default(), scratch: newScratch()} })
 	return defaultCPU
 }
 

@@ -157,6 +157,11 @@ type Stepper struct {
 	Accum    int
 	DropRNG  *tensor.RNG
 	Step     int
+	// graph records every micro-batch; its arena keeps a step's activations and
+	// gradients for the next step, so steps after the first allocate none of them. It is
+	// released when the next micro-batch starts, not when one ends: what the model
+	// computed in the last one (its logits, say) stays readable until the next Run.
+	graph *autograd.Graph
 }
 
 // NewStepper builds the optimizer for m from opts.
@@ -180,9 +185,13 @@ func NewStepper(m Model, opts Options, totalSteps int) *Stepper {
 func (s *Stepper) Run(next func() data.Batch) (StepResult, error) {
 	step := s.Step + 1
 	total := 0.0
+	if s.graph == nil {
+		s.graph = autograd.NewGraphIn(stepArena(s.Model))
+	}
 	for i := 0; i < s.Accum; i++ {
 		b := next()
-		g := autograd.NewGraph()
+		g := s.graph
+		g.Release()
 		var loss *autograd.Var
 		err := tensor.Catch(func() {
 			logits := s.Model.Forward(g, b.Inputs, b.Rows, b.Context, true, s.DropRNG)
@@ -221,6 +230,18 @@ func (s *Stepper) Run(next func() data.Batch) (StepResult, error) {
 	}
 	s.Step = step
 	return StepResult{Loss: total / float64(s.Accum), GradNorm: norm, LR: factor * s.Opt.Groups()[0].LR}, nil
+}
+
+// stepArena is an arena for m's step when m's parameters live on a CPU (nil otherwise: a
+// GPU device allocates for itself).
+func stepArena(m Model) *tensor.Arena {
+	for _, p := range m.Params() {
+		if cpu, ok := p.Device().(*tensor.CPU); ok {
+			return tensor.NewArena(cpu)
+		}
+		return nil
+	}
+	return nil
 }
 
 // EvalResult summarises a validation pass.

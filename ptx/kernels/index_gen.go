@@ -347,6 +347,16 @@ var C64RealRowsAccF32Kernel = &Info{Module: "fft", Name: "c64_real_rows_acc_f32"
 	Block: [3]int{256, 1, 1},
 	Doc:   "out[r*L + i] += Re(in[r*n + i]) for i < L: the first L real parts of complex rows (rows, n), accumulated\nlaunch: block (256,1,1), grid (ceil(rows*L, 256), 1, 1)"}
 
+// SgemmNtBiasKernel describes sgemm_nt_bias of module fused.
+var SgemmNtBiasKernel = &Info{Module: "fused", Name: "sgemm_nt_bias", Params: []Param{{"C", "u64"}, {"A", "u64"}, {"B", "u64"}, {"M", "u32"}, {"N", "u32"}, {"K", "u32"}, {"lda", "u32"}, {"ldb", "u32"}, {"ldc", "u32"}, {"alpha", "f32"}, {"beta", "f32"}, {"batch", "u32"}, {"strideA", "u32"}, {"strideB", "u32"}, {"strideC", "u32"}, {"bias", "u64"}},
+	Block: [3]int{128, 1, 1},
+	Doc:   "C[i*ldc + j] = alpha * sum_k A[i*lda + k] * B[j*ldb + k] + beta * C[i*ldc + j] + bias[j]  (C is not read when beta == 0)\nfor each of batch products z, with A, B and C of item z starting z*strideA, z*strideB, z*strideC elements on\n(stride 0: one matrix for the whole batch; items must not write the same C);\nTF32 tensor cores (mma.sync m16n8k8, inputs rounded with cvt.rna.tf32), fp32 accumulation; any M, N, K >= 0\nlaunch: block (128,1,1), grid (ceil(N, 64), ceil(M, 64), batch); 19456 bytes of static shared memory; grid.z is at most 65535: a larger batch takes several launches"}
+
+// AddLayernormFwdF32Kernel describes add_layernorm_fwd_f32 of module fused.
+var AddLayernormFwdF32Kernel = &Info{Module: "fused", Name: "add_layernorm_fwd_f32", Params: []Param{{"y", "u64"}, {"sum", "u64"}, {"mean", "u64"}, {"rstd", "u64"}, {"x", "u64"}, {"r", "u64"}, {"gamma", "u64"}, {"beta", "u64"}, {"rows", "u32"}, {"cols", "u32"}, {"eps", "f32"}},
+	Block: [3]int{256, 1, 1},
+	Doc:   "sum = x + r; y = (sum - mean) * rstd * gamma + beta; mean[r] and rstd[r] = 1/sqrt(var + eps) saved for backward\n(tensor.CPU.AddLayerNorm); variance is two-pass (mean first, then squared deviations): no cancellation\nlaunch: block (256,1,1), grid (rows, 1, 1)"}
+
 // Index lists every embedded kernel in module order.
 var Index = []*Info{
 	AddF32Kernel,
@@ -418,4 +428,6 @@ var Index = []*Info{
 	C64ToBlhF32Kernel,
 	CmulSumBatchC64Kernel,
 	C64RealRowsAccF32Kernel,
+	SgemmNtBiasKernel,
+	AddLayernormFwdF32Kernel,
 }

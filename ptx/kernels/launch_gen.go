@@ -1030,3 +1030,35 @@ func C64RealRowsAccF32(l Launcher, out, in Ptr, rows, L, n uint32) error {
 func C64RealRowsAccF32Grid(rows, L, n int) (grid [3]int, shared int) {
 	return [3]int{ceil(rows*L, 256), 1, 1}, 0
 }
+
+// SgemmNtBias launches sgemm_nt_bias:
+//
+//	C[i*ldc + j] = alpha * sum_k A[i*lda + k] * B[j*ldb + k] + beta * C[i*ldc + j] + bias[j]  (C is not read when beta == 0)
+//	for each of batch products z, with A, B and C of item z starting z*strideA, z*strideB, z*strideC elements on
+//	(stride 0: one matrix for the whole batch; items must not write the same C);
+//	TF32 tensor cores (mma.sync m16n8k8, inputs rounded with cvt.rna.tf32), fp32 accumulation; any M, N, K >= 0
+//	launch: block (128,1,1), grid (ceil(N, 64), ceil(M, 64), batch); 19456 bytes of static shared memory; grid.z is at most 65535: a larger batch takes several launches
+func SgemmNtBias(l Launcher, C, A, B Ptr, M, N, K, lda, ldb, ldc uint32, alpha, beta float32, batch, strideA, strideB, strideC uint32, bias Ptr) error {
+	grid, shared := SgemmNtBiasGrid(int(M), int(N), int(K), int(lda), int(ldb), int(ldc), int(batch), int(strideA), int(strideB), int(strideC))
+	return launch(l, SgemmNtBiasKernel, grid, shared, ptrArg(C), ptrArg(A), ptrArg(B), u32Arg(M), u32Arg(N), u32Arg(K), u32Arg(lda), u32Arg(ldb), u32Arg(ldc), f32Arg(alpha), f32Arg(beta), u32Arg(batch), u32Arg(strideA), u32Arg(strideB), u32Arg(strideC), ptrArg(bias))
+}
+
+// SgemmNtBiasGrid is the grid and the bytes of dynamic shared memory of one sgemm_nt_bias launch.
+func SgemmNtBiasGrid(M, N, K, lda, ldb, ldc, batch, strideA, strideB, strideC int) (grid [3]int, shared int) {
+	return [3]int{ceil(N, 64), ceil(M, 64), batch}, 0
+}
+
+// AddLayernormFwdF32 launches add_layernorm_fwd_f32:
+//
+//	sum = x + r; y = (sum - mean) * rstd * gamma + beta; mean[r] and rstd[r] = 1/sqrt(var + eps) saved for backward
+//	(tensor.CPU.AddLayerNorm); variance is two-pass (mean first, then squared deviations): no cancellation
+//	launch: block (256,1,1), grid (rows, 1, 1)
+func AddLayernormFwdF32(l Launcher, y, sum, mean, rstd, x, r, gamma, beta Ptr, rows, cols uint32, eps float32) error {
+	grid, shared := AddLayernormFwdF32Grid(int(rows), int(cols))
+	return launch(l, AddLayernormFwdF32Kernel, grid, shared, ptrArg(y), ptrArg(sum), ptrArg(mean), ptrArg(rstd), ptrArg(x), ptrArg(r), ptrArg(gamma), ptrArg(beta), u32Arg(rows), u32Arg(cols), f32Arg(eps))
+}
+
+// AddLayernormFwdF32Grid is the grid and the bytes of dynamic shared memory of one add_layernorm_fwd_f32 launch.
+func AddLayernormFwdF32Grid(rows, cols int) (grid [3]int, shared int) {
+	return [3]int{rows, 1, 1}, 0
+}

@@ -138,12 +138,22 @@ func log2(n int) int {
 	return l
 }
 
-func sgemmKernel(transA, transB bool) *Kernel {
+func sgemmKernel(transA, transB bool) *Kernel { return sgemmKernelWith(transA, transB, false) }
+
+// sgemmKernelWith is sgemmKernel, with withBias a variant that takes one more parameter,
+// bias (N floats), and adds bias[j] to every element of column j in the epilogue, where
+// the result is stored (fused.go's sgemm_nt_bias).
+func sgemmKernelWith(transA, transB, withBias bool) *Kernel {
 	name := "sgemm_" + map[bool]string{false: "n", true: "t"}[transA] + map[bool]string{false: "n", true: "t"}[transB]
 	opA := map[bool]string{false: "A[i*lda + k]", true: "A[k*lda + i]"}[transA]
 	opB := map[bool]string{false: "B[k*ldb + j]", true: "B[j*ldb + k]"}[transB]
+	first := fmt.Sprintf("C[i*ldc + j] = alpha * sum_k %s * %s + beta * C[i*ldc + j]  (C is not read when beta == 0)", opA, opB)
+	if withBias {
+		name += "_bias"
+		first = fmt.Sprintf("C[i*ldc + j] = alpha * sum_k %s * %s + beta * C[i*ldc + j] + bias[j]  (C is not read when beta == 0)", opA, opB)
+	}
 	k := NewKernel(name,
-		fmt.Sprintf("C[i*ldc + j] = alpha * sum_k %s * %s + beta * C[i*ldc + j]  (C is not read when beta == 0)", opA, opB),
+		first,
 		"for each of batch products z, with A, B and C of item z starting z*strideA, z*strideB, z*strideC elements on",
 		"(stride 0: one matrix for the whole batch; items must not write the same C);",
 		"TF32 tensor cores (mma.sync m16n8k8, inputs rounded with cvt.rna.tf32), fp32 accumulation; any M, N, K >= 0").Launch(
@@ -154,6 +164,10 @@ func sgemmKernel(transA, transB bool) *Kernel {
 	alpha, beta := k.Param("alpha", ".f32"), k.Param("beta", ".f32")
 	k.Param("batch", ".u32") // sizes the grid; each block's item is its ctaid.z
 	strideA, strideB, strideC := k.Param("strideA", ".u32"), k.Param("strideB", ".u32"), k.Param("strideC", ".u32")
+	var bias Reg
+	if withBias {
+		bias = k.Param("bias", ".u64")
+	}
 	k.Comment("batch item z = ctaid.z: move each operand to its item, 64-bit (z*stride may pass 2^32 bytes)")
 	z := k.Special("%ctaid.z")
 	item := func(p, stride Reg) Reg {
@@ -272,12 +286,19 @@ func sgemmKernel(transA, transB bool) *Kernel {
 	colBase := k.Bin("add.u32", n0, k.Tern("mad.lo.u32", wn, Imm(32), k.Bin("shl.b32", t, Imm(1))))
 	var colOK [4][2]Reg
 	var colOff [4][2]Reg
+	var colBias [4][2]Reg
 	for j := 0; j < 4; j++ {
 		for e := 0; e < 2; e++ {
 			col := k.Bin("add.u32", colBase, Imm(8*j+e))
 			colOK[j][e] = k.Setp("lt.u32", col, N)
 			colOff[j][e] = k.Reg(B64)
 			k.Op("mul.wide.u32", colOff[j][e], col, 4)
+			if withBias {
+				// Each thread's 8 columns are the same for its 4 rows: their bias is
+				// loaded once.
+				colBias[j][e] = k.Mov(".f32", F(0))
+				k.OpIf(colOK[j][e], false, "ld.global.f32", colBias[j][e], At(k.Bin("add.u64", bias, colOff[j][e]), 0))
+			}
 		}
 	}
 	for i := 0; i < 2; i++ {
@@ -299,6 +320,9 @@ func sgemmKernel(transA, transB bool) *Kernel {
 					old := k.Reg(F32)
 					k.OpIf(rd, false, "ld.global.f32", old, At(addr, 0))
 					k.OpIf(rd, false, "fma.rn.f32", v, beta, old, v)
+					if withBias {
+						k.Op("add.f32", v, v, colBias[j][e])
+					}
 					k.OpIf(ok, false, "st.global.f32", At(addr, 0), v)
 				}
 			}
