@@ -82,6 +82,10 @@ const parallelMinFlops = 1 << 20
 type packBuffers struct {
 	a, b []float32
 	x, y []float32
+	// edge is the scratch tile for partial tiles. It lives here rather than on
+	// macroKernel's stack because the micro-kernel is called through a function value,
+	// which makes a local array escape: one heap tile per call.
+	edge [maxTile]float32
 }
 
 var packPool = sync.Pool{New: func() any { return new(packBuffers) }}
@@ -357,7 +361,7 @@ func sgemmSerial(kern gemmKernels, transA, transB bool, m, n, k int, alpha float
 			for ic := 0; ic < m; ic += mc {
 				mb := min(mc, m-ic)
 				packA(kern, bufs.a, transA, a, lda, ic, mb, pc, kb)
-				macroKernel(kern, bufs.a, bufs.b, mb, nb, kb, alpha, blockBeta, c[ic*ldc+jc:], ldc)
+				macroKernel(kern, bufs.a, bufs.b, &bufs.edge, mb, nb, kb, alpha, blockBeta, c[ic*ldc+jc:], ldc)
 			}
 		}
 	}
@@ -420,7 +424,7 @@ func sgemmParallel(kern gemmKernels, pool *parallel.Pool, workers int, transA, t
 						packA(kern, bufs.a, transA, a, lda, i0, mb, pc, kb)
 						packed = ib
 					}
-					macroKernel(kern, bufs.a, shared.b[j0*kb:], mb, nw, kb, alpha, blockBeta, c[i0*ldc+jc+j0:], ldc)
+					macroKernel(kern, bufs.a, shared.b[j0*kb:], &bufs.edge, mb, nw, kb, alpha, blockBeta, c[i0*ldc+jc+j0:], ldc)
 				}
 			})
 		}
@@ -430,9 +434,8 @@ func sgemmParallel(kern gemmKernels, pool *parallel.Pool, workers int, transA, t
 // macroKernel multiplies a packed mb×kb block of A by a packed kb×nb block of B into C,
 // one mr×nr tile at a time, walking down A for each sliver of B so the B sliver stays in
 // L1 while the A block streams from L2.
-func macroKernel(kern gemmKernels, ap, bp []float32, mb, nb, kb int, alpha, beta float32, c []float32, ldc int) {
+func macroKernel(kern gemmKernels, ap, bp []float32, edge *[maxTile]float32, mb, nb, kb int, alpha, beta float32, c []float32, ldc int) {
 	mr, nr, micro := kern.mr, kern.nr, kern.micro
-	var edge [maxTile]float32
 	for jr := 0; jr < nb; jr += nr {
 		nw := min(nr, nb-jr)
 		bSliver := bp[jr*kb : (jr+nr)*kb]
