@@ -61,11 +61,17 @@ func (d *Device) H3Conv(y, kt, v, q, skip, khat *tensor.Tensor, headDim int) {
 // the batch and write per-channel partial sums of d's and K̂'s gradients, which the second
 // launch adds per head in a fixed order.
 func (d *Device) H3ConvBackward(dkt, dv, dq, dd, dkhat, dy, kt, v, q, skip, khat *tensor.Tensor, headDim int) {
-	nb, l, h, heads := tensor.H3ConvShapes("H3ConvBackward", nil, kt, v, q, skip, khat, headDim)
+	nb, l, h, _ := tensor.H3ConvShapes("H3ConvBackward", nil, kt, v, q, skip, khat, headDim)
 	checkH3Grads(dkt, dv, dq, dd, dkhat, dy, kt, skip, khat)
 	if dkt == nil && dv == nil && dq == nil && dd == nil && dkhat == nil {
 		return
 	}
+	d.h3Backward(dkt, dv, dq, dd, dkhat, dy, kt, v, q, skip, khat, nb, l, h, headDim)
+}
+
+// h3Backward launches the backward kernels; v and q may be nil (read as ones, as
+// CausalConv's backward has them), and then dv and dq must be too.
+func (d *Device) h3Backward(dkt, dv, dq, dd, dkhat, dy, kt, v, q, skip, khat *tensor.Tensor, nb, l, h, headDim int) {
 	n, logn := d.h3Plan("H3ConvBackward", khat, khat.Shape()[1])
 	var dpart, ddpart *tensor.Tensor
 	if dkhat != nil {
@@ -75,11 +81,11 @@ func (d *Device) H3ConvBackward(dkt, dv, dq, dd, dkhat, dy, kt, v, q, skip, khat
 		ddpart = d.empty(h)
 	}
 	d.run(kernels.H3ConvBwdF32(d, d.pOrNull(dkt), d.pOrNull(dv), d.pOrNull(dq), d.pOrNull(dpart), d.pOrNull(ddpart),
-		d.p(dy), d.p(kt), d.p(v), d.p(q), d.p(skip), d.p(khat), d.p(d.twiddles(2*n)),
+		d.p(dy), d.p(kt), d.pOrNull(v), d.pOrNull(q), d.p(skip), d.p(khat), d.p(d.twiddles(2*n)),
 		u32(nb), u32(l), u32(h), u32(headDim), u32(n), u32(logn)))
 	if dkhat != nil || dd != nil {
 		d.run(kernels.H3ConvBwdReduceF32(d, d.pOrNull(dkhat), d.pOrNull(dd), d.pOrNull(dpart), d.pOrNull(ddpart),
-			u32(heads), u32(headDim), u32(n)))
+			u32(h/headDim), u32(headDim), u32(n)))
 	}
 }
 

@@ -138,3 +138,12 @@ func TestH3ConvInterpretedLong(t *testing.T) {
 		{1, 1000, 2, 1}, {2, 1024, 1, 1}, {1, 100, 8, 8}, {1, 4096, 1, 1}, {1, 8192, 1, 1},
 	})
 }
+
+// TestGPUH3Conv runs the interpreter's cases and the acceptance lengths on a GPU.
+func TestGPUH3Conv(t *testing.T) {
+	testH3Conv(t, openGPU(t), []h3Case{
+		{1, 1, 1, 1}, {2, 7, 3, 1}, {2, 100, 4, 1}, {1, 7, 8, 8}, {2, 33, 16, 8}, {1, 20, 6, 2},
+		{2, 1000, 4, 1}, {2, 1024, 4, 1}, {2, 4096, 4, 1}, {2, 8192, 4, 1},
+		{2, 1000, 32, 8}, {2, 4096, 32, 8}, {2, 8192, 32, 8},
+	})
+}

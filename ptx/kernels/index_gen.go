@@ -312,41 +312,6 @@ var H3StepF32Kernel = &Info{Module: "h3step", Name: "h3_step_f32", Params: []Par
 	Block: [3]int{256, 1, 1},
 	Doc:   "per batch b and channel h (g = b*d + h), given the projected q, k, v of one token:\n  shift SSM (real, state s (batch,d,64)): s <- shift_right(s) + shift_b[h]*k; ks = shift_c[h].s + shift_d[h]*k\n  z = ks * v\n  diag SSM (complex (re,im) pairs, state x (batch,d,32)): x <- da[h]*x + db[h]*z; y = 2 Re(diag_c[h].x) + diag_d[h]*z\n  o = q * y; states are updated in place\nlaunch: block (256,1,1), grid (ceil(batch*d, 256), 1, 1); all pointers 16-byte aligned"}
 
-// FftRowsC64Kernel describes fft_rows_c64 of module fft.
-var FftRowsC64Kernel = &Info{Module: "fft", Name: "fft_rows_c64", Params: []Param{{"data", "u64"}, {"tw", "u64"}, {"rows", "u32"}, {"n", "u32"}, {"logn", "u32"}, {"inverse", "u32"}, {"scale", "f32"}},
-	Block: [3]int{256, 1, 1},
-	Doc:   "in-place radix-2 FFT of each row of data (rows, n) complex: X[f] = sum_t x[t] w^(f t), w = exp(-2 pi i/n),\nor with inverse != 0 the conjugate transform; every output is multiplied by scale (1/n for an inverse).\ntw holds exp(-2 pi i k/n) for k < n/2 (host-computed in float64, like cuFFT's tables); n = 2^logn <= 16384;\nn > 4096 needs more than 48 KiB of dynamic shared memory, which the driver must allow first\n(cuFuncSetAttribute CU_FUNC_ATTRIBUTE_MAX_DYNAMIC_SHARED_SIZE_BYTES)\nlaunch: block (256,1,1), grid (rows, 1, 1), dynamic shared memory 8 * n bytes"}
-
-// CmulC64Kernel describes cmul_c64 of module fft.
-var CmulC64Kernel = &Info{Module: "fft", Name: "cmul_c64", Params: []Param{{"out", "u64"}, {"a", "u64"}, {"b", "u64"}, {"rows", "u32"}, {"n", "u32"}, {"brows", "u32"}, {"conj_b", "u32"}},
-	Block: [3]int{256, 1, 1},
-	Doc:   "out[r, i] = a[r, i] * b[r mod brows, i] (complex), or a * conj(b) when conj_b != 0; a filter spectrum\nb (brows, n) is broadcast over the batch. conj_b gives the correlation used by the FFT-convolution backward\nlaunch: block (256,1,1), grid (ceil(rows*n, 256), 1, 1)"}
-
-// PadRealToC64Kernel describes pad_real_to_c64 of module fft.
-var PadRealToC64Kernel = &Info{Module: "fft", Name: "pad_real_to_c64", Params: []Param{{"out", "u64"}, {"in", "u64"}, {"rows", "u32"}, {"L", "u32"}, {"n", "u32"}},
-	Block: [3]int{256, 1, 1},
-	Doc:   "out[r, i] = (i < L ? in[r*L + i] : 0) + 0i for i < n: real rows (rows, L) zero-padded into complex rows (rows, n)\nlaunch: block (256,1,1), grid (ceil(rows*n, 256), 1, 1)"}
-
-// BlhToC64Kernel describes blh_to_c64 of module fft.
-var BlhToC64Kernel = &Info{Module: "fft", Name: "blh_to_c64", Params: []Param{{"out", "u64"}, {"in", "u64"}, {"B", "u32"}, {"L", "u32"}, {"H", "u32"}, {"n", "u32"}},
-	Block: [3]int{32, 8, 1},
-	Doc:   "out[(b*H + h)*n + i] = (i < L ? in[(b*L + i)*H + h] : 0) + 0i for i < n: channels-last sequences (B, L, H) gathered\ninto zero-padded complex rows (B*H, n), one per (batch, channel), through 32x32 shared-memory tiles\nlaunch: block (32,8,1), grid (ceil(n, 32), ceil(H, 32), B)"}
-
-// C64ToBlhF32Kernel describes c64_to_blh_f32 of module fft.
-var C64ToBlhF32Kernel = &Info{Module: "fft", Name: "c64_to_blh_f32", Params: []Param{{"y", "u64"}, {"in", "u64"}, {"x", "u64"}, {"d", "u64"}, {"B", "u32"}, {"L", "u32"}, {"H", "u32"}, {"n", "u32"}, {"accumulate", "u32"}},
-	Block: [3]int{32, 8, 1},
-	Doc:   "y[(b*L + t)*H + h] (=, or += when accumulate != 0) Re(in[(b*H + h)*n + t]) + d[h]*x[(b*L + t)*H + h] for t < L:\ncomplex rows (B*H, n) scattered back to channels-last (B, L, H) with the skip term (d may be 0: none), through\n32x32 shared-memory tiles\nlaunch: block (32,8,1), grid (ceil(L, 32), ceil(H, 32), B)"}
-
-// CmulSumBatchC64Kernel describes cmul_sum_batch_c64 of module fft.
-var CmulSumBatchC64Kernel = &Info{Module: "fft", Name: "cmul_sum_batch_c64", Params: []Param{{"out", "u64"}, {"a", "u64"}, {"c", "u64"}, {"B", "u32"}, {"H", "u32"}, {"n", "u32"}},
-	Block: [3]int{256, 1, 1},
-	Doc:   "out[h, i] = sum_{b < B} conj(a[b*H + h, i]) * c[b*H + h, i] for complex rows (B*H, n): the kernel gradient's\nspectrum summed over the batch in batch order (deterministic)\nlaunch: block (256,1,1), grid (ceil(H*n, 256), 1, 1)"}
-
-// C64RealRowsAccF32Kernel describes c64_real_rows_acc_f32 of module fft.
-var C64RealRowsAccF32Kernel = &Info{Module: "fft", Name: "c64_real_rows_acc_f32", Params: []Param{{"out", "u64"}, {"in", "u64"}, {"rows", "u32"}, {"L", "u32"}, {"n", "u32"}},
-	Block: [3]int{256, 1, 1},
-	Doc:   "out[r*L + i] += Re(in[r*n + i]) for i < L: the first L real parts of complex rows (rows, n), accumulated\nlaunch: block (256,1,1), grid (ceil(rows*L, 256), 1, 1)"}
-
 // H3SpectrumF32Kernel describes h3_spectrum_f32 of module h3conv.
 var H3SpectrumF32Kernel = &Info{Module: "h3conv", Name: "h3_spectrum_f32", Params: []Param{{"khat", "u64"}, {"kern", "u64"}, {"tw", "u64"}, {"heads", "u32"}, {"Lk", "u32"}, {"N", "u32"}, {"logN", "u32"}},
 	Block: [3]int{256, 1, 1},
@@ -360,12 +325,12 @@ var H3SpectrumBwdF32Kernel = &Info{Module: "h3conv", Name: "h3_spectrum_bwd_f32"
 // H3ConvFwdF32Kernel describes h3_conv_fwd_f32 of module h3conv.
 var H3ConvFwdF32Kernel = &Info{Module: "h3conv", Name: "h3_conv_fwd_f32", Params: []Param{{"y", "u64"}, {"kt", "u64"}, {"v", "u64"}, {"q", "u64"}, {"d", "u64"}, {"khat", "u64"}, {"tw", "u64"}, {"B", "u32"}, {"L", "u32"}, {"H", "u32"}, {"dh", "u32"}, {"N", "u32"}, {"logN", "u32"}},
 	Block: [3]int{256, 1, 1},
-	Doc:   "y[b, t, h*dh+j] = sum_i q[b, t, h*dh+i] * (irfft(rfft(z_ij, 2N) * khat[h])[t] + d[h] z_ij[t]) with\nz_ij = kt[., h*dh+i] * v[., h*dh+j] for sequences (B, L, H), H = heads*dh, d (heads), khat (heads, N+1, 2)\nfrom h3_spectrum_f32; block (channel, batch) reads its inputs once (kt and q once per output of the head) and writes y once\nlaunch: block (256,1,1), grid (H, B, 1), dynamic shared memory 16 * N bytes; N = 2^logN >= max(L, 4), N <= 8192 (dynamic shared memory above 48 KiB needs the opt-in)"}
+	Doc:   "y[b, t, h*dh+j] = sum_i q[b, t, h*dh+i] * (irfft(rfft(z_ij, 2N) * khat[h])[t] + d[h] z_ij[t]) with\nz_ij = kt[., h*dh+i] * v[., h*dh+j] for sequences (B, L, H), H = heads*dh, d (heads), khat (heads, N+1, 2)\nfrom h3_spectrum_f32; v and q may be 0, read as ones (a plain causal convolution of kt); block (channel, batch)\nreads its inputs once (kt and q once per output of the head) and writes y once\nlaunch: block (256,1,1), grid (H, B, 1), dynamic shared memory 16 * N bytes; N = 2^logN >= max(L, 4), N <= 8192 (dynamic shared memory above 48 KiB needs the opt-in)"}
 
 // H3ConvBwdF32Kernel describes h3_conv_bwd_f32 of module h3conv.
 var H3ConvBwdF32Kernel = &Info{Module: "h3conv", Name: "h3_conv_bwd_f32", Params: []Param{{"dkt", "u64"}, {"dv", "u64"}, {"dq", "u64"}, {"dpart", "u64"}, {"ddpart", "u64"}, {"dy", "u64"}, {"kt", "u64"}, {"v", "u64"}, {"q", "u64"}, {"d", "u64"}, {"khat", "u64"}, {"tw", "u64"}, {"B", "u32"}, {"L", "u32"}, {"H", "u32"}, {"dh", "u32"}, {"N", "u32"}, {"logN", "u32"}},
 	Block: [3]int{256, 1, 1},
-	Doc:   "the gradients of h3_conv_fwd_f32 given dy, added to dkt, dv and dq (each may be 0 to skip it). Block (c, 0)\nloops over the batch and the outputs j of c's head: with g = dy_j q_c it adds dy_j (conv(z_cj) + d z_cj) to dq_c\nand (corr(g) + d g) v_j to dkt_c, writes dpart[c] = sum_{b,j} conj(Z_cj) G (the unscaled spectrum gradient, or\nskips it when dpart is 0) and ddpart[c] = sum g z_cj; with dh = 1 it also adds (corr(g) + d g) kt_c to dv_c.\nWith dh > 1 block (c, 1) adds sum_{b,i} (corr(dy_c q_i) + d dy_c q_i) kt_i to dv_c\nlaunch: block (256,1,1), grid (H, min(dh, 2), 1), dynamic shared memory 16 * N bytes; N = 2^logN >= max(L, 4), N <= 8192 (dynamic shared memory above 48 KiB needs the opt-in)"}
+	Doc:   "the gradients of h3_conv_fwd_f32 given dy, added to dkt, dv and dq (each may be 0 to skip it). Block (c, 0)\nloops over the batch and the outputs j of c's head: with g = dy_j q_c it adds dy_j (conv(z_cj) + d z_cj) to dq_c\nand (corr(g) + d g) v_j to dkt_c, writes dpart[c] = sum_{b,j} conj(Z_cj) G (the unscaled spectrum gradient, or\nskips it when dpart is 0) and ddpart[c] = sum g z_cj; with dh = 1 it also adds (corr(g) + d g) kt_c to dv_c.\nWith dh > 1 block (c, 1) adds sum_{b,i} (corr(dy_c q_i) + d dy_c q_i) kt_i to dv_c. v and q may be 0, read as\nones (dv and dq must then be 0)\nlaunch: block (256,1,1), grid (H, min(dh, 2), 1), dynamic shared memory 16 * N bytes; N = 2^logN >= max(L, 4), N <= 8192 (dynamic shared memory above 48 KiB needs the opt-in)"}
 
 // H3ConvBwdReduceF32Kernel describes h3_conv_bwd_reduce_f32 of module h3conv.
 var H3ConvBwdReduceF32Kernel = &Info{Module: "h3conv", Name: "h3_conv_bwd_reduce_f32", Params: []Param{{"dkhat", "u64"}, {"dd", "u64"}, {"dpart", "u64"}, {"ddpart", "u64"}, {"heads", "u32"}, {"dh", "u32"}, {"N", "u32"}},
@@ -436,13 +401,6 @@ var Index = []*Info{
 	ShortconvBwdDuF32Kernel,
 	ShortconvBwdDkF32Kernel,
 	H3StepF32Kernel,
-	FftRowsC64Kernel,
-	CmulC64Kernel,
-	PadRealToC64Kernel,
-	BlhToC64Kernel,
-	C64ToBlhF32Kernel,
-	CmulSumBatchC64Kernel,
-	C64RealRowsAccF32Kernel,
 	H3SpectrumF32Kernel,
 	H3SpectrumBwdF32Kernel,
 	H3ConvFwdF32Kernel,

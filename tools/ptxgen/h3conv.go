@@ -205,6 +205,16 @@ func (c *h3Ctx) samples(hint string, L Reg, body func(m Reg, t [2]Reg, in [2]Reg
 	})
 }
 
+// ldOne is ldIf for an operand that may be absent (has false, its pointer 0), which
+// then reads as 1 inside the sequence: CausalConv is H3Conv without v and q.
+func ldOne(k *Kernel, in, has, x, b, t, ch, L, H Reg) Reg {
+	v := k.Selp(".f32", F(1), F(0), in)
+	p := k.Reg(Pred)
+	k.Op("and.pred", p, in, has)
+	k.OpIf(p, false, "ld.global.f32", v, At(seqAddr(k, x, b, t, ch, L, H), 0))
+	return v
+}
+
 // ldIf loads x[b, t, ch] where in holds and 0 elsewhere.
 func ldIf(k *Kernel, in, x, b, t, ch, L, H Reg) Reg {
 	v := k.Mov(".f32", F(0))
@@ -314,13 +324,15 @@ func h3ConvFwdKernel() *Kernel {
 	k := NewKernel("h3_conv_fwd_f32",
 		"y[b, t, h*dh+j] = sum_i q[b, t, h*dh+i] * (irfft(rfft(z_ij, 2N) * khat[h])[t] + d[h] z_ij[t]) with",
 		"z_ij = kt[., h*dh+i] * v[., h*dh+j] for sequences (B, L, H), H = heads*dh, d (heads), khat (heads, N+1, 2)",
-		"from h3_spectrum_f32; block (channel, batch) reads its inputs once (kt and q once per output of the head) and writes y once").
+		"from h3_spectrum_f32; v and q may be 0, read as ones (a plain causal convolution of kt); block (channel, batch)",
+		"reads its inputs once (kt and q once per output of the head) and writes y once").
 		Launch(launch(h3Threads, 1, 1, "H", "B", "1").dynShared("16 * N").note(h3SizeNote))
 	y, kt, v, q := k.Param("y", ".u64"), k.Param("kt", ".u64"), k.Param("v", ".u64"), k.Param("q", ".u64")
 	d, khat, tw := k.Param("d", ".u64"), k.Param("khat", ".u64"), k.Param("tw", ".u64")
 	_, L, H, dh, n, logn := h3Sizes(k)
 	c := newH3Ctx(k, tw, n, logn, 2)
 	buf, acc := c.bufs[0], c.bufs[1]
+	hasV, hasQ := k.Setp("ne.u64", v, Imm(0)), k.Setp("ne.u64", q, Imm(0))
 	j, b := k.Special("%ctaid.x"), k.Special("%ctaid.y")
 	head := k.Bin("div.u32", j, dh)
 	skip := k.Ld("global", ".f32", At(elemAddr(k, d, head, 4), 0))
@@ -334,7 +346,7 @@ func h3ConvFwdKernel() *Kernel {
 	c.samples("load", L, func(m Reg, t, in [2]Reg) {
 		var z [2]Reg
 		for e := range 2 {
-			z[e] = k.Bin("mul.f32", ldIf(k, in[e], kt, b, t[e], i, L, H), ldIf(k, in[e], v, b, t[e], j, L, H))
+			z[e] = k.Bin("mul.f32", ldIf(k, in[e], kt, b, t[e], i, L, H), ldOne(k, in[e], hasV, v, b, t[e], j, L, H))
 		}
 		c.store(buf, m, c32{z[0], z[1]})
 	})
@@ -360,7 +372,7 @@ func h3ConvFwdKernel() *Kernel {
 		k.OpIf(firstTerm, true, "ld.shared.v2.f32", Vec{prev.re, prev.im}, At(c.slot(acc, m), 0))
 		var o [2]Reg
 		for e, zv := range []Reg{z.re, z.im} {
-			qv := ldIf(k, in[e], q, b, t[e], i, L, H)
+			qv := ldOne(k, in[e], hasQ, q, b, t[e], i, L, H)
 			o[e] = k.Tern("fma.rn.f32", qv, k.Bin("mul.f32", zv, c.rcpN), []Reg{prev.re, prev.im}[e])
 			st := k.Reg(Pred)
 			k.Op("and.pred", st, in[e], lastTerm)
@@ -381,7 +393,8 @@ func h3ConvBwdKernel() *Kernel {
 		"loops over the batch and the outputs j of c's head: with g = dy_j q_c it adds dy_j (conv(z_cj) + d z_cj) to dq_c",
 		"and (corr(g) + d g) v_j to dkt_c, writes dpart[c] = sum_{b,j} conj(Z_cj) G (the unscaled spectrum gradient, or",
 		"skips it when dpart is 0) and ddpart[c] = sum g z_cj; with dh = 1 it also adds (corr(g) + d g) kt_c to dv_c.",
-		"With dh > 1 block (c, 1) adds sum_{b,i} (corr(dy_c q_i) + d dy_c q_i) kt_i to dv_c").
+		"With dh > 1 block (c, 1) adds sum_{b,i} (corr(dy_c q_i) + d dy_c q_i) kt_i to dv_c. v and q may be 0, read as",
+		"ones (dv and dq must then be 0)").
 		Launch(launch(h3Threads, 1, 1, "H", "min(dh, 2)", "1").dynShared("16 * N").note(h3SizeNote))
 	dkt, dv, dq := k.Param("dkt", ".u64"), k.Param("dv", ".u64"), k.Param("dq", ".u64")
 	dpart, ddpart, dy := k.Param("dpart", ".u64"), k.Param("ddpart", ".u64"), k.Param("dy", ".u64")
@@ -398,6 +411,7 @@ func h3ConvBwdKernel() *Kernel {
 	j0 := k.Bin("mul.lo.u32", head, dh)
 	hasDkt, hasDv, hasDq := k.Setp("ne.u64", dkt, Imm(0)), k.Setp("ne.u64", dv, Imm(0)), k.Setp("ne.u64", dq, Imm(0))
 	hasPart := k.Setp("ne.u64", dpart, Imm(0))
+	hasV, hasQ := k.Setp("ne.u64", v, Imm(0)), k.Setp("ne.u64", q, Imm(0))
 	oneHead := k.Setp("eq.u32", dh, Imm(1))
 	dvHere := k.Reg(Pred)
 	k.Op("and.pred", dvHere, hasDv, oneHead)
@@ -433,8 +447,8 @@ func h3ConvBwdKernel() *Kernel {
 		c.samples("load", L, func(m Reg, t, in [2]Reg) {
 			var z, g [2]Reg
 			for e := range 2 {
-				z[e] = k.Bin("mul.f32", ldIf(k, in[e], kt, b, t[e], i, L, H), ldIf(k, in[e], v, b, t[e], j, L, H))
-				g[e] = k.Bin("mul.f32", ldIf(k, in[e], dy, b, t[e], j, L, H), ldIf(k, in[e], q, b, t[e], i, L, H))
+				z[e] = k.Bin("mul.f32", ldIf(k, in[e], kt, b, t[e], i, L, H), ldOne(k, in[e], hasV, v, b, t[e], j, L, H))
+				g[e] = k.Bin("mul.f32", ldIf(k, in[e], dy, b, t[e], j, L, H), ldOne(k, in[e], hasQ, q, b, t[e], i, L, H))
 				k.Op("fma.rn.f32", ddAcc, z[e], g[e], ddAcc)
 			}
 			c.store(bz, m, c32{z[0], z[1]})
@@ -486,9 +500,9 @@ func h3ConvBwdKernel() *Kernel {
 			for e := range 2 {
 				yv := k.Bin("mul.f32", []Reg{yz.re, yz.im}[e], c.rcpN)
 				dzv := k.Bin("mul.f32", []Reg{dz.re, dz.im}[e], c.rcpN)
-				addScaled(k, in[e], hasDq, dq, i, dy, j, yv, b, t[e], L, H)
-				addScaled(k, in[e], hasDkt, dkt, i, v, j, dzv, b, t[e], L, H)
-				addScaled(k, in[e], dvHere, dv, i, kt, i, dzv, b, t[e], L, H)
+				addScaled(k, in[e], hasDq, dq, i, dy, nil, j, yv, b, t[e], L, H)
+				addScaled(k, in[e], hasDkt, dkt, i, v, &hasV, j, dzv, b, t[e], L, H)
+				addScaled(k, in[e], dvHere, dv, i, kt, nil, i, dzv, b, t[e], L, H)
 			}
 		})
 	})
@@ -506,7 +520,7 @@ func h3ConvBwdKernel() *Kernel {
 		c.samples("load", L, func(m Reg, t, in [2]Reg) {
 			var g [2]Reg
 			for e := range 2 {
-				g[e] = k.Bin("mul.f32", ldIf(k, in[e], dy, b, t[e], j, L, H), ldIf(k, in[e], q, b, t[e], i, L, H))
+				g[e] = k.Bin("mul.f32", ldIf(k, in[e], dy, b, t[e], j, L, H), ldOne(k, in[e], hasQ, q, b, t[e], i, L, H))
 			}
 			c.store(bg, m, c32{g[0], g[1]})
 		})
@@ -526,7 +540,7 @@ func h3ConvBwdKernel() *Kernel {
 			dz := c.load(bg, m)
 			for e := range 2 {
 				dzv := k.Bin("mul.f32", []Reg{dz.re, dz.im}[e], c.rcpN)
-				addScaled(k, in[e], hasDv, dv, j, kt, i, dzv, b, t[e], L, H)
+				addScaled(k, in[e], hasDv, dv, j, kt, nil, i, dzv, b, t[e], L, H)
 			}
 		})
 	})
@@ -534,14 +548,20 @@ func h3ConvBwdKernel() *Kernel {
 	return k
 }
 
-// addScaled adds x[b, t, xc]·f to grad[b, t, gc] where inside and has both hold.
-func addScaled(k *Kernel, inside, has, grad, gc, x, xc, f, b, t, L, H Reg) {
+// addScaled adds x[b, t, xc]·f to grad[b, t, gc] where inside and has both hold; x
+// reads as 1 where xHas is given and false.
+func addScaled(k *Kernel, inside, has, grad, gc, x Reg, xHas *Reg, xc, f, b, t, L, H Reg) {
 	p := k.Reg(Pred)
 	k.Op("and.pred", p, inside, has)
 	a := seqAddr(k, grad, b, t, gc, L, H)
-	old, val := k.Mov(".f32", F(0)), k.Mov(".f32", F(0))
+	old, val := k.Mov(".f32", F(0)), k.Mov(".f32", F(1))
 	k.OpIf(p, false, "ld.global.f32", old, At(a, 0))
-	k.OpIf(p, false, "ld.global.f32", val, At(seqAddr(k, x, b, t, xc, L, H), 0))
+	pl := p
+	if xHas != nil {
+		pl = k.Reg(Pred)
+		k.Op("and.pred", pl, p, *xHas)
+	}
+	k.OpIf(pl, false, "ld.global.f32", val, At(seqAddr(k, x, b, t, xc, L, H), 0))
 	k.OpIf(p, false, "st.global.f32", At(a, 0), k.Tern("fma.rn.f32", val, f, old))
 }
 
