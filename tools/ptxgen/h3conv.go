@@ -15,7 +15,7 @@ package main
 // The skip term d·z is the convolution with d·δ, whose spectrum is d at every bin: it is
 // added to the filter's spectrum in the pair pass instead of being applied to z after.
 //
-// tw holds exp(−2πik/n) for k < N (as fft_rows_c64's table for length n): the split and
+// tw holds exp(−2πik/n) for k < N (the device's twiddle table for length n): the split and
 // join take exp(−2πik/n) itself, the FFT of length N its even entries.
 
 const h3Threads = 256
