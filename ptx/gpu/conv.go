@@ -22,7 +22,7 @@ func (d *Device) CausalConv(y, u, k, skip *tensor.Tensor) {
 	}
 	khat := d.spectrum(k, h, l)
 	n, logn := h3FFT(khat.Shape()[1])
-	d.run(kernels.H3ConvFwdF32(d, d.p(y), d.p(u), kernels.Ptr{}, kernels.Ptr{}, d.p(skip), d.p(khat), d.p(d.twiddles(2*n)),
+	d.run(d.h3().fwd(d, d.p(y), d.p(u), kernels.Ptr{}, kernels.Ptr{}, d.p(skip), d.p(khat), d.p(d.twiddles(2*n)),
 		u32(nb), u32(l), u32(h), 1, u32(n), u32(logn)))
 }
 

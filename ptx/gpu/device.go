@@ -70,6 +70,9 @@ type Device struct {
 
 	// transfers counts the copies between host and device (write and ToHost).
 	transfers transferCounter
+
+	// conv selects the fused H3 convolution's FFTs (SetConvPrecision).
+	conv convSettings
 }
 
 // memory hands out device memory: a driver.Allocator on a GPU.

@@ -3,6 +3,7 @@ package gpu
 import (
 	"fmt"
 	"math/bits"
+	"sync/atomic"
 
 	"github.com/hungry-ssm/hungry/ptx/kernels"
 	"github.com/hungry-ssm/hungry/tensor"
@@ -12,6 +13,46 @@ import (
 // two complex buffers of next_pow2(L) entries in shared memory, 128 KiB at 8192, within
 // what an sm_80 block may opt into (163 KiB).
 const MaxH3ConvLen = 8192
+
+// ConvPrecision selects how the fused H3 convolution's FFTs compute.
+type ConvPrecision int
+
+const (
+	// ConvF32 runs radix-2 butterflies in fp32: about 3e-7 relative error against a
+	// float64 FFT, like the CPU's.
+	ConvF32 ConvPrecision = iota
+	// ConvTF32 runs radix-16 stages as 16-point DFTs on the tensor cores (mma.sync
+	// m16n8k8, TF32 inputs, fp32 accumulation); TF32 keeps 10 mantissa bits, so each
+	// stage adds about 2⁻¹¹ relative error (see the package tests for the measured sizes).
+	ConvTF32
+)
+
+// convSettings is the device's choice of ConvPrecision.
+type convSettings struct{ tf32 atomic.Bool }
+
+// SetConvPrecision selects the FFTs of the fused H3 convolution (H3Spectrum, H3Conv,
+// their backward, and CausalConv of long kernels) for the calls that follow.
+func (d *Device) SetConvPrecision(p ConvPrecision) { d.conv.tf32.Store(p == ConvTF32) }
+
+// h3Kernels are the launchers of one precision.
+type h3Kernels struct {
+	spectrum    func(kernels.Launcher, kernels.Ptr, kernels.Ptr, kernels.Ptr, uint32, uint32, uint32, uint32) error
+	spectrumBwd func(kernels.Launcher, kernels.Ptr, kernels.Ptr, kernels.Ptr, uint32, uint32, uint32, uint32) error
+	fwd         func(kernels.Launcher, kernels.Ptr, kernels.Ptr, kernels.Ptr, kernels.Ptr, kernels.Ptr, kernels.Ptr, kernels.Ptr, uint32, uint32, uint32, uint32, uint32, uint32) error
+	bwd         func(kernels.Launcher, kernels.Ptr, kernels.Ptr, kernels.Ptr, kernels.Ptr, kernels.Ptr, kernels.Ptr, kernels.Ptr, kernels.Ptr, kernels.Ptr, kernels.Ptr, kernels.Ptr, kernels.Ptr, uint32, uint32, uint32, uint32, uint32, uint32) error
+}
+
+var (
+	h3F32  = h3Kernels{kernels.H3SpectrumF32, kernels.H3SpectrumBwdF32, kernels.H3ConvFwdF32, kernels.H3ConvBwdF32}
+	h3TF32 = h3Kernels{kernels.H3SpectrumTf32, kernels.H3SpectrumBwdTf32, kernels.H3ConvFwdTf32, kernels.H3ConvBwdTf32}
+)
+
+func (d *Device) h3() h3Kernels {
+	if d.conv.tf32.Load() {
+		return h3TF32
+	}
+	return h3F32
+}
 
 // h3FFT returns N (half the real transform's length, the packed complex FFT's) and its
 // log2 for a spectrum of bins bins.
@@ -24,14 +65,14 @@ func h3FFT(bins int) (n, logn int) {
 func (d *Device) H3Spectrum(khat, k *tensor.Tensor) {
 	heads, lk, bins := tensor.H3SpectrumShapes("H3Spectrum", khat, k)
 	n, logn := d.h3Plan("H3Spectrum", khat, bins)
-	d.run(kernels.H3SpectrumF32(d, d.p(khat), d.p(k), d.p(d.twiddles(2*n)), u32(heads), u32(lk), u32(n), u32(logn)))
+	d.run(d.h3().spectrum(d, d.p(khat), d.p(k), d.p(d.twiddles(2*n)), u32(heads), u32(lk), u32(n), u32(logn)))
 }
 
 // H3SpectrumBackward implements tensor.H3ConvKernels.
 func (d *Device) H3SpectrumBackward(dk, dkhat *tensor.Tensor) {
 	heads, lk, bins := tensor.H3SpectrumShapes("H3SpectrumBackward", dkhat, dk)
 	n, logn := d.h3Plan("H3SpectrumBackward", dkhat, bins)
-	d.run(kernels.H3SpectrumBwdF32(d, d.p(dk), d.p(dkhat), d.p(d.twiddles(2*n)), u32(heads), u32(lk), u32(n), u32(logn)))
+	d.run(d.h3().spectrumBwd(d, d.p(dk), d.p(dkhat), d.p(d.twiddles(2*n)), u32(heads), u32(lk), u32(n), u32(logn)))
 }
 
 // h3Plan checks that a spectrum of bins bins fits the fused kernels.
@@ -49,7 +90,7 @@ func (d *Device) h3Plan(op string, khat *tensor.Tensor, bins int) (n, logn int) 
 func (d *Device) H3Conv(y, kt, v, q, skip, khat *tensor.Tensor, headDim int) {
 	nb, l, h, _ := tensor.H3ConvShapes("H3Conv", y, kt, v, q, skip, khat, headDim)
 	n, logn := d.h3Plan("H3Conv", khat, khat.Shape()[1])
-	d.run(kernels.H3ConvFwdF32(d, d.p(y), d.p(kt), d.p(v), d.p(q), d.p(skip), d.p(khat), d.p(d.twiddles(2*n)),
+	d.run(d.h3().fwd(d, d.p(y), d.p(kt), d.p(v), d.p(q), d.p(skip), d.p(khat), d.p(d.twiddles(2*n)),
 		u32(nb), u32(l), u32(h), u32(headDim), u32(n), u32(logn)))
 }
 
@@ -80,7 +121,7 @@ func (d *Device) h3Backward(dkt, dv, dq, dd, dkhat, dy, kt, v, q, skip, khat *te
 	if dd != nil {
 		ddpart = d.empty(h)
 	}
-	d.run(kernels.H3ConvBwdF32(d, d.pOrNull(dkt), d.pOrNull(dv), d.pOrNull(dq), d.pOrNull(dpart), d.pOrNull(ddpart),
+	d.run(d.h3().bwd(d, d.pOrNull(dkt), d.pOrNull(dv), d.pOrNull(dq), d.pOrNull(dpart), d.pOrNull(ddpart),
 		d.p(dy), d.p(kt), d.pOrNull(v), d.pOrNull(q), d.p(skip), d.p(khat), d.p(d.twiddles(2*n)),
 		u32(nb), u32(l), u32(h), u32(headDim), u32(n), u32(logn)))
 	if dkhat != nil || dd != nil {

@@ -105,7 +105,16 @@ func negate(x []float32) []float32 {
 	return out
 }
 
+// h3ConvTolTF32 bounds the TF32 kernels' error: each radix-16 stage rounds its inputs
+// and the DFT's entries to 10 mantissa bits (2⁻¹¹ relative each), and a sequence of
+// 8192 goes through three such stages forward and three inverse; the bound.
+const h3ConvTolTF32 = 3e-3
+
 func testH3Conv(t *testing.T, dev tensor.Device, cases []h3Case) {
+	testH3ConvTol(t, dev, cases, h3ConvTol)
+}
+
+func testH3ConvTol(t *testing.T, dev tensor.Device, cases []h3Case, tol float64) {
 	for i, c := range cases {
 		errs := h3ConvErrors(t, dev, c, uint64(100+i))
 		worst, which := 0.0, ""
@@ -113,8 +122,8 @@ func testH3Conv(t *testing.T, dev tensor.Device, cases []h3Case) {
 			if e > worst || math.IsNaN(e) {
 				worst, which = e, name
 			}
-			if !(e <= h3ConvTol) {
-				t.Errorf("%v: %s relative error %.3g > %g", c, name, e, h3ConvTol)
+			if !(e <= tol) {
+				t.Errorf("%v: %s relative error %.3g > %g", c, name, e, tol)
 			}
 		}
 		t.Logf("%v: worst relative error %.2e (%s)", c, worst, which)
@@ -128,6 +137,14 @@ func TestH3ConvInterpreted(t *testing.T) {
 	})
 }
 
+// TestH3ConvInterpretedTF32 runs the tensor-core variant on lengths with one, two and
+// three radix-16 stages and leftover radix-2 ones.
+func TestH3ConvInterpretedTF32(t *testing.T) {
+	dev := NewInterpreted()
+	dev.SetConvPrecision(ConvTF32)
+	testH3ConvTol(t, dev, []h3Case{{1, 7, 1, 1}, {2, 16, 3, 1}, {2, 20, 4, 1}, {1, 100, 2, 1}, {1, 33, 8, 8}, {1, 200, 2, 1}, {1, 257, 2, 1}}, h3ConvTolTF32)
+}
+
 // TestH3ConvInterpretedLong takes the acceptance lengths up to 8192, whose shared
 // memory needs the opt-in; the interpreter takes tens of seconds on them.
 func TestH3ConvInterpretedLong(t *testing.T) {
@@ -137,13 +154,20 @@ func TestH3ConvInterpretedLong(t *testing.T) {
 	testH3Conv(t, NewInterpreted(), []h3Case{
 		{1, 1000, 2, 1}, {2, 1024, 1, 1}, {1, 100, 8, 8}, {1, 4096, 1, 1}, {1, 8192, 1, 1},
 	})
+	tf := NewInterpreted()
+	tf.SetConvPrecision(ConvTF32)
+	testH3ConvTol(t, tf, []h3Case{{1, 1000, 2, 1}, {1, 4096, 1, 1}, {1, 8192, 1, 1}}, h3ConvTolTF32)
 }
 
 // TestGPUH3Conv runs the interpreter's cases and the acceptance lengths on a GPU.
 func TestGPUH3Conv(t *testing.T) {
-	testH3Conv(t, openGPU(t), []h3Case{
+	dev := openGPU(t)
+	cases := []h3Case{
 		{1, 1, 1, 1}, {2, 7, 3, 1}, {2, 100, 4, 1}, {1, 7, 8, 8}, {2, 33, 16, 8}, {1, 20, 6, 2},
 		{2, 1000, 4, 1}, {2, 1024, 4, 1}, {2, 4096, 4, 1}, {2, 8192, 4, 1},
 		{2, 1000, 32, 8}, {2, 4096, 32, 8}, {2, 8192, 32, 8},
-	})
+	}
+	testH3Conv(t, dev, cases)
+	dev.SetConvPrecision(ConvTF32)
+	testH3ConvTol(t, dev, cases, h3ConvTolTF32)
 }

@@ -990,6 +990,72 @@ func H3ConvBwdF32Grid(B, L, H, dh, N, logN int) (grid [3]int, shared int) {
 	return [3]int{H, min(dh, 2), 1}, 16 * N
 }
 
+// H3SpectrumTf32 launches h3_spectrum_tf32:
+//
+//	khat[h, f] = sum_{s < Lk} kern[h, s] exp(-2 pi i f s / 2N) for f <= N as (re, im) pairs: the spectra of the
+//	kernels (heads, Lk), Lk <= N, zero-padded to 2N; tw holds exp(-2 pi i j / 2N) for j < N
+//	launch: block (256,1,1), grid (heads, 1, 1), dynamic shared memory 8 * N bytes; N = 2^logN >= max(L, 4), N <= 8192 (dynamic shared memory above 48 KiB needs the opt-in)
+func H3SpectrumTf32(l Launcher, khat, kern, tw Ptr, heads, Lk, N, logN uint32) error {
+	grid, shared := H3SpectrumTf32Grid(int(heads), int(Lk), int(N), int(logN))
+	return launch(l, H3SpectrumTf32Kernel, grid, shared, ptrArg(khat), ptrArg(kern), ptrArg(tw), u32Arg(heads), u32Arg(Lk), u32Arg(N), u32Arg(logN))
+}
+
+// H3SpectrumTf32Grid is the grid and the bytes of dynamic shared memory of one h3_spectrum_tf32 launch.
+func H3SpectrumTf32Grid(heads, Lk, N, logN int) (grid [3]int, shared int) {
+	return [3]int{heads, 1, 1}, 8 * N
+}
+
+// H3SpectrumBwdTf32 launches h3_spectrum_bwd_tf32:
+//
+//	dkern[h, s] += Re sum_{f <= N} dkhat[h, f] exp(2 pi i f s / 2N) for s < Lk: the gradient of the kernels given
+//	that of their spectra (h3_spectrum_f32's adjoint), one inverse real transform per head
+//	launch: block (256,1,1), grid (heads, 1, 1), dynamic shared memory 8 * N bytes; N = 2^logN >= max(L, 4), N <= 8192 (dynamic shared memory above 48 KiB needs the opt-in)
+func H3SpectrumBwdTf32(l Launcher, dkern, dkhat, tw Ptr, heads, Lk, N, logN uint32) error {
+	grid, shared := H3SpectrumBwdTf32Grid(int(heads), int(Lk), int(N), int(logN))
+	return launch(l, H3SpectrumBwdTf32Kernel, grid, shared, ptrArg(dkern), ptrArg(dkhat), ptrArg(tw), u32Arg(heads), u32Arg(Lk), u32Arg(N), u32Arg(logN))
+}
+
+// H3SpectrumBwdTf32Grid is the grid and the bytes of dynamic shared memory of one h3_spectrum_bwd_tf32 launch.
+func H3SpectrumBwdTf32Grid(heads, Lk, N, logN int) (grid [3]int, shared int) {
+	return [3]int{heads, 1, 1}, 8 * N
+}
+
+// H3ConvFwdTf32 launches h3_conv_fwd_tf32:
+//
+//	y[b, t, h*dh+j] = sum_i q[b, t, h*dh+i] * (irfft(rfft(z_ij, 2N) * khat[h])[t] + d[h] z_ij[t]) with
+//	z_ij = kt[., h*dh+i] * v[., h*dh+j] for sequences (B, L, H), H = heads*dh, d (heads), khat (heads, N+1, 2)
+//	from h3_spectrum_f32; v and q may be 0, read as ones (a plain causal convolution of kt); block (channel, batch)
+//	reads its inputs once (kt and q once per output of the head) and writes y once
+//	launch: block (256,1,1), grid (H, B, 1), dynamic shared memory 16 * N bytes; N = 2^logN >= max(L, 4), N <= 8192 (dynamic shared memory above 48 KiB needs the opt-in)
+func H3ConvFwdTf32(l Launcher, y, kt, v, q, d, khat, tw Ptr, B, L, H, dh, N, logN uint32) error {
+	grid, shared := H3ConvFwdTf32Grid(int(B), int(L), int(H), int(dh), int(N), int(logN))
+	return launch(l, H3ConvFwdTf32Kernel, grid, shared, ptrArg(y), ptrArg(kt), ptrArg(v), ptrArg(q), ptrArg(d), ptrArg(khat), ptrArg(tw), u32Arg(B), u32Arg(L), u32Arg(H), u32Arg(dh), u32Arg(N), u32Arg(logN))
+}
+
+// H3ConvFwdTf32Grid is the grid and the bytes of dynamic shared memory of one h3_conv_fwd_tf32 launch.
+func H3ConvFwdTf32Grid(B, L, H, dh, N, logN int) (grid [3]int, shared int) {
+	return [3]int{H, B, 1}, 16 * N
+}
+
+// H3ConvBwdTf32 launches h3_conv_bwd_tf32:
+//
+//	the gradients of h3_conv_fwd_f32 given dy, added to dkt, dv and dq (each may be 0 to skip it). Block (c, 0)
+//	loops over the batch and the outputs j of c's head: with g = dy_j q_c it adds dy_j (conv(z_cj) + d z_cj) to dq_c
+//	and (corr(g) + d g) v_j to dkt_c, writes dpart[c] = sum_{b,j} conj(Z_cj) G (the unscaled spectrum gradient, or
+//	skips it when dpart is 0) and ddpart[c] = sum g z_cj; with dh = 1 it also adds (corr(g) + d g) kt_c to dv_c.
+//	With dh > 1 block (c, 1) adds sum_{b,i} (corr(dy_c q_i) + d dy_c q_i) kt_i to dv_c. v and q may be 0, read as
+//	ones (dv and dq must then be 0)
+//	launch: block (256,1,1), grid (H, min(dh, 2), 1), dynamic shared memory 16 * N bytes; N = 2^logN >= max(L, 4), N <= 8192 (dynamic shared memory above 48 KiB needs the opt-in)
+func H3ConvBwdTf32(l Launcher, dkt, dv, dq, dpart, ddpart, dy, kt, v, q, d, khat, tw Ptr, B, L, H, dh, N, logN uint32) error {
+	grid, shared := H3ConvBwdTf32Grid(int(B), int(L), int(H), int(dh), int(N), int(logN))
+	return launch(l, H3ConvBwdTf32Kernel, grid, shared, ptrArg(dkt), ptrArg(dv), ptrArg(dq), ptrArg(dpart), ptrArg(ddpart), ptrArg(dy), ptrArg(kt), ptrArg(v), ptrArg(q), ptrArg(d), ptrArg(khat), ptrArg(tw), u32Arg(B), u32Arg(L), u32Arg(H), u32Arg(dh), u32Arg(N), u32Arg(logN))
+}
+
+// H3ConvBwdTf32Grid is the grid and the bytes of dynamic shared memory of one h3_conv_bwd_tf32 launch.
+func H3ConvBwdTf32Grid(B, L, H, dh, N, logN int) (grid [3]int, shared int) {
+	return [3]int{H, min(dh, 2), 1}, 16 * N
+}
+
 // H3ConvBwdReduceF32 launches h3_conv_bwd_reduce_f32:
 //
 //	dkhat[h, f] += (f == 0 || f == N ? 1 : 2)/2N * sum_{i < dh} dpart[h*dh+i, f] and dd[h] += sum_{i < dh} ddpart[h*dh+i]

@@ -78,9 +78,16 @@ type h3Ctx struct {
 	revSh   Reg // 32 − log2 N: brev(k) >> revSh is k bit-reversed in log2 N bits
 	rcpN    Reg // 1/N
 	bufs    []Reg
+	dft     *dft16 // nil: every stage radix-2 in fp32
 }
 
-func newH3Ctx(k *Kernel, tw, n, logn Reg, nbufs int) *h3Ctx {
+// h3Precisions are the FFT variants every transforming kernel is generated in: "f32",
+// radix-2 butterflies in fp32; "tf32", radix-16 stages as 16-point DFTs on the tensor
+// cores (mma.sync m16n8k8, TF32 inputs, fp32 accumulation) and the log2 N mod 4 stages
+// left radix-2 in fp32.
+var h3Precisions = []string{"f32", "tf32"}
+
+func newH3Ctx(k *Kernel, tw, n, logn Reg, nbufs int, prec string) *h3Ctx {
 	c := &h3Ctx{k: k, tw: tw, n: n, logn: logn}
 	c.tid = k.Special("%tid.x")
 	c.revSh = k.Bin("sub.u32", Imm(32), logn)
@@ -89,7 +96,164 @@ func newH3Ctx(k *Kernel, tw, n, logn Reg, nbufs int) *h3Ctx {
 	for i := 0; i < nbufs; i++ {
 		c.bufs = append(c.bufs, k.Tern("mad.lo.u32", n, Imm(8*i), base))
 	}
+	if prec == "tf32" {
+		c.dft = newDFT16(c)
+	}
 	return c
+}
+
+// dft16 is the 16-point DFT matrix F[r][c] = exp(−2πi·rc/16) as the A fragments of
+// mma.m16n8k8 (A 16×8 row-major: a0 (g, t), a1 (g+8, t), a2 (g, t+4), a3 (g+8, t+4) for
+// lane g·4 + t), two k-chunks of 8 columns each, real part, imaginary part and its
+// negation, in TF32. A stage multiplies it by B = 16 × 8 columns, 8 sequences of 16
+// points per warp: b0 (t, g), b1 (t+4, g); the result C: c0 (g, 2t), c1 (g, 2t+1),
+// c2 (g+8, 2t), c3 (g+8, 2t+1).
+type dft16 struct {
+	lane, warp, g, t Reg
+	re, im, negIm    [2]Vec
+}
+
+const h3Warps = h3Threads / 32
+
+func newDFT16(c *h3Ctx) *dft16 {
+	k := c.k
+	f := &dft16{}
+	f.lane = k.Bin("and.b32", c.tid, Imm(31))
+	f.warp = k.Bin("shr.u32", c.tid, Imm(5))
+	f.g = k.Bin("shr.u32", f.lane, Imm(2))
+	f.t = k.Bin("and.b32", f.lane, Imm(3))
+	nOver8 := k.Bin("shr.u32", c.n, Imm(3))
+	k.Comment("the 16-point DFT's fragments: exp(-2 pi i m/16) = ±tw[(m mod 8)·N/8]")
+	for ch := 0; ch < 2; ch++ {
+		for _, rc := range [][2]int{{0, 0}, {8, 0}, {0, 4}, {8, 4}} {
+			r := k.Bin("add.u32", f.g, Imm(rc[0]))
+			col := k.Bin("add.u32", f.t, Imm(rc[1]+8*ch))
+			m := k.Bin("and.b32", k.Bin("mul.lo.u32", r, col), Imm(15))
+			w := c.twiddle(k.Bin("mul.lo.u32", k.Bin("and.b32", m, Imm(7)), nOver8))
+			sign := k.Selp(".f32", F(-1), F(1), k.Setp("ge.u32", m, Imm(8)))
+			re, im := k.Bin("mul.f32", w.re, sign), k.Bin("mul.f32", w.im, sign)
+			f.re[ch] = append(f.re[ch], k.Cvt("cvt.rna.tf32.f32", re))
+			f.im[ch] = append(f.im[ch], k.Cvt("cvt.rna.tf32.f32", im))
+			f.negIm[ch] = append(f.negIm[ch], k.Cvt("cvt.rna.tf32.f32", k.Un("neg.f32", im)))
+		}
+	}
+	return f
+}
+
+// twiddleAny is exp(−2πi·j/2N) for any j < 2N: the table holds j < N, and the second
+// half is its negation.
+func (c *h3Ctx) twiddleAny(j Reg) c32 {
+	k := c.k
+	hi := k.Setp("ge.u32", j, c.n)
+	idx := k.Reg(B32)
+	k.Op("mov.u32", idx, j)
+	k.OpIf(hi, false, "sub.u32", idx, j, c.n)
+	w := c.twiddle(idx)
+	k.OpIf(hi, false, "neg.f32", w.re, w.re)
+	k.OpIf(hi, false, "neg.f32", w.im, w.im)
+	return w
+}
+
+// mmaStage emits one radix-16 stage over blocks of S = 16·M entries, M = 2^logM: the
+// sequences n2 < M of each block, entries n2 + n1·M, go through the 16-point DFT. Forward
+// (decimation in frequency) it leaves bin k1, times exp(−2πi·n2·k1/S), at n2 + rev4(k1)·M:
+// what the four radix-2 stages of half-sizes 8M, 4M, 2M and M it replaces leave. Inverse
+// it is that stage's adjoint: conjugate twiddles on the inputs at the bit-reversed slots,
+// the conjugate DFT, outputs in natural order. Each warp owns whole sequences, so the
+// stage works in place; it ends at a barrier.
+func (c *h3Ctx) mmaStage(bufs []Reg, logM Reg, inverse bool, hint string) {
+	k, f := c.k, c.dft
+	const mma = "mma.sync.aligned.m16n8k8.row.col.f32.tf32.tf32.f32"
+	m := k.Bin("shl.b32", k.Mov(".u32", Imm(1)), logM)
+	logS := k.Bin("add.u32", logM, Imm(4))
+	twSh := k.Bin("sub.u32", k.Bin("add.u32", c.logn, Imm(1)), logS) // exp(−2πi·j/S) = tw[j << twSh]
+	seqs := k.Bin("shr.u32", c.n, Imm(4))
+	groups := k.Bin("shr.u32", k.Bin("add.u32", seqs, Imm(7)), Imm(3))
+	// place returns the start of sequence v (n2 + block·S) and whether v exists.
+	place := func(v Reg) (base, ok, n2 Reg) {
+		n2 = k.Bin("and.b32", v, k.Bin("sub.u32", m, Imm(1)))
+		base = k.Bin("add.u32", k.Bin("shl.b32", k.Bin("shr.u32", v, logM), logS), n2)
+		return base, k.Setp("lt.u32", v, seqs), n2
+	}
+	rev4 := func(x Reg) Reg { return k.Bin("shr.b32", k.Un("brev.b32", x), Imm(28)) }
+	// Every warp runs the same number of rounds (those past the last group load zeros
+	// and store nothing), so that a barrier can part each round's loads from its stores:
+	// the stores go to the slots the loads read, by other lanes.
+	g0 := k.Mov(".u32", Imm(0))
+	top, fin := k.NewLabel(hint+"_mma"), k.NewLabel(hint+"_mma_done")
+	k.Place(top)
+	k.OpIf(k.Setp("ge.u32", g0, groups), false, "bra.uni", fin)
+	g8 := k.Bin("shl.b32", k.Bin("add.u32", g0, f.warp), Imm(3))
+	baseL, okL, n2L := place(k.Bin("add.u32", g8, f.g))
+	type out struct {
+		pos Reg
+		ok  Reg
+		y   c32
+	}
+	var outs [][]out
+	for range bufs {
+		outs = append(outs, nil)
+	}
+	for bi, buf := range bufs {
+		// B fragments: this lane's sequence g, rows t, t+4, t+8, t+12.
+		var xr, xi [4]Reg
+		for q := 0; q < 4; q++ {
+			r := k.Bin("add.u32", f.t, Imm(4*q))
+			slot := r
+			if inverse {
+				slot = rev4(r)
+			}
+			pos := k.Tern("mad.lo.u32", slot, m, baseL)
+			v := c32{k.Mov(".f32", F(0)), k.Mov(".f32", F(0))}
+			k.OpIf(okL, false, "ld.shared.v2.f32", Vec{v.re, v.im}, At(c.slot(buf, pos), 0))
+			if inverse {
+				v = cmulConj(k, c.twiddleAny(k.Bin("shl.b32", k.Bin("mul.lo.u32", n2L, r), twSh)), v)
+			}
+			xr[q], xi[q] = k.Cvt("cvt.rna.tf32.f32", v.re), k.Cvt("cvt.rna.tf32.f32", v.im)
+		}
+		zero := k.Mov(".f32", F(0))
+		cr := Vec{zero, zero, zero, zero}
+		ci := Vec{zero, zero, zero, zero}
+		acc := func(c Vec, a Vec, b Vec) Vec {
+			d := Vec{k.Reg(F32), k.Reg(F32), k.Reg(F32), k.Reg(F32)}
+			k.Op(mma, d, a, b, c)
+			return d
+		}
+		for ch := 0; ch < 2; ch++ {
+			br, bi := Vec{xr[2*ch], xr[2*ch+1]}, Vec{xi[2*ch], xi[2*ch+1]}
+			// Forward: Re = Fr·Xr − Fi·Xi, Im = Fr·Xi + Fi·Xr; inverse with conj(F).
+			cr = acc(cr, f.re[ch], br)
+			ci = acc(ci, f.re[ch], bi)
+			if inverse {
+				cr = acc(cr, f.im[ch], bi)
+				ci = acc(ci, f.negIm[ch], br)
+			} else {
+				cr = acc(cr, f.negIm[ch], bi)
+				ci = acc(ci, f.im[ch], br)
+			}
+		}
+		for e := 0; e < 4; e++ {
+			k1 := k.Bin("add.u32", f.g, Imm(8*(e/2)))
+			baseO, okO, n2O := place(k.Bin("add.u32", g8, k.Bin("add.u32", k.Bin("shl.b32", f.t, Imm(1)), Imm(e%2))))
+			y := c32{cr[e], ci[e]}
+			slot := k1
+			if !inverse {
+				y = cmul(k, c.twiddleAny(k.Bin("shl.b32", k.Bin("mul.lo.u32", n2O, k1), twSh)), y)
+				slot = rev4(k1)
+			}
+			outs[bi] = append(outs[bi], out{k.Tern("mad.lo.u32", slot, m, baseO), okO, y})
+		}
+	}
+	k.Op("bar.sync", 0)
+	for bi, buf := range bufs {
+		for _, o := range outs[bi] {
+			k.OpIf(o.ok, false, "st.shared.v2.f32", At(c.slot(buf, o.pos), 0), Vec{o.y.re, o.y.im})
+		}
+	}
+	k.Op("add.u32", g0, g0, h3Warps)
+	k.Op("bra.uni", top)
+	k.Place(fin)
+	k.Op("bar.sync", 0)
 }
 
 // slot is the shared address of entry i of buffer buf.
@@ -127,12 +291,21 @@ func (c *h3Ctx) stages(bufs []Reg, inverse bool, hint string) {
 	} else {
 		k.Op("shr.u32", half, c.n, Imm(1))
 		k.Op("mov.u32", shift, Imm(1))
+		if c.dft != nil {
+			c.mmaStages(bufs, half, shift, false, hint)
+		}
+	}
+	// The radix-2 stages: all of them, or those the radix-16 ones leave (the last
+	// log2 N mod 4 forward, the first inverse).
+	limit := c.n
+	if inverse && c.dft != nil {
+		limit = k.Bin("shl.b32", k.Mov(".u32", Imm(1)), k.Bin("and.b32", c.logn, Imm(3)))
 	}
 	nHalf := k.Bin("shr.u32", c.n, Imm(1))
 	top, fin := k.NewLabel(hint+"_stage"), k.NewLabel(hint+"_stages_done")
 	k.Place(top)
 	if inverse {
-		k.OpIf(k.Setp("ge.u32", half, c.n), false, "bra.uni", fin)
+		k.OpIf(k.Setp("ge.u32", half, limit), false, "bra.uni", fin)
 	} else {
 		k.OpIf(k.Setp("eq.u32", half, Imm(0)), false, "bra.uni", fin)
 	}
@@ -160,6 +333,33 @@ func (c *h3Ctx) stages(bufs []Reg, inverse bool, hint string) {
 	} else {
 		k.Op("shr.u32", half, half, 1)
 		k.Op("add.u32", shift, shift, 1)
+	}
+	k.Op("bra.uni", top)
+	k.Place(fin)
+	if inverse && c.dft != nil {
+		c.mmaStages(bufs, half, shift, true, hint)
+	}
+}
+
+// mmaStages emits the radix-16 stages, each standing for four radix-2 ones: forward
+// from half-size N/2 while it is at least 8 (M = half/8), inverse from the half-size the
+// radix-2 stages reached up to N (M = half). half and shift move as the radix-2 stages
+// would have moved them.
+func (c *h3Ctx) mmaStages(bufs []Reg, half, shift Reg, inverse bool, hint string) {
+	k := c.k
+	top, fin := k.NewLabel(hint+"_r16"), k.NewLabel(hint+"_r16_done")
+	k.Place(top)
+	logHalf := k.Bin("sub.u32", c.logn, shift) // log2 half = log2 N − shift
+	if inverse {
+		k.OpIf(k.Setp("ge.u32", half, c.n), false, "bra.uni", fin)
+		c.mmaStage(bufs, logHalf, true, hint)
+		k.Op("shl.b32", half, half, 4)
+		k.Op("sub.u32", shift, shift, 4)
+	} else {
+		k.OpIf(k.Setp("lt.u32", half, Imm(8)), false, "bra.uni", fin)
+		c.mmaStage(bufs, k.Bin("sub.u32", logHalf, Imm(3)), false, hint)
+		k.Op("shr.u32", half, half, 4)
+		k.Op("add.u32", shift, shift, 4)
 	}
 	k.Op("bra.uni", top)
 	k.Place(fin)
@@ -231,23 +431,27 @@ func h3Sizes(k *Kernel) (B, L, H, dh, n, logn Reg) {
 func h3ConvModule() *Module {
 	m := &Module{File: "h3conv.ptx", Doc: []string{
 		"The fused H3 long convolution: real FFTs of length 2N as complex FFTs of length N in shared memory,",
-		"one block per channel (see tools/ptxgen/h3conv.go).",
+		"one block per channel (see tools/ptxgen/h3conv.go). The _f32 kernels run radix-2 butterflies in fp32;",
+		"the _tf32 ones the same computation with radix-16 stages as 16-point DFTs on the tensor cores.",
 	}}
-	m.Kernels = append(m.Kernels, h3SpectrumKernel(), h3SpectrumBwdKernel(), h3ConvFwdKernel(), h3ConvBwdKernel(), h3ConvBwdReduceKernel())
+	for _, prec := range h3Precisions {
+		m.Kernels = append(m.Kernels, h3SpectrumKernel(prec), h3SpectrumBwdKernel(prec), h3ConvFwdKernel(prec), h3ConvBwdKernel(prec))
+	}
+	m.Kernels = append(m.Kernels, h3ConvBwdReduceKernel())
 	return m
 }
 
 const h3SizeNote = "N = 2^logN >= max(L, 4), N <= 8192 (dynamic shared memory above 48 KiB needs the opt-in)"
 
-func h3SpectrumKernel() *Kernel {
-	k := NewKernel("h3_spectrum_f32",
+func h3SpectrumKernel(prec string) *Kernel {
+	k := NewKernel("h3_spectrum_"+prec,
 		"khat[h, f] = sum_{s < Lk} kern[h, s] exp(-2 pi i f s / 2N) for f <= N as (re, im) pairs: the spectra of the",
 		"kernels (heads, Lk), Lk <= N, zero-padded to 2N; tw holds exp(-2 pi i j / 2N) for j < N").
 		Launch(launch(h3Threads, 1, 1, "heads", "1", "1").dynShared("8 * N").note(h3SizeNote))
 	khat, kern, tw := k.Param("khat", ".u64"), k.Param("kern", ".u64"), k.Param("tw", ".u64")
 	k.Param("heads", ".u32")
 	Lk, n, logn := k.Param("Lk", ".u32"), k.Param("N", ".u32"), k.Param("logN", ".u32")
-	c := newH3Ctx(k, tw, n, logn, 1)
+	c := newH3Ctx(k, tw, n, logn, 1, prec)
 	h := k.Special("%ctaid.x")
 	row := k.Bin("mul.lo.u32", h, Lk)
 	buf := c.bufs[0]
@@ -272,15 +476,15 @@ func h3SpectrumKernel() *Kernel {
 	return k
 }
 
-func h3SpectrumBwdKernel() *Kernel {
-	k := NewKernel("h3_spectrum_bwd_f32",
+func h3SpectrumBwdKernel(prec string) *Kernel {
+	k := NewKernel("h3_spectrum_bwd_"+prec,
 		"dkern[h, s] += Re sum_{f <= N} dkhat[h, f] exp(2 pi i f s / 2N) for s < Lk: the gradient of the kernels given",
 		"that of their spectra (h3_spectrum_f32's adjoint), one inverse real transform per head").
 		Launch(launch(h3Threads, 1, 1, "heads", "1", "1").dynShared("8 * N").note(h3SizeNote))
 	dkern, dkhat, tw := k.Param("dkern", ".u64"), k.Param("dkhat", ".u64"), k.Param("tw", ".u64")
 	k.Param("heads", ".u32")
 	Lk, n, logn := k.Param("Lk", ".u32"), k.Param("N", ".u32"), k.Param("logN", ".u32")
-	c := newH3Ctx(k, tw, n, logn, 1)
+	c := newH3Ctx(k, tw, n, logn, 1, prec)
 	h := k.Special("%ctaid.x")
 	buf := c.bufs[0]
 	in := k.Tern("mad.lo.u32", h, k.Bin("add.u32", n, Imm(1)), Imm(0))
@@ -320,8 +524,8 @@ func filter(k *Kernel, khat, row, kk, n, dv Reg) (k1, k2 c32) {
 	return c32{k.Bin("add.f32", a[0], dv), a[1]}, c32{k.Bin("add.f32", b[0], dv), b[1]}
 }
 
-func h3ConvFwdKernel() *Kernel {
-	k := NewKernel("h3_conv_fwd_f32",
+func h3ConvFwdKernel(prec string) *Kernel {
+	k := NewKernel("h3_conv_fwd_"+prec,
 		"y[b, t, h*dh+j] = sum_i q[b, t, h*dh+i] * (irfft(rfft(z_ij, 2N) * khat[h])[t] + d[h] z_ij[t]) with",
 		"z_ij = kt[., h*dh+i] * v[., h*dh+j] for sequences (B, L, H), H = heads*dh, d (heads), khat (heads, N+1, 2)",
 		"from h3_spectrum_f32; v and q may be 0, read as ones (a plain causal convolution of kt); block (channel, batch)",
@@ -330,7 +534,7 @@ func h3ConvFwdKernel() *Kernel {
 	y, kt, v, q := k.Param("y", ".u64"), k.Param("kt", ".u64"), k.Param("v", ".u64"), k.Param("q", ".u64")
 	d, khat, tw := k.Param("d", ".u64"), k.Param("khat", ".u64"), k.Param("tw", ".u64")
 	_, L, H, dh, n, logn := h3Sizes(k)
-	c := newH3Ctx(k, tw, n, logn, 2)
+	c := newH3Ctx(k, tw, n, logn, 2, prec)
 	buf, acc := c.bufs[0], c.bufs[1]
 	hasV, hasQ := k.Setp("ne.u64", v, Imm(0)), k.Setp("ne.u64", q, Imm(0))
 	j, b := k.Special("%ctaid.x"), k.Special("%ctaid.y")
@@ -387,8 +591,8 @@ func h3ConvFwdKernel() *Kernel {
 	return k
 }
 
-func h3ConvBwdKernel() *Kernel {
-	k := NewKernel("h3_conv_bwd_f32",
+func h3ConvBwdKernel(prec string) *Kernel {
+	k := NewKernel("h3_conv_bwd_"+prec,
 		"the gradients of h3_conv_fwd_f32 given dy, added to dkt, dv and dq (each may be 0 to skip it). Block (c, 0)",
 		"loops over the batch and the outputs j of c's head: with g = dy_j q_c it adds dy_j (conv(z_cj) + d z_cj) to dq_c",
 		"and (corr(g) + d g) v_j to dkt_c, writes dpart[c] = sum_{b,j} conj(Z_cj) G (the unscaled spectrum gradient, or",
@@ -401,7 +605,7 @@ func h3ConvBwdKernel() *Kernel {
 	kt, v, q := k.Param("kt", ".u64"), k.Param("v", ".u64"), k.Param("q", ".u64")
 	d, khat, tw := k.Param("d", ".u64"), k.Param("khat", ".u64"), k.Param("tw", ".u64")
 	B, L, H, dh, n, logn := h3Sizes(k)
-	c := newH3Ctx(k, tw, n, logn, 2)
+	c := newH3Ctx(k, tw, n, logn, 2, prec)
 	bz, bg := c.bufs[0], c.bufs[1]
 	ch, role := k.Special("%ctaid.x"), k.Special("%ctaid.y")
 	head := k.Bin("div.u32", ch, dh)
