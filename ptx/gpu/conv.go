@@ -22,7 +22,7 @@ func (d *Device) CausalConv(y, u, k, skip *tensor.Tensor) {
 	}
 	khat := d.spectrum(k, h, l)
 	n, logn := h3FFT(khat.Shape()[1])
-	d.run(d.h3().fwd(d, d.p(y), d.p(u), kernels.Ptr{}, kernels.Ptr{}, d.p(skip), d.p(khat), d.p(d.twiddles(2*n)),
+	d.run(h3F32.fwd(d, d.p(y), d.p(u), kernels.Ptr{}, kernels.Ptr{}, d.p(skip), d.p(khat), d.p(d.twiddles(2*n)),
 		u32(nb), u32(l), u32(h), 1, u32(n), u32(logn)))
 }
 
@@ -44,16 +44,17 @@ func (d *Device) CausalConvBackward(du, dk, dd, dy, u, k, skip *tensor.Tensor) {
 	if dk != nil {
 		dkhat = d.Zeros(khat.Shape()...)
 	}
-	d.h3Backward(du, nil, nil, dd, dkhat, dy, u, nil, nil, skip, khat, nb, l, h, 1)
+	d.h3Backward(h3F32, du, nil, nil, dd, dkhat, dy, u, nil, nil, skip, khat, nb, l, h, 1)
 	if dk != nil {
-		d.H3SpectrumBackward(dk, dkhat)
+		d.spectrumBwdWith(h3F32, dk, dkhat)
 	}
 }
 
-// spectrum returns the spectra of the kernels k (h, Lk) for sequences of length l.
+// spectrum returns the spectra of the kernels k (h, Lk) for sequences of length l, in
+// fp32.
 func (d *Device) spectrum(k *tensor.Tensor, h, l int) *tensor.Tensor {
 	khat := d.empty(h, tensor.H3SpectrumBins(l), 2)
-	d.H3Spectrum(khat, k)
+	d.spectrumWith(h3F32, khat, k)
 	return khat
 }
 

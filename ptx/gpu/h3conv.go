@@ -18,21 +18,24 @@ const MaxH3ConvLen = 8192
 type ConvPrecision int
 
 const (
-	// ConvF32 runs radix-2 butterflies in fp32: about 3e-7 relative error against a
-	// float64 FFT, like the CPU's.
-	ConvF32 ConvPrecision = iota
-	// ConvTF32 runs radix-16 stages as 16-point DFTs on the tensor cores (mma.sync
-	// m16n8k8, TF32 inputs, fp32 accumulation); TF32 keeps 10 mantissa bits, so each
-	// stage adds about 2⁻¹¹ relative error (see the package tests for the measured sizes).
-	ConvTF32
+	// ConvTF32, the default, runs radix-16 stages as 16-point DFTs on the tensor cores
+	// (mma.sync m16n8k8, TF32 inputs, fp32 accumulation), as the device's matrix
+	// multiplies do: TF32 keeps 10 mantissa bits, and the tests measure about 1e-3
+	// relative error against float64 at L = 8192.
+	ConvTF32 ConvPrecision = iota
+	// ConvF32 runs radix-2 butterflies in fp32: about 3e-7 relative error, like the
+	// CPU's.
+	ConvF32
 )
 
-// convSettings is the device's choice of ConvPrecision.
-type convSettings struct{ tf32 atomic.Bool }
+// convSettings is the device's choice of ConvPrecision; the zero value is ConvTF32.
+type convSettings struct{ f32 atomic.Bool }
 
-// SetConvPrecision selects the FFTs of the fused H3 convolution (H3Spectrum, H3Conv,
-// their backward, and CausalConv of long kernels) for the calls that follow.
-func (d *Device) SetConvPrecision(p ConvPrecision) { d.conv.tf32.Store(p == ConvTF32) }
+// SetConvPrecision selects the FFTs of the fused H3 convolution (H3Spectrum, H3Conv and
+// their backward) for the calls that follow. CausalConv, the general convolution, keeps
+// fp32 whatever is set: its callers (the S4D ablation) are compared with the CPU at
+// fp32 tolerances.
+func (d *Device) SetConvPrecision(p ConvPrecision) { d.conv.f32.Store(p == ConvF32) }
 
 // h3Kernels are the launchers of one precision.
 type h3Kernels struct {
@@ -48,10 +51,10 @@ var (
 )
 
 func (d *Device) h3() h3Kernels {
-	if d.conv.tf32.Load() {
-		return h3TF32
+	if d.conv.f32.Load() {
+		return h3F32
 	}
-	return h3F32
+	return h3TF32
 }
 
 // h3FFT returns N (half the real transform's length, the packed complex FFT's) and its
@@ -63,16 +66,24 @@ func h3FFT(bins int) (n, logn int) {
 
 // H3Spectrum implements tensor.H3ConvKernels.
 func (d *Device) H3Spectrum(khat, k *tensor.Tensor) {
+	d.spectrumWith(d.h3(), khat, k)
+}
+
+func (d *Device) spectrumWith(ks h3Kernels, khat, k *tensor.Tensor) {
 	heads, lk, bins := tensor.H3SpectrumShapes("H3Spectrum", khat, k)
 	n, logn := d.h3Plan("H3Spectrum", khat, bins)
-	d.run(d.h3().spectrum(d, d.p(khat), d.p(k), d.p(d.twiddles(2*n)), u32(heads), u32(lk), u32(n), u32(logn)))
+	d.run(ks.spectrum(d, d.p(khat), d.p(k), d.p(d.twiddles(2*n)), u32(heads), u32(lk), u32(n), u32(logn)))
 }
 
 // H3SpectrumBackward implements tensor.H3ConvKernels.
 func (d *Device) H3SpectrumBackward(dk, dkhat *tensor.Tensor) {
+	d.spectrumBwdWith(d.h3(), dk, dkhat)
+}
+
+func (d *Device) spectrumBwdWith(ks h3Kernels, dk, dkhat *tensor.Tensor) {
 	heads, lk, bins := tensor.H3SpectrumShapes("H3SpectrumBackward", dkhat, dk)
 	n, logn := d.h3Plan("H3SpectrumBackward", dkhat, bins)
-	d.run(d.h3().spectrumBwd(d, d.p(dk), d.p(dkhat), d.p(d.twiddles(2*n)), u32(heads), u32(lk), u32(n), u32(logn)))
+	d.run(ks.spectrumBwd(d, d.p(dk), d.p(dkhat), d.p(d.twiddles(2*n)), u32(heads), u32(lk), u32(n), u32(logn)))
 }
 
 // h3Plan checks that a spectrum of bins bins fits the fused kernels.
@@ -107,12 +118,12 @@ func (d *Device) H3ConvBackward(dkt, dv, dq, dd, dkhat, dy, kt, v, q, skip, khat
 	if dkt == nil && dv == nil && dq == nil && dd == nil && dkhat == nil {
 		return
 	}
-	d.h3Backward(dkt, dv, dq, dd, dkhat, dy, kt, v, q, skip, khat, nb, l, h, headDim)
+	d.h3Backward(d.h3(), dkt, dv, dq, dd, dkhat, dy, kt, v, q, skip, khat, nb, l, h, headDim)
 }
 
 // h3Backward launches the backward kernels; v and q may be nil (read as ones, as
 // CausalConv's backward has them), and then dv and dq must be too.
-func (d *Device) h3Backward(dkt, dv, dq, dd, dkhat, dy, kt, v, q, skip, khat *tensor.Tensor, nb, l, h, headDim int) {
+func (d *Device) h3Backward(ks h3Kernels, dkt, dv, dq, dd, dkhat, dy, kt, v, q, skip, khat *tensor.Tensor, nb, l, h, headDim int) {
 	n, logn := d.h3Plan("H3ConvBackward", khat, khat.Shape()[1])
 	var dpart, ddpart *tensor.Tensor
 	if dkhat != nil {
@@ -121,7 +132,7 @@ func (d *Device) h3Backward(dkt, dv, dq, dd, dkhat, dy, kt, v, q, skip, khat *te
 	if dd != nil {
 		ddpart = d.empty(h)
 	}
-	d.run(d.h3().bwd(d, d.pOrNull(dkt), d.pOrNull(dv), d.pOrNull(dq), d.pOrNull(dpart), d.pOrNull(ddpart),
+	d.run(ks.bwd(d, d.pOrNull(dkt), d.pOrNull(dv), d.pOrNull(dq), d.pOrNull(dpart), d.pOrNull(ddpart),
 		d.p(dy), d.p(kt), d.pOrNull(v), d.pOrNull(q), d.p(skip), d.p(khat), d.p(d.twiddles(2*n)),
 		u32(nb), u32(l), u32(h), u32(headDim), u32(n), u32(logn)))
 	if dkhat != nil || dd != nil {

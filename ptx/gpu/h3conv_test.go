@@ -5,6 +5,7 @@ import (
 	"math"
 	"testing"
 
+	"github.com/hungry-ssm/hungry/ptx/kernels"
 	"github.com/hungry-ssm/hungry/tensor"
 )
 
@@ -130,9 +131,15 @@ func testH3ConvTol(t *testing.T, dev tensor.Device, cases []h3Case, tol float64)
 	}
 }
 
+// f32Device sets dev's fused convolution to fp32 FFTs and returns it.
+func f32Device(dev *Device) *Device {
+	dev.SetConvPrecision(ConvF32)
+	return dev
+}
+
 // TestH3ConvInterpreted runs the fused kernels in the interpreter on awkward shapes.
 func TestH3ConvInterpreted(t *testing.T) {
-	testH3Conv(t, NewInterpreted(), []h3Case{
+	testH3Conv(t, f32Device(NewInterpreted()), []h3Case{
 		{1, 1, 1, 1}, {2, 7, 3, 1}, {2, 100, 4, 1}, {1, 7, 8, 8}, {2, 33, 16, 8}, {1, 20, 6, 2},
 	})
 }
@@ -151,7 +158,7 @@ func TestH3ConvInterpretedLong(t *testing.T) {
 	if testing.Short() {
 		t.Skip("long sequences in the interpreter")
 	}
-	testH3Conv(t, NewInterpreted(), []h3Case{
+	testH3Conv(t, f32Device(NewInterpreted()), []h3Case{
 		{1, 1000, 2, 1}, {2, 1024, 1, 1}, {1, 100, 8, 8}, {1, 4096, 1, 1}, {1, 8192, 1, 1},
 	})
 	tf := NewInterpreted()
@@ -162,6 +169,7 @@ func TestH3ConvInterpretedLong(t *testing.T) {
 // TestGPUH3Conv runs the interpreter's cases and the acceptance lengths on a GPU.
 func TestGPUH3Conv(t *testing.T) {
 	dev := openGPU(t)
+	dev.SetConvPrecision(ConvF32)
 	cases := []h3Case{
 		{1, 1, 1, 1}, {2, 7, 3, 1}, {2, 100, 4, 1}, {1, 7, 8, 8}, {2, 33, 16, 8}, {1, 20, 6, 2},
 		{2, 1000, 4, 1}, {2, 1024, 4, 1}, {2, 4096, 4, 1}, {2, 8192, 4, 1},
@@ -170,4 +178,33 @@ func TestGPUH3Conv(t *testing.T) {
 	testH3Conv(t, dev, cases)
 	dev.SetConvPrecision(ConvTF32)
 	testH3ConvTol(t, dev, cases, h3ConvTolTF32)
+}
+
+// TestH3ConvLaunches: the H3 convolution is one launch forward and two backward, in TF32
+// unless set otherwise, and CausalConv's FFT path runs the fp32 kernels.
+func TestH3ConvLaunches(t *testing.T) {
+	const b, l, h, dh = 1, 40, 4, 2
+	dev := NewInterpreted()
+	in := newInputs(dev, 3)
+	kt, v, q, dy := in.t(b, l, h), in.t(b, l, h), in.t(b, l, h), in.t(b, l, h)
+	k, d := in.t(h/dh, l), in.t(h/dh)
+	khat := dev.Zeros(h/dh, tensor.H3SpectrumBins(l), 2)
+	dev.H3Spectrum(khat, k)
+	dev.H3Conv(dev.Zeros(b, l, h), kt, v, q, d, khat, dh)
+	dev.H3ConvBackward(dev.Zeros(b, l, h), dev.Zeros(b, l, h), dev.Zeros(b, l, h), dev.Zeros(h/dh), dev.Zeros(khat.Shape()...),
+		dy, kt, v, q, d, khat, dh)
+	want := map[string]int{
+		kernels.H3SpectrumTf32Kernel.Name: 1, kernels.H3ConvFwdTf32Kernel.Name: 1,
+		kernels.H3ConvBwdTf32Kernel.Name: 1, kernels.H3ConvBwdReduceF32Kernel.Name: 1,
+	}
+	for name, n := range want {
+		if got := dev.Launches()[name]; got != n {
+			t.Errorf("%s: %d launches, want %d", name, got, n)
+		}
+	}
+	u, kk := in.t(b, 300, h), in.t(h, 300)
+	dev.CausalConv(dev.Zeros(b, 300, h), u, kk, nil)
+	if n := dev.Launches()[kernels.H3ConvFwdF32Kernel.Name]; n != 1 {
+		t.Errorf("CausalConv ran h3_conv_fwd_f32 %d times, want 1", n)
+	}
 }
