@@ -123,15 +123,22 @@ func (d *Device) ShortConvBackward(du, dk, dd, dy, u, k, skip *tensor.Tensor) {
 // 300-400 flops per output at L = 1024, i.e. a direct kernel of ~200 taps.
 const fftConvMinTaps = 256
 
-// twiddles returns exp(−2πik/n) for k < n/2 as (re, im) pairs, computed in float64 on the
-// host once per n (as cuFFT's tables are) and kept on the device.
+// twiddles returns the fused H3 kernels' two-level table for real transforms of length
+// n = 2N as (re, im) pairs: exp(−2πij/n) for j < 64, then exp(−2πi·64h/n) for
+// h < max(1, N/64), computed in float64 on the host once per n and kept on the device.
 func (d *Device) twiddles(n int) *tensor.Tensor {
-	return d.constant(fmt.Sprintf("twiddles %d", n), func() *tensor.Tensor {
-		tw := make([]float32, n)
-		for k := 0; k < n/2; k++ {
-			s, c := math.Sincos(-2 * math.Pi * float64(k) / float64(n))
-			tw[2*k], tw[2*k+1] = float32(c), float32(s)
+	return d.constant(fmt.Sprintf("h3 twiddles %d", n), func() *tensor.Tensor {
+		var tw []float32
+		at := func(j int) {
+			s, c := math.Sincos(-2 * math.Pi * float64(j) / float64(n))
+			tw = append(tw, float32(c), float32(s))
 		}
-		return d.FromHost(tw, n)
+		for j := 0; j < 64; j++ {
+			at(j)
+		}
+		for h := 0; h < max(1, n/2/64); h++ {
+			at(64 * h)
+		}
+		return d.FromHost(tw, len(tw))
 	})
 }

@@ -315,7 +315,7 @@ var H3StepF32Kernel = &Info{Module: "h3step", Name: "h3_step_f32", Params: []Par
 // H3SpectrumF32Kernel describes h3_spectrum_f32 of module h3conv.
 var H3SpectrumF32Kernel = &Info{Module: "h3conv", Name: "h3_spectrum_f32", Params: []Param{{"khat", "u64"}, {"kern", "u64"}, {"tw", "u64"}, {"heads", "u32"}, {"Lk", "u32"}, {"N", "u32"}, {"logN", "u32"}},
 	Block: [3]int{256, 1, 1},
-	Doc:   "khat[h, f] = sum_{s < Lk} kern[h, s] exp(-2 pi i f s / 2N) for f <= N as (re, im) pairs: the spectra of the\nkernels (heads, Lk), Lk <= N, zero-padded to 2N; tw holds exp(-2 pi i j / 2N) for j < N\nlaunch: block (256,1,1), grid (heads, 1, 1), dynamic shared memory 8 * N bytes; N = 2^logN >= max(L, 4), N <= 8192 (dynamic shared memory above 48 KiB needs the opt-in)"}
+	Doc:   "khat[h, f] = sum_{s < Lk} kern[h, s] exp(-2 pi i f s / 2N) for f <= N as (re, im) pairs: the spectra of the\nkernels (heads, Lk), Lk <= N, zero-padded to 2N; tw holds exp(-2 pi i j / 2N) for j < 64, then for j = 64h,\nh < max(1, N/64) (every H3 kernel takes this table)\nlaunch: block (256,1,1), grid (heads, 1, 1), dynamic shared memory 8 * N bytes; N = 2^logN >= max(L, 4), N <= 8192 (dynamic shared memory above 48 KiB needs the opt-in)"}
 
 // H3SpectrumBwdF32Kernel describes h3_spectrum_bwd_f32 of module h3conv.
 var H3SpectrumBwdF32Kernel = &Info{Module: "h3conv", Name: "h3_spectrum_bwd_f32", Params: []Param{{"dkern", "u64"}, {"dkhat", "u64"}, {"tw", "u64"}, {"heads", "u32"}, {"Lk", "u32"}, {"N", "u32"}, {"logN", "u32"}},
@@ -335,7 +335,7 @@ var H3ConvBwdF32Kernel = &Info{Module: "h3conv", Name: "h3_conv_bwd_f32", Params
 // H3SpectrumTf32Kernel describes h3_spectrum_tf32 of module h3conv.
 var H3SpectrumTf32Kernel = &Info{Module: "h3conv", Name: "h3_spectrum_tf32", Params: []Param{{"khat", "u64"}, {"kern", "u64"}, {"tw", "u64"}, {"heads", "u32"}, {"Lk", "u32"}, {"N", "u32"}, {"logN", "u32"}},
 	Block: [3]int{256, 1, 1},
-	Doc:   "khat[h, f] = sum_{s < Lk} kern[h, s] exp(-2 pi i f s / 2N) for f <= N as (re, im) pairs: the spectra of the\nkernels (heads, Lk), Lk <= N, zero-padded to 2N; tw holds exp(-2 pi i j / 2N) for j < N\nlaunch: block (256,1,1), grid (heads, 1, 1), dynamic shared memory 8 * N bytes; N = 2^logN >= max(L, 4), N <= 8192 (dynamic shared memory above 48 KiB needs the opt-in)"}
+	Doc:   "khat[h, f] = sum_{s < Lk} kern[h, s] exp(-2 pi i f s / 2N) for f <= N as (re, im) pairs: the spectra of the\nkernels (heads, Lk), Lk <= N, zero-padded to 2N; tw holds exp(-2 pi i j / 2N) for j < 64, then for j = 64h,\nh < max(1, N/64) (every H3 kernel takes this table)\nlaunch: block (256,1,1), grid (heads, 1, 1), dynamic shared memory 8 * N bytes; N = 2^logN >= max(L, 4), N <= 8192 (dynamic shared memory above 48 KiB needs the opt-in)"}
 
 // H3SpectrumBwdTf32Kernel describes h3_spectrum_bwd_tf32 of module h3conv.
 var H3SpectrumBwdTf32Kernel = &Info{Module: "h3conv", Name: "h3_spectrum_bwd_tf32", Params: []Param{{"dkern", "u64"}, {"dkhat", "u64"}, {"tw", "u64"}, {"heads", "u32"}, {"Lk", "u32"}, {"N", "u32"}, {"logN", "u32"}},

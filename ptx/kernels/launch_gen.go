@@ -927,7 +927,8 @@ func H3StepF32Grid(batch, d int) (grid [3]int, shared int) {
 // H3SpectrumF32 launches h3_spectrum_f32:
 //
 //	khat[h, f] = sum_{s < Lk} kern[h, s] exp(-2 pi i f s / 2N) for f <= N as (re, im) pairs: the spectra of the
-//	kernels (heads, Lk), Lk <= N, zero-padded to 2N; tw holds exp(-2 pi i j / 2N) for j < N
+//	kernels (heads, Lk), Lk <= N, zero-padded to 2N; tw holds exp(-2 pi i j / 2N) for j < 64, then for j = 64h,
+//	h < max(1, N/64) (every H3 kernel takes this table)
 //	launch: block (256,1,1), grid (heads, 1, 1), dynamic shared memory 8 * N bytes; N = 2^logN >= max(L, 4), N <= 8192 (dynamic shared memory above 48 KiB needs the opt-in)
 func H3SpectrumF32(l Launcher, khat, kern, tw Ptr, heads, Lk, N, logN uint32) error {
 	grid, shared := H3SpectrumF32Grid(int(heads), int(Lk), int(N), int(logN))
@@ -993,7 +994,8 @@ func H3ConvBwdF32Grid(B, L, H, dh, N, logN int) (grid [3]int, shared int) {
 // H3SpectrumTf32 launches h3_spectrum_tf32:
 //
 //	khat[h, f] = sum_{s < Lk} kern[h, s] exp(-2 pi i f s / 2N) for f <= N as (re, im) pairs: the spectra of the
-//	kernels (heads, Lk), Lk <= N, zero-padded to 2N; tw holds exp(-2 pi i j / 2N) for j < N
+//	kernels (heads, Lk), Lk <= N, zero-padded to 2N; tw holds exp(-2 pi i j / 2N) for j < 64, then for j = 64h,
+//	h < max(1, N/64) (every H3 kernel takes this table)
 //	launch: block (256,1,1), grid (heads, 1, 1), dynamic shared memory 8 * N bytes; N = 2^logN >= max(L, 4), N <= 8192 (dynamic shared memory above 48 KiB needs the opt-in)
 func H3SpectrumTf32(l Launcher, khat, kern, tw Ptr, heads, Lk, N, logN uint32) error {
 	grid, shared := H3SpectrumTf32Grid(int(heads), int(Lk), int(N), int(logN))

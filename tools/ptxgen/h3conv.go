@@ -15,8 +15,10 @@ package main
 // The skip term d·z is the convolution with d·δ, whose spectrum is d at every bin: it is
 // added to the filter's spectrum in the pair pass instead of being applied to z after.
 //
-// tw holds exp(−2πik/n) for k < N (the device's twiddle table for length n): the split and
-// join take exp(−2πik/n) itself, the FFT of length N its even entries.
+// The twiddles are exp(−2πij/n) for j < N: the split and join take them as they are, the
+// FFT of length N its even entries. tw holds them in two levels, exp(−2πij/n) for j < 64
+// and then exp(−2πi·64h/n) for h < max(1, N/64), and each block copies it into shared
+// memory; a twiddle is the product of one entry of each.
 
 const h3Threads = 256
 
@@ -78,8 +80,16 @@ type h3Ctx struct {
 	revSh   Reg // 32 − log2 N: brev(k) >> revSh is k bit-reversed in log2 N bits
 	rcpN    Reg // 1/N
 	bufs    []Reg
+	twS     Reg    // shared copy of the two-level twiddle table
 	dft     *dft16 // nil: every stage radix-2 in fp32
 }
+
+// h3TwLo is how many entries the twiddle table's low level has; the high level has
+// max(1, N/h3TwLo), at most h3TwHiMax (N = 8192).
+const (
+	h3TwLo    = 64
+	h3TwHiMax = 8192 / h3TwLo
+)
 
 // h3Precisions are the FFT variants every transforming kernel is generated in: "f32",
 // radix-2 butterflies in fp32; "tf32", radix-16 stages as 16-point DFTs on the tensor
@@ -96,6 +106,15 @@ func newH3Ctx(k *Kernel, tw, n, logn Reg, nbufs int, prec string) *h3Ctx {
 	for i := 0; i < nbufs; i++ {
 		c.bufs = append(c.bufs, k.Tern("mad.lo.u32", n, Imm(8*i), base))
 	}
+	// Every twiddle is a product of two entries of a table small enough to copy into
+	// shared memory once per block, so the FFTs read no twiddle from global memory.
+	c.twS = k.Mov(".u32", k.Shared("h3_tw", 8, 8*(h3TwLo+h3TwHiMax)))
+	entries := k.Bin("add.u32", k.Bin("max.u32", k.Bin("shr.u32", n, Imm(6)), Imm(1)), Imm(h3TwLo))
+	rowLoop(k, c.tid, entries, h3Threads, "tw", func(j Reg) {
+		v := k.LdV("global", ".f32", 2, At(elemAddr(k, tw, j, 8), 0))
+		k.St("shared", ".f32", At(k.Tern("mad.lo.u32", j, Imm(8), c.twS), 0), v)
+	})
+	k.Op("bar.sync", 0)
 	if prec == "tf32" {
 		c.dft = newDFT16(c)
 	}
@@ -262,9 +281,12 @@ func (c *h3Ctx) slot(buf, i Reg) Reg { return c.k.Tern("mad.lo.u32", i, Imm(8), 
 // rev is i bit-reversed in log2 N bits.
 func (c *h3Ctx) rev(i Reg) Reg { return c.k.Bin("shr.b32", c.k.Un("brev.b32", i), c.revSh) }
 
-func (c *h3Ctx) twiddle(i Reg) c32 {
-	v := c.k.LdV("global", ".f32", 2, At(elemAddr(c.k, c.tw, i, 8), 0))
-	return c32{v[0], v[1]}
+// twiddle is exp(−2πi·j/2N) for j < N: lo[j mod 64]·hi[j / 64] from the shared table.
+func (c *h3Ctx) twiddle(j Reg) c32 {
+	k := c.k
+	lo := k.LdV("shared", ".f32", 2, At(k.Tern("mad.lo.u32", k.Bin("and.b32", j, Imm(h3TwLo-1)), Imm(8), c.twS), 0))
+	hi := k.LdV("shared", ".f32", 2, At(k.Tern("mad.lo.u32", k.Bin("shr.u32", j, Imm(6)), Imm(8), c.twS), 8*h3TwLo))
+	return cmul(k, c32{lo[0], lo[1]}, c32{hi[0], hi[1]})
 }
 
 func (c *h3Ctx) load(buf, i Reg) c32 {
@@ -446,7 +468,8 @@ const h3SizeNote = "N = 2^logN >= max(L, 4), N <= 8192 (dynamic shared memory ab
 func h3SpectrumKernel(prec string) *Kernel {
 	k := NewKernel("h3_spectrum_"+prec,
 		"khat[h, f] = sum_{s < Lk} kern[h, s] exp(-2 pi i f s / 2N) for f <= N as (re, im) pairs: the spectra of the",
-		"kernels (heads, Lk), Lk <= N, zero-padded to 2N; tw holds exp(-2 pi i j / 2N) for j < N").
+		"kernels (heads, Lk), Lk <= N, zero-padded to 2N; tw holds exp(-2 pi i j / 2N) for j < 64, then for j = 64h,",
+		"h < max(1, N/64) (every H3 kernel takes this table)").
 		Launch(launch(h3Threads, 1, 1, "heads", "1", "1").dynShared("8 * N").note(h3SizeNote))
 	khat, kern, tw := k.Param("khat", ".u64"), k.Param("kern", ".u64"), k.Param("tw", ".u64")
 	k.Param("heads", ".u32")
