@@ -959,9 +959,10 @@ func H3SpectrumBwdF32Grid(heads, Lk, N, logN int) (grid [3]int, shared int) {
 //
 //	y[b, t, h*dh+j] = sum_i q[b, t, h*dh+i] * (irfft(rfft(z_ij, 2N) * khat[h])[t] + d[h] z_ij[t]) with
 //	z_ij = kt[., h*dh+i] * v[., h*dh+j] for sequences (B, L, H), H = heads*dh, d (heads), khat (heads, N+1, 2)
-//	from h3_spectrum_f32; v and q may be 0, read as ones (a plain causal convolution of kt); block (channel, batch)
-//	reads its inputs once (kt and q once per output of the head) and writes y once
-//	launch: block (256,1,1), grid (H, B, 1), dynamic shared memory 16 * N bytes; N = 2^logN >= max(L, 4), N <= 8192 (dynamic shared memory above 48 KiB needs the opt-in)
+//	from h3_spectrum; v and q may be 0, read as ones (a plain causal convolution of kt). Block j loops over the
+//	batch: it reads its inputs once (kt and q once per output of the head), writes y once and, with dh = 1, reads
+//	khat once into shared memory (with dh > 1 that space holds the sum over i, and khat is read per term)
+//	launch: block (256,1,1), grid (H, 1, 1), dynamic shared memory 8*N + 8*N*min(dh-1, 1) + 8*(N+1)*max(2-dh, 0) bytes; N = 2^logN >= max(L, 4), N <= 8192 (dynamic shared memory above 48 KiB needs the opt-in)
 func H3ConvFwdF32(l Launcher, y, kt, v, q, d, khat, tw Ptr, B, L, H, dh, N, logN uint32) error {
 	grid, shared := H3ConvFwdF32Grid(int(B), int(L), int(H), int(dh), int(N), int(logN))
 	return launch(l, H3ConvFwdF32Kernel, grid, shared, ptrArg(y), ptrArg(kt), ptrArg(v), ptrArg(q), ptrArg(d), ptrArg(khat), ptrArg(tw), u32Arg(B), u32Arg(L), u32Arg(H), u32Arg(dh), u32Arg(N), u32Arg(logN))
@@ -969,7 +970,7 @@ func H3ConvFwdF32(l Launcher, y, kt, v, q, d, khat, tw Ptr, B, L, H, dh, N, logN
 
 // H3ConvFwdF32Grid is the grid and the bytes of dynamic shared memory of one h3_conv_fwd_f32 launch.
 func H3ConvFwdF32Grid(B, L, H, dh, N, logN int) (grid [3]int, shared int) {
-	return [3]int{H, B, 1}, 16 * N
+	return [3]int{H, 1, 1}, 8*N + 8*N*min(dh-1, 1) + 8*(N+1)*max(2-dh, 0)
 }
 
 // H3ConvBwdF32 launches h3_conv_bwd_f32:
@@ -1026,9 +1027,10 @@ func H3SpectrumBwdTf32Grid(heads, Lk, N, logN int) (grid [3]int, shared int) {
 //
 //	y[b, t, h*dh+j] = sum_i q[b, t, h*dh+i] * (irfft(rfft(z_ij, 2N) * khat[h])[t] + d[h] z_ij[t]) with
 //	z_ij = kt[., h*dh+i] * v[., h*dh+j] for sequences (B, L, H), H = heads*dh, d (heads), khat (heads, N+1, 2)
-//	from h3_spectrum_f32; v and q may be 0, read as ones (a plain causal convolution of kt); block (channel, batch)
-//	reads its inputs once (kt and q once per output of the head) and writes y once
-//	launch: block (256,1,1), grid (H, B, 1), dynamic shared memory 16 * N bytes; N = 2^logN >= max(L, 4), N <= 8192 (dynamic shared memory above 48 KiB needs the opt-in)
+//	from h3_spectrum; v and q may be 0, read as ones (a plain causal convolution of kt). Block j loops over the
+//	batch: it reads its inputs once (kt and q once per output of the head), writes y once and, with dh = 1, reads
+//	khat once into shared memory (with dh > 1 that space holds the sum over i, and khat is read per term)
+//	launch: block (256,1,1), grid (H, 1, 1), dynamic shared memory 8*N + 8*N*min(dh-1, 1) + 8*(N+1)*max(2-dh, 0) bytes; N = 2^logN >= max(L, 4), N <= 8192 (dynamic shared memory above 48 KiB needs the opt-in)
 func H3ConvFwdTf32(l Launcher, y, kt, v, q, d, khat, tw Ptr, B, L, H, dh, N, logN uint32) error {
 	grid, shared := H3ConvFwdTf32Grid(int(B), int(L), int(H), int(dh), int(N), int(logN))
 	return launch(l, H3ConvFwdTf32Kernel, grid, shared, ptrArg(y), ptrArg(kt), ptrArg(v), ptrArg(q), ptrArg(d), ptrArg(khat), ptrArg(tw), u32Arg(B), u32Arg(L), u32Arg(H), u32Arg(dh), u32Arg(N), u32Arg(logN))
@@ -1036,7 +1038,7 @@ func H3ConvFwdTf32(l Launcher, y, kt, v, q, d, khat, tw Ptr, B, L, H, dh, N, log
 
 // H3ConvFwdTf32Grid is the grid and the bytes of dynamic shared memory of one h3_conv_fwd_tf32 launch.
 func H3ConvFwdTf32Grid(B, L, H, dh, N, logN int) (grid [3]int, shared int) {
-	return [3]int{H, B, 1}, 16 * N
+	return [3]int{H, 1, 1}, 8*N + 8*N*min(dh-1, 1) + 8*(N+1)*max(2-dh, 0)
 }
 
 // H3ConvBwdTf32 launches h3_conv_bwd_tf32:

@@ -547,25 +547,54 @@ func filter(k *Kernel, khat, row, kk, n, dv Reg) (k1, k2 c32) {
 	return c32{k.Bin("add.f32", a[0], dv), a[1]}, c32{k.Bin("add.f32", b[0], dv), b[1]}
 }
 
+// filterEither is filter read from the shared copy ks (which holds the skip weight
+// already) where shared holds, and from global memory elsewhere.
+func filterEither(c *h3Ctx, shared, ks, khat, row, kk, dv Reg) (k1, k2 c32) {
+	k := c.k
+	var out [2]c32
+	for e, f := range []Reg{kk, k.Bin("sub.u32", c.n, kk)} {
+		v := Vec{k.Mov(".f32", F(0)), k.Mov(".f32", F(0))}
+		k.OpIf(shared, false, "ld.shared.v2.f32", v, At(c.slot(ks, f), 0))
+		k.OpIf(shared, true, "ld.global.v2.f32", v, At(elemAddr(k, khat, k.Bin("add.u32", row, f), 8), 0))
+		k.OpIf(shared, true, "add.f32", v[0], v[0], dv)
+		out[e] = c32{v[0], v[1]}
+	}
+	return out[0], out[1]
+}
+
 func h3ConvFwdKernel(prec string) *Kernel {
 	k := NewKernel("h3_conv_fwd_"+prec,
 		"y[b, t, h*dh+j] = sum_i q[b, t, h*dh+i] * (irfft(rfft(z_ij, 2N) * khat[h])[t] + d[h] z_ij[t]) with",
 		"z_ij = kt[., h*dh+i] * v[., h*dh+j] for sequences (B, L, H), H = heads*dh, d (heads), khat (heads, N+1, 2)",
-		"from h3_spectrum_f32; v and q may be 0, read as ones (a plain causal convolution of kt); block (channel, batch)",
-		"reads its inputs once (kt and q once per output of the head) and writes y once").
-		Launch(launch(h3Threads, 1, 1, "H", "B", "1").dynShared("16 * N").note(h3SizeNote))
+		"from h3_spectrum; v and q may be 0, read as ones (a plain causal convolution of kt). Block j loops over the",
+		"batch: it reads its inputs once (kt and q once per output of the head), writes y once and, with dh = 1, reads",
+		"khat once into shared memory (with dh > 1 that space holds the sum over i, and khat is read per term)").
+		Launch(launch(h3Threads, 1, 1, "H", "1", "1").dynShared("8*N + 8*N*min(dh-1, 1) + 8*(N+1)*max(2-dh, 0)").note(h3SizeNote))
 	y, kt, v, q := k.Param("y", ".u64"), k.Param("kt", ".u64"), k.Param("v", ".u64"), k.Param("q", ".u64")
 	d, khat, tw := k.Param("d", ".u64"), k.Param("khat", ".u64"), k.Param("tw", ".u64")
-	_, L, H, dh, n, logn := h3Sizes(k)
+	B, L, H, dh, n, logn := h3Sizes(k)
 	c := newH3Ctx(k, tw, n, logn, 2, prec)
 	buf, acc := c.bufs[0], c.bufs[1]
+	ks := acc // the same space: the filter with dh = 1, the sum over i without
 	hasV, hasQ := k.Setp("ne.u64", v, Imm(0)), k.Setp("ne.u64", q, Imm(0))
-	j, b := k.Special("%ctaid.x"), k.Special("%ctaid.y")
+	j := k.Special("%ctaid.x")
 	head := k.Bin("div.u32", j, dh)
 	skip := k.Ld("global", ".f32", At(elemAddr(k, d, head, 4), 0))
 	row := k.Bin("mul.lo.u32", head, k.Bin("add.u32", n, Imm(1)))
 	i0 := k.Bin("mul.lo.u32", head, dh)
-	ii := k.Mov(".u32", Imm(0))
+	kShared := k.Setp("eq.u32", dh, Imm(1))
+	bins := k.Selp(".u32", k.Bin("add.u32", n, Imm(1)), Imm(0), kShared)
+	rowLoop(k, c.tid, bins, h3Threads, "filter", func(f Reg) {
+		v := k.LdV("global", ".f32", 2, At(elemAddr(k, khat, k.Bin("add.u32", row, f), 8), 0))
+		c.store(ks, f, c32{k.Bin("add.f32", v[0], skip), v[1]})
+	})
+	k.Op("bar.sync", 0)
+	b := k.Mov(".u32", Imm(0))
+	ii := k.Reg(B32)
+	bTop, bFin := k.NewLabel("batch"), k.NewLabel("batch_done")
+	k.Place(bTop)
+	k.OpIf(k.Setp("ge.u32", b, B), false, "bra.uni", bFin)
+	k.Op("mov.u32", ii, Imm(0))
 	top, fin := k.NewLabel("terms"), k.NewLabel("terms_done")
 	k.Place(top)
 	k.OpIf(k.Setp("ge.u32", ii, dh), false, "bra.uni", fin)
@@ -581,7 +610,7 @@ func h3ConvFwdKernel(prec string) *Kernel {
 	c.stages([]Reg{buf}, false, "fwd")
 	c.pairPass("pairs", func(kk, partner, ri, rp Reg, w c32, first, second Reg) {
 		x1, x2 := split(k, c.load(buf, ri), c.load(buf, rp), w)
-		k1, k2 := filter(k, khat, row, kk, n, skip)
+		k1, k2 := filterEither(c, kShared, ks, khat, row, kk, skip)
 		y1, y2 := cmul(k, x1, k1), cmul(k, x2, k2)
 		realEnds(k, first, y1, y2)
 		z1, z2 := join(k, y1, y2, w)
@@ -605,11 +634,14 @@ func h3ConvFwdKernel(prec string) *Kernel {
 			k.Op("and.pred", st, in[e], lastTerm)
 			k.OpIf(st, false, "st.global.f32", At(seqAddr(k, y, b, t[e], j, L, H), 0), o[e])
 		}
-		c.store(acc, m, c32{o[0], o[1]})
+		k.OpIf(lastTerm, true, "st.shared.v2.f32", At(c.slot(acc, m), 0), Vec{o[0], o[1]})
 	})
 	k.Op("add.u32", ii, ii, 1)
 	k.Op("bra.uni", top)
 	k.Place(fin)
+	k.Op("add.u32", b, b, 1)
+	k.Op("bra.uni", bTop)
+	k.Place(bFin)
 	k.Op("ret")
 	return k
 }
