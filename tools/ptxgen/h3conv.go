@@ -674,8 +674,9 @@ func h3ConvBwdKernel(prec string) *Kernel {
 	oneHead := k.Setp("eq.u32", dh, Imm(1))
 	dvHere := k.Reg(Pred)
 	k.Op("and.pred", dvHere, hasDv, oneHead)
-	ddAcc := k.Mov(".f32", F(0))
-	red := newBlockReducer(k, c.tid, h3Threads)
+	// d's gradient is one number per head summed over B·L·dh² products of either sign:
+	// summed in float32 it loses digits to cancellation (the CPU sums it in float64 too).
+	ddAcc := k.Mov(".f64", D(0))
 
 	// loop emits for b < B { for jj < dh { body(b, jj) } }.
 	loop := func(hint string, body func(b, jj Reg)) {
@@ -708,7 +709,7 @@ func h3ConvBwdKernel(prec string) *Kernel {
 			for e := range 2 {
 				z[e] = k.Bin("mul.f32", ldIf(k, in[e], kt, b, t[e], i, L, H), ldOne(k, in[e], hasV, v, b, t[e], j, L, H))
 				g[e] = k.Bin("mul.f32", ldIf(k, in[e], dy, b, t[e], j, L, H), ldOne(k, in[e], hasQ, q, b, t[e], i, L, H))
-				k.Op("fma.rn.f32", ddAcc, z[e], g[e], ddAcc)
+				k.Op("fma.rn.f64", ddAcc, k.Cvt("cvt.f64.f32", z[e]), k.Cvt("cvt.f64.f32", g[e]), ddAcc)
 			}
 			c.store(bz, m, c32{z[0], z[1]})
 			c.store(bg, m, c32{g[0], g[1]})
@@ -765,10 +766,22 @@ func h3ConvBwdKernel(prec string) *Kernel {
 			}
 		})
 	})
-	dd := red.reduce(ddAcc, "add.f32")
+	// The threads' float64 partials meet in shared memory and thread 0 adds them in order.
+	ddS := k.Mov(".u32", k.Shared("h3_dd", 8, 8*h3Threads))
+	k.St("shared", ".f64", At(k.Tern("mad.lo.u32", c.tid, Imm(8), ddS), 0), ddAcc)
+	k.Op("bar.sync", 0)
 	writeDd := k.Reg(Pred)
 	k.Op("and.pred", writeDd, k.Setp("eq.u32", c.tid, Imm(0)), k.Setp("ne.u64", ddpart, Imm(0)))
-	k.OpIf(writeDd, false, "st.global.f32", At(elemAddr(k, ddpart, ch, 4), 0), dd)
+	ddDone := k.NewLabel("dd_done")
+	k.OpIf(writeDd, true, "bra", ddDone)
+	{
+		sum := k.Mov(".f64", D(0))
+		rowLoop(k, k.Mov(".u32", Imm(0)), k.Mov(".u32", Imm(h3Threads)), 1, "dd_sum", func(w Reg) {
+			k.Op("add.f64", sum, sum, k.Ld("shared", ".f64", At(k.Tern("mad.lo.u32", w, Imm(8), ddS), 0)))
+		})
+		k.St("global", ".f32", At(elemAddr(k, ddpart, ch, 4), 0), k.Cvt("cvt.rn.f32.f64", sum))
+	}
+	k.Place(ddDone)
 	k.Op("ret")
 
 	// Role 1 (dh > 1): c plays j.
