@@ -161,42 +161,24 @@ func (m *H3) ForwardTrace(g *autograd.Graph, u *autograd.Var) (*autograd.Var, H3
 	if len(shape) != 3 || shape[2] != m.Dim {
 		panic(&tensor.ShapeError{Op: "H3", Shapes: [][]int{shape}, Msg: fmt.Sprintf("want (B, L, %d)", m.Dim)})
 	}
-	b, l := shape[0], shape[1]
 	q := m.QProj.Forward(g, u)
 	k := m.KProj.Forward(g, u)
 	kt := m.Shift.Forward(g, k)
 	v := m.VProj.Forward(g, u)
-	kernel := m.Diag.Kernel(g, l)
-	var o *autograd.Var
-	if m.HeadDim == 1 {
-		y := autograd.CausalConv(g, autograd.Mul(g, kt, v), kernel, m.Diag.D)
-		o = autograd.Mul(g, q, y)
-	} else {
-		o = m.multiHead(g, q, kt, v, kernel, b, l)
-	}
+	o := m.LongConv(g, kt, v, q)
 	return m.OutputLinear.Forward(g, o), H3Trace{K: k, KShifted: kt, V: v}
 }
 
-// multiHead computes o[h,j] = Σᵢ q[h·dh+i]·y[h,i,j] with y the diagonal SSM applied to
-// z[h,i,j] = k̃[h·dh+i]·v[h·dh+j], every entry of head h sharing its kernel and D. The
-// output channels are ordered (h j), as the CUDA kernel and fftconv_h3_ref order them.
-func (m *H3) multiHead(g *autograd.Graph, q, k, v, kernel *autograd.Var, b, l int) *autograd.Var {
-	dh := m.HeadDim
-	heads := m.Dim / dh
-	rows := b * l * heads
-	// One dh×dh outer product per (batch, position, head).
-	z := autograd.MatMul(g, autograd.Reshape(g, k, rows, dh, 1), autograd.Reshape(g, v, rows, 1, dh), false, false)
-	z = autograd.Reshape(g, z, b, l, heads*dh*dh)
-	// Repeat each head's kernel and D over its dh² channels: adding a zero (dh², ...)
-	// tensor broadcasts, and the permutation puts the repeats inside their head.
-	dev := kernel.Device()
-	kRep := autograd.Add(g, autograd.Constant(dev.Zeros(dh*dh, heads, l)), kernel)
-	kRep = autograd.Reshape(g, autograd.Permute(g, kRep, 1, 0, 2), heads*dh*dh, l)
-	dRep := autograd.Add(g, autograd.Constant(dev.Zeros(dh*dh, heads)), m.Diag.D)
-	dRep = autograd.Reshape(g, autograd.Transpose(g, dRep), heads*dh*dh)
-	y := autograd.CausalConv(g, z, kRep, dRep)
-	o := autograd.MatMul(g, autograd.Reshape(g, q, rows, 1, dh), autograd.Reshape(g, y, rows, dh, dh), false, false)
-	return autograd.Reshape(g, o, b, l, m.Dim)
+// LongConv is the mixer's long convolution on k̃, v and q (B, L, d): the diagonal SSM's
+// kernel for length L, its spectrum (computed once, for the forward and the backward
+// pass), and the device's fused convolution, which per head of HeadDim channels filters
+// the outer product k̃ ⊗ v with the head's kernel and skip weight and contracts it with q,
+// output channels ordered (h j) as the official CUDA kernel orders them. With head_dim 1
+// the products are elementwise: q ⊙ (kernel * (k̃ ⊙ v) + D ⊙ k̃ ⊙ v).
+func (m *H3) LongConv(g *autograd.Graph, kt, v, q *autograd.Var) *autograd.Var {
+	l := kt.Shape()[1]
+	khat := autograd.H3Spectrum(g, m.Diag.Kernel(g, l), l)
+	return autograd.H3Conv(g, kt, v, q, m.Diag.D, khat, m.HeadDim)
 }
 
 // Params implements Module.

@@ -43,6 +43,7 @@ type Kernels interface {
 	ReduceKernels
 	NNKernels
 	ConvKernels
+	H3ConvKernels
 	SSMKernels
 	OptimKernels
 	FusedKernels

@@ -11,14 +11,13 @@ import (
 )
 
 // h3Conv is the H3 mixer's long convolution with its gating, head_dim 1, as
-// layers.H3.ForwardTrace runs it: y = q ⊙ (causal_conv(k̃ ⊙ v, kernel) + D ⊙ (k̃ ⊙ v)),
-// with the diagonal SSM's kernel (H, L) in the time domain. Every H3-convolution row of
-// `hungry bench` (timed and counted) goes through this one function, so that when the
-// fused H3 convolution becomes a Device op (issue 12), pointing it at that op makes the
-// bench measure it: everything from the kernel to y is inside, the kernel's spectrum
-// included.
+// layers.H3.LongConv runs it: y = q ⊙ (causal_conv(k̃ ⊙ v, kernel) + D ⊙ (k̃ ⊙ v)), with
+// the diagonal SSM's kernel (H, L) in the time domain. Every H3-convolution row of
+// `hungry bench` (timed and counted) goes through this one function, so everything from
+// the kernel to y is inside, the kernel's spectrum included.
 func h3Conv(g *autograd.Graph, q, kt, v, kernel, d *autograd.Var) *autograd.Var {
-	return autograd.Mul(g, q, autograd.CausalConv(g, autograd.Mul(g, kt, v), kernel, d))
+	l := kt.Shape()[1]
+	return autograd.H3Conv(g, kt, v, q, d, autograd.H3Spectrum(g, kernel, l), 1)
 }
 
 // catchDevice runs fn, turning the panics of a device (a shape mistake, a failed launch)

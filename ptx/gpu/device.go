@@ -74,6 +74,9 @@ type Device struct {
 	// sim is the interpreter backend of NewInterpreted (nil on a GPU): it records each
 	// launch's memory traffic (Records).
 	sim *interp
+
+	// conv selects the fused H3 convolution's FFTs (SetConvPrecision).
+	conv convSettings
 }
 
 // memory hands out device memory: a driver.Allocator on a GPU.

@@ -78,21 +78,22 @@ func (s smallShared) Info() driver.Info {
 	return i
 }
 
-// TestLaunchChecksSharedMemoryOptIn: an FFT of 16384 points needs 128 KiB of dynamic
-// shared memory, which the device is asked for only if it can give it; otherwise the
-// launch fails with a message naming the kernel and both sizes, before reaching it.
+// TestLaunchChecksSharedMemoryOptIn: the fused convolution of L = 5000 (N = 8192) needs
+// 128 KiB + 8 bytes of dynamic shared memory (the sequence's and the filter's spectra),
+// which the device is asked for only if it can give it; otherwise the launch fails with a
+// message naming the kernel and both sizes, before reaching it.
 func TestLaunchChecksSharedMemoryOptIn(t *testing.T) {
 	b := newInterp()
 	dev := newDevice(smallShared{b}, exact{b})
-	const l, lk = 5000, 300 // FFT path, n = 16384
+	const l, lk = 5000, 300 // FFT path, N = 8192
 	in := newInputs(dev, 1)
 	u, k, y := in.t(1, l, 1), in.t(1, lk), dev.Zeros(1, l, 1)
 	defer func() {
 		e, ok := recover().(*Error)
-		if !ok || !strings.Contains(e.Error(), "131072 bytes of dynamic shared memory") || !strings.Contains(e.Error(), "65536") {
-			t.Fatalf("panic %v, want a *gpu.Error about 131072 bytes of shared memory and the 65536 allowed", e)
+		if !ok || !strings.Contains(e.Error(), "131080 bytes of dynamic shared memory") || !strings.Contains(e.Error(), "65536") {
+			t.Fatalf("panic %v, want a *gpu.Error about 131080 bytes of shared memory and the 65536 allowed", e)
 		}
-		if dev.Launches()[kernels.FftRowsC64Kernel.Name] != 0 {
+		if dev.Launches()[kernels.H3ConvFwdF32Kernel.Name] != 0 {
 			t.Error("the oversized FFT reached the backend")
 		}
 	}()

@@ -312,40 +312,50 @@ var H3StepF32Kernel = &Info{Module: "h3step", Name: "h3_step_f32", Params: []Par
 	Block: [3]int{256, 1, 1},
 	Doc:   "per batch b and channel h (g = b*d + h), given the projected q, k, v of one token:\n  shift SSM (real, state s (batch,d,64)): s <- shift_right(s) + shift_b[h]*k; ks = shift_c[h].s + shift_d[h]*k\n  z = ks * v\n  diag SSM (complex (re,im) pairs, state x (batch,d,32)): x <- da[h]*x + db[h]*z; y = 2 Re(diag_c[h].x) + diag_d[h]*z\n  o = q * y; states are updated in place\nlaunch: block (256,1,1), grid (ceil(batch*d, 256), 1, 1); all pointers 16-byte aligned"}
 
-// FftRowsC64Kernel describes fft_rows_c64 of module fft.
-var FftRowsC64Kernel = &Info{Module: "fft", Name: "fft_rows_c64", Params: []Param{{"data", "u64"}, {"tw", "u64"}, {"rows", "u32"}, {"n", "u32"}, {"logn", "u32"}, {"inverse", "u32"}, {"scale", "f32"}},
+// H3SpectrumF32Kernel describes h3_spectrum_f32 of module h3conv.
+var H3SpectrumF32Kernel = &Info{Module: "h3conv", Name: "h3_spectrum_f32", Params: []Param{{"khat", "u64"}, {"kern", "u64"}, {"tw", "u64"}, {"heads", "u32"}, {"Lk", "u32"}, {"N", "u32"}, {"logN", "u32"}},
 	Block: [3]int{256, 1, 1},
-	Doc:   "in-place radix-2 FFT of each row of data (rows, n) complex: X[f] = sum_t x[t] w^(f t), w = exp(-2 pi i/n),\nor with inverse != 0 the conjugate transform; every output is multiplied by scale (1/n for an inverse).\ntw holds exp(-2 pi i k/n) for k < n/2 (host-computed in float64, like cuFFT's tables); n = 2^logn <= 16384;\nn > 4096 needs more than 48 KiB of dynamic shared memory, which the driver must allow first\n(cuFuncSetAttribute CU_FUNC_ATTRIBUTE_MAX_DYNAMIC_SHARED_SIZE_BYTES)\nlaunch: block (256,1,1), grid (rows, 1, 1), dynamic shared memory 8 * n bytes"}
+	Doc:   "khat[h, f] = sum_{s < Lk} kern[h, s] exp(-2 pi i f s / 2N) for f <= N as (re, im) pairs: the spectra of the\nkernels (heads, Lk), Lk <= N, zero-padded to 2N; tw holds exp(-2 pi i j / 2N) for j < 64, then for j = 64h,\nh < max(1, N/64) (every H3 kernel takes this table)\nlaunch: block (256,1,1), grid (heads, 1, 1), dynamic shared memory 8 * N bytes; N = 2^logN >= max(L, 4), N <= 8192 (dynamic shared memory above 48 KiB needs the opt-in)"}
 
-// CmulC64Kernel describes cmul_c64 of module fft.
-var CmulC64Kernel = &Info{Module: "fft", Name: "cmul_c64", Params: []Param{{"out", "u64"}, {"a", "u64"}, {"b", "u64"}, {"rows", "u32"}, {"n", "u32"}, {"brows", "u32"}, {"conj_b", "u32"}},
+// H3SpectrumBwdF32Kernel describes h3_spectrum_bwd_f32 of module h3conv.
+var H3SpectrumBwdF32Kernel = &Info{Module: "h3conv", Name: "h3_spectrum_bwd_f32", Params: []Param{{"dkern", "u64"}, {"dkhat", "u64"}, {"tw", "u64"}, {"heads", "u32"}, {"Lk", "u32"}, {"N", "u32"}, {"logN", "u32"}},
 	Block: [3]int{256, 1, 1},
-	Doc:   "out[r, i] = a[r, i] * b[r mod brows, i] (complex), or a * conj(b) when conj_b != 0; a filter spectrum\nb (brows, n) is broadcast over the batch. conj_b gives the correlation used by the FFT-convolution backward\nlaunch: block (256,1,1), grid (ceil(rows*n, 256), 1, 1)"}
+	Doc:   "dkern[h, s] += Re sum_{f <= N} dkhat[h, f] exp(2 pi i f s / 2N) for s < Lk: the gradient of the kernels given\nthat of their spectra (h3_spectrum_f32's adjoint), one inverse real transform per head\nlaunch: block (256,1,1), grid (heads, 1, 1), dynamic shared memory 8 * N bytes; N = 2^logN >= max(L, 4), N <= 8192 (dynamic shared memory above 48 KiB needs the opt-in)"}
 
-// PadRealToC64Kernel describes pad_real_to_c64 of module fft.
-var PadRealToC64Kernel = &Info{Module: "fft", Name: "pad_real_to_c64", Params: []Param{{"out", "u64"}, {"in", "u64"}, {"rows", "u32"}, {"L", "u32"}, {"n", "u32"}},
+// H3ConvFwdF32Kernel describes h3_conv_fwd_f32 of module h3conv.
+var H3ConvFwdF32Kernel = &Info{Module: "h3conv", Name: "h3_conv_fwd_f32", Params: []Param{{"y", "u64"}, {"kt", "u64"}, {"v", "u64"}, {"q", "u64"}, {"d", "u64"}, {"khat", "u64"}, {"tw", "u64"}, {"B", "u32"}, {"L", "u32"}, {"H", "u32"}, {"dh", "u32"}, {"N", "u32"}, {"logN", "u32"}},
 	Block: [3]int{256, 1, 1},
-	Doc:   "out[r, i] = (i < L ? in[r*L + i] : 0) + 0i for i < n: real rows (rows, L) zero-padded into complex rows (rows, n)\nlaunch: block (256,1,1), grid (ceil(rows*n, 256), 1, 1)"}
+	Doc:   "y[b, t, h*dh+j] = sum_i q[b, t, h*dh+i] * (irfft(rfft(z_ij, 2N) * khat[h])[t] + d[h] z_ij[t]) with\nz_ij = kt[., h*dh+i] * v[., h*dh+j] for sequences (B, L, H), H = heads*dh, d (heads), khat (heads, N+1, 2)\nfrom h3_spectrum; v and q may be 0, read as ones (a plain causal convolution of kt). Block j loops over the\nbatch: it reads its inputs once (kt and q once per output of the head), writes y once and, with dh = 1, reads\nkhat once into shared memory (with dh > 1 that space holds the sum over i, and khat is read per term)\nlaunch: block (256,1,1), grid (H, 1, 1), dynamic shared memory 8*N + 8*N*min(dh-1, 1) + 8*(N+1)*max(2-dh, 0) bytes; N = 2^logN >= max(L, 4), N <= 8192 (dynamic shared memory above 48 KiB needs the opt-in)"}
 
-// BlhToC64Kernel describes blh_to_c64 of module fft.
-var BlhToC64Kernel = &Info{Module: "fft", Name: "blh_to_c64", Params: []Param{{"out", "u64"}, {"in", "u64"}, {"B", "u32"}, {"L", "u32"}, {"H", "u32"}, {"n", "u32"}},
-	Block: [3]int{32, 8, 1},
-	Doc:   "out[(b*H + h)*n + i] = (i < L ? in[(b*L + i)*H + h] : 0) + 0i for i < n: channels-last sequences (B, L, H) gathered\ninto zero-padded complex rows (B*H, n), one per (batch, channel), through 32x32 shared-memory tiles\nlaunch: block (32,8,1), grid (ceil(n, 32), ceil(H, 32), B)"}
-
-// C64ToBlhF32Kernel describes c64_to_blh_f32 of module fft.
-var C64ToBlhF32Kernel = &Info{Module: "fft", Name: "c64_to_blh_f32", Params: []Param{{"y", "u64"}, {"in", "u64"}, {"x", "u64"}, {"d", "u64"}, {"B", "u32"}, {"L", "u32"}, {"H", "u32"}, {"n", "u32"}, {"accumulate", "u32"}},
-	Block: [3]int{32, 8, 1},
-	Doc:   "y[(b*L + t)*H + h] (=, or += when accumulate != 0) Re(in[(b*H + h)*n + t]) + d[h]*x[(b*L + t)*H + h] for t < L:\ncomplex rows (B*H, n) scattered back to channels-last (B, L, H) with the skip term (d may be 0: none), through\n32x32 shared-memory tiles\nlaunch: block (32,8,1), grid (ceil(L, 32), ceil(H, 32), B)"}
-
-// CmulSumBatchC64Kernel describes cmul_sum_batch_c64 of module fft.
-var CmulSumBatchC64Kernel = &Info{Module: "fft", Name: "cmul_sum_batch_c64", Params: []Param{{"out", "u64"}, {"a", "u64"}, {"c", "u64"}, {"B", "u32"}, {"H", "u32"}, {"n", "u32"}},
+// H3ConvBwdF32Kernel describes h3_conv_bwd_f32 of module h3conv.
+var H3ConvBwdF32Kernel = &Info{Module: "h3conv", Name: "h3_conv_bwd_f32", Params: []Param{{"dkt", "u64"}, {"dv", "u64"}, {"dq", "u64"}, {"dpart", "u64"}, {"ddpart", "u64"}, {"dy", "u64"}, {"kt", "u64"}, {"v", "u64"}, {"q", "u64"}, {"d", "u64"}, {"khat", "u64"}, {"tw", "u64"}, {"B", "u32"}, {"L", "u32"}, {"H", "u32"}, {"dh", "u32"}, {"N", "u32"}, {"logN", "u32"}},
 	Block: [3]int{256, 1, 1},
-	Doc:   "out[h, i] = sum_{b < B} conj(a[b*H + h, i]) * c[b*H + h, i] for complex rows (B*H, n): the kernel gradient's\nspectrum summed over the batch in batch order (deterministic)\nlaunch: block (256,1,1), grid (ceil(H*n, 256), 1, 1)"}
+	Doc:   "the gradients of h3_conv_fwd_f32 given dy, added to dkt, dv and dq (each may be 0 to skip it). Block (c, 0)\nloops over the batch and the outputs j of c's head: with g = dy_j q_c it adds dy_j (conv(z_cj) + d z_cj) to dq_c\nand (corr(g) + d g) v_j to dkt_c, writes dpart[c] = sum_{b,j} conj(Z_cj) G (the unscaled spectrum gradient, or\nskips it when dpart is 0) and ddpart[c] = sum g z_cj; with dh = 1 it also adds (corr(g) + d g) kt_c to dv_c.\nWith dh > 1 block (c, 1) adds sum_{b,i} (corr(dy_c q_i) + d dy_c q_i) kt_i to dv_c. v and q may be 0, read as\nones (dv and dq must then be 0)\nlaunch: block (256,1,1), grid (H, min(dh, 2), 1), dynamic shared memory 16 * N bytes; N = 2^logN >= max(L, 4), N <= 8192 (dynamic shared memory above 48 KiB needs the opt-in)"}
 
-// C64RealRowsAccF32Kernel describes c64_real_rows_acc_f32 of module fft.
-var C64RealRowsAccF32Kernel = &Info{Module: "fft", Name: "c64_real_rows_acc_f32", Params: []Param{{"out", "u64"}, {"in", "u64"}, {"rows", "u32"}, {"L", "u32"}, {"n", "u32"}},
+// H3SpectrumTf32Kernel describes h3_spectrum_tf32 of module h3conv.
+var H3SpectrumTf32Kernel = &Info{Module: "h3conv", Name: "h3_spectrum_tf32", Params: []Param{{"khat", "u64"}, {"kern", "u64"}, {"tw", "u64"}, {"heads", "u32"}, {"Lk", "u32"}, {"N", "u32"}, {"logN", "u32"}},
 	Block: [3]int{256, 1, 1},
-	Doc:   "out[r*L + i] += Re(in[r*n + i]) for i < L: the first L real parts of complex rows (rows, n), accumulated\nlaunch: block (256,1,1), grid (ceil(rows*L, 256), 1, 1)"}
+	Doc:   "khat[h, f] = sum_{s < Lk} kern[h, s] exp(-2 pi i f s / 2N) for f <= N as (re, im) pairs: the spectra of the\nkernels (heads, Lk), Lk <= N, zero-padded to 2N; tw holds exp(-2 pi i j / 2N) for j < 64, then for j = 64h,\nh < max(1, N/64) (every H3 kernel takes this table)\nlaunch: block (256,1,1), grid (heads, 1, 1), dynamic shared memory 8 * N bytes; N = 2^logN >= max(L, 4), N <= 8192 (dynamic shared memory above 48 KiB needs the opt-in)"}
+
+// H3SpectrumBwdTf32Kernel describes h3_spectrum_bwd_tf32 of module h3conv.
+var H3SpectrumBwdTf32Kernel = &Info{Module: "h3conv", Name: "h3_spectrum_bwd_tf32", Params: []Param{{"dkern", "u64"}, {"dkhat", "u64"}, {"tw", "u64"}, {"heads", "u32"}, {"Lk", "u32"}, {"N", "u32"}, {"logN", "u32"}},
+	Block: [3]int{256, 1, 1},
+	Doc:   "dkern[h, s] += Re sum_{f <= N} dkhat[h, f] exp(2 pi i f s / 2N) for s < Lk: the gradient of the kernels given\nthat of their spectra (h3_spectrum_f32's adjoint), one inverse real transform per head\nlaunch: block (256,1,1), grid (heads, 1, 1), dynamic shared memory 8 * N bytes; N = 2^logN >= max(L, 4), N <= 8192 (dynamic shared memory above 48 KiB needs the opt-in)"}
+
+// H3ConvFwdTf32Kernel describes h3_conv_fwd_tf32 of module h3conv.
+var H3ConvFwdTf32Kernel = &Info{Module: "h3conv", Name: "h3_conv_fwd_tf32", Params: []Param{{"y", "u64"}, {"kt", "u64"}, {"v", "u64"}, {"q", "u64"}, {"d", "u64"}, {"khat", "u64"}, {"tw", "u64"}, {"B", "u32"}, {"L", "u32"}, {"H", "u32"}, {"dh", "u32"}, {"N", "u32"}, {"logN", "u32"}},
+	Block: [3]int{256, 1, 1},
+	Doc:   "y[b, t, h*dh+j] = sum_i q[b, t, h*dh+i] * (irfft(rfft(z_ij, 2N) * khat[h])[t] + d[h] z_ij[t]) with\nz_ij = kt[., h*dh+i] * v[., h*dh+j] for sequences (B, L, H), H = heads*dh, d (heads), khat (heads, N+1, 2)\nfrom h3_spectrum; v and q may be 0, read as ones (a plain causal convolution of kt). Block j loops over the\nbatch: it reads its inputs once (kt and q once per output of the head), writes y once and, with dh = 1, reads\nkhat once into shared memory (with dh > 1 that space holds the sum over i, and khat is read per term)\nlaunch: block (256,1,1), grid (H, 1, 1), dynamic shared memory 8*N + 8*N*min(dh-1, 1) + 8*(N+1)*max(2-dh, 0) bytes; N = 2^logN >= max(L, 4), N <= 8192 (dynamic shared memory above 48 KiB needs the opt-in)"}
+
+// H3ConvBwdTf32Kernel describes h3_conv_bwd_tf32 of module h3conv.
+var H3ConvBwdTf32Kernel = &Info{Module: "h3conv", Name: "h3_conv_bwd_tf32", Params: []Param{{"dkt", "u64"}, {"dv", "u64"}, {"dq", "u64"}, {"dpart", "u64"}, {"ddpart", "u64"}, {"dy", "u64"}, {"kt", "u64"}, {"v", "u64"}, {"q", "u64"}, {"d", "u64"}, {"khat", "u64"}, {"tw", "u64"}, {"B", "u32"}, {"L", "u32"}, {"H", "u32"}, {"dh", "u32"}, {"N", "u32"}, {"logN", "u32"}},
+	Block: [3]int{256, 1, 1},
+	Doc:   "the gradients of h3_conv_fwd_f32 given dy, added to dkt, dv and dq (each may be 0 to skip it). Block (c, 0)\nloops over the batch and the outputs j of c's head: with g = dy_j q_c it adds dy_j (conv(z_cj) + d z_cj) to dq_c\nand (corr(g) + d g) v_j to dkt_c, writes dpart[c] = sum_{b,j} conj(Z_cj) G (the unscaled spectrum gradient, or\nskips it when dpart is 0) and ddpart[c] = sum g z_cj; with dh = 1 it also adds (corr(g) + d g) kt_c to dv_c.\nWith dh > 1 block (c, 1) adds sum_{b,i} (corr(dy_c q_i) + d dy_c q_i) kt_i to dv_c. v and q may be 0, read as\nones (dv and dq must then be 0)\nlaunch: block (256,1,1), grid (H, min(dh, 2), 1), dynamic shared memory 16 * N bytes; N = 2^logN >= max(L, 4), N <= 8192 (dynamic shared memory above 48 KiB needs the opt-in)"}
+
+// H3ConvBwdReduceF32Kernel describes h3_conv_bwd_reduce_f32 of module h3conv.
+var H3ConvBwdReduceF32Kernel = &Info{Module: "h3conv", Name: "h3_conv_bwd_reduce_f32", Params: []Param{{"dkhat", "u64"}, {"dd", "u64"}, {"dpart", "u64"}, {"ddpart", "u64"}, {"heads", "u32"}, {"dh", "u32"}, {"N", "u32"}},
+	Block: [3]int{256, 1, 1},
+	Doc:   "dkhat[h, f] += (f == 0 || f == N ? 1 : 2)/2N * sum_{i < dh} dpart[h*dh+i, f] and dd[h] += sum_{i < dh} ddpart[h*dh+i]\nin channel order (deterministic); either output may be 0 to skip it\nlaunch: block (256,1,1), grid (ceil(heads*(N+1), 256), 1, 1)"}
 
 // SgemmNtBiasKernel describes sgemm_nt_bias of module fused.
 var SgemmNtBiasKernel = &Info{Module: "fused", Name: "sgemm_nt_bias", Params: []Param{{"C", "u64"}, {"A", "u64"}, {"B", "u64"}, {"M", "u32"}, {"N", "u32"}, {"K", "u32"}, {"lda", "u32"}, {"ldb", "u32"}, {"ldc", "u32"}, {"alpha", "f32"}, {"beta", "f32"}, {"batch", "u32"}, {"strideA", "u32"}, {"strideB", "u32"}, {"strideC", "u32"}, {"bias", "u64"}},
@@ -421,13 +431,15 @@ var Index = []*Info{
 	ShortconvBwdDuF32Kernel,
 	ShortconvBwdDkF32Kernel,
 	H3StepF32Kernel,
-	FftRowsC64Kernel,
-	CmulC64Kernel,
-	PadRealToC64Kernel,
-	BlhToC64Kernel,
-	C64ToBlhF32Kernel,
-	CmulSumBatchC64Kernel,
-	C64RealRowsAccF32Kernel,
+	H3SpectrumF32Kernel,
+	H3SpectrumBwdF32Kernel,
+	H3ConvFwdF32Kernel,
+	H3ConvBwdF32Kernel,
+	H3SpectrumTf32Kernel,
+	H3SpectrumBwdTf32Kernel,
+	H3ConvFwdTf32Kernel,
+	H3ConvBwdTf32Kernel,
+	H3ConvBwdReduceF32Kernel,
 	SgemmNtBiasKernel,
 	AddLayernormFwdF32Kernel,
 }

@@ -924,111 +924,155 @@ func H3StepF32Grid(batch, d int) (grid [3]int, shared int) {
 	return [3]int{ceil(batch*d, 256), 1, 1}, 0
 }
 
-// FftRowsC64 launches fft_rows_c64:
+// H3SpectrumF32 launches h3_spectrum_f32:
 //
-//	in-place radix-2 FFT of each row of data (rows, n) complex: X[f] = sum_t x[t] w^(f t), w = exp(-2 pi i/n),
-//	or with inverse != 0 the conjugate transform; every output is multiplied by scale (1/n for an inverse).
-//	tw holds exp(-2 pi i k/n) for k < n/2 (host-computed in float64, like cuFFT's tables); n = 2^logn <= 16384;
-//	n > 4096 needs more than 48 KiB of dynamic shared memory, which the driver must allow first
-//	(cuFuncSetAttribute CU_FUNC_ATTRIBUTE_MAX_DYNAMIC_SHARED_SIZE_BYTES)
-//	launch: block (256,1,1), grid (rows, 1, 1), dynamic shared memory 8 * n bytes
-func FftRowsC64(l Launcher, data, tw Ptr, rows, n, logn uint32, inverse bool, scale float32) error {
-	grid, shared := FftRowsC64Grid(int(rows), int(n), int(logn))
-	return launch(l, FftRowsC64Kernel, grid, shared, ptrArg(data), ptrArg(tw), u32Arg(rows), u32Arg(n), u32Arg(logn), flagArg(inverse), f32Arg(scale))
+//	khat[h, f] = sum_{s < Lk} kern[h, s] exp(-2 pi i f s / 2N) for f <= N as (re, im) pairs: the spectra of the
+//	kernels (heads, Lk), Lk <= N, zero-padded to 2N; tw holds exp(-2 pi i j / 2N) for j < 64, then for j = 64h,
+//	h < max(1, N/64) (every H3 kernel takes this table)
+//	launch: block (256,1,1), grid (heads, 1, 1), dynamic shared memory 8 * N bytes; N = 2^logN >= max(L, 4), N <= 8192 (dynamic shared memory above 48 KiB needs the opt-in)
+func H3SpectrumF32(l Launcher, khat, kern, tw Ptr, heads, Lk, N, logN uint32) error {
+	grid, shared := H3SpectrumF32Grid(int(heads), int(Lk), int(N), int(logN))
+	return launch(l, H3SpectrumF32Kernel, grid, shared, ptrArg(khat), ptrArg(kern), ptrArg(tw), u32Arg(heads), u32Arg(Lk), u32Arg(N), u32Arg(logN))
 }
 
-// FftRowsC64Grid is the grid and the bytes of dynamic shared memory of one fft_rows_c64 launch.
-func FftRowsC64Grid(rows, n, logn int) (grid [3]int, shared int) {
-	return [3]int{rows, 1, 1}, 8 * n
+// H3SpectrumF32Grid is the grid and the bytes of dynamic shared memory of one h3_spectrum_f32 launch.
+func H3SpectrumF32Grid(heads, Lk, N, logN int) (grid [3]int, shared int) {
+	return [3]int{heads, 1, 1}, 8 * N
 }
 
-// CmulC64 launches cmul_c64:
+// H3SpectrumBwdF32 launches h3_spectrum_bwd_f32:
 //
-//	out[r, i] = a[r, i] * b[r mod brows, i] (complex), or a * conj(b) when conj_b != 0; a filter spectrum
-//	b (brows, n) is broadcast over the batch. conj_b gives the correlation used by the FFT-convolution backward
-//	launch: block (256,1,1), grid (ceil(rows*n, 256), 1, 1)
-func CmulC64(l Launcher, out, a, b Ptr, rows, n, brows uint32, conjB bool) error {
-	grid, shared := CmulC64Grid(int(rows), int(n), int(brows))
-	return launch(l, CmulC64Kernel, grid, shared, ptrArg(out), ptrArg(a), ptrArg(b), u32Arg(rows), u32Arg(n), u32Arg(brows), flagArg(conjB))
+//	dkern[h, s] += Re sum_{f <= N} dkhat[h, f] exp(2 pi i f s / 2N) for s < Lk: the gradient of the kernels given
+//	that of their spectra (h3_spectrum_f32's adjoint), one inverse real transform per head
+//	launch: block (256,1,1), grid (heads, 1, 1), dynamic shared memory 8 * N bytes; N = 2^logN >= max(L, 4), N <= 8192 (dynamic shared memory above 48 KiB needs the opt-in)
+func H3SpectrumBwdF32(l Launcher, dkern, dkhat, tw Ptr, heads, Lk, N, logN uint32) error {
+	grid, shared := H3SpectrumBwdF32Grid(int(heads), int(Lk), int(N), int(logN))
+	return launch(l, H3SpectrumBwdF32Kernel, grid, shared, ptrArg(dkern), ptrArg(dkhat), ptrArg(tw), u32Arg(heads), u32Arg(Lk), u32Arg(N), u32Arg(logN))
 }
 
-// CmulC64Grid is the grid and the bytes of dynamic shared memory of one cmul_c64 launch.
-func CmulC64Grid(rows, n, brows int) (grid [3]int, shared int) {
-	return [3]int{ceil(rows*n, 256), 1, 1}, 0
+// H3SpectrumBwdF32Grid is the grid and the bytes of dynamic shared memory of one h3_spectrum_bwd_f32 launch.
+func H3SpectrumBwdF32Grid(heads, Lk, N, logN int) (grid [3]int, shared int) {
+	return [3]int{heads, 1, 1}, 8 * N
 }
 
-// PadRealToC64 launches pad_real_to_c64:
+// H3ConvFwdF32 launches h3_conv_fwd_f32:
 //
-//	out[r, i] = (i < L ? in[r*L + i] : 0) + 0i for i < n: real rows (rows, L) zero-padded into complex rows (rows, n)
-//	launch: block (256,1,1), grid (ceil(rows*n, 256), 1, 1)
-func PadRealToC64(l Launcher, out, in Ptr, rows, L, n uint32) error {
-	grid, shared := PadRealToC64Grid(int(rows), int(L), int(n))
-	return launch(l, PadRealToC64Kernel, grid, shared, ptrArg(out), ptrArg(in), u32Arg(rows), u32Arg(L), u32Arg(n))
+//	y[b, t, h*dh+j] = sum_i q[b, t, h*dh+i] * (irfft(rfft(z_ij, 2N) * khat[h])[t] + d[h] z_ij[t]) with
+//	z_ij = kt[., h*dh+i] * v[., h*dh+j] for sequences (B, L, H), H = heads*dh, d (heads), khat (heads, N+1, 2)
+//	from h3_spectrum; v and q may be 0, read as ones (a plain causal convolution of kt). Block j loops over the
+//	batch: it reads its inputs once (kt and q once per output of the head), writes y once and, with dh = 1, reads
+//	khat once into shared memory (with dh > 1 that space holds the sum over i, and khat is read per term)
+//	launch: block (256,1,1), grid (H, 1, 1), dynamic shared memory 8*N + 8*N*min(dh-1, 1) + 8*(N+1)*max(2-dh, 0) bytes; N = 2^logN >= max(L, 4), N <= 8192 (dynamic shared memory above 48 KiB needs the opt-in)
+func H3ConvFwdF32(l Launcher, y, kt, v, q, d, khat, tw Ptr, B, L, H, dh, N, logN uint32) error {
+	grid, shared := H3ConvFwdF32Grid(int(B), int(L), int(H), int(dh), int(N), int(logN))
+	return launch(l, H3ConvFwdF32Kernel, grid, shared, ptrArg(y), ptrArg(kt), ptrArg(v), ptrArg(q), ptrArg(d), ptrArg(khat), ptrArg(tw), u32Arg(B), u32Arg(L), u32Arg(H), u32Arg(dh), u32Arg(N), u32Arg(logN))
 }
 
-// PadRealToC64Grid is the grid and the bytes of dynamic shared memory of one pad_real_to_c64 launch.
-func PadRealToC64Grid(rows, L, n int) (grid [3]int, shared int) {
-	return [3]int{ceil(rows*n, 256), 1, 1}, 0
+// H3ConvFwdF32Grid is the grid and the bytes of dynamic shared memory of one h3_conv_fwd_f32 launch.
+func H3ConvFwdF32Grid(B, L, H, dh, N, logN int) (grid [3]int, shared int) {
+	return [3]int{H, 1, 1}, 8*N + 8*N*min(dh-1, 1) + 8*(N+1)*max(2-dh, 0)
 }
 
-// BlhToC64 launches blh_to_c64:
+// H3ConvBwdF32 launches h3_conv_bwd_f32:
 //
-//	out[(b*H + h)*n + i] = (i < L ? in[(b*L + i)*H + h] : 0) + 0i for i < n: channels-last sequences (B, L, H) gathered
-//	into zero-padded complex rows (B*H, n), one per (batch, channel), through 32x32 shared-memory tiles
-//	launch: block (32,8,1), grid (ceil(n, 32), ceil(H, 32), B)
-func BlhToC64(l Launcher, out, in Ptr, B, L, H, n uint32) error {
-	grid, shared := BlhToC64Grid(int(B), int(L), int(H), int(n))
-	return launch(l, BlhToC64Kernel, grid, shared, ptrArg(out), ptrArg(in), u32Arg(B), u32Arg(L), u32Arg(H), u32Arg(n))
+//	the gradients of h3_conv_fwd_f32 given dy, added to dkt, dv and dq (each may be 0 to skip it). Block (c, 0)
+//	loops over the batch and the outputs j of c's head: with g = dy_j q_c it adds dy_j (conv(z_cj) + d z_cj) to dq_c
+//	and (corr(g) + d g) v_j to dkt_c, writes dpart[c] = sum_{b,j} conj(Z_cj) G (the unscaled spectrum gradient, or
+//	skips it when dpart is 0) and ddpart[c] = sum g z_cj; with dh = 1 it also adds (corr(g) + d g) kt_c to dv_c.
+//	With dh > 1 block (c, 1) adds sum_{b,i} (corr(dy_c q_i) + d dy_c q_i) kt_i to dv_c. v and q may be 0, read as
+//	ones (dv and dq must then be 0)
+//	launch: block (256,1,1), grid (H, min(dh, 2), 1), dynamic shared memory 16 * N bytes; N = 2^logN >= max(L, 4), N <= 8192 (dynamic shared memory above 48 KiB needs the opt-in)
+func H3ConvBwdF32(l Launcher, dkt, dv, dq, dpart, ddpart, dy, kt, v, q, d, khat, tw Ptr, B, L, H, dh, N, logN uint32) error {
+	grid, shared := H3ConvBwdF32Grid(int(B), int(L), int(H), int(dh), int(N), int(logN))
+	return launch(l, H3ConvBwdF32Kernel, grid, shared, ptrArg(dkt), ptrArg(dv), ptrArg(dq), ptrArg(dpart), ptrArg(ddpart), ptrArg(dy), ptrArg(kt), ptrArg(v), ptrArg(q), ptrArg(d), ptrArg(khat), ptrArg(tw), u32Arg(B), u32Arg(L), u32Arg(H), u32Arg(dh), u32Arg(N), u32Arg(logN))
 }
 
-// BlhToC64Grid is the grid and the bytes of dynamic shared memory of one blh_to_c64 launch.
-func BlhToC64Grid(B, L, H, n int) (grid [3]int, shared int) {
-	return [3]int{ceil(n, 32), ceil(H, 32), B}, 0
+// H3ConvBwdF32Grid is the grid and the bytes of dynamic shared memory of one h3_conv_bwd_f32 launch.
+func H3ConvBwdF32Grid(B, L, H, dh, N, logN int) (grid [3]int, shared int) {
+	return [3]int{H, min(dh, 2), 1}, 16 * N
 }
 
-// C64ToBlhF32 launches c64_to_blh_f32:
+// H3SpectrumTf32 launches h3_spectrum_tf32:
 //
-//	y[(b*L + t)*H + h] (=, or += when accumulate != 0) Re(in[(b*H + h)*n + t]) + d[h]*x[(b*L + t)*H + h] for t < L:
-//	complex rows (B*H, n) scattered back to channels-last (B, L, H) with the skip term (d may be 0: none), through
-//	32x32 shared-memory tiles
-//	launch: block (32,8,1), grid (ceil(L, 32), ceil(H, 32), B)
-func C64ToBlhF32(l Launcher, y, in, x, d Ptr, B, L, H, n uint32, accumulate bool) error {
-	grid, shared := C64ToBlhF32Grid(int(B), int(L), int(H), int(n))
-	return launch(l, C64ToBlhF32Kernel, grid, shared, ptrArg(y), ptrArg(in), ptrArg(x), ptrArg(d), u32Arg(B), u32Arg(L), u32Arg(H), u32Arg(n), flagArg(accumulate))
+//	khat[h, f] = sum_{s < Lk} kern[h, s] exp(-2 pi i f s / 2N) for f <= N as (re, im) pairs: the spectra of the
+//	kernels (heads, Lk), Lk <= N, zero-padded to 2N; tw holds exp(-2 pi i j / 2N) for j < 64, then for j = 64h,
+//	h < max(1, N/64) (every H3 kernel takes this table)
+//	launch: block (256,1,1), grid (heads, 1, 1), dynamic shared memory 8 * N bytes; N = 2^logN >= max(L, 4), N <= 8192 (dynamic shared memory above 48 KiB needs the opt-in)
+func H3SpectrumTf32(l Launcher, khat, kern, tw Ptr, heads, Lk, N, logN uint32) error {
+	grid, shared := H3SpectrumTf32Grid(int(heads), int(Lk), int(N), int(logN))
+	return launch(l, H3SpectrumTf32Kernel, grid, shared, ptrArg(khat), ptrArg(kern), ptrArg(tw), u32Arg(heads), u32Arg(Lk), u32Arg(N), u32Arg(logN))
 }
 
-// C64ToBlhF32Grid is the grid and the bytes of dynamic shared memory of one c64_to_blh_f32 launch.
-func C64ToBlhF32Grid(B, L, H, n int) (grid [3]int, shared int) {
-	return [3]int{ceil(L, 32), ceil(H, 32), B}, 0
+// H3SpectrumTf32Grid is the grid and the bytes of dynamic shared memory of one h3_spectrum_tf32 launch.
+func H3SpectrumTf32Grid(heads, Lk, N, logN int) (grid [3]int, shared int) {
+	return [3]int{heads, 1, 1}, 8 * N
 }
 
-// CmulSumBatchC64 launches cmul_sum_batch_c64:
+// H3SpectrumBwdTf32 launches h3_spectrum_bwd_tf32:
 //
-//	out[h, i] = sum_{b < B} conj(a[b*H + h, i]) * c[b*H + h, i] for complex rows (B*H, n): the kernel gradient's
-//	spectrum summed over the batch in batch order (deterministic)
-//	launch: block (256,1,1), grid (ceil(H*n, 256), 1, 1)
-func CmulSumBatchC64(l Launcher, out, a, c Ptr, B, H, n uint32) error {
-	grid, shared := CmulSumBatchC64Grid(int(B), int(H), int(n))
-	return launch(l, CmulSumBatchC64Kernel, grid, shared, ptrArg(out), ptrArg(a), ptrArg(c), u32Arg(B), u32Arg(H), u32Arg(n))
+//	dkern[h, s] += Re sum_{f <= N} dkhat[h, f] exp(2 pi i f s / 2N) for s < Lk: the gradient of the kernels given
+//	that of their spectra (h3_spectrum_f32's adjoint), one inverse real transform per head
+//	launch: block (256,1,1), grid (heads, 1, 1), dynamic shared memory 8 * N bytes; N = 2^logN >= max(L, 4), N <= 8192 (dynamic shared memory above 48 KiB needs the opt-in)
+func H3SpectrumBwdTf32(l Launcher, dkern, dkhat, tw Ptr, heads, Lk, N, logN uint32) error {
+	grid, shared := H3SpectrumBwdTf32Grid(int(heads), int(Lk), int(N), int(logN))
+	return launch(l, H3SpectrumBwdTf32Kernel, grid, shared, ptrArg(dkern), ptrArg(dkhat), ptrArg(tw), u32Arg(heads), u32Arg(Lk), u32Arg(N), u32Arg(logN))
 }
 
-// CmulSumBatchC64Grid is the grid and the bytes of dynamic shared memory of one cmul_sum_batch_c64 launch.
-func CmulSumBatchC64Grid(B, H, n int) (grid [3]int, shared int) {
-	return [3]int{ceil(H*n, 256), 1, 1}, 0
+// H3SpectrumBwdTf32Grid is the grid and the bytes of dynamic shared memory of one h3_spectrum_bwd_tf32 launch.
+func H3SpectrumBwdTf32Grid(heads, Lk, N, logN int) (grid [3]int, shared int) {
+	return [3]int{heads, 1, 1}, 8 * N
 }
 
-// C64RealRowsAccF32 launches c64_real_rows_acc_f32:
+// H3ConvFwdTf32 launches h3_conv_fwd_tf32:
 //
-//	out[r*L + i] += Re(in[r*n + i]) for i < L: the first L real parts of complex rows (rows, n), accumulated
-//	launch: block (256,1,1), grid (ceil(rows*L, 256), 1, 1)
-func C64RealRowsAccF32(l Launcher, out, in Ptr, rows, L, n uint32) error {
-	grid, shared := C64RealRowsAccF32Grid(int(rows), int(L), int(n))
-	return launch(l, C64RealRowsAccF32Kernel, grid, shared, ptrArg(out), ptrArg(in), u32Arg(rows), u32Arg(L), u32Arg(n))
+//	y[b, t, h*dh+j] = sum_i q[b, t, h*dh+i] * (irfft(rfft(z_ij, 2N) * khat[h])[t] + d[h] z_ij[t]) with
+//	z_ij = kt[., h*dh+i] * v[., h*dh+j] for sequences (B, L, H), H = heads*dh, d (heads), khat (heads, N+1, 2)
+//	from h3_spectrum; v and q may be 0, read as ones (a plain causal convolution of kt). Block j loops over the
+//	batch: it reads its inputs once (kt and q once per output of the head), writes y once and, with dh = 1, reads
+//	khat once into shared memory (with dh > 1 that space holds the sum over i, and khat is read per term)
+//	launch: block (256,1,1), grid (H, 1, 1), dynamic shared memory 8*N + 8*N*min(dh-1, 1) + 8*(N+1)*max(2-dh, 0) bytes; N = 2^logN >= max(L, 4), N <= 8192 (dynamic shared memory above 48 KiB needs the opt-in)
+func H3ConvFwdTf32(l Launcher, y, kt, v, q, d, khat, tw Ptr, B, L, H, dh, N, logN uint32) error {
+	grid, shared := H3ConvFwdTf32Grid(int(B), int(L), int(H), int(dh), int(N), int(logN))
+	return launch(l, H3ConvFwdTf32Kernel, grid, shared, ptrArg(y), ptrArg(kt), ptrArg(v), ptrArg(q), ptrArg(d), ptrArg(khat), ptrArg(tw), u32Arg(B), u32Arg(L), u32Arg(H), u32Arg(dh), u32Arg(N), u32Arg(logN))
 }
 
-// C64RealRowsAccF32Grid is the grid and the bytes of dynamic shared memory of one c64_real_rows_acc_f32 launch.
-func C64RealRowsAccF32Grid(rows, L, n int) (grid [3]int, shared int) {
-	return [3]int{ceil(rows*L, 256), 1, 1}, 0
+// H3ConvFwdTf32Grid is the grid and the bytes of dynamic shared memory of one h3_conv_fwd_tf32 launch.
+func H3ConvFwdTf32Grid(B, L, H, dh, N, logN int) (grid [3]int, shared int) {
+	return [3]int{H, 1, 1}, 8*N + 8*N*min(dh-1, 1) + 8*(N+1)*max(2-dh, 0)
+}
+
+// H3ConvBwdTf32 launches h3_conv_bwd_tf32:
+//
+//	the gradients of h3_conv_fwd_f32 given dy, added to dkt, dv and dq (each may be 0 to skip it). Block (c, 0)
+//	loops over the batch and the outputs j of c's head: with g = dy_j q_c it adds dy_j (conv(z_cj) + d z_cj) to dq_c
+//	and (corr(g) + d g) v_j to dkt_c, writes dpart[c] = sum_{b,j} conj(Z_cj) G (the unscaled spectrum gradient, or
+//	skips it when dpart is 0) and ddpart[c] = sum g z_cj; with dh = 1 it also adds (corr(g) + d g) kt_c to dv_c.
+//	With dh > 1 block (c, 1) adds sum_{b,i} (corr(dy_c q_i) + d dy_c q_i) kt_i to dv_c. v and q may be 0, read as
+//	ones (dv and dq must then be 0)
+//	launch: block (256,1,1), grid (H, min(dh, 2), 1), dynamic shared memory 16 * N bytes; N = 2^logN >= max(L, 4), N <= 8192 (dynamic shared memory above 48 KiB needs the opt-in)
+func H3ConvBwdTf32(l Launcher, dkt, dv, dq, dpart, ddpart, dy, kt, v, q, d, khat, tw Ptr, B, L, H, dh, N, logN uint32) error {
+	grid, shared := H3ConvBwdTf32Grid(int(B), int(L), int(H), int(dh), int(N), int(logN))
+	return launch(l, H3ConvBwdTf32Kernel, grid, shared, ptrArg(dkt), ptrArg(dv), ptrArg(dq), ptrArg(dpart), ptrArg(ddpart), ptrArg(dy), ptrArg(kt), ptrArg(v), ptrArg(q), ptrArg(d), ptrArg(khat), ptrArg(tw), u32Arg(B), u32Arg(L), u32Arg(H), u32Arg(dh), u32Arg(N), u32Arg(logN))
+}
+
+// H3ConvBwdTf32Grid is the grid and the bytes of dynamic shared memory of one h3_conv_bwd_tf32 launch.
+func H3ConvBwdTf32Grid(B, L, H, dh, N, logN int) (grid [3]int, shared int) {
+	return [3]int{H, min(dh, 2), 1}, 16 * N
+}
+
+// H3ConvBwdReduceF32 launches h3_conv_bwd_reduce_f32:
+//
+//	dkhat[h, f] += (f == 0 || f == N ? 1 : 2)/2N * sum_{i < dh} dpart[h*dh+i, f] and dd[h] += sum_{i < dh} ddpart[h*dh+i]
+//	in channel order (deterministic); either output may be 0 to skip it
+//	launch: block (256,1,1), grid (ceil(heads*(N+1), 256), 1, 1)
+func H3ConvBwdReduceF32(l Launcher, dkhat, dd, dpart, ddpart Ptr, heads, dh, N uint32) error {
+	grid, shared := H3ConvBwdReduceF32Grid(int(heads), int(dh), int(N))
+	return launch(l, H3ConvBwdReduceF32Kernel, grid, shared, ptrArg(dkhat), ptrArg(dd), ptrArg(dpart), ptrArg(ddpart), u32Arg(heads), u32Arg(dh), u32Arg(N))
+}
+
+// H3ConvBwdReduceF32Grid is the grid and the bytes of dynamic shared memory of one h3_conv_bwd_reduce_f32 launch.
+func H3ConvBwdReduceF32Grid(heads, dh, N int) (grid [3]int, shared int) {
+	return [3]int{ceil(heads*(N+1), 256), 1, 1}, 0
 }
 
 // SgemmNtBias launches sgemm_nt_bias:

@@ -13,7 +13,7 @@ import (
 )
 
 func modules() []*Module {
-	return []*Module{elementwiseModule(), broadcastModule(), unaryModule(), causalConvModule(), ssmKernelModule(), reduceModule(), gemmModule(), embeddingModule(), convModule(), h3StepModule(), fftModule(), fusedModule()}
+	return []*Module{elementwiseModule(), broadcastModule(), unaryModule(), causalConvModule(), ssmKernelModule(), reduceModule(), gemmModule(), embeddingModule(), convModule(), h3StepModule(), h3ConvModule(), fusedModule()}
 }
 
 // generate writes every module, the Go index of their kernels and their typed launchers

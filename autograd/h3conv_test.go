@@ -1,0 +1,48 @@
+package autograd
+
+import (
+	"fmt"
+	"testing"
+
+	"github.com/hungry-ssm/hungry/tensor"
+)
+
+func TestH3ConvGrad(t *testing.T) {
+	rng := tensor.NewRNG(43)
+	for _, c := range []struct{ b, l, h, dh int }{{2, 9, 3, 1}, {1, 1, 2, 1}, {2, 6, 4, 2}, {1, 5, 8, 8}} {
+		heads := c.h / c.dh
+		kt := param(rng, "kt", 1, c.b, c.l, c.h)
+		v := param(rng, "v", 1, c.b, c.l, c.h)
+		q := param(rng, "q", 1, c.b, c.l, c.h)
+		d := param(rng, "d", 1, heads)
+		k := param(rng, "k", 0.5, heads, c.l)
+		name := fmt.Sprintf("B=%d L=%d H=%d dh=%d", c.b, c.l, c.h, c.dh)
+		// Through the spectrum: the kernel's gradient is what the H3 mixer trains.
+		checkGrad(t, name, func(g *Graph, in []*Var) *Var {
+			return H3Conv(g, in[0], in[1], in[2], in[3], H3Spectrum(g, in[4], c.l), c.dh)
+		}, kt, v, q, d, k)
+		// The spectrum as an input of its own: every bin, including ones no real kernel
+		// of length L produces, gets its own derivative.
+		khat := NewParam("khat", tensor.RandNormal(tensor.DefaultCPU(), rng, 1, heads, tensor.H3SpectrumBins(c.l), 2))
+		checkGrad(t, name+" spectrum", func(g *Graph, in []*Var) *Var {
+			return H3Conv(g, in[0], in[1], in[2], in[3], in[4], c.dh)
+		}, kt, v, q, d, khat)
+		// Constant inputs take the kernels' nil-gradient paths.
+		checkGrad(t, name+" constant k̃, q", func(g *Graph, in []*Var) *Var {
+			return H3Conv(g, in[0], in[1], in[2], in[3], H3Spectrum(g, in[4], c.l), c.dh)
+		}, Constant(kt.Value), v, Constant(q.Value), d, k)
+	}
+}
+
+func TestH3OpsRejectBadSizes(t *testing.T) {
+	dev := tensor.DefaultCPU()
+	k := NewParam("k", dev.Zeros(2, 8))
+	if err := tensor.Catch(func() { H3Spectrum(NoGrad(), k, 7) }); err == nil {
+		t.Error("a kernel longer than the sequence was accepted")
+	}
+	x := NewParam("x", dev.Zeros(1, 8, 4))
+	khat := H3Spectrum(NoGrad(), k, 8)
+	if err := tensor.Catch(func() { H3Conv(NoGrad(), x, x, x, NewParam("d", dev.Zeros(2)), khat, 3) }); err == nil {
+		t.Error("a head dim that does not divide the channels was accepted")
+	}
+}
