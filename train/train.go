@@ -6,6 +6,7 @@
 package train
 
 import (
+	"context"
 	"errors"
 	"fmt"
 	"math"
@@ -61,6 +62,15 @@ type Options struct {
 	Seed     uint64
 	// Optimizer is "adamw" (default) or "sgd".
 	Optimizer string
+}
+
+// DefaultOptions are the settings `hungry train` uses when no flag says otherwise: ten
+// minutes of training on batches of 16 windows of 256 tokens.
+func DefaultOptions() Options {
+	return Options{
+		Batch: 16, Context: 256, Accum: 1, Time: 10 * time.Minute, LR: 3e-3, WeightDecay: 0.1,
+		Optimizer: "adamw", EvalEvery: 200, EvalBatches: 8, CheckpointEvery: 100, LogEvery: 10, Seed: 1,
+	}
 }
 
 func (o *Options) defaults() {
@@ -157,6 +167,10 @@ type Stepper struct {
 	Accum    int
 	DropRNG  *tensor.RNG
 	Step     int
+	// LRFactor, when set, replaces Schedule: it gives the multiplier of the peak learning
+	// rate for the 1-based step, and is called once the step's gradient is computed (a
+	// time-bounded run reads the clock in it).
+	LRFactor func(step int) float64
 }
 
 // NewStepper builds the optimizer for m from opts.
@@ -215,6 +229,9 @@ func (s *Stepper) Run(next func() data.Batch) (StepResult, error) {
 	norm := math.Sqrt(sq) / float64(s.Accum)
 	scale := optim.ClipScale(norm, s.Clip) / float64(s.Accum)
 	factor := s.Schedule.Factor(step)
+	if s.LRFactor != nil {
+		factor = s.LRFactor(step)
+	}
 	s.Opt.Step(factor, scale)
 	for _, p := range s.Model.Params() {
 		p.ZeroGrad()
@@ -240,6 +257,12 @@ func (r EvalResult) PPL() float64 { return math.Exp(r.NLL) }
 // per token); counting the bytes of the scored tokens keeps the figure right when only
 // part of the split is scored.
 func Evaluate(m Model, val *data.Validation, tokenBytes func(int32) int, maxBatches int) (EvalResult, error) {
+	return EvaluateContext(context.Background(), m, val, tokenBytes, maxBatches)
+}
+
+// EvaluateContext is Evaluate that stops between batches, with ctx's error, once ctx is
+// cancelled: a closing pass over a large split takes long enough for a Ctrl-C to matter.
+func EvaluateContext(ctx context.Context, m Model, val *data.Validation, tokenBytes func(int32) int, maxBatches int) (EvalResult, error) {
 	var res EvalResult
 	n := val.NumBatches()
 	if maxBatches > 0 {
@@ -247,6 +270,9 @@ func Evaluate(m Model, val *data.Validation, tokenBytes func(int32) int, maxBatc
 	}
 	totalNLL, bytes := 0.0, 0
 	for i := 0; i < n; i++ {
+		if err := ctx.Err(); err != nil {
+			return res, err
+		}
 		b, err := val.Batch(i)
 		if err != nil {
 			return res, err
