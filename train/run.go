@@ -312,7 +312,8 @@ func (l *loop) step(ctx context.Context) (StepResult, error) {
 	last := !l.timed() && step == l.st.TotalSteps
 	l.emit(Stepped{Step: step, TotalSteps: l.st.TotalSteps, Result: res, Tokens: l.st.Tokens,
 		Elapsed: l.elapsed(), Remaining: l.remaining()})
-	if step%l.opts.LogEvery == 0 || last {
+	// The first step is logged too: the plot starts from the untrained model's loss.
+	if step%l.opts.LogEvery == 0 || last || step == 1 {
 		if err := l.log(ctx, res, !last); err != nil {
 			return res, err
 		}

@@ -71,7 +71,7 @@ func TestTrainEmitsItsRecords(t *testing.T) {
 	}
 	want := []string{
 		"started 0/6",
-		"step 1/6 tokens 16",
+		"step 1/6 tokens 16", "logged 1/6 val false final false",
 		"step 2/6 tokens 32", "logged 2/6 val false final false",
 		"step 3/6 tokens 48", "saved 3 in checkpoint interrupted false",
 		"step 4/6 tokens 64", "logged 4/6 val true final false",
