@@ -192,6 +192,10 @@ func (c *Claim) Abandon() {
 	if c.lock == nil {
 		return
 	}
+	if !removableWhileLocked {
+		// The lock file cannot go while open: drop the lock first.
+		c.Release()
+	}
 	if c.Created {
 		_ = os.RemoveAll(c.Dir)
 	} else if des, err := os.ReadDir(c.Dir); err == nil {

@@ -13,6 +13,10 @@ import (
 // a killed run never leaves its folder locked.
 type heldLock struct{ f *os.File }
 
+// removableWhileLocked says whether Abandon may delete the folder before releasing
+// the lock: an flock(2)ed file may be unlinked while held.
+const removableWhileLocked = true
+
 // acquireLock takes the lock at path without waiting. When another process holds it,
 // it returns a nil lock and what that process wrote into the file.
 func acquireLock(path, holder string) (*heldLock, string, error) {

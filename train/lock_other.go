@@ -16,6 +16,10 @@ type heldLock struct {
 	path string
 }
 
+// removableWhileLocked says whether Abandon may delete the folder before releasing
+// the lock: Windows refuses to delete an open file.
+const removableWhileLocked = false
+
 func acquireLock(path, holder string) (*heldLock, string, error) {
 	f, err := os.OpenFile(path, os.O_RDWR|os.O_CREATE|os.O_EXCL, 0o644)
 	if errors.Is(err, os.ErrExist) {
