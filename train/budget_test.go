@@ -15,22 +15,21 @@ type fakeClock struct{ t time.Time }
 
 func (c *fakeClock) now() time.Time { return c.t }
 
-// timedModel advances the clock by what a forward pass costs: trainCost(the clock's
-// reading) for a training pass, evalCost for a validation batch. It stands for a machine
-// whose speed changes under load.
+// timedModel advances the clock by what a forward pass costs at the clock's reading:
+// trainCost for a training pass, evalCost for a validation batch. It stands for a
+// machine whose speed changes under load.
 type timedModel struct {
 	train.Model
-	clock     *fakeClock
-	start     time.Time
-	trainCost func(since time.Duration) time.Duration
-	evalCost  time.Duration
+	clock               *fakeClock
+	start               time.Time
+	trainCost, evalCost func(since time.Duration) time.Duration
 }
 
 func (m *timedModel) Forward(g *autograd.Graph, ids []int32, batch, seqLen int, training bool, rng *tensor.RNG) *autograd.Var {
 	if training {
 		m.clock.t = m.clock.t.Add(m.trainCost(m.clock.t.Sub(m.start)))
 	} else {
-		m.clock.t = m.clock.t.Add(m.evalCost)
+		m.clock.t = m.clock.t.Add(m.evalCost(m.clock.t.Sub(m.start)))
 	}
 	return m.Model.Forward(g, ids, batch, seqLen, training, rng)
 }
@@ -42,12 +41,12 @@ type stepSeen struct {
 }
 
 // runTimed trains tinyRun's model for budget on the fake clock and returns its steps.
-func runTimed(t *testing.T, budget time.Duration, trainCost func(time.Duration) time.Duration) (train.Summary, []stepSeen) {
+func runTimed(t *testing.T, budget time.Duration, trainCost, evalCost func(time.Duration) time.Duration) (train.Summary, []stepSeen) {
 	t.Helper()
 	opts := train.Options{Batch: 2, Context: 8, Time: budget, LR: 1e-2, EvalEvery: 20, EvalBatches: 1, Seed: 3}
 	r := tinyRun(t, opts)
 	clock := &fakeClock{t: time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC)}
-	r.Model = &timedModel{Model: r.Model, clock: clock, start: clock.t, trainCost: trainCost, evalCost: 40 * time.Millisecond}
+	r.Model = &timedModel{Model: r.Model, clock: clock, start: clock.t, trainCost: trainCost, evalCost: evalCost}
 	r.Clock = clock.now
 	var steps []stepSeen
 	r.Events = func(ev train.Event) {
@@ -87,7 +86,11 @@ func TestTimeBudgetHoldsWhateverTheSpeed(t *testing.T) {
 		}},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
-			sum, steps := runTimed(t, budget, tc.cost)
+			// A validation batch costs two thirds of a step, whatever the speed.
+			sum, steps := runTimed(t, budget, tc.cost, func(since time.Duration) time.Duration { return tc.cost(since) * 2 / 3 })
+			if sum.Val.Batches != sum.Val.TotalBatches {
+				t.Errorf("the closing pass scored %d of %d batches", sum.Val.Batches, sum.Val.TotalBatches)
+			}
 			// The slowest step is 60 ms: the run may end that much early, never late.
 			if sum.Elapsed > budget || sum.Elapsed < budget-60*time.Millisecond {
 				t.Errorf("run took %v of its %v budget", sum.Elapsed, budget)
@@ -112,5 +115,26 @@ func TestTimeBudgetHoldsWhateverTheSpeed(t *testing.T) {
 				}
 			}
 		})
+	}
+}
+
+// TestTimeBudgetCutsTheClosingPassShort slows validation tenfold just as the closing pass
+// begins, past any estimate: the pass stops at the end of the budget and says how much
+// of the split it scored.
+func TestTimeBudgetCutsTheClosingPassShort(t *testing.T) {
+	const budget = 3 * time.Second
+	step := func(time.Duration) time.Duration { return 20 * time.Millisecond }
+	eval := func(since time.Duration) time.Duration {
+		if since > budget-time.Second {
+			return 150 * time.Millisecond
+		}
+		return 15 * time.Millisecond
+	}
+	sum, _ := runTimed(t, budget, step, eval)
+	if sum.Elapsed > budget+150*time.Millisecond {
+		t.Errorf("run took %v of its %v budget; at most one validation batch more is allowed", sum.Elapsed, budget)
+	}
+	if sum.Val.Batches == 0 || sum.Val.Batches >= sum.Val.TotalBatches {
+		t.Errorf("closing pass scored %d of %d batches; want it cut short", sum.Val.Batches, sum.Val.TotalBatches)
 	}
 }

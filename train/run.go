@@ -104,6 +104,10 @@ type loop struct {
 	finalEval, stepTime, saveTime time.Duration
 	// evalTime is this session's time in validation passes.
 	evalTime time.Duration
+	// evalRatio is a validation batch's time over a step's, measured once the first
+	// steps are done and at every partial pass: the closing pass's estimate then follows
+	// the machine's speed through stepTime.
+	evalRatio float64
 	// winStart and winTokens measure the speed since the last metrics line.
 	winStart  time.Time
 	winTokens int64
@@ -296,6 +300,11 @@ func (l *loop) step(ctx context.Context) (StepResult, error) {
 	} else {
 		l.stepTime = (3*l.stepTime + d) / 4
 	}
+	if l.timed() {
+		if err := l.estimateFinalEval(ctx); err != nil {
+			return res, err
+		}
+	}
 	tokens := int64(l.opts.Batch * l.opts.Context * l.opts.Accum)
 	l.st.Tokens += tokens
 	l.winTokens += tokens
@@ -326,6 +335,26 @@ func (l *loop) step(ctx context.Context) (StepResult, error) {
 	return res, nil
 }
 
+// estimateFinalEval keeps a time-bounded run's estimate of its closing pass current:
+// the step time tracks the machine's speed, and a validation batch costs evalRatio
+// steps. The ratio comes from one batch timed after the third step, once the first
+// steps' warming up is over, and then from the partial passes.
+func (l *loop) estimateFinalEval(ctx context.Context) error {
+	if l.evalRatio == 0 && l.stepper.Step-l.st.SegmentStep >= 3 {
+		t0 := l.now()
+		if _, err := EvaluateContext(ctx, l.Model, l.Val, l.TokenBytes, 1); err != nil {
+			return err
+		}
+		d := l.now().Sub(t0)
+		l.evalTime += d
+		l.evalRatio = float64(d) / float64(l.stepTime)
+	}
+	if l.evalRatio > 0 {
+		l.finalEval = time.Duration(l.evalRatio * float64(l.stepTime) * float64(l.Val.NumBatches()))
+	}
+	return nil
+}
+
 // log writes a metrics line, with a partial validation pass on evaluation steps when
 // mayEval (the last step's full one comes in finish).
 func (l *loop) log(ctx context.Context, res StepResult, mayEval bool) error {
@@ -354,10 +383,11 @@ func (l *loop) evaluatePartial(ctx context.Context) (EvalResult, error) {
 	ev, err := EvaluateContext(ctx, l.Model, l.Val, l.TokenBytes, l.opts.EvalBatches)
 	d := l.now().Sub(t0)
 	l.evalTime += d
-	if n := l.Val.NumBatches(); l.opts.EvalBatches > 0 && l.opts.EvalBatches < n {
-		l.finalEval = d * time.Duration(n) / time.Duration(l.opts.EvalBatches)
-	} else {
-		l.finalEval = d
+	if err == nil && ev.Batches > 0 {
+		l.finalEval = d * time.Duration(l.Val.NumBatches()) / time.Duration(ev.Batches)
+		if l.stepTime > 0 {
+			l.evalRatio = float64(d) / float64(ev.Batches) / float64(l.stepTime)
+		}
 	}
 	return ev, err
 }
@@ -387,7 +417,14 @@ func (l *loop) interrupt() error {
 // finish scores the whole validation split, logs it and writes the final checkpoint.
 func (l *loop) finish(ctx context.Context, last StepResult) (Summary, error) {
 	t0 := l.now()
-	ev, err := EvaluateContext(ctx, l.Model, l.Val, l.TokenBytes, 0)
+	// A time-bounded run's closing pass stops at the end of the budget should the
+	// machine slow down under it: the budget is a promise, and the result says how much
+	// of the split it scored.
+	var timeUp func() bool
+	if l.timed() {
+		timeUp = func() bool { return l.elapsed() >= l.end() }
+	}
+	ev, err := evaluate(ctx, l.Model, l.Val, l.TokenBytes, 0, timeUp)
 	l.evalTime += l.now().Sub(t0)
 	if err != nil {
 		if errors.Is(err, ctx.Err()) {

@@ -247,6 +247,9 @@ type EvalResult struct {
 	NLL float64
 	// BPB is bits per byte of text: total nats / ln 2 / bytes covered by the targets.
 	BPB float64
+	// Batches is the number of batches scored, of TotalBatches asked for: fewer only when
+	// a time-bounded run's closing pass met the end of the budget.
+	Batches, TotalBatches int
 }
 
 // PPL is the perplexity exp(NLL).
@@ -263,16 +266,27 @@ func Evaluate(m Model, val *data.Validation, tokenBytes func(int32) int, maxBatc
 // EvaluateContext is Evaluate that stops between batches, with ctx's error, once ctx is
 // cancelled: a closing pass over a large split takes long enough for a Ctrl-C to matter.
 func EvaluateContext(ctx context.Context, m Model, val *data.Validation, tokenBytes func(int32) int, maxBatches int) (EvalResult, error) {
+	return evaluate(ctx, m, val, tokenBytes, maxBatches, nil)
+}
+
+// evaluate is EvaluateContext that also ends early, after at least one batch, once
+// timeUp says so.
+func evaluate(ctx context.Context, m Model, val *data.Validation, tokenBytes func(int32) int, maxBatches int, timeUp func() bool) (EvalResult, error) {
 	var res EvalResult
 	n := val.NumBatches()
 	if maxBatches > 0 {
 		n = min(n, maxBatches)
 	}
+	res.TotalBatches = n
 	totalNLL, bytes := 0.0, 0
 	for i := 0; i < n; i++ {
 		if err := ctx.Err(); err != nil {
 			return res, err
 		}
+		if i > 0 && timeUp != nil && timeUp() {
+			break
+		}
+		res.Batches++
 		b, err := val.Batch(i)
 		if err != nil {
 			return res, err

@@ -373,7 +373,11 @@ func trainRun(ctx context.Context, run *hungry.Run, f *trainFlags, dev tensor.De
 	}
 	fmt.Fprintf(stdout, "done: %d steps, %d tokens in %s (%s evaluating; %.0f training tokens/s)\n", sum.Steps, sum.Tokens,
 		sum.Elapsed.Round(time.Second), sum.EvalTime.Round(time.Second), sum.TokensPerSec)
-	fmt.Fprintf(stdout, "validation: loss %.4f nats/token, perplexity %.3f, %.3f bits/byte (%d tokens)\n", sum.Val.NLL, sum.Val.PPL(), sum.Val.BPB, sum.Val.Tokens)
+	scored := fmt.Sprintf("%d tokens", sum.Val.Tokens)
+	if v := sum.Val; v.Batches < v.TotalBatches {
+		scored += fmt.Sprintf(", %d of %d batches: the time budget ran out", v.Batches, v.TotalBatches)
+	}
+	fmt.Fprintf(stdout, "validation: loss %.4f nats/token, perplexity %.3f, %.3f bits/byte (%s)\n", sum.Val.NLL, sum.Val.PPL(), sum.Val.BPB, scored)
 	fmt.Fprintf(stdout, "checkpoint: %s   metrics: %s   plot: %s\n", folder.Checkpoint(), folder.Metrics(), folder.LossPlot())
 	if *f.sampleLen > 0 {
 		return endSample(ctx, m, *f.sampleLen, run.Options.Seed, stdout)
