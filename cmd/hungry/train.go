@@ -393,6 +393,10 @@ func endSample(ctx context.Context, m *hungry.Model, n int, seed uint64, stdout 
 		fmt.Fprintf(stdout, "sample: %d tokens, all the model's %d learned positions hold\n", most, m.LM.Config.MaxPositionEmbeddings)
 		n = most
 	}
+	if ctx.Err() != nil {
+		fmt.Fprintln(stdout, "sample skipped; the run is complete and saved")
+		return interrupted{}
+	}
 	type result struct {
 		text []byte
 		err  error

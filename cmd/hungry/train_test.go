@@ -3,6 +3,7 @@ package main
 import (
 	"bufio"
 	"bytes"
+	"context"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -399,5 +400,31 @@ func waitFor(t *testing.T, cond func() bool) {
 			t.Fatal("no progress in 60 s")
 		}
 		time.Sleep(5 * time.Millisecond)
+	}
+}
+
+// TestCtrlCDuringTheSample stops the closing sample: the command exits 130 at once,
+// whether the Ctrl-C came before the sample or during it.
+func TestCtrlCDuringTheSample(t *testing.T) {
+	corpus, out := tinyCorpus(t), t.TempDir()
+	if code, _, stderr := runCmd(quickArgs(corpus, out, "s", 2)...); code != 0 {
+		t.Fatalf("exit %d: %s", code, stderr)
+	}
+	m, err := hungry.Load(filepath.Join(out, "s"), nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	cancel()
+	var stdout bytes.Buffer
+	if err := endSample(ctx, m, 100000, 1, &stdout); !errors.As(err, new(interrupted)) {
+		t.Errorf("sample after Ctrl-C: %v, stdout %q", err, stdout.String())
+	}
+	ctx, cancel = context.WithTimeout(context.Background(), 50*time.Millisecond)
+	defer cancel()
+	start := time.Now()
+	// 50000 tokens take seconds even for this tiny model; the Ctrl-C must not wait for them.
+	if err := endSample(ctx, m, 50000, 1, &stdout); !errors.As(err, new(interrupted)) || time.Since(start) > 10*time.Second {
+		t.Errorf("sample interrupted after 50 ms: %v after %v", err, time.Since(start))
 	}
 }
