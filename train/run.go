@@ -104,10 +104,15 @@ type loop struct {
 	finalEval, stepTime, saveTime time.Duration
 	// evalTime is this session's time in validation passes.
 	evalTime time.Duration
-	// evalRatio is a validation batch's time over a step's, measured once the first
-	// steps are done and at every partial pass: the closing pass's estimate then follows
-	// the machine's speed through stepTime.
-	evalRatio float64
+	// evalRatio is a validation batch's time over a step's, measured against the step
+	// just taken (after the first steps, then every tenth of the budget, and at every
+	// partial pass) and averaged: the closing pass's estimate then follows the machine's
+	// speed through stepTime. lastStep is the last step's time, nextRatio the progress
+	// at which to measure again.
+	evalRatio    float64
+	lastStep     time.Duration
+	nextRatio    float64
+	sessionSteps int
 	// winStart and winTokens measure the speed since the last metrics line.
 	winStart  time.Time
 	winTokens int64
@@ -295,7 +300,11 @@ func (l *loop) step(ctx context.Context) (StepResult, error) {
 	if err != nil {
 		return res, err
 	}
-	if d := l.now().Sub(t0); l.stepTime == 0 {
+	d := l.now().Sub(t0)
+	l.lastStep = d
+	l.sessionSteps++
+	// The first step warms caches and allocators up and is no guide to the others.
+	if l.sessionSteps <= 2 {
 		l.stepTime = d
 	} else {
 		l.stepTime = (3*l.stepTime + d) / 4
@@ -340,19 +349,28 @@ func (l *loop) step(ctx context.Context) (StepResult, error) {
 // steps. The ratio comes from one batch timed after the third step, once the first
 // steps' warming up is over, and then from the partial passes.
 func (l *loop) estimateFinalEval(ctx context.Context) error {
-	if l.evalRatio == 0 && l.stepper.Step-l.st.SegmentStep >= 3 {
+	if l.sessionSteps >= 3 && l.progress() >= l.nextRatio {
 		t0 := l.now()
 		if _, err := EvaluateContext(ctx, l.Model, l.Val, l.TokenBytes, 1); err != nil {
 			return err
 		}
 		d := l.now().Sub(t0)
 		l.evalTime += d
-		l.evalRatio = float64(d) / float64(l.stepTime)
+		l.noteEvalRatio(float64(d) / float64(l.lastStep))
+		l.nextRatio = l.progress() + 0.1
 	}
 	if l.evalRatio > 0 {
 		l.finalEval = time.Duration(l.evalRatio * float64(l.stepTime) * float64(l.Val.NumBatches()))
 	}
 	return nil
+}
+
+func (l *loop) noteEvalRatio(r float64) {
+	if l.evalRatio == 0 {
+		l.evalRatio = r
+	} else {
+		l.evalRatio = (l.evalRatio + r) / 2
+	}
 }
 
 // log writes a metrics line, with a partial validation pass on evaluation steps when
@@ -385,8 +403,8 @@ func (l *loop) evaluatePartial(ctx context.Context) (EvalResult, error) {
 	l.evalTime += d
 	if err == nil && ev.Batches > 0 {
 		l.finalEval = d * time.Duration(l.Val.NumBatches()) / time.Duration(ev.Batches)
-		if l.stepTime > 0 {
-			l.evalRatio = float64(d) / float64(ev.Batches) / float64(l.stepTime)
+		if l.lastStep > 0 {
+			l.noteEvalRatio(float64(d) / float64(ev.Batches) / float64(l.lastStep))
 		}
 	}
 	return ev, err
