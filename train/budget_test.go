@@ -119,8 +119,8 @@ func TestTimeBudgetHoldsWhateverTheSpeed(t *testing.T) {
 }
 
 // TestTimeBudgetCutsTheClosingPassShort slows validation tenfold just as the closing pass
-// begins, past any estimate: the pass stops at the end of the budget and says how much
-// of the split it scored.
+// begins, past any estimate: the pass stops at the end of the budget (and its grace)
+// and says how much of the split it scored.
 func TestTimeBudgetCutsTheClosingPassShort(t *testing.T) {
 	const budget = 3 * time.Second
 	step := func(time.Duration) time.Duration { return 20 * time.Millisecond }
@@ -131,8 +131,9 @@ func TestTimeBudgetCutsTheClosingPassShort(t *testing.T) {
 		return 15 * time.Millisecond
 	}
 	sum, _ := runTimed(t, budget, step, eval)
-	if sum.Elapsed > budget+150*time.Millisecond {
-		t.Errorf("run took %v of its %v budget; at most one validation batch more is allowed", sum.Elapsed, budget)
+	// The pass may overrun by a fiftieth of the budget, and then finishes its batch.
+	if sum.Elapsed > budget+budget/50+150*time.Millisecond {
+		t.Errorf("run took %v of its %v budget; at most a fiftieth and one validation batch more are allowed", sum.Elapsed, budget)
 	}
 	if sum.Val.Batches == 0 || sum.Val.Batches >= sum.Val.TotalBatches {
 		t.Errorf("closing pass scored %d of %d batches; want it cut short", sum.Val.Batches, sum.Val.TotalBatches)

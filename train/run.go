@@ -104,15 +104,15 @@ type loop struct {
 	finalEval, stepTime, saveTime time.Duration
 	// evalTime is this session's time in validation passes.
 	evalTime time.Duration
-	// evalRatio is a validation batch's time over a step's, measured against the step
-	// just taken (after the first steps, then every tenth of the budget, and at every
-	// partial pass) and averaged: the closing pass's estimate then follows the machine's
-	// speed through stepTime. lastStep is the last step's time, nextRatio the progress
-	// at which to measure again.
-	evalRatio    float64
-	lastStep     time.Duration
-	nextRatio    float64
-	sessionSteps int
+	// evalRatio is a validation batch's time over a step's (stepTime), the mean of
+	// ratioN measurements taken after the first steps, then every tenth of the budget,
+	// and at every partial pass: the closing pass's estimate then follows the machine's
+	// speed through stepTime. On a loaded machine single timings vary twofold, hence the
+	// mean. nextRatio is the progress at which to measure again.
+	evalRatio, ratioSum float64
+	ratioN              int
+	nextRatio           float64
+	sessionSteps        int
 	// winStart and winTokens measure the speed since the last metrics line.
 	winStart  time.Time
 	winTokens int64
@@ -301,7 +301,6 @@ func (l *loop) step(ctx context.Context) (StepResult, error) {
 		return res, err
 	}
 	d := l.now().Sub(t0)
-	l.lastStep = d
 	l.sessionSteps++
 	// The first step warms caches and allocators up and is no guide to the others.
 	if l.sessionSteps <= 2 {
@@ -356,7 +355,7 @@ func (l *loop) estimateFinalEval(ctx context.Context) error {
 		}
 		d := l.now().Sub(t0)
 		l.evalTime += d
-		l.noteEvalRatio(float64(d) / float64(l.lastStep))
+		l.noteEvalRatio(float64(d) / float64(l.stepTime))
 		l.nextRatio = l.progress() + 0.1
 	}
 	if l.evalRatio > 0 {
@@ -366,11 +365,9 @@ func (l *loop) estimateFinalEval(ctx context.Context) error {
 }
 
 func (l *loop) noteEvalRatio(r float64) {
-	if l.evalRatio == 0 {
-		l.evalRatio = r
-	} else {
-		l.evalRatio = (l.evalRatio + r) / 2
-	}
+	l.ratioSum += r
+	l.ratioN++
+	l.evalRatio = l.ratioSum / float64(l.ratioN)
 }
 
 // log writes a metrics line, with a partial validation pass on evaluation steps when
@@ -403,8 +400,8 @@ func (l *loop) evaluatePartial(ctx context.Context) (EvalResult, error) {
 	l.evalTime += d
 	if err == nil && ev.Batches > 0 {
 		l.finalEval = d * time.Duration(l.Val.NumBatches()) / time.Duration(ev.Batches)
-		if l.lastStep > 0 {
-			l.noteEvalRatio(float64(d) / float64(ev.Batches) / float64(l.lastStep))
+		if l.stepTime > 0 {
+			l.noteEvalRatio(float64(d) / float64(ev.Batches) / float64(l.stepTime))
 		}
 	}
 	return ev, err
@@ -440,7 +437,10 @@ func (l *loop) finish(ctx context.Context, last StepResult) (Summary, error) {
 	// of the split it scored.
 	var timeUp func() bool
 	if l.timed() {
-		timeUp = func() bool { return l.elapsed() >= l.end() }
+		// It may run over by a fiftieth of the budget before it stops: estimates on a
+		// loaded machine err by more than that, and a pass cut short scores less text.
+		grace := (l.end() - seconds(l.st.SegmentSec)) / 50
+		timeUp = func() bool { return l.elapsed() >= l.end()+grace }
 	}
 	ev, err := evaluate(ctx, l.Model, l.Val, l.TokenBytes, 0, timeUp)
 	l.evalTime += l.now().Sub(t0)

@@ -318,6 +318,7 @@ func buildRun(ctx context.Context, claim *train.Claim, f *trainFlags, spec hungr
 		}
 	}
 	if ctx.Err() != nil {
+		fmt.Fprintln(stdout, "interrupted before training began; nothing was saved")
 		return nil, interrupted{}
 	}
 	run, err := hungry.NewRunIn(claim, m, family, corpus, *f.dataPath, *f.initFrom, opts)
