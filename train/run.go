@@ -106,7 +106,7 @@ type loop struct {
 	evalTime time.Duration
 	// evalRatio is a validation batch's time over a step's (stepTime), the mean of
 	// ratioN measurements taken after the first steps, then every tenth of the budget,
-	// and at every partial pass: the closing pass's estimate then follows the machine's
+	// and at every partial pass (which include the cold first batch, and so err high): the closing pass's estimate then follows the machine's
 	// speed through stepTime. On a loaded machine single timings vary twofold, hence the
 	// mean. nextRatio is the progress at which to measure again.
 	evalRatio, ratioSum float64
@@ -349,12 +349,17 @@ func (l *loop) step(ctx context.Context) (StepResult, error) {
 // steps' warming up is over, and then from the partial passes.
 func (l *loop) estimateFinalEval(ctx context.Context) error {
 	if l.sessionSteps >= 3 && l.progress() >= l.nextRatio {
-		t0 := l.now()
-		if _, err := EvaluateContext(ctx, l.Model, l.Val, l.TokenBytes, 1); err != nil {
-			return err
+		// The batch is scored twice and timed the second time: the first pass after
+		// training steps runs cold, as the closing pass's later batches do not.
+		var d time.Duration
+		for i := 0; i < 2; i++ {
+			t0 := l.now()
+			if _, err := EvaluateContext(ctx, l.Model, l.Val, l.TokenBytes, 1); err != nil {
+				return err
+			}
+			d = l.now().Sub(t0)
+			l.evalTime += d
 		}
-		d := l.now().Sub(t0)
-		l.evalTime += d
 		l.noteEvalRatio(float64(d) / float64(l.stepTime))
 		l.nextRatio = l.progress() + 0.1
 	}
