@@ -16,7 +16,7 @@ import (
 // as lines between its redraws. Elsewhere the command prints hungry.LogEvents's lines.
 //
 // A step-bounded run's bar counts steps; a time-bounded one's counts seconds of its
-// budget, since its step count is only an estimate.
+// budget (in tenths), since its step count is only an estimate.
 type progress struct {
 	out   io.Writer
 	bar   *progressbar.ProgressBar
@@ -28,7 +28,7 @@ func (p *progress) event(ev train.Event) {
 	case train.Started:
 		total, at := e.TotalSteps, e.Step
 		if p.timed = e.End > 0; p.timed {
-			total, at = int(e.End.Seconds()), int(e.Elapsed.Seconds())
+			total, at = int(e.End/tick), int(e.Elapsed/tick)
 		}
 		p.bar = progressbar.NewOptions(total, progressbar.OptionSetWriter(p.out),
 			progressbar.OptionSetPredictTime(false), progressbar.OptionFullWidth(),
@@ -39,7 +39,7 @@ func (p *progress) event(ev train.Event) {
 		at := e.Step
 		if p.timed {
 			steps = fmt.Sprintf("step %d/~%d", e.Step, e.TotalSteps)
-			at = int(e.Elapsed.Seconds())
+			at = int(e.Elapsed / tick)
 		}
 		p.bar.Describe(fmt.Sprintf("%s  loss %.3f  %s, %s left", steps, e.Result.Loss,
 			e.Elapsed.Round(time.Second), e.Remaining.Round(time.Second)))
@@ -58,6 +58,9 @@ func (p *progress) event(ev train.Event) {
 		fmt.Fprintln(p.out, hungry.StoppedLine(e))
 	}
 }
+
+// tick is the unit of a time-bounded run's bar.
+const tick = 100 * time.Millisecond
 
 // println writes a line, clearing the bar first so that it redraws below the line.
 func (p *progress) println(line string) {
