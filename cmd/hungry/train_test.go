@@ -221,7 +221,8 @@ func TestTrainWithATokenizerFolder(t *testing.T) {
 
 func TestTokenizerHelpListsItsFlags(t *testing.T) {
 	code, _, stderr := runCmd("tokenizer", "--help")
-	for _, f := range []string{"-data", "-vocab", "-out"} {
+	// The flags with their descriptions and defaults, not only the usage line.
+	for _, f := range []string{"-data string", "-vocab int", "-out string", "(default 4096)"} {
 		if code != 0 || !strings.Contains(stderr, f) {
 			t.Errorf("tokenizer --help: exit %d, %q lacks %s", code, stderr, f)
 		}
