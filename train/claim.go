@@ -212,5 +212,15 @@ func (c *Claim) Abandon() {
 // finds it taken.
 func lockHolder() string {
 	host, _ := os.Hostname()
-	return fmt.Sprintf("pid %d on %s since %s (%s)", os.Getpid(), host, time.Now().Format(time.DateTime), strings.Join(os.Args, " "))
+	cmd := strings.Join(os.Args, " ")
+	if len(cmd) > 160 {
+		cmd = cmd[:160] + "..."
+	}
+	cmd = strings.Map(func(r rune) rune {
+		if r < ' ' {
+			return ' '
+		}
+		return r
+	}, cmd)
+	return fmt.Sprintf("pid %d on %s since %s (%s)", os.Getpid(), host, time.Now().Format(time.DateTime), cmd)
 }
