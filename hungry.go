@@ -140,26 +140,6 @@ func New(spec Spec, corpus *data.Corpus, context int, dev tensor.Device, seed ui
 	return &Model{LM: lm, Tokenizer: tok}, nil
 }
 
-// LoadTokenizer reads the tokenizer in dir: vocab.json and merges.txt as `hungry
-// tokenizer train` writes them, or GPT-2's encoder.json and vocab.bpe.
-func LoadTokenizer(dir string) (tokenizer.Tokenizer, error) {
-	has := func(name string) bool {
-		st, err := os.Stat(filepath.Join(dir, name))
-		return err == nil && st.Mode().IsRegular()
-	}
-	if st, err := os.Stat(dir); err != nil || !st.IsDir() {
-		return nil, fmt.Errorf("tokenizer folder %s does not exist", dir)
-	}
-	switch {
-	case has(tokenizer.BPEVocabFile) && has(tokenizer.BPEMergesFile):
-		return tokenizer.LoadTokenizer(dir, tokenizer.KindBPE)
-	case has(tokenizer.GPT2VocabFile) && has(tokenizer.GPT2MergesFile):
-		return tokenizer.LoadTokenizer(dir, tokenizer.KindGPT2)
-	}
-	return nil, fmt.Errorf("%s holds no tokenizer: want %s and %s (hungry tokenizer train) or GPT-2's %s and %s",
-		dir, tokenizer.BPEVocabFile, tokenizer.BPEMergesFile, tokenizer.GPT2VocabFile, tokenizer.GPT2MergesFile)
-}
-
 // Load reads a model and its tokenizer from a checkpoint folder, or from a run folder
 // (its latest checkpoint). dev nil means the CPU.
 func Load(dir string, dev tensor.Device) (*Model, error) {
@@ -625,4 +605,24 @@ func (m *Model) fits(promptTokens, n int) error {
 			m.LM.Config.MaxPositionEmbeddings, promptTokens, most, n)
 	}
 	return nil
+}
+
+// LoadTokenizer reads the tokenizer in dir: vocab.json and merges.txt as `hungry
+// tokenizer train` writes them, or GPT-2's encoder.json and vocab.bpe.
+func LoadTokenizer(dir string) (tokenizer.Tokenizer, error) {
+	has := func(name string) bool {
+		st, err := os.Stat(filepath.Join(dir, name))
+		return err == nil && st.Mode().IsRegular()
+	}
+	if st, err := os.Stat(dir); err != nil || !st.IsDir() {
+		return nil, fmt.Errorf("tokenizer folder %s does not exist", dir)
+	}
+	switch {
+	case has(tokenizer.BPEVocabFile) && has(tokenizer.BPEMergesFile):
+		return tokenizer.LoadTokenizer(dir, tokenizer.KindBPE)
+	case has(tokenizer.GPT2VocabFile) && has(tokenizer.GPT2MergesFile):
+		return tokenizer.LoadTokenizer(dir, tokenizer.KindGPT2)
+	}
+	return nil, fmt.Errorf("%s holds no tokenizer: want %s and %s (hungry tokenizer train) or GPT-2's %s and %s",
+		dir, tokenizer.BPEVocabFile, tokenizer.BPEMergesFile, tokenizer.GPT2VocabFile, tokenizer.GPT2MergesFile)
 }
