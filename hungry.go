@@ -305,6 +305,8 @@ type Run struct {
 	// set) receives the lines of LogEvents.
 	Events func(train.Event)
 	Out    io.Writer
+	// Start, when set, is when the training time began counting (train.Run.Start).
+	Start  time.Time
 	resume bool
 	claim  *train.Claim
 }
@@ -538,7 +540,7 @@ func (r *Run) Train(ctx context.Context) (train.Summary, error) {
 	}
 	tr := &train.Run{
 		Dir: r.Dir, Model: r.Model.LM, Batches: batches, Val: val, TokenBytes: tokenBytes(r.Model.Tokenizer),
-		Opts: r.Options, Extend: r.Extend, SaveModel: r.Model.writeFiles, Events: r.Events,
+		Opts: r.Options, Extend: r.Extend, SaveModel: r.Model.writeFiles, Events: r.Events, Start: r.Start,
 	}
 	if tr.Events == nil && r.Out != nil {
 		tr.Events = LogEvents(r.Out)

@@ -39,6 +39,10 @@ type Run struct {
 	// Clock, when set, replaces time.Now for every duration the loop measures, so tests
 	// can run time budgets on a clock of their own.
 	Clock func() time.Time
+	// Start, when set, is when this session's training time began counting, before Train
+	// was called: the hungry command starts it as it starts, so that a time budget covers
+	// loading the data and building the model too.
+	Start time.Time
 }
 
 // Summary is what a run achieved.
@@ -178,6 +182,9 @@ func (r *Run) begin(resume bool) (*loop, error) {
 	l.prior = seconds(l.st.ElapsedSec)
 	l.priorEval = seconds(l.st.EvalSec)
 	l.start, l.winStart = l.now(), l.now()
+	if !r.Start.IsZero() && r.Start.Before(l.start) {
+		l.start = r.Start
+	}
 	l.schedule()
 	// One validation batch, timed, sizes the closing pass before any partial one has run.
 	if n := l.Val.NumBatches(); n > 0 {
@@ -442,9 +449,9 @@ func (l *loop) finish(ctx context.Context, last StepResult) (Summary, error) {
 	// of the split it scored.
 	var timeUp func() bool
 	if l.timed() {
-		// It may run over by a fiftieth of the budget before it stops: estimates on a
-		// loaded machine err by more than that, and a pass cut short scores less text.
-		grace := (l.end() - seconds(l.st.SegmentSec)) / 50
+		// It may run over by a hundredth of the budget before it stops: estimates on a
+		// loaded machine err by about that much, and a pass cut short scores less text.
+		grace := (l.end() - seconds(l.st.SegmentSec)) / 100
 		timeUp = func() bool { return l.elapsed() >= l.end()+grace }
 	}
 	ev, err := evaluate(ctx, l.Model, l.Val, l.TokenBytes, 0, timeUp)

@@ -60,7 +60,7 @@ func newTrainFlags(stderr io.Writer) *trainFlags {
 		batch:       fs.Int("batch", o.Batch, "windows per batch"),
 		accum:       fs.Int("accum", o.Accum, "micro-batches accumulated per optimizer step"),
 		steps:       fs.Int("steps", o.Steps, "optimizer steps (0: train for --time)"),
-		budget:      fs.Duration("time", o.Time, "training time when --steps is 0, the closing validation pass included"),
+		budget:      fs.Duration("time", o.Time, "the command's time when --steps is 0: loading, training and the closing validation pass"),
 		lr:          fs.Float64("lr", o.LR, "peak learning rate (the SSM kernel parameters use min(lr, 1e-3))"),
 		wd:          fs.Float64("wd", o.WeightDecay, "AdamW weight decay (none on biases, norms and SSM parameters)"),
 		optName:     fs.String("optimizer", o.Optimizer, "adamw or sgd"),
@@ -112,6 +112,8 @@ type interrupted struct{}
 func (interrupted) Error() string { return "interrupted" }
 
 func runTrain(args []string, stdout, stderr io.Writer) error {
+	// A time budget is the whole command's: loading and building count too.
+	start := time.Now()
 	f := newTrainFlags(stderr)
 	if err := f.fs.parse(args); err != nil {
 		return err
@@ -135,6 +137,7 @@ func runTrain(args []string, stdout, stderr io.Writer) error {
 		return err
 	}
 	defer run.Close()
+	run.Start = start
 	return trainRun(ctx, run, f, dev, stdout)
 }
 
