@@ -25,7 +25,7 @@ func Example() {
 	spec := hungry.DefaultSpec()
 	spec.Layers, spec.DModel = 2, 16
 	opts := train.Options{Batch: 4, Context: 32, Steps: 40, LR: 3e-3, Seed: 1}
-	m, sum, err := hungry.TrainText(context.Background(), strings.NewReader(text), spec, opts, dir)
+	m, sum, err := hungry.TrainText(context.Background(), strings.NewReader(text), spec, opts, dir, nil)
 	if err != nil {
 		log.Fatal(err)
 	}
@@ -61,7 +61,7 @@ func ExampleModel_Score() {
 	spec := hungry.DefaultSpec()
 	spec.Layers, spec.DModel = 1, 16
 	m, _, err := hungry.TrainText(context.Background(), strings.NewReader(text), spec,
-		train.Options{Batch: 4, Context: 32, Steps: 30, LR: 3e-3, Seed: 2}, dir)
+		train.Options{Batch: 4, Context: 32, Steps: 30, LR: 3e-3, Seed: 2}, dir, nil)
 	if err != nil {
 		log.Fatal(err)
 	}

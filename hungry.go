@@ -43,9 +43,11 @@ type Spec struct {
 	// Dropout on the embeddings and residual branches, in training only.
 	Dropout float64
 	// Tokenizer is "byte" or "bpe" (trained on the corpus's training split with Vocab
-	// tokens).
-	Tokenizer string
-	Vocab     int
+	// tokens). TokenizerDir, when set, names a folder to load the tokenizer from instead
+	// (LoadTokenizer); New then sets Tokenizer to its kind.
+	Tokenizer    string
+	TokenizerDir string
+	Vocab        int
 }
 
 // DefaultSpec is the model `hungry train` trains by default: chosen by measurement to
@@ -75,8 +77,14 @@ func (s Spec) ModelConfig(vocab, context int) (model.Config, error) {
 	if err := cfg.SetFamily(family, context); err != nil {
 		return cfg, err
 	}
-	if s.Tokenizer != "byte" && s.Tokenizer != "bpe" {
-		return cfg, fmt.Errorf("unknown tokenizer %q (byte or bpe)", s.Tokenizer)
+	switch {
+	case s.TokenizerDir != "":
+		if s.Tokenizer == "" {
+			// The folder's kind is known once New reads it; any will do for the shapes.
+			cfg.Tokenizer = tokenizer.KindBPE
+		}
+	case s.Tokenizer != "byte" && s.Tokenizer != "bpe":
+		return cfg, fmt.Errorf("unknown tokenizer %q (byte, bpe or a folder holding one)", s.Tokenizer)
 	}
 	cfg = cfg.WithDefaults()
 	if err := cfg.Validate(); err != nil {
@@ -107,7 +115,14 @@ func New(spec Spec, corpus *data.Corpus, context int, dev tensor.Device, seed ui
 		return nil, err
 	}
 	var tok tokenizer.Tokenizer = tokenizer.Byte{}
-	if spec.Tokenizer == "bpe" {
+	switch {
+	case spec.TokenizerDir != "":
+		t, err := LoadTokenizer(spec.TokenizerDir)
+		if err != nil {
+			return nil, err
+		}
+		tok, spec.Tokenizer = t, t.Name()
+	case spec.Tokenizer == "bpe":
 		bpe, err := tokenizer.TrainBPE(corpus.TrainText(), spec.Vocab)
 		if err != nil {
 			return nil, err
@@ -217,6 +232,9 @@ func (m *Model) GenerateStream(prompt []byte, n int, o sample.Options, seed uint
 func (m *Model) GenerateIDs(ids []int32, n int, o sample.Options, rng *tensor.RNG) ([]int32, error) {
 	if n <= 0 {
 		return nil, nil
+	}
+	if err := m.fits(len(ids), n); err != nil {
+		return nil, err
 	}
 	s, err := m.newSession(o, rng)
 	if err != nil {
@@ -461,42 +479,61 @@ func windowNLL(lm *model.LM, ids []int32, scoreFrom int) (float64, int, error) {
 }
 
 // Run is a training run in a folder (train.Folder): run.json (how to rebuild the data),
-// checkpoint/ and metrics.jsonl.
+// checkpoint/ and metrics.jsonl. It holds the folder's lock (train.Claim) from NewRun or
+// ResumeRun until Close, so no other process trains in it meanwhile.
 type Run struct {
 	Dir     string
 	Model   *Model
 	Corpus  *data.Corpus
 	Options train.Options
+	// Extend, on a resumed run, makes Options.Steps (or Options.Time) a new budget counted
+	// from the checkpoint (train.Run.Extend); the cadence options apply either way.
+	Extend bool
 	// Events, when set, receives the training loop's progress (train.Event); the hungry
 	// command draws its progress bar and loss.png from them. Without Events, Out (when
 	// set) receives the lines of LogEvents.
 	Events func(train.Event)
 	Out    io.Writer
+	// Start, when set, is when the training time began counting (train.Run.Start).
+	Start  time.Time
 	resume bool
+	claim  *train.Claim
 }
 
 // LogEvents returns a train.Event handler that writes one line to w per metrics record
-// (with the validation results on evaluation steps) and one when a run is interrupted:
-// what `hungry train` prints when its output is not a terminal.
+// (with the validation results on evaluation steps), one when the closing validation
+// pass starts and one when a run is interrupted: what `hungry train` prints when its
+// output is not a terminal.
 func LogEvents(w io.Writer) func(train.Event) {
+	var left time.Duration
 	return func(ev train.Event) {
 		switch e := ev.(type) {
+		case train.Stepped:
+			left = e.Remaining
 		case train.Logged:
 			if e.Final {
 				return
 			}
 			r := e.Record
-			line := fmt.Sprintf("step %d/%d  loss %.4f  lr %.2e  %.0f tok/s  %s", r.Step, e.TotalSteps, r.Loss, r.LR, r.TokensPerSec, e.Elapsed.Round(time.Second))
+			line := fmt.Sprintf("step %d/%d  loss %.4f  lr %.2e  %.0f tok/s  %s, %s left", r.Step, e.TotalSteps, r.Loss, r.LR, r.TokensPerSec,
+				e.Elapsed.Round(time.Second), left.Round(time.Second))
 			if r.ValLoss > 0 {
 				line += fmt.Sprintf("  val ppl %.2f  bpb %.3f", r.ValPPL, r.ValBPB)
 			}
 			fmt.Fprintln(w, line)
+		case train.Stopped:
+			fmt.Fprintln(w, StoppedLine(e))
 		case train.Saved:
 			if e.Interrupted {
 				fmt.Fprintln(w, InterruptedLine(e))
 			}
 		}
 	}
+}
+
+// StoppedLine is the line that announces the closing validation pass.
+func StoppedLine(e train.Stopped) string {
+	return fmt.Sprintf("step %d: training done; scoring the whole validation split", e.Step)
 }
 
 // InterruptedLine is the line that reports a checkpoint written on cancellation.
@@ -511,47 +548,96 @@ type runSettings struct {
 	// a text the caller supplied, which a resumption must supply again.
 	Data      string `json:"data"`
 	Tokenizer string `json:"tokenizer"`
+	// InitFrom is the checkpoint whose weights the run started from, if any.
+	InitFrom string `json:"init_from,omitempty"`
 }
 
 // fromReader is runSettings.Data for a text the caller supplied.
 const fromReader = "<reader>"
 
-// NewRun prepares a fresh run of m on corpus in dir. dataPath is recorded so that a
+// NewRun prepares a fresh run of m on corpus in dir, which must not exist or be empty
+// (train.ClaimNew); the run holds dir's lock until Close. dataPath is recorded so that a
 // resumed run reloads the same text ("" for the embedded corpus).
 func NewRun(dir string, m *Model, family string, corpus *data.Corpus, dataPath string, opts train.Options) (*Run, error) {
 	if err := opts.Validate(); err != nil {
 		return nil, err
 	}
-	if err := train.Folder(dir).WriteSettings(runSettings{Family: family, Data: dataPath, Tokenizer: m.Tokenizer.Name()}); err != nil {
+	c, err := train.ClaimNew(dir, train.NewClaimOptions{})
+	if err != nil {
 		return nil, err
 	}
-	return &Run{Dir: dir, Model: m, Corpus: corpus, Options: opts}, nil
+	r, err := NewRunIn(c, m, family, corpus, dataPath, "", opts)
+	if err != nil {
+		c.Abandon()
+		return nil, err
+	}
+	return r, nil
+}
+
+// NewRunIn is NewRun in a folder the caller has claimed (train.ClaimNew, with the
+// options it chose); the run takes the claim over. initFrom records the checkpoint the
+// model's weights came from ("" for a fresh model).
+func NewRunIn(c *train.Claim, m *Model, family string, corpus *data.Corpus, dataPath, initFrom string, opts train.Options) (*Run, error) {
+	if err := opts.Validate(); err != nil {
+		return nil, err
+	}
+	if pe := m.LM.Config.MaxPositionEmbeddings; pe > 0 && opts.Context > pe {
+		return nil, fmt.Errorf("context %d exceeds the model's %d learned positions", opts.Context, pe)
+	}
+	settings := runSettings{Family: family, Data: dataPath, Tokenizer: m.Tokenizer.Name(), InitFrom: initFrom}
+	if err := train.Folder(c.Dir).WriteSettings(settings); err != nil {
+		return nil, err
+	}
+	return &Run{Dir: c.Dir, Model: m, Corpus: corpus, Options: opts, claim: c}, nil
 }
 
 // ResumeRun reopens the run in dir at its latest checkpoint, with the options it was
-// started with. corpus nil reloads the text the run recorded.
+// started with, and holds dir's lock until Close. corpus nil reloads the text the run
+// recorded.
 func ResumeRun(dir string, dev tensor.Device, corpus *data.Corpus) (*Run, error) {
 	var s runSettings
 	if err := train.Folder(dir).ReadSettings(&s); err != nil {
 		return nil, fmt.Errorf("cannot resume %s: %w", dir, err)
 	}
+	c, err := train.ClaimExisting(dir)
+	if err != nil {
+		return nil, fmt.Errorf("cannot resume: %w", err)
+	}
+	r, err := resumeRun(dir, dev, corpus, s)
+	if err != nil {
+		c.Release()
+		return nil, fmt.Errorf("cannot resume %s: %w", dir, err)
+	}
+	r.claim = c
+	return r, nil
+}
+
+func resumeRun(dir string, dev tensor.Device, corpus *data.Corpus, s runSettings) (*Run, error) {
 	opts, err := train.Folder(dir).Options()
 	if err != nil {
-		return nil, fmt.Errorf("cannot resume %s: %w", dir, err)
+		return nil, err
 	}
 	m, err := Load(dir, dev)
 	if err != nil {
-		return nil, fmt.Errorf("cannot resume %s: %w", dir, err)
+		return nil, err
 	}
 	if corpus == nil {
 		if s.Data == fromReader {
-			return nil, fmt.Errorf("cannot resume %s: its text came from a reader; pass the corpus", dir)
+			return nil, errors.New("its text came from a reader; pass the corpus")
 		}
 		if corpus, err = LoadCorpus(s.Data); err != nil {
-			return nil, fmt.Errorf("cannot resume %s: %w", dir, err)
+			return nil, err
 		}
 	}
 	return &Run{Dir: dir, Model: m, Corpus: corpus, Options: opts, resume: true}, nil
+}
+
+// Close releases the run folder's lock. The run's files stay.
+func (r *Run) Close() {
+	if r.claim != nil {
+		r.claim.Release()
+		r.claim = nil
+	}
 }
 
 // LoadCorpus reads a text file or folder, or the embedded Jane Austen novels for "".
@@ -564,9 +650,49 @@ func LoadCorpus(path string) (*data.Corpus, error) {
 
 // Family is the model family recorded for the run.
 func (r *Run) Family() string {
-	var s runSettings
-	_ = train.Folder(r.Dir).ReadSettings(&s)
+	s, _ := r.settings()
 	return s.Family
+}
+
+// DataPath is the corpus path recorded for the run ("" for the embedded corpus).
+func (r *Run) DataPath() string {
+	s, _ := r.settings()
+	return s.Data
+}
+
+func (r *Run) settings() (runSettings, error) {
+	var s runSettings
+	err := train.Folder(r.Dir).ReadSettings(&s)
+	return s, err
+}
+
+// FamilyOf names the family whose layout cfg has, for a model loaded from a folder
+// without a run.json (an imported checkpoint).
+func FamilyOf(cfg model.Config) string {
+	switch {
+	case cfg.Mixer != "":
+		return cfg.Mixer
+	case len(cfg.AttnLayerIdx) == cfg.NLayer && cfg.MaxPositionEmbeddings > 0:
+		return model.FamilyTransformer
+	case len(cfg.AttnLayerIdx) > 0:
+		return model.FamilyHybrid
+	}
+	return model.FamilyH3
+}
+
+// InitFrom loads the model in dir (a model folder, or a run folder's latest checkpoint)
+// to start a new run from its weights, with a fresh optimizer: fine-tuning. It returns
+// the model and its family (the run's record, or FamilyOf its configuration).
+func InitFrom(dir string, dev tensor.Device) (*Model, string, error) {
+	m, err := Load(dir, dev)
+	if err != nil {
+		return nil, "", err
+	}
+	var s runSettings
+	if train.Folder(dir).ReadSettings(&s) == nil && s.Family != "" {
+		return m, s.Family, nil
+	}
+	return m, FamilyOf(m.LM.Config), nil
 }
 
 // Resuming reports whether Train continues from a checkpoint.
@@ -603,7 +729,7 @@ func (r *Run) Train(ctx context.Context) (train.Summary, error) {
 	}
 	tr := &train.Run{
 		Dir: r.Dir, Model: r.Model.LM, Batches: batches, Val: val, TokenBytes: tokenBytes(r.Model.Tokenizer),
-		Opts: r.Options, SaveModel: r.Model.writeFiles, Events: r.Events,
+		Opts: r.Options, Extend: r.Extend, SaveModel: r.Model.writeFiles, Events: r.Events, Start: r.Start,
 	}
 	if tr.Events == nil && r.Out != nil {
 		tr.Events = LogEvents(r.Out)
@@ -612,8 +738,10 @@ func (r *Run) Train(ctx context.Context) (train.Summary, error) {
 }
 
 // TrainText trains a new model of spec on text (split as LoadCorpus splits files) in the
-// run folder dir and returns it with the run's summary.
-func TrainText(ctx context.Context, text io.Reader, spec Spec, opts train.Options, dir string) (*Model, train.Summary, error) {
+// run folder dir, which must not exist or be empty, and returns it with the run's
+// summary. progress, when not nil, receives the loop's events (train.Event) as they
+// happen; LogEvents(os.Stderr) prints them.
+func TrainText(ctx context.Context, text io.Reader, spec Spec, opts train.Options, dir string, progress func(train.Event)) (*Model, train.Summary, error) {
 	b, err := io.ReadAll(text)
 	if err != nil {
 		return nil, train.Summary{}, err
@@ -630,6 +758,8 @@ func TrainText(ctx context.Context, text io.Reader, spec Spec, opts train.Option
 	if err != nil {
 		return nil, train.Summary{}, err
 	}
+	defer run.Close()
+	run.Events = progress
 	sum, err := run.Train(ctx)
 	return m, sum, err
 }
@@ -645,4 +775,45 @@ func tokenBytes(tok tokenizer.Tokenizer) func(int32) int {
 		lens[i] = len(b)
 	}
 	return func(id int32) int { return lens[id] }
+}
+
+// MaxNew is how many tokens a model with learned positions can generate after a prompt
+// of promptTokens (0 when the prompt fills them), or -1 when nothing bounds it. The last
+// new token is sampled, never fed back, so it needs no position of its own.
+func (m *Model) MaxNew(promptTokens int) int {
+	pe := m.LM.Config.MaxPositionEmbeddings
+	if pe == 0 {
+		return -1
+	}
+	return max(pe-promptTokens+1, 0)
+}
+
+// fits refuses, before any work, a generation that would run past the model's learned
+// positions.
+func (m *Model) fits(promptTokens, n int) error {
+	if most := m.MaxNew(promptTokens); most >= 0 && n > most {
+		return fmt.Errorf("the model has learned positions for %d tokens: a prompt of %d tokens leaves room for %d new tokens, not %d",
+			m.LM.Config.MaxPositionEmbeddings, promptTokens, most, n)
+	}
+	return nil
+}
+
+// LoadTokenizer reads the tokenizer in dir: vocab.json and merges.txt as `hungry
+// tokenizer train` writes them, or GPT-2's encoder.json and vocab.bpe.
+func LoadTokenizer(dir string) (tokenizer.Tokenizer, error) {
+	has := func(name string) bool {
+		st, err := os.Stat(filepath.Join(dir, name))
+		return err == nil && st.Mode().IsRegular()
+	}
+	if st, err := os.Stat(dir); err != nil || !st.IsDir() {
+		return nil, fmt.Errorf("tokenizer folder %s does not exist", dir)
+	}
+	switch {
+	case has(tokenizer.BPEVocabFile) && has(tokenizer.BPEMergesFile):
+		return tokenizer.LoadTokenizer(dir, tokenizer.KindBPE)
+	case has(tokenizer.GPT2VocabFile) && has(tokenizer.GPT2MergesFile):
+		return tokenizer.LoadTokenizer(dir, tokenizer.KindGPT2)
+	}
+	return nil, fmt.Errorf("%s holds no tokenizer: want %s and %s (hungry tokenizer train) or GPT-2's %s and %s",
+		dir, tokenizer.BPEVocabFile, tokenizer.BPEMergesFile, tokenizer.GPT2VocabFile, tokenizer.GPT2MergesFile)
 }

@@ -15,6 +15,9 @@ type Event interface{ event() }
 type Started struct {
 	Step, TotalSteps int
 	Resumed          bool
+	// Elapsed is the run's training time so far (from before a resumption); End, for a
+	// time-bounded run, the training time at which it will end (0 when steps bound it).
+	Elapsed, End time.Duration
 }
 
 // Stepped follows every optimizer step.
@@ -23,6 +26,10 @@ type Stepped struct {
 	Result           StepResult
 	// Tokens is the number of training tokens seen so far.
 	Tokens int64
+	// Elapsed is the run's training time so far; Remaining estimates what is left of it,
+	// the closing validation pass included. For a time-bounded run TotalSteps is itself an
+	// estimate, revised at every step.
+	Elapsed, Remaining time.Duration
 }
 
 // Logged follows every line written to metrics.jsonl.

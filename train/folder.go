@@ -4,6 +4,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"math"
 	"os"
 	"path/filepath"
 )
@@ -84,10 +85,19 @@ type trainerState struct {
 	TotalSteps int     `json:"total_steps"`
 	Tokens     int64   `json:"tokens"`
 	ElapsedSec float64 `json:"elapsed_s"`
-	OptStep    int     `json:"optimizer_step"`
-	Sampler    []byte  `json:"sampler"`
-	DropoutRNG []byte  `json:"dropout_rng"`
-	Options    Options `json:"options"`
+	// EvalSec is the part of ElapsedSec spent in validation passes.
+	EvalSec float64 `json:"eval_s,omitempty"`
+	// EndSec is the training time at which a time-bounded run ends (0: TotalSteps bounds
+	// it, and for a time-bounded one TotalSteps is the estimate when it was saved).
+	EndSec float64 `json:"end_s,omitempty"`
+	// SegmentStep and SegmentSec are where the current learning-rate cycle began: 0, or
+	// the resumption that gave the run a new budget.
+	SegmentStep int     `json:"segment_step,omitempty"`
+	SegmentSec  float64 `json:"segment_s,omitempty"`
+	OptStep     int     `json:"optimizer_step"`
+	Sampler     []byte  `json:"sampler"`
+	DropoutRNG  []byte  `json:"dropout_rng"`
+	Options     Options `json:"options"`
 }
 
 // saveCheckpoint replaces the run's checkpoint with the model's files (saveModel writes
@@ -129,7 +139,8 @@ func readTrainerState(dir string) (trainerState, error) {
 	if err := json.Unmarshal(b, &st); err != nil {
 		return st, fmt.Errorf("checkpoint %s is corrupt: %w", filepath.Join(dir, trainerFile), err)
 	}
-	if st.Step < 0 || st.TotalSteps <= 0 || st.Step > st.TotalSteps {
+	if st.Step < 0 || st.TotalSteps <= 0 || st.Step > st.TotalSteps || st.SegmentStep > st.Step || st.EndSec < 0 ||
+		math.IsNaN(st.EndSec) || math.IsNaN(st.ElapsedSec) {
 		return st, fmt.Errorf("checkpoint %s is corrupt: step %d of %d", filepath.Join(dir, trainerFile), st.Step, st.TotalSteps)
 	}
 	return st, nil

@@ -71,7 +71,7 @@ func TestTrainEmitsItsRecords(t *testing.T) {
 	}
 	want := []string{
 		"started 0/6",
-		"step 1/6 tokens 16",
+		"step 1/6 tokens 16", "logged 1/6 val false final false",
 		"step 2/6 tokens 32", "logged 2/6 val false final false",
 		"step 3/6 tokens 48", "saved 3 in checkpoint interrupted false",
 		"step 4/6 tokens 64", "logged 4/6 val true final false",
@@ -182,5 +182,88 @@ func TestTrainInterruptedCheckpointsAndResumes(t *testing.T) {
 		if !reflect.DeepEqual(a[i].Value.Host(), b[i].Value.Host()) {
 			t.Fatalf("%s differs between the whole and the resumed run", a[i].Name)
 		}
+	}
+}
+
+// TestCancelDuringTheClosingValidationPass cancels the run once its steps are over: the
+// closing pass stops, the checkpoint is saved as interrupted, and resuming runs only the
+// closing pass.
+func TestCancelDuringTheClosingValidationPass(t *testing.T) {
+	opts := train.Options{Batch: 2, Context: 8, Steps: 4, LR: 1e-2, Seed: 5}
+	r := tinyRun(t, opts)
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	var got []string
+	r.Events = func(ev train.Event) {
+		got = append(got, describe(ev))
+		if _, ok := ev.(train.Stopped); ok {
+			cancel()
+		}
+	}
+	if _, err := r.Train(ctx, false); !errors.Is(err, train.ErrInterrupted) {
+		t.Fatalf("run cancelled in its closing pass returned %v, want ErrInterrupted", err)
+	}
+	if tail := strings.Join(got[len(got)-2:], "; "); tail != "stopped 4/4; saved 4 in checkpoint interrupted true" {
+		t.Errorf("events end with %q", tail)
+	}
+	got = nil
+	if _, err := r.Train(context.Background(), true); err != nil {
+		t.Fatal(err)
+	}
+	if want := "started 4/4; stopped 4/4; logged 4/4 val true final true; saved 4 in checkpoint interrupted false"; strings.Join(got, "; ") != want {
+		t.Errorf("resumed events %q, want %q", strings.Join(got, "; "), want)
+	}
+}
+
+// TestResumeWithANewBudget extends a finished 4-step run by 3 steps: it runs steps 5 to
+// 7 on a fresh learning-rate cycle (warmup from the checkpoint, decay to the floor at
+// step 7) with the resumed run's cadence, and refuses options that would change the
+// updates.
+func TestResumeWithANewBudget(t *testing.T) {
+	opts := train.Options{Batch: 2, Context: 8, Steps: 4, LR: 1e-2, Seed: 5, Warmup: 0.3, LogEvery: 1}
+	r := tinyRun(t, opts)
+	if _, err := r.Train(context.Background(), false); err != nil {
+		t.Fatal(err)
+	}
+	bad := r.Opts
+	bad.Batch = 3
+	r.Opts, r.Extend = bad, true
+	if _, err := r.Train(context.Background(), true); err == nil || !strings.Contains(err.Error(), "batch 3 differs") {
+		t.Errorf("resume with another batch size: %v", err)
+	}
+	more := opts
+	more.Steps, more.LogEvery = 3, 2
+	r.Opts = more
+	var lrs []float64
+	var steps []int
+	r.Events = func(ev train.Event) {
+		if e, ok := ev.(train.Stepped); ok {
+			steps = append(steps, e.Step)
+			lrs = append(lrs, e.Result.LR)
+		}
+	}
+	if _, err := r.Train(context.Background(), true); err != nil {
+		t.Fatal(err)
+	}
+	// Warmup ceil(0.3·3) = 1 step at the peak, then the cosine over the other two.
+	if want := []int{5, 6, 7}; !reflect.DeepEqual(steps, want) {
+		t.Fatalf("extended run's steps %v, want %v", steps, want)
+	}
+	if lrs[0] != 1e-2 || lrs[2] != 1e-3 || !(lrs[1] < lrs[0] && lrs[1] > lrs[2]) {
+		t.Errorf("extended run's learning rates %v, want 1e-2, between, 1e-3", lrs)
+	}
+	recs, err := train.ReadMetrics(train.Folder(r.Dir).Metrics())
+	if err != nil {
+		t.Fatal(err)
+	}
+	var logged []int
+	for _, rec := range recs {
+		if rec.Loss > 0 && rec.Step > 4 {
+			logged = append(logged, rec.Step)
+		}
+	}
+	// LogEvery 2 from the resumed options: step 6, and the last step.
+	if want := []int{6, 7}; !reflect.DeepEqual(logged, want) {
+		t.Errorf("extended run logged steps %v, want %v", logged, want)
 	}
 }

@@ -6,6 +6,7 @@
 package train
 
 import (
+	"context"
 	"errors"
 	"fmt"
 	"math"
@@ -61,6 +62,15 @@ type Options struct {
 	Seed     uint64
 	// Optimizer is "adamw" (default) or "sgd".
 	Optimizer string
+}
+
+// DefaultOptions are the settings `hungry train` uses when no flag says otherwise: ten
+// minutes of training on batches of 16 windows of 256 tokens.
+func DefaultOptions() Options {
+	return Options{
+		Batch: 16, Context: 256, Accum: 1, Time: 10 * time.Minute, LR: 3e-3, WeightDecay: 0.1,
+		Optimizer: "adamw", EvalEvery: 200, EvalBatches: 8, CheckpointEvery: 100, LogEvery: 10, Seed: 1,
+	}
 }
 
 func (o *Options) defaults() {
@@ -162,6 +172,10 @@ type Stepper struct {
 	// released when the next micro-batch starts, not when one ends: what the model
 	// computed in the last one (its logits, say) stays readable until the next Run.
 	graph *autograd.Graph
+	// LRFactor, when set, replaces Schedule: it gives the multiplier of the peak learning
+	// rate for the 1-based step, and is called once the step's gradient is computed (a
+	// time-bounded run reads the clock in it).
+	LRFactor func(step int) float64
 }
 
 // NewStepper builds the optimizer for m from opts.
@@ -224,6 +238,9 @@ func (s *Stepper) Run(next func() data.Batch) (StepResult, error) {
 	norm := math.Sqrt(sq) / float64(s.Accum)
 	scale := optim.ClipScale(norm, s.Clip) / float64(s.Accum)
 	factor := s.Schedule.Factor(step)
+	if s.LRFactor != nil {
+		factor = s.LRFactor(step)
+	}
 	s.Opt.Step(factor, scale)
 	for _, p := range s.Model.Params() {
 		p.ZeroGrad()
@@ -251,6 +268,9 @@ type EvalResult struct {
 	NLL float64
 	// BPB is bits per byte of text: total nats / ln 2 / bytes covered by the targets.
 	BPB float64
+	// Batches is the number of batches scored, of TotalBatches asked for: fewer only when
+	// a time-bounded run's closing pass met the end of the budget.
+	Batches, TotalBatches int
 }
 
 // PPL is the perplexity exp(NLL).
@@ -261,13 +281,33 @@ func (r EvalResult) PPL() float64 { return math.Exp(r.NLL) }
 // per token); counting the bytes of the scored tokens keeps the figure right when only
 // part of the split is scored.
 func Evaluate(m Model, val *data.Validation, tokenBytes func(int32) int, maxBatches int) (EvalResult, error) {
+	return EvaluateContext(context.Background(), m, val, tokenBytes, maxBatches)
+}
+
+// EvaluateContext is Evaluate that stops between batches, with ctx's error, once ctx is
+// cancelled: a closing pass over a large split takes long enough for a Ctrl-C to matter.
+func EvaluateContext(ctx context.Context, m Model, val *data.Validation, tokenBytes func(int32) int, maxBatches int) (EvalResult, error) {
+	return evaluate(ctx, m, val, tokenBytes, maxBatches, nil)
+}
+
+// evaluate is EvaluateContext that also ends early, after at least one batch, once
+// timeUp says so.
+func evaluate(ctx context.Context, m Model, val *data.Validation, tokenBytes func(int32) int, maxBatches int, timeUp func() bool) (EvalResult, error) {
 	var res EvalResult
 	n := val.NumBatches()
 	if maxBatches > 0 {
 		n = min(n, maxBatches)
 	}
+	res.TotalBatches = n
 	totalNLL, bytes := 0.0, 0
 	for i := 0; i < n; i++ {
+		if err := ctx.Err(); err != nil {
+			return res, err
+		}
+		if i > 0 && timeUp != nil && timeUp() {
+			break
+		}
+		res.Batches++
 		b, err := val.Batch(i)
 		if err != nil {
 			return res, err

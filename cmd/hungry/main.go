@@ -8,7 +8,8 @@
 //	hungry tokenizer  train a byte-level BPE tokenizer
 //
 // Errors in what the user gave (flags, files, configs) exit with status 2 and one line on
-// stderr; failures while running exit with status 1.
+// stderr; failures while running exit with status 1; a run stopped by Ctrl-C exits with
+// 130 once its checkpoint is saved.
 package main
 
 import (
@@ -66,6 +67,9 @@ func run(args []string, stdout, stderr io.Writer) int {
 		return 0
 	case errors.Is(err, flag.ErrHelp):
 		return 0
+	case errors.As(err, new(interrupted)):
+		// The command has said what it saved and how to go on.
+		return 130
 	default:
 		fmt.Fprintf(stderr, "hungry %s: %s\n", args[0], oneLine(err.Error()))
 		var ue *usageError

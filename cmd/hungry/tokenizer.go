@@ -1,6 +1,7 @@
 package main
 
 import (
+	"flag"
 	"fmt"
 	"io"
 	"time"
@@ -10,17 +11,17 @@ import (
 )
 
 func runTokenizer(args []string, stdout, stderr io.Writer) error {
-	if len(args) == 0 || args[0] != "train" {
-		if len(args) > 0 && (args[0] == "-h" || args[0] == "--help") {
-			fmt.Fprintln(stderr, "usage: hungry tokenizer train [--data PATH] [--vocab N] --out DIR")
-			return nil
-		}
-		return usagef("usage: hungry tokenizer train [--data PATH] [--vocab N] --out DIR")
-	}
 	fs := newFlags("tokenizer train", "[--data PATH] [--vocab N] --out DIR", stderr)
 	dataPath := fs.String("data", "", "UTF-8 text file or folder (default: the embedded Jane Austen novels)")
 	vocab := fs.Int("vocab", 4096, "vocabulary size (256 bytes + merges)")
-	out := fs.String("out", "", "folder to write vocab.json and merges.txt into")
+	out := fs.String("out", "", "folder to write vocab.json and merges.txt into (hungry train --tokenizer DIR reads it)")
+	if len(args) == 0 || args[0] != "train" {
+		if len(args) > 0 && (args[0] == "-h" || args[0] == "--help" || args[0] == "-help") {
+			fs.Usage()
+			return flag.ErrHelp
+		}
+		return usagef("usage: hungry tokenizer train [--data PATH] [--vocab N] --out DIR")
+	}
 	if err := fs.parse(args[1:]); err != nil {
 		return err
 	}
