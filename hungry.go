@@ -215,6 +215,9 @@ func (m *Model) GenerateStream(prompt []byte, n int, o sample.Options, seed uint
 	if len(ids) == 0 {
 		return errors.New("the prompt is empty; give at least one token")
 	}
+	if err := m.fits(len(ids), n); err != nil {
+		return err
+	}
 	s, err := m.newSession(o, tensor.NewRNG(seed))
 	if err != nil {
 		return err
