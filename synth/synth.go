@@ -16,7 +16,9 @@
 // the paper's protocol does (it keeps the checkpoint with the best validation accuracy,
 // and its validation set is the test set), the best.
 //
-// Measured outcome of the defaults is in the README ("Synthetic tasks").
+// PaperRecipe is the paper's own recipe, as safari's configs have it, for comparison.
+// The README ("Synthetic tasks") compares both recipes with those configs point by point
+// and gives the measured outcome of each.
 //
 // Early stopping (Options.Patience) is available but off by default: stopping at
 // ≥ 99.9% training accuracy cuts associative recall short, since the training set is
