@@ -373,9 +373,9 @@ const (
 
 // SyntheticConfig returns the paper's synthetic-task model of a family (one of
 // SyntheticFamilies) for a vocabulary and sequence length: 2 layers, d_model dModel, MLP
-// width 128, embedding dropout 0.1; the SSM models have no position embeddings (their
-// convolutions know positions), attention has one head, learned position embeddings and
-// attnDropout on its probabilities.
+// width 128, embedding dropout 0.1, bilinear discretisation; the SSM models have no
+// position embeddings (their convolutions know positions), attention has one head,
+// learned position embeddings and attnDropout on its probabilities.
 func SyntheticConfig(family string, dModel, vocab, seqLen int, attnDropout float64) (Config, error) {
 	if !slices.Contains(SyntheticFamilies(), family) {
 		return Config{}, fmt.Errorf("unknown model %q (%s)", family, strings.Join(SyntheticFamilies(), ", "))
@@ -383,6 +383,9 @@ func SyntheticConfig(family string, dModel, vocab, seqLen int, attnDropout float
 	cfg := DefaultConfig()
 	cfg.NLayer, cfg.DModel, cfg.DInner, cfg.VocabSize = syntheticLayers, dModel, syntheticDInner, vocab
 	cfg.EmbedDropout, cfg.ResidDropout = syntheticEmbedDropout, 0
+	// safari's SSKernelDiag discretises bilinearly unless told otherwise, and the
+	// synthetic configs do not tell it.
+	cfg.SSMDiscretization = "bilinear"
 	if err := cfg.SetFamily(family, seqLen); err != nil {
 		return Config{}, err
 	}

@@ -12,6 +12,7 @@ import (
 
 	"github.com/hungry-ssm/hungry/data"
 	"github.com/hungry-ssm/hungry/model"
+	"github.com/hungry-ssm/hungry/optim"
 	"github.com/hungry-ssm/hungry/tensor"
 )
 
@@ -36,6 +37,9 @@ func TestModelConfigs(t *testing.T) {
 		wantAttnDrop := 0.0
 		if name == ModelAttention {
 			wantAttnDrop = 0.2
+		}
+		if cfg.SSMDiscretization != "bilinear" {
+			t.Errorf("%s: discretisation %q, want safari's bilinear", name, cfg.SSMDiscretization)
 		}
 		if cfg.EmbedDropout != 0.1 || cfg.ResidDropout != 0 || cfg.AttnDropout != wantAttnDrop {
 			t.Errorf("%s: dropout embed %g, resid %g, attention %g; want 0.1, 0, %g",
@@ -348,6 +352,7 @@ func TestRunErrors(t *testing.T) {
 		func(o *Options) { o.DModel = 0 },
 		func(o *Options) { o.AttnDropout = 1 },
 		func(o *Options) { o.Clip = math.Inf(1) },
+		func(o *Options) { o.Schedule = "step" },
 	} {
 		o := DefaultOptions()
 		mutate(&o)
@@ -384,4 +389,138 @@ type testWriter struct{ t *testing.T }
 func (w testWriter) Write(p []byte) (int, error) {
 	w.t.Log(strings.TrimSpace(string(p)))
 	return len(p), nil
+}
+
+func TestLRFactor(t *testing.T) {
+	const warmup, total = 10, 100
+	lin := Recipe{Schedule: ScheduleLinear}
+	for _, tc := range []struct {
+		step int
+		want float64
+	}{
+		{1, 0.1}, {5, 0.5}, {10, 1}, {11, 1}, {12, 89.0 / 90}, {55, 46.0 / 90}, {100, 1.0 / 90}, {101, 0}, {150, 0},
+	} {
+		if got := lin.lrFactor(tc.step, warmup, total); math.Abs(got-tc.want) > 1e-12 {
+			t.Errorf("linear, step %d: factor %g, want %g", tc.step, got, tc.want)
+		}
+	}
+	cos := Recipe{Schedule: ScheduleCosine}
+	for _, step := range []int{1, 7, 10, 11, 50, 99, 100, 130} {
+		want := optim.WarmupCosine{Warmup: warmup, Total: total, MinRatio: 0.1}.Factor(step)
+		if got := cos.lrFactor(step, warmup, total); got != want {
+			t.Errorf("cosine, step %d: factor %g, want %g", step, got, want)
+		}
+	}
+	// Train hands the stepper each step's factor through heldAt, which must give it back
+	// whatever the step.
+	for _, f := range []float64{0, 1.0 / 90, 0.5, 1} {
+		for _, step := range []int{1, 2, 157, 31400} {
+			if got := heldAt(f).Factor(step); got != f {
+				t.Errorf("heldAt(%g).Factor(%d) = %g", f, step, got)
+			}
+		}
+	}
+}
+
+// TestScheduleReachesTraining trains the same small run under each schedule: the losses
+// must differ, or the option is lost on the way.
+func TestScheduleReachesTraining(t *testing.T) {
+	task, set := smallInduction(t)
+	opts := DefaultOptions()
+	opts.Epochs, opts.Seed = 3, 5
+	var loss []float64
+	for _, s := range Schedules() {
+		opts.Schedule = s
+		res, err := Train(context.Background(), task, set, ModelH3, opts)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if res.Recipe.Schedule != s {
+			t.Errorf("result's recipe has schedule %q, want %q", res.Recipe.Schedule, s)
+		}
+		loss = append(loss, res.TrainLoss)
+	}
+	if loss[0] == loss[1] {
+		t.Errorf("cosine and linear schedules give the same loss %g", loss[0])
+	}
+}
+
+// TestStepperGroups checks the optimizer of a run against safari's: the SSM kernel
+// parameters (dt, A, B of both SSMs) at min(lr, 1e-3) without weight decay; everything
+// else at lr, with weight decay on the matrices, embeddings and C, and on the biases,
+// LayerNorm weights and D only with DecayAll.
+func TestStepperGroups(t *testing.T) {
+	for _, tc := range []struct {
+		lr, ssmLR float64
+		decayAll  bool
+	}{{5e-4, 5e-4, true}, {2e-3, 1e-3, false}, {2e-3, 1e-3, true}} {
+		rc := DefaultRecipe()
+		rc.LR, rc.DecayAll = tc.lr, tc.decayAll
+		cfg, err := rc.ModelConfig(ModelH3, 10, 21)
+		if err != nil {
+			t.Fatal(err)
+		}
+		lm, err := model.New(cfg, tensor.DefaultCPU(), 1)
+		if err != nil {
+			t.Fatal(err)
+		}
+		s := newStepper(lm, rc, DefaultOptions(), 21, 100)
+		type setting struct{ lr, wd float64 }
+		got := map[string]setting{}
+		for _, g := range s.Opt.Groups() {
+			for _, p := range g.Params {
+				if _, dup := got[p.Name]; dup {
+					t.Errorf("%s is in two groups", p.Name)
+				}
+				got[p.Name] = setting{g.LR, g.WeightDecay}
+			}
+		}
+		if len(got) != len(lm.Params()) {
+			t.Errorf("%d parameters in the groups, the model has %d", len(got), len(lm.Params()))
+		}
+		for name, st := range got {
+			var want setting
+			switch {
+			case strings.HasSuffix(name, ".log_dt") || strings.HasSuffix(name, ".inv_A_real") ||
+				strings.HasSuffix(name, ".A_imag") || strings.HasSuffix(name, "kernel.B"):
+				want = setting{tc.ssmLR, 0}
+			case strings.HasSuffix(name, ".bias") || strings.Contains(name, "norm") || strings.Contains(name, "ln_f") ||
+				strings.HasSuffix(name, ".D") || strings.HasSuffix(name, "ssm_k_D"):
+				want = setting{tc.lr, 0}
+				if tc.decayAll {
+					want.wd = 0.1
+				}
+			default: // weights, embeddings, the SSMs' C
+				want = setting{tc.lr, 0.1}
+			}
+			if st != want {
+				t.Errorf("lr %g, decay all %v: %s has lr %g, weight decay %g; want %g, %g",
+					tc.lr, tc.decayAll, name, st.lr, st.wd, want.lr, want.wd)
+			}
+		}
+	}
+}
+
+// TestPaperRecipe pins PaperRecipe to safari's synthetic-task configs.
+func TestPaperRecipe(t *testing.T) {
+	ind := Recipe{DModel: 32, AttnDropout: 0.1, Epochs: 400, LR: 5e-4, WeightDecay: 0.1, Clip: 0, Schedule: ScheduleCosine, DecayAll: true}
+	rec := ind
+	rec.Epochs, rec.Schedule = 200, ScheduleLinear
+	if got := PaperRecipe(TaskInduction); got != ind {
+		t.Errorf("induction: %+v, want %+v", got, ind)
+	}
+	if got := PaperRecipe(TaskRecall); got != rec {
+		t.Errorf("recall: %+v, want %+v", got, rec)
+	}
+	o := PaperOptions()
+	if err := o.Validate(); err != nil {
+		t.Fatal(err)
+	}
+	for _, task := range Tasks() {
+		for _, m := range Models() {
+			if got := o.RecipeFor(task.Name, m); got != PaperRecipe(task.Name) {
+				t.Errorf("%s on %s: %+v, want %+v", m, task.Name, got, PaperRecipe(task.Name))
+			}
+		}
+	}
 }

@@ -27,7 +27,7 @@ func runSynth(args []string, stdout, stderr io.Writer) error {
 	flagsUsage := fs.Usage
 	fs.Usage = func() {
 		flagsUsage()
-		fmt.Fprintf(stderr, "\nThe recipe flags (--d-model, --attn-dropout, --epochs, --lr, --weight-decay, --clip) show the\nshared recipe's defaults; %s defaults to %s.\nA recipe flag given on the command line applies to every run.\n", perRun, def.PerRun[perRun].Describe())
+		fmt.Fprintf(stderr, "\nThe recipe flags (--d-model, --attn-dropout, --epochs, --lr, --weight-decay, --clip, --schedule,\n--decay-all) show the shared recipe's defaults; %s defaults to %s.\n--recipe paper starts every run from the paper's recipe instead (recall: %s).\nA recipe flag given on the command line applies to every run.\n", perRun, def.PerRun[perRun].Describe(), synth.PaperRecipe(synth.TaskRecall).Describe())
 	}
 	dModel := fs.Int("d-model", def.DModel, "model width (the paper's: 32)")
 	attnDropout := fs.Float64("attn-dropout", def.AttnDropout, "dropout on attention probabilities (the paper's: 0.1)")
@@ -38,6 +38,9 @@ func runSynth(args []string, stdout, stderr io.Writer) error {
 	weightDecay := fs.Float64("weight-decay", def.WeightDecay, "AdamW weight decay")
 	batch := fs.Int("batch", def.Batch, "sequences per step")
 	clip := fs.Float64("clip", def.Clip, "global gradient-norm bound (0: no clipping)")
+	schedule := fs.String("schedule", def.Schedule, "learning rate after the warmup: "+synth.ScheduleCosine+" (to 0.1·lr) or "+synth.ScheduleLinear+" (to 0)")
+	decayAll := fs.Bool("decay-all", def.DecayAll, "weight decay on biases, LayerNorm weights and D too, as the paper's trainer")
+	recipe := fs.String("recipe", "default", "starting recipe: default (fits 15 minutes) or paper (safari's configs: width 32, 200-400 epochs)")
 	parallel := fs.Int("parallel", 0, "runs trained at once, one thread each (0: min(2, cores))")
 	asJSON := fs.Bool("json", false, "print the results as JSON instead of the table")
 	outDir := fs.String("out", "", "folder for table.md and results.json (default: runs/synth-<task>-seed<S>-<date>-<time>)")
@@ -60,6 +63,13 @@ func runSynth(args []string, stdout, stderr io.Writer) error {
 		return err
 	}
 	opts := def
+	switch *recipe {
+	case "default":
+	case "paper":
+		opts = synth.PaperOptions()
+	default:
+		return usagef("--recipe: unknown recipe %q (default, paper)", *recipe)
+	}
 	opts.Seed, opts.Patience, opts.StopAccuracy, opts.Parallel, opts.Batch = *seed, *patience, *stopAcc, *parallel, *batch
 	// A recipe flag on the command line sets its value for every run, including those
 	// whose default recipe differs from the shared one (attention on induction head).
@@ -77,6 +87,10 @@ func runSynth(args []string, stdout, stderr io.Writer) error {
 			r.WeightDecay = *weightDecay
 		case "clip":
 			r.Clip = *clip
+		case "schedule":
+			r.Schedule = *schedule
+		case "decay-all":
+			r.DecayAll = *decayAll
 		}
 	}
 	fs.Visit(func(f *flag.Flag) {

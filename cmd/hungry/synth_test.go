@@ -36,6 +36,8 @@ func TestSynthBadFlags(t *testing.T) {
 		{"attention dropout", []string{"--attn-dropout", "1"}, "attention dropout must be in [0, 1)"},
 		{"negative clip", []string{"--clip", "-1"}, "gradient clip must be non-negative"},
 		{"negative parallel", []string{"--parallel", "-2"}, "parallel"},
+		{"unknown schedule", []string{"--schedule", "step"}, `unknown schedule "step"`},
+		{"unknown recipe", []string{"--recipe", "fast"}, `unknown recipe "fast"`},
 		{"bad seed", []string{"--seed", "x"}, "invalid value"},
 		{"stray argument", []string{"induction"}, "unexpected argument"},
 		{"unknown flag", []string{"--layers", "4"}, "flag provided but not defined"},
@@ -81,5 +83,25 @@ func TestSynthWritesTableAndJSON(t *testing.T) {
 	if own != want || rep.Options.Epochs != 1 {
 		t.Errorf("recipes after --epochs 1: shared %+v, attention on induction %+v; want epochs 1 and otherwise %+v",
 			rep.Options.Recipe, own, want)
+	}
+}
+
+// TestSynthPaperRecipe checks that --recipe paper starts every run from the paper's
+// recipe and that recipe flags named on the command line still apply over it.
+func TestSynthPaperRecipe(t *testing.T) {
+	out := filepath.Join(t.TempDir(), "synth")
+	var stdout, stderr bytes.Buffer
+	args := []string{"synth", "--recipe", "paper", "--task", "recall", "--models", "shift", "--epochs", "1", "--json", "--out", out}
+	if code := run(args, &stdout, &stderr); code != 0 {
+		t.Fatalf("exit %d: %s", code, stderr.String())
+	}
+	var rep synth.Report
+	if err := json.Unmarshal(stdout.Bytes(), &rep); err != nil {
+		t.Fatal(err)
+	}
+	want := synth.PaperRecipe(synth.TaskRecall)
+	want.Epochs = 1
+	if len(rep.Results) != 1 || rep.Results[0].Recipe != want {
+		t.Errorf("results %+v; want one run with recipe %+v", rep.Results, want)
 	}
 }
