@@ -302,10 +302,13 @@ func (c *CPU) H3ConvBackward(dkt, dv, dq, dd, dkhat, dy, kt, v, q, d, khat *Tens
 	tiles := (h + tile - 1) / tile
 	dh := headDim
 	needDz := dkt != nil || dv != nil
-	ddAcc := make([]float64, heads)
+	// The sums over the batch live in the scratch store, which hands them out zeroed.
+	ddAcc := c.f64(heads)
+	defer c.putF64(ddAcc)
 	var kAcc []complex64
 	if dkhat != nil {
-		kAcc = make([]complex64, heads*bins)
+		kAcc = c.c64(heads * bins)
+		defer c.putC64(kAcc)
 	}
 	c.For(tiles, 1, func(lo, hi int) {
 		w := c.newH3Work(7, tile, l, bins)

@@ -77,7 +77,7 @@ const parallelMinFlops = 1 << 20
 
 // packBuffers holds one goroutine's scratch space: packed panels for the blocked product,
 // and the gathered input and the output of a matrix-vector product. Buffers are recycled
-// through a sync.Pool and grow to the largest size asked for, so repeated products of the
+// through packPool and grow to the largest size asked for, so repeated products of the
 // same shapes allocate nothing.
 type packBuffers struct {
 	a, b []float32
@@ -88,7 +88,36 @@ type packBuffers struct {
 	edge [maxTile]float32
 }
 
-var packPool = sync.Pool{New: func() any { return new(packBuffers) }}
+// packPool keeps packBuffers between products. It is a plain free list, not a sync.Pool:
+// a sync.Pool drops its contents at every garbage collection, and the next products then
+// allocate their panels again, so a training step would allocate hundreds of kilobytes
+// whenever a collection had run. The list holds at most as many buffers as products ever
+// ran at once.
+var packPool packStore
+
+type packStore struct {
+	mu   sync.Mutex
+	free []*packBuffers
+}
+
+// Get returns a recycled *packBuffers, or a new one when none is free.
+func (s *packStore) Get() any {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if k := len(s.free); k > 0 {
+		b := s.free[k-1]
+		s.free = s.free[:k-1]
+		return b
+	}
+	return new(packBuffers)
+}
+
+// Put gives back a *packBuffers from Get.
+func (s *packStore) Put(b any) {
+	s.mu.Lock()
+	s.free = append(s.free, b.(*packBuffers))
+	s.mu.Unlock()
+}
 
 // grown returns buf if it holds n values, otherwise a new slice that does. New slices
 // start on a 64-byte boundary, so every 16-float row of a packed B sliver is one cache
