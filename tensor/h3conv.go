@@ -142,7 +142,8 @@ func (c *CPU) H3Spectrum(khat, k *Tensor) {
 	spec := complexView(khat.data)
 	c.For(heads, 1, func(lo, hi int) {
 		// The kernel padded to n/2 takes the transform's faster path.
-		pad := make([]float32, bins-1)
+		pad := c.f32(bins - 1)
+		defer c.putF32(pad)
 		for h := lo; h < hi; h++ {
 			copy(pad, k.data[h*lk:(h+1)*lk])
 			plan.Forward(spec[h*bins:(h+1)*bins], pad)
@@ -160,8 +161,9 @@ func (c *CPU) H3SpectrumBackward(dk, dkhat *Tensor) {
 	n := plan.Len()
 	g := complexView(dkhat.data)
 	c.For(heads, 1, func(lo, hi int) {
-		spec := make([]complex64, bins)
-		out := make([]float32, n)
+		spec, out := c.c64(bins), c.f32(n)
+		defer c.putC64(spec)
+		defer c.putF32(out)
 		for h := lo; h < hi; h++ {
 			src := g[h*bins : (h+1)*bins]
 			half := complex(float32(n)/2, 0)

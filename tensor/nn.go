@@ -184,8 +184,9 @@ func (c *CPU) LayerNormBackward(dx, dw, db, dout, x, w, mean, rstd *Tensor) {
 	if dx != nil {
 		dd := dx.data
 		c.For(rows, rowGrainFor(d), func(lo, hi int) {
-			xhat := make([]float32, d)
-			gw := make([]float32, d)
+			work := c.f32(2 * d)
+			defer c.putF32(work)
+			xhat, gw := work[:d], work[d:]
 			for r := lo; r < hi; r++ {
 				xr, gr, dr := xd[r*d:(r+1)*d], gd[r*d:(r+1)*d], dd[r*d:(r+1)*d]
 				m, rs := md[r], rd[r]
@@ -212,7 +213,8 @@ func (c *CPU) LayerNormBackward(dx, dw, db, dout, x, w, mean, rstd *Tensor) {
 	// dw and db sum over rows; split the features between workers so every sum runs in
 	// row order whatever the number of workers.
 	c.For(d, rowGrainFor(rows), func(lo, hi int) {
-		xhat := make([]float32, hi-lo)
+		xhat := c.f32(hi - lo)
+		defer c.putF32(xhat)
 		for r := 0; r < rows; r++ {
 			gr := gd[r*d+lo : r*d+hi]
 			if db != nil {
@@ -266,7 +268,8 @@ func (c *CPU) CrossEntropy(loss, lse, logits *Tensor, targets []int32, ignore in
 	}
 	ld, sd, xd := loss.data, lse.data, logits.data
 	c.For(rows, rowGrainFor(v), func(lo, hi int) {
-		ex := make([]float32, v)
+		ex := c.f32(v)
+		defer c.putF32(ex)
 		for r := lo; r < hi; r++ {
 			xr := xd[r*v : (r+1)*v]
 			m := rowMax(xr)
@@ -287,7 +290,8 @@ func (c *CPU) CrossEntropyBackward(dlogits, dloss, logits, lse *Tensor, targets 
 	rows, v := lastAxis("CrossEntropyBackward", logits)
 	dd, gd, xd, sd := dlogits.data, dloss.data, logits.data, lse.data
 	c.For(rows, rowGrainFor(v), func(lo, hi int) {
-		ex := make([]float32, v)
+		ex := c.f32(v)
+		defer c.putF32(ex)
 		for r := lo; r < hi; r++ {
 			t := targets[r]
 			if t == ignore {

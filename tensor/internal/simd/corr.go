@@ -27,7 +27,15 @@ func corrRowsGeneric(y, u, k []float32, h, taps, r0, r1, c0, c1 int) {
 	if w <= 0 {
 		return
 	}
-	acc := make([]float32, w)
+	// Mostly the assembly's leftover channels, fewer than a vector block: a fixed array
+	// keeps them on the stack instead of allocating a row per call.
+	var small [64]float32
+	var acc []float32
+	if w <= len(small) {
+		acc = small[:w]
+	} else {
+		acc = make([]float32, w)
+	}
 	for r := r0; r < r1; r++ {
 		clear(acc)
 		for s := 0; s < taps; s++ {
@@ -71,7 +79,14 @@ func corrSumRowsGeneric(dst, a, b []float32, n, stride, width, j0, j1, c0, c1 in
 	if c1 <= c0 {
 		return
 	}
-	acc := make([]float32, c1-c0)
+	// As in corrRowsGeneric, small rows stay on the stack.
+	var small [64]float32
+	var acc []float32
+	if w := c1 - c0; w <= len(small) {
+		acc = small[:w]
+	} else {
+		acc = make([]float32, w)
+	}
 	for j := j0; j < j1; j++ {
 		clear(acc)
 		for t := 0; t < n; t++ {
