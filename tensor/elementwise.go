@@ -194,10 +194,11 @@ func (c *CPU) BinaryBackward(op BinaryOp, da, db, dout, a, b *Tensor) {
 	// of the repeats keeps every sum in one fixed order, so the result does not depend on
 	// the number of workers.
 	inner, reps := len(bd), len(ad)/len(bd)
-	dbd := db.data
-	c.For(inner, rowGrainFor(reps), func(lo, hi int) {
-		d, y := dbd[lo:hi], bd[lo:hi]
-		for r := 0; r < reps; r++ {
+	args := binaryDB{op: op, db: db.data, g: gd, a: ad, b: bd, inner: inner, reps: reps}
+	forArgs(c, inner, rowGrainFor(reps), args, func(a binaryDB, lo, hi int) {
+		op, inner, gd, ad := a.op, a.inner, a.g, a.a
+		d, y := a.db[lo:hi], a.b[lo:hi]
+		for r := 0; r < a.reps; r++ {
 			off := r*inner + lo
 			g, x := gd[off:off+hi-lo], ad[off:off+hi-lo]
 			switch op {
@@ -214,6 +215,13 @@ func (c *CPU) BinaryBackward(op BinaryOp, da, db, dout, a, b *Tensor) {
 			}
 		}
 	})
+}
+
+// binaryDB is what BinaryBackward's sum over repeats reads.
+type binaryDB struct {
+	op          BinaryOp
+	db, g, a, b []float32
+	inner, reps int
 }
 
 func sigmoid(x float32) float32 { return 1 / (1 + simd.Expf(-x)) }
@@ -294,6 +302,10 @@ func (c *CPU) UnaryBackward(op UnaryOp, dx, dout, x, y *Tensor) {
 // Scale implements ElementwiseKernels.
 func (c *CPU) Scale(out, x *Tensor, alpha float32) {
 	od, xd := out.data, x.data
+	if c.serial(len(xd), elemGrain) { // inline: no closure to allocate
+		simd.Scale(od, alpha, xd)
+		return
+	}
 	c.For(len(xd), elemGrain, func(lo, hi int) { simd.Scale(od[lo:hi], alpha, xd[lo:hi]) })
 }
 
@@ -302,6 +314,10 @@ func (c *CPU) Axpy(alpha float32, x, y *Tensor) {
 	xd, yd := x.data, y.data
 	if len(xd) != len(yd) {
 		panic(&ShapeError{Op: "Axpy", Shapes: [][]int{x.shape, y.shape}, Msg: "element counts differ"})
+	}
+	if c.serial(len(xd), elemGrain) { // inline: no closure to allocate
+		simd.Axpy(alpha, xd, yd)
+		return
 	}
 	c.For(len(xd), elemGrain, func(lo, hi int) { simd.Axpy(alpha, xd[lo:hi], yd[lo:hi]) })
 }
