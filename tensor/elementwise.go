@@ -229,74 +229,88 @@ func sigmoid(x float32) float32 { return 1 / (1 + simd.Expf(-x)) }
 // Unary implements ElementwiseKernels.
 func (c *CPU) Unary(op UnaryOp, out, x *Tensor) {
 	od, xd := out.data, x.data
-	c.For(len(xd), elemGrain, func(lo, hi int) {
-		o, v := od[lo:hi], xd[lo:hi]
-		switch op {
-		case OpGELU:
-			simd.GELU(o, v)
-		case OpReLU:
-			for i := range o {
-				o[i] = max(v[i], 0)
-			}
-		case OpSiLU:
-			for i := range o {
-				o[i] = v[i] * sigmoid(v[i])
-			}
-		case OpSigmoid:
-			for i := range o {
-				o[i] = sigmoid(v[i])
-			}
-		case OpTanh:
-			for i := range o {
-				o[i] = float32(math.Tanh(float64(v[i])))
-			}
-		case OpExp:
-			for i := range o {
-				o[i] = simd.Expf(v[i])
-			}
-		default:
-			panic("tensor: unknown " + op.String())
+	if c.serial(len(xd), elemGrain) { // inline: no closure to allocate
+		unaryRange(op, od, xd, 0, len(xd))
+		return
+	}
+	c.For(len(xd), elemGrain, func(lo, hi int) { unaryRange(op, od, xd, lo, hi) })
+}
+
+// unaryRange is Unary over elements [lo, hi).
+func unaryRange(op UnaryOp, od, xd []float32, lo, hi int) {
+	o, v := od[lo:hi], xd[lo:hi]
+	switch op {
+	case OpGELU:
+		simd.GELU(o, v)
+	case OpReLU:
+		for i := range o {
+			o[i] = max(v[i], 0)
 		}
-	})
+	case OpSiLU:
+		for i := range o {
+			o[i] = v[i] * sigmoid(v[i])
+		}
+	case OpSigmoid:
+		for i := range o {
+			o[i] = sigmoid(v[i])
+		}
+	case OpTanh:
+		for i := range o {
+			o[i] = float32(math.Tanh(float64(v[i])))
+		}
+	case OpExp:
+		for i := range o {
+			o[i] = simd.Expf(v[i])
+		}
+	default:
+		panic("tensor: unknown " + op.String())
+	}
 }
 
 // UnaryBackward implements ElementwiseKernels.
 func (c *CPU) UnaryBackward(op UnaryOp, dx, dout, x, y *Tensor) {
 	dd, gd, xd, yd := dx.data, dout.data, x.data, y.data
-	c.For(len(xd), elemGrain, func(lo, hi int) {
-		d, g := dd[lo:hi], gd[lo:hi]
-		switch op {
-		case OpGELU:
-			simd.GELUBackward(d, g, xd[lo:hi])
-		case OpReLU:
-			v := xd[lo:hi]
-			for i := range d {
-				if v[i] > 0 {
-					d[i] += g[i]
-				}
+	if c.serial(len(xd), elemGrain) { // inline: no closure to allocate
+		unaryBackwardRange(op, dd, gd, xd, yd, 0, len(xd))
+		return
+	}
+	c.For(len(xd), elemGrain, func(lo, hi int) { unaryBackwardRange(op, dd, gd, xd, yd, lo, hi) })
+}
+
+// unaryBackwardRange is UnaryBackward over elements [lo, hi).
+func unaryBackwardRange(op UnaryOp, dd, gd, xd, yd []float32, lo, hi int) {
+	d, g := dd[lo:hi], gd[lo:hi]
+	switch op {
+	case OpGELU:
+		simd.GELUBackward(d, g, xd[lo:hi])
+	case OpReLU:
+		v := xd[lo:hi]
+		for i := range d {
+			if v[i] > 0 {
+				d[i] += g[i]
 			}
-		case OpSiLU:
-			v := xd[lo:hi]
-			for i := range d {
-				s := sigmoid(v[i])
-				d[i] += g[i] * s * (1 + v[i]*(1-s))
-			}
-		case OpSigmoid:
-			w := yd[lo:hi]
-			for i := range d {
-				d[i] += g[i] * w[i] * (1 - w[i])
-			}
-		case OpTanh:
-			w := yd[lo:hi]
-			for i := range d {
-				d[i] += g[i] * (1 - w[i]*w[i])
-			}
-		case OpExp:
-			simd.MulAdd(d, g, yd[lo:hi])
-		default:
-			panic("tensor: unknown " + op.String())
 		}
-	})
+	case OpSiLU:
+		v := xd[lo:hi]
+		for i := range d {
+			s := sigmoid(v[i])
+			d[i] += g[i] * s * (1 + v[i]*(1-s))
+		}
+	case OpSigmoid:
+		w := yd[lo:hi]
+		for i := range d {
+			d[i] += g[i] * w[i] * (1 - w[i])
+		}
+	case OpTanh:
+		w := yd[lo:hi]
+		for i := range d {
+			d[i] += g[i] * (1 - w[i]*w[i])
+		}
+	case OpExp:
+		simd.MulAdd(d, g, yd[lo:hi])
+	default:
+		panic("tensor: unknown " + op.String())
+	}
 }
 
 // Scale implements ElementwiseKernels.
