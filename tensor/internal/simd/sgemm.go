@@ -417,6 +417,38 @@ func sgemmParallel(kern gemmKernels, pool *parallel.Pool, workers int, transA, t
 	rowBlocks := (m + mc - 1) / mc
 	rowH := roundUp((m+rowBlocks-1)/rowBlocks, mr)
 	rowBlocks = (m + rowH - 1) / rowH
+	// The two loop bodies are built once per product and read the current block from st:
+	// closures made inside the loops cost a few allocations per block, hundreds per
+	// training step.
+	var st struct {
+		jc, nb, pc, kb, colBlocks, colW, tasks int
+		blockBeta                              float32
+		next                                   atomic.Int64
+	}
+	packShare := func(lo, hi int) {
+		packB(kern, shared.b[lo*nr*st.kb:], transB, b, ldb, st.pc, st.kb, st.jc+lo*nr, min(hi*nr, st.nb)-lo*nr)
+	}
+	work := func(int, int) {
+		kb, colBlocks, colW, nb := st.kb, st.colBlocks, st.colW, st.nb
+		bufs := packPool.Get().(*packBuffers)
+		defer packPool.Put(bufs)
+		bufs.a = grown(bufs.a, rowH*kb+packSlack)
+		packed := -1 // the row block now in bufs.a
+		for {
+			t := int(st.next.Add(1) - 1)
+			if t >= st.tasks {
+				return
+			}
+			ib, jb := t/colBlocks, t%colBlocks
+			i0, j0 := ib*rowH, jb*colW
+			mb, nw := min(rowH, m-i0), min(colW, nb-j0)
+			if ib != packed {
+				packA(kern, bufs.a, transA, a, lda, i0, mb, st.pc, kb)
+				packed = ib
+			}
+			macroKernel(kern, bufs.a, shared.b[j0*kb:], &bufs.edge, mb, nw, kb, alpha, st.blockBeta, c[i0*ldc+st.jc+j0:], ldc)
+		}
+	}
 	for jc := 0; jc < n; jc += nc {
 		nb := min(nc, n-jc)
 		slivers := (nb + nr - 1) / nr
@@ -424,38 +456,17 @@ func sgemmParallel(kern gemmKernels, pool *parallel.Pool, workers int, transA, t
 		colBlocks := min(max(1, (target+rowBlocks-1)/rowBlocks), slivers)
 		colW := roundUp((nb+colBlocks-1)/colBlocks, nr)
 		colBlocks = (nb + colW - 1) / colW
-		tasks := rowBlocks * colBlocks
+		st.jc, st.nb, st.colBlocks, st.colW, st.tasks = jc, nb, colBlocks, colW, rowBlocks*colBlocks
 		for pc := 0; pc < k; pc += kc {
 			kb := min(kc, k-pc)
-			blockBeta := beta
+			st.pc, st.kb, st.blockBeta = pc, kb, beta
 			if pc > 0 {
-				blockBeta = 1
+				st.blockBeta = 1
 			}
 			// Shares of at least 32K floats, so small blocks are packed by one worker.
-			pool.For(slivers, max(1, 32768/(nr*kb)), func(lo, hi int) {
-				packB(kern, shared.b[lo*nr*kb:], transB, b, ldb, pc, kb, jc+lo*nr, min(hi*nr, nb)-lo*nr)
-			})
-			var next atomic.Int64
-			pool.For(workers, 1, func(int, int) {
-				bufs := packPool.Get().(*packBuffers)
-				defer packPool.Put(bufs)
-				bufs.a = grown(bufs.a, rowH*kb+packSlack)
-				packed := -1 // the row block now in bufs.a
-				for {
-					t := int(next.Add(1) - 1)
-					if t >= tasks {
-						return
-					}
-					ib, jb := t/colBlocks, t%colBlocks
-					i0, j0 := ib*rowH, jb*colW
-					mb, nw := min(rowH, m-i0), min(colW, nb-j0)
-					if ib != packed {
-						packA(kern, bufs.a, transA, a, lda, i0, mb, pc, kb)
-						packed = ib
-					}
-					macroKernel(kern, bufs.a, shared.b[j0*kb:], &bufs.edge, mb, nw, kb, alpha, blockBeta, c[i0*ldc+jc+j0:], ldc)
-				}
-			})
+			pool.For(slivers, max(1, 32768/(nr*kb)), packShare)
+			st.next.Store(0)
+			pool.For(workers, 1, work)
 		}
 	}
 }
