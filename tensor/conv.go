@@ -37,11 +37,15 @@ const MaxFFTConvLen = fft.MaxSize / 2
 // (shaped like u) and d may be nil. It panics with a *ShapeError naming the shapes when
 // they do not fit.
 func ConvShapes(op string, y, u, k, d *Tensor) (batch, length, channels, taps int) {
-	shapes := [][]int{u.shape, k.shape}
-	if d != nil {
-		shapes = append(shapes, d.shape)
+	// The shapes are gathered only on failure: a list built up front costs every call an
+	// allocation.
+	bad := func(msg string) {
+		shapes := [][]int{u.shape, k.shape}
+		if d != nil {
+			shapes = append(shapes, d.shape)
+		}
+		panic(&ShapeError{Op: op, Shapes: shapes, Msg: msg})
 	}
-	bad := func(msg string) { panic(&ShapeError{Op: op, Shapes: shapes, Msg: msg}) }
 	if u.Rank() != 3 {
 		bad("input must be (B, L, H)")
 	}
@@ -75,7 +79,10 @@ func checkConvGrads(op string, du, dk, dd, dy, u, k *Tensor) {
 	check(dy, u.shape, "output")
 	check(du, u.shape, "input")
 	check(dk, k.shape, "kernel")
-	check(dd, []int{k.shape[0]}, "skip weight")
+	// The skip weight's wanted shape is built only on failure, not on every call.
+	if dd != nil && (dd.Rank() != 1 || dd.shape[0] != k.shape[0]) {
+		check(dd, []int{k.shape[0]}, "skip weight")
+	}
 }
 
 // fftConvPlan returns the FFT that convolves sequences of length l without wrap-around.

@@ -194,10 +194,11 @@ func (c *CPU) BinaryBackward(op BinaryOp, da, db, dout, a, b *Tensor) {
 	// of the repeats keeps every sum in one fixed order, so the result does not depend on
 	// the number of workers.
 	inner, reps := len(bd), len(ad)/len(bd)
-	dbd := db.data
-	c.For(inner, rowGrainFor(reps), func(lo, hi int) {
-		d, y := dbd[lo:hi], bd[lo:hi]
-		for r := 0; r < reps; r++ {
+	args := binaryDB{op: op, db: db.data, g: gd, a: ad, b: bd, inner: inner, reps: reps}
+	forArgs(c, inner, rowGrainFor(reps), args, func(a binaryDB, lo, hi int) {
+		op, inner, gd, ad := a.op, a.inner, a.g, a.a
+		d, y := a.db[lo:hi], a.b[lo:hi]
+		for r := 0; r < a.reps; r++ {
 			off := r*inner + lo
 			g, x := gd[off:off+hi-lo], ad[off:off+hi-lo]
 			switch op {
@@ -216,84 +217,109 @@ func (c *CPU) BinaryBackward(op BinaryOp, da, db, dout, a, b *Tensor) {
 	})
 }
 
+// binaryDB is what BinaryBackward's sum over repeats reads.
+type binaryDB struct {
+	op          BinaryOp
+	db, g, a, b []float32
+	inner, reps int
+}
+
 func sigmoid(x float32) float32 { return 1 / (1 + simd.Expf(-x)) }
 
 // Unary implements ElementwiseKernels.
 func (c *CPU) Unary(op UnaryOp, out, x *Tensor) {
 	od, xd := out.data, x.data
-	c.For(len(xd), elemGrain, func(lo, hi int) {
-		o, v := od[lo:hi], xd[lo:hi]
-		switch op {
-		case OpGELU:
-			simd.GELU(o, v)
-		case OpReLU:
-			for i := range o {
-				o[i] = max(v[i], 0)
-			}
-		case OpSiLU:
-			for i := range o {
-				o[i] = v[i] * sigmoid(v[i])
-			}
-		case OpSigmoid:
-			for i := range o {
-				o[i] = sigmoid(v[i])
-			}
-		case OpTanh:
-			for i := range o {
-				o[i] = float32(math.Tanh(float64(v[i])))
-			}
-		case OpExp:
-			for i := range o {
-				o[i] = simd.Expf(v[i])
-			}
-		default:
-			panic("tensor: unknown " + op.String())
+	if c.serial(len(xd), elemGrain) { // inline: no closure to allocate
+		unaryRange(op, od, xd, 0, len(xd))
+		return
+	}
+	c.For(len(xd), elemGrain, func(lo, hi int) { unaryRange(op, od, xd, lo, hi) })
+}
+
+// unaryRange is Unary over elements [lo, hi).
+func unaryRange(op UnaryOp, od, xd []float32, lo, hi int) {
+	o, v := od[lo:hi], xd[lo:hi]
+	switch op {
+	case OpGELU:
+		simd.GELU(o, v)
+	case OpReLU:
+		for i := range o {
+			o[i] = max(v[i], 0)
 		}
-	})
+	case OpSiLU:
+		for i := range o {
+			o[i] = v[i] * sigmoid(v[i])
+		}
+	case OpSigmoid:
+		for i := range o {
+			o[i] = sigmoid(v[i])
+		}
+	case OpTanh:
+		for i := range o {
+			o[i] = float32(math.Tanh(float64(v[i])))
+		}
+	case OpExp:
+		for i := range o {
+			o[i] = simd.Expf(v[i])
+		}
+	default:
+		panic("tensor: unknown " + op.String())
+	}
 }
 
 // UnaryBackward implements ElementwiseKernels.
 func (c *CPU) UnaryBackward(op UnaryOp, dx, dout, x, y *Tensor) {
 	dd, gd, xd, yd := dx.data, dout.data, x.data, y.data
-	c.For(len(xd), elemGrain, func(lo, hi int) {
-		d, g := dd[lo:hi], gd[lo:hi]
-		switch op {
-		case OpGELU:
-			simd.GELUBackward(d, g, xd[lo:hi])
-		case OpReLU:
-			v := xd[lo:hi]
-			for i := range d {
-				if v[i] > 0 {
-					d[i] += g[i]
-				}
+	if c.serial(len(xd), elemGrain) { // inline: no closure to allocate
+		unaryBackwardRange(op, dd, gd, xd, yd, 0, len(xd))
+		return
+	}
+	c.For(len(xd), elemGrain, func(lo, hi int) { unaryBackwardRange(op, dd, gd, xd, yd, lo, hi) })
+}
+
+// unaryBackwardRange is UnaryBackward over elements [lo, hi).
+func unaryBackwardRange(op UnaryOp, dd, gd, xd, yd []float32, lo, hi int) {
+	d, g := dd[lo:hi], gd[lo:hi]
+	switch op {
+	case OpGELU:
+		simd.GELUBackward(d, g, xd[lo:hi])
+	case OpReLU:
+		v := xd[lo:hi]
+		for i := range d {
+			if v[i] > 0 {
+				d[i] += g[i]
 			}
-		case OpSiLU:
-			v := xd[lo:hi]
-			for i := range d {
-				s := sigmoid(v[i])
-				d[i] += g[i] * s * (1 + v[i]*(1-s))
-			}
-		case OpSigmoid:
-			w := yd[lo:hi]
-			for i := range d {
-				d[i] += g[i] * w[i] * (1 - w[i])
-			}
-		case OpTanh:
-			w := yd[lo:hi]
-			for i := range d {
-				d[i] += g[i] * (1 - w[i]*w[i])
-			}
-		case OpExp:
-			simd.MulAdd(d, g, yd[lo:hi])
-		default:
-			panic("tensor: unknown " + op.String())
 		}
-	})
+	case OpSiLU:
+		v := xd[lo:hi]
+		for i := range d {
+			s := sigmoid(v[i])
+			d[i] += g[i] * s * (1 + v[i]*(1-s))
+		}
+	case OpSigmoid:
+		w := yd[lo:hi]
+		for i := range d {
+			d[i] += g[i] * w[i] * (1 - w[i])
+		}
+	case OpTanh:
+		w := yd[lo:hi]
+		for i := range d {
+			d[i] += g[i] * (1 - w[i]*w[i])
+		}
+	case OpExp:
+		simd.MulAdd(d, g, yd[lo:hi])
+	default:
+		panic("tensor: unknown " + op.String())
+	}
 }
 
 // Scale implements ElementwiseKernels.
 func (c *CPU) Scale(out, x *Tensor, alpha float32) {
 	od, xd := out.data, x.data
+	if c.serial(len(xd), elemGrain) { // inline: no closure to allocate
+		simd.Scale(od, alpha, xd)
+		return
+	}
 	c.For(len(xd), elemGrain, func(lo, hi int) { simd.Scale(od[lo:hi], alpha, xd[lo:hi]) })
 }
 
@@ -302,6 +328,10 @@ func (c *CPU) Axpy(alpha float32, x, y *Tensor) {
 	xd, yd := x.data, y.data
 	if len(xd) != len(yd) {
 		panic(&ShapeError{Op: "Axpy", Shapes: [][]int{x.shape, y.shape}, Msg: "element counts differ"})
+	}
+	if c.serial(len(xd), elemGrain) { // inline: no closure to allocate
+		simd.Axpy(alpha, xd, yd)
+		return
 	}
 	c.For(len(xd), elemGrain, func(lo, hi int) { simd.Axpy(alpha, xd[lo:hi], yd[lo:hi]) })
 }

@@ -115,34 +115,44 @@ func (c *CPU) Linear(out, x, w, bias *Tensor) {
 // it sits in L1, where the unfused ops would write the sum and read it back.
 func (c *CPU) AddLayerNorm(out, sum, mean, rstd, x, r, w, b *Tensor, eps float32) {
 	rows, d := AddLayerNormShapes(out, sum, mean, rstd, x, r, w, b)
-	od, sd, xd, rd, md, sdv := out.data, sum.data, x.data, r.data, mean.data, rstd.data
-	var wd, bd []float32
+	a := addLayerNormRows{d: d, eps: eps, out: out.data, sum: sum.data, x: x.data, r: r.data, mean: mean.data, rstd: rstd.data}
 	if w != nil {
-		wd = w.data
+		a.w = w.data
 	}
 	if b != nil {
-		bd = b.data
+		a.b = b.data
 	}
-	c.For(rows, rowGrainFor(d), func(lo, hi int) {
-		for i := lo; i < hi; i++ {
-			sr, or := sd[i*d:(i+1)*d], od[i*d:(i+1)*d]
-			simd.Add(sr, xd[i*d:(i+1)*d], rd[i*d:(i+1)*d])
-			// The rest is LayerNorm's arithmetic, in its order, so the fused op gives the
-			// unfused pair's results bit for bit.
-			m := float32(sumF64(sr) / float64(d))
-			for j, e := range sr {
-				or[j] = e - m
-			}
-			v := dotF64(or, or)
-			rs := float32(1 / math.Sqrt(v/float64(d)+float64(eps)))
-			md[i], sdv[i] = m, rs
-			simd.Scale(or, rs, or)
-			if wd != nil {
-				simd.Mul(or, or, wd)
-			}
-			if bd != nil {
-				simd.Add(or, or, bd)
-			}
+	forArgs(c, rows, rowGrainFor(d), a, addLayerNormRange)
+}
+
+// addLayerNormRows is what AddLayerNorm's rows read and write.
+type addLayerNormRows struct {
+	d                                int
+	eps                              float32
+	out, sum, x, r, mean, rstd, w, b []float32
+}
+
+func addLayerNormRange(a addLayerNormRows, lo, hi int) {
+	d, eps := a.d, a.eps
+	od, sd, xd, rd, md, sdv, wd, bd := a.out, a.sum, a.x, a.r, a.mean, a.rstd, a.w, a.b
+	for i := lo; i < hi; i++ {
+		sr, or := sd[i*d:(i+1)*d], od[i*d:(i+1)*d]
+		simd.Add(sr, xd[i*d:(i+1)*d], rd[i*d:(i+1)*d])
+		// The rest is LayerNorm's arithmetic, in its order, so the fused op gives the
+		// unfused pair's results bit for bit.
+		m := float32(sumF64(sr) / float64(d))
+		for j, e := range sr {
+			or[j] = e - m
 		}
-	})
+		v := dotF64(or, or)
+		rs := float32(1 / math.Sqrt(v/float64(d)+float64(eps)))
+		md[i], sdv[i] = m, rs
+		simd.Scale(or, rs, or)
+		if wd != nil {
+			simd.Mul(or, or, wd)
+		}
+		if bd != nil {
+			simd.Add(or, or, bd)
+		}
+	}
 }

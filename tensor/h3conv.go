@@ -48,8 +48,11 @@ func H3SpectrumBins(l int) int {
 // heads. y may be nil. It panics with a *ShapeError naming the shapes when they do not
 // fit.
 func H3ConvShapes(op string, y, kt, v, q, d, khat *Tensor, headDim int) (batch, length, channels, heads int) {
-	shapes := [][]int{kt.shape, v.shape, q.shape, d.shape, khat.shape}
-	bad := func(msg string) { panic(&ShapeError{Op: op, Shapes: shapes, Msg: msg}) }
+	// The shapes are gathered only on failure: a list built up front costs every call an
+	// allocation.
+	bad := func(msg string) {
+		panic(&ShapeError{Op: op, Shapes: [][]int{kt.shape, v.shape, q.shape, d.shape, khat.shape}, Msg: msg})
+	}
 	if kt.Rank() != 3 {
 		bad("inputs must be (B, L, H)")
 	}
@@ -139,7 +142,8 @@ func (c *CPU) H3Spectrum(khat, k *Tensor) {
 	spec := complexView(khat.data)
 	c.For(heads, 1, func(lo, hi int) {
 		// The kernel padded to n/2 takes the transform's faster path.
-		pad := make([]float32, bins-1)
+		pad := c.f32(bins - 1)
+		defer c.putF32(pad)
 		for h := lo; h < hi; h++ {
 			copy(pad, k.data[h*lk:(h+1)*lk])
 			plan.Forward(spec[h*bins:(h+1)*bins], pad)
@@ -157,8 +161,9 @@ func (c *CPU) H3SpectrumBackward(dk, dkhat *Tensor) {
 	n := plan.Len()
 	g := complexView(dkhat.data)
 	c.For(heads, 1, func(lo, hi int) {
-		spec := make([]complex64, bins)
-		out := make([]float32, n)
+		spec, out := c.c64(bins), c.f32(n)
+		defer c.putC64(spec)
+		defer c.putF32(out)
 		for h := lo; h < hi; h++ {
 			src := g[h*bins : (h+1)*bins]
 			half := complex(float32(n)/2, 0)
@@ -182,28 +187,40 @@ func h3Tile(channels, headDim int) int {
 }
 
 // h3Work is one task's scratch space: the tile's channels of each operand as contiguous
-// rows of length L, one zero-padded sequence and its spectrum.
+// rows of length L, one zero-padded sequence and its spectrum. Its buffers come from the
+// device's scratch store, so a step after the first allocates none of them.
 type h3Work struct {
-	rows      [][]float32
+	rows      [7][]float32
+	buf       []float32 // backs rows
 	pad, pad2 []float32 // n/2 values; beyond L they stay zero
 	out       []float32 // n values
 	spec      []complex64
 	spec2     []complex64
 }
 
-func newH3Work(operands, tile, l, bins int) *h3Work {
-	w := &h3Work{
-		pad:   make([]float32, bins-1),
-		pad2:  make([]float32, bins-1),
-		out:   make([]float32, 2*(bins-1)),
-		spec:  make([]complex64, bins),
-		spec2: make([]complex64, bins),
+func (c *CPU) newH3Work(operands, tile, l, bins int) h3Work {
+	w := h3Work{
+		pad:   c.f32(bins - 1),
+		pad2:  c.f32(bins - 1),
+		out:   c.f32(2 * (bins - 1)),
+		spec:  c.c64(bins),
+		spec2: c.c64(bins),
+		buf:   c.f32(operands * tile * l),
 	}
-	buf := make([]float32, operands*tile*l)
 	for i := 0; i < operands; i++ {
-		w.rows = append(w.rows, buf[i*tile*l:(i+1)*tile*l])
+		w.rows[i] = w.buf[i*tile*l : (i+1)*tile*l]
 	}
 	return w
+}
+
+// release gives w's buffers back to c's scratch store; w must not be used afterwards.
+func (c *CPU) release(w *h3Work) {
+	c.putF32(w.pad)
+	c.putF32(w.pad2)
+	c.putF32(w.out)
+	c.putC64(w.spec)
+	c.putC64(w.spec2)
+	c.putF32(w.buf)
 }
 
 // gather copies channels [c0, c0+tc) of sequence b of x (B, L, H) into dst as rows of L.
@@ -230,7 +247,8 @@ func (c *CPU) H3Conv(y, kt, v, q, d, khat *Tensor, headDim int) {
 	tiles := (h + tile - 1) / tile
 	dh := headDim
 	c.For(nb*tiles, 1, func(lo, hi int) {
-		w := newH3Work(4, tile, l, bins)
+		w := c.newH3Work(4, tile, l, bins)
+		defer c.release(&w)
 		kr, vr, qr, yr := w.rows[0], w.rows[1], w.rows[2], w.rows[3]
 		for task := lo; task < hi; task++ {
 			b, c0 := task/tiles, task%tiles*tile
@@ -286,13 +304,17 @@ func (c *CPU) H3ConvBackward(dkt, dv, dq, dd, dkhat, dy, kt, v, q, d, khat *Tens
 	tiles := (h + tile - 1) / tile
 	dh := headDim
 	needDz := dkt != nil || dv != nil
-	ddAcc := make([]float64, heads)
+	// The sums over the batch live in the scratch store, which hands them out zeroed.
+	ddAcc := c.f64(heads)
+	defer c.putF64(ddAcc)
 	var kAcc []complex64
 	if dkhat != nil {
-		kAcc = make([]complex64, heads*bins)
+		kAcc = c.c64(heads * bins)
+		defer c.putC64(kAcc)
 	}
 	c.For(tiles, 1, func(lo, hi int) {
-		w := newH3Work(7, tile, l, bins)
+		w := c.newH3Work(7, tile, l, bins)
+		defer c.release(&w)
 		kr, vr, qr, gr := w.rows[0], w.rows[1], w.rows[2], w.rows[3]
 		dkr, dvr, dqr := w.rows[4], w.rows[5], w.rows[6]
 		for task := lo; task < hi; task++ {

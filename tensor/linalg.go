@@ -84,10 +84,16 @@ type GEMM struct {
 // along the shared axis; independent products are one strided batch. Products that all
 // add into one result matrix (the other sums over the batch) run one after another.
 func MatMulPlan(c, a, b *Tensor, transA, transB, accumulate bool) []GEMM {
+	return appendMatMulPlan(nil, c, a, b, transA, transB, accumulate)
+}
+
+// appendMatMulPlan appends MatMulPlan's calls to dst: a caller with room on its stack for
+// the usual single call makes its plan without allocating.
+func appendMatMulPlan(dst []GEMM, c, a, b *Tensor, transA, transB, accumulate bool) []GEMM {
 	batchShape, m, n, k := MatMulShapes(c, a, b, transA, transB)
 	batch := numel(batchShape)
 	if batch == 0 {
-		return nil
+		return dst
 	}
 	g := GEMM{TransA: transA, TransB: transB, M: m, N: n, K: k, Batch: 1, LdA: k, LdB: n, LdC: n}
 	if accumulate {
@@ -111,32 +117,32 @@ func MatMulPlan(c, a, b *Tensor, transA, transB, accumulate bool) []GEMM {
 	switch {
 	case batch == 1:
 		g.StrideA, g.StrideB = 0, 0
-		return []GEMM{g}
+		return append(dst, g)
 	case sharedB && !transA && !sumOut:
 		g.M, g.StrideA, g.StrideB = batch*m, 0, 0
-		return []GEMM{g}
+		return append(dst, g)
 	case sumOut && transA && !transB && !sharedA && !sharedB:
 		g.K, g.StrideA, g.StrideB = batch*k, 0, 0
-		return []GEMM{g}
+		return append(dst, g)
 	case !sumOut:
 		g.Batch, g.StrideC = batch, m*n
-		return []GEMM{g}
+		return append(dst, g)
 	}
-	plan := make([]GEMM, batch)
-	for z := range plan {
+	for z := range batch {
 		p := g
 		p.OffA, p.OffB, p.StrideA, p.StrideB = z*g.StrideA, z*g.StrideB, 0, 0
 		if z > 0 {
 			p.Beta = 1
 		}
-		plan[z] = p
+		dst = append(dst, p)
 	}
-	return plan
+	return dst
 }
 
 // MatMul implements LinalgKernels.
 func (c *CPU) MatMul(out, a, b *Tensor, transA, transB, accumulate bool) {
-	for _, g := range MatMulPlan(out, a, b, transA, transB, accumulate) {
+	var one [1]GEMM
+	for _, g := range appendMatMulPlan(one[:0], out, a, b, transA, transB, accumulate) {
 		ad, bd, cd := a.data[g.OffA:], b.data[g.OffB:], out.data[g.OffC:]
 		if g.Batch == 1 {
 			simd.Sgemm(c.pool, g.TransA, g.TransB, g.M, g.N, g.K, 1, ad, g.LdA, bd, g.LdB, g.Beta, cd, g.LdC)

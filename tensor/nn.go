@@ -176,59 +176,84 @@ func (c *CPU) LayerNorm(out, mean, rstd, x, w, b *Tensor, eps float32) {
 // LayerNormBackward implements NNKernels.
 func (c *CPU) LayerNormBackward(dx, dw, db, dout, x, w, mean, rstd *Tensor) {
 	rows, d := lastAxis("LayerNormBackward", x)
-	gd, xd, md, rd := dout.data, x.data, mean.data, rstd.data
-	var wd []float32
+	a := layerNormGrads{c: c, d: d, rows: rows, g: dout.data, x: x.data, mean: mean.data, rstd: rstd.data}
 	if w != nil {
-		wd = w.data
+		a.w = w.data
 	}
 	if dx != nil {
-		dd := dx.data
-		c.For(rows, rowGrainFor(d), func(lo, hi int) {
-			xhat := make([]float32, d)
-			gw := make([]float32, d)
-			for r := lo; r < hi; r++ {
-				xr, gr, dr := xd[r*d:(r+1)*d], gd[r*d:(r+1)*d], dd[r*d:(r+1)*d]
-				m, rs := md[r], rd[r]
-				for j, e := range xr {
-					xhat[j] = (e - m) * rs
-				}
-				g := gr
-				if wd != nil {
-					simd.Mul(gw, gr, wd)
-					g = gw
-				}
-				// dx = rstd·(g − mean(g) − x̂·mean(g⊙x̂)), with g the gradient at x̂.
-				mg := simd.Sum(g) / float32(d)
-				mgx := simd.Dot(g, xhat) / float32(d)
-				for j := range dr {
-					dr[j] += rs * (g[j] - mg - xhat[j]*mgx)
-				}
-			}
-		})
+		a.dx = dx.data
+		forArgs(c, rows, rowGrainFor(d), a, layerNormDX)
 	}
 	if dw == nil && db == nil {
 		return
 	}
+	if dw != nil {
+		a.dw = dw.data
+	}
+	if db != nil {
+		a.db = db.data
+	}
 	// dw and db sum over rows; split the features between workers so every sum runs in
 	// row order whatever the number of workers.
-	c.For(d, rowGrainFor(rows), func(lo, hi int) {
-		xhat := make([]float32, hi-lo)
-		for r := 0; r < rows; r++ {
-			gr := gd[r*d+lo : r*d+hi]
-			if db != nil {
-				dbd := db.data[lo:hi]
-				simd.Add(dbd, dbd, gr)
-			}
-			if dw != nil {
-				m, rs := md[r], rd[r]
-				for j, e := range xd[r*d+lo : r*d+hi] {
-					xhat[j] = (e - m) * rs
-				}
-				dwd := dw.data[lo:hi]
-				simd.MulAdd(dwd, gr, xhat)
-			}
+	forArgs(c, d, rowGrainFor(rows), a, layerNormDWDB)
+}
+
+// layerNormGrads is what LayerNormBackward's loops read and write; a nil gradient is not
+// wanted.
+type layerNormGrads struct {
+	c                   *CPU
+	d, rows             int
+	g, x, mean, rstd, w []float32
+	dx, dw, db          []float32
+}
+
+// layerNormDX adds the input gradient of rows [lo, hi).
+func layerNormDX(a layerNormGrads, lo, hi int) {
+	d, gd, xd, md, rd, wd, dd := a.d, a.g, a.x, a.mean, a.rstd, a.w, a.dx
+	work := a.c.f32(2 * d)
+	defer a.c.putF32(work)
+	xhat, gw := work[:d], work[d:]
+	for r := lo; r < hi; r++ {
+		xr, gr, dr := xd[r*d:(r+1)*d], gd[r*d:(r+1)*d], dd[r*d:(r+1)*d]
+		m, rs := md[r], rd[r]
+		for j, e := range xr {
+			xhat[j] = (e - m) * rs
 		}
-	})
+		g := gr
+		if wd != nil {
+			simd.Mul(gw, gr, wd)
+			g = gw
+		}
+		// dx = rstd·(g − mean(g) − x̂·mean(g⊙x̂)), with g the gradient at x̂.
+		mg := simd.Sum(g) / float32(d)
+		mgx := simd.Dot(g, xhat) / float32(d)
+		for j := range dr {
+			dr[j] += rs * (g[j] - mg - xhat[j]*mgx)
+		}
+	}
+}
+
+// layerNormDWDB adds the weight and bias gradients of features [lo, hi), summing over
+// the rows in order.
+func layerNormDWDB(a layerNormGrads, lo, hi int) {
+	d, gd, xd, md, rd := a.d, a.g, a.x, a.mean, a.rstd
+	xhat := a.c.f32(hi - lo)
+	defer a.c.putF32(xhat)
+	for r := 0; r < a.rows; r++ {
+		gr := gd[r*d+lo : r*d+hi]
+		if a.db != nil {
+			dbd := a.db[lo:hi]
+			simd.Add(dbd, dbd, gr)
+		}
+		if a.dw != nil {
+			m, rs := md[r], rd[r]
+			for j, e := range xd[r*d+lo : r*d+hi] {
+				xhat[j] = (e - m) * rs
+			}
+			dwd := a.dw[lo:hi]
+			simd.MulAdd(dwd, gr, xhat)
+		}
+	}
 }
 
 // Gather implements NNKernels.
@@ -266,7 +291,8 @@ func (c *CPU) CrossEntropy(loss, lse, logits *Tensor, targets []int32, ignore in
 	}
 	ld, sd, xd := loss.data, lse.data, logits.data
 	c.For(rows, rowGrainFor(v), func(lo, hi int) {
-		ex := make([]float32, v)
+		ex := c.f32(v)
+		defer c.putF32(ex)
 		for r := lo; r < hi; r++ {
 			xr := xd[r*v : (r+1)*v]
 			m := rowMax(xr)
@@ -287,7 +313,8 @@ func (c *CPU) CrossEntropyBackward(dlogits, dloss, logits, lse *Tensor, targets 
 	rows, v := lastAxis("CrossEntropyBackward", logits)
 	dd, gd, xd, sd := dlogits.data, dloss.data, logits.data, lse.data
 	c.For(rows, rowGrainFor(v), func(lo, hi int) {
-		ex := make([]float32, v)
+		ex := c.f32(v)
+		defer c.putF32(ex)
 		for r := lo; r < hi; r++ {
 			t := targets[r]
 			if t == ignore {

@@ -25,17 +25,25 @@ type OptimKernels interface {
 }
 
 // SquaredNorm implements OptimKernels.
+//
+// The sum runs over fixed parts of grain elements, each summed in order and then added in
+// order, so the result does not depend on how many workers share the parts.
 func (c *CPU) SquaredNorm(x *Tensor) float64 {
 	d := x.data
 	const grain = 1 << 15
-	parts := make([]float64, (len(d)+grain-1)/grain)
-	c.For(len(parts), 1, func(lo, hi int) {
+	n := (len(d) + grain - 1) / grain
+	if c.serial(n, 1) {
+		// One worker or one part: no closure and no partial sums to allocate.
+		total := 0.0
+		for p := range n {
+			total += sumSquares(d[p*grain : min((p+1)*grain, len(d))])
+		}
+		return total
+	}
+	parts := make([]float64, n)
+	c.For(n, 1, func(lo, hi int) {
 		for p := lo; p < hi; p++ {
-			s := 0.0
-			for _, v := range d[p*grain : min((p+1)*grain, len(d))] {
-				s += float64(v) * float64(v)
-			}
-			parts[p] = s
+			parts[p] = sumSquares(d[p*grain : min((p+1)*grain, len(d))])
 		}
 	})
 	total := 0.0
@@ -43,6 +51,14 @@ func (c *CPU) SquaredNorm(x *Tensor) float64 {
 		total += s
 	}
 	return total
+}
+
+func sumSquares(d []float32) float64 {
+	s := 0.0
+	for _, v := range d {
+		s += float64(v) * float64(v)
+	}
+	return s
 }
 
 // AdamW implements OptimKernels.
@@ -58,18 +74,32 @@ func (c *CPU) AdamW(p, grad, m, v *Tensor, s AdamWStep) {
 	stepSize := float32(float64(s.LR) / bc1)
 	sqrtBC2 := float32(math.Sqrt(bc2))
 	decay := 1 - s.LR*s.WeightDecay
-	b1, b2 := s.Beta1, s.Beta2
+	k := adamwKernel{b1: s.Beta1, b2: s.Beta2, gradScale: s.GradScale, eps: s.Eps, stepSize: stepSize, sqrtBC2: sqrtBC2, decay: decay}
 	pd, gd, md, vd := p.data, grad.data, m.data, v.data
-	c.For(n, 1<<14, func(lo, hi int) {
-		for i := lo; i < hi; i++ {
-			g := gd[i] * s.GradScale
-			mi := b1*md[i] + (1-b1)*g
-			vi := b2*vd[i] + (1-b2)*g*g
-			md[i], vd[i] = mi, vi
-			denom := float32(math.Sqrt(float64(vi)))/sqrtBC2 + s.Eps
-			pd[i] = pd[i]*decay - stepSize*mi/denom
-		}
-	})
+	const grain = 1 << 14
+	if c.serial(n, grain) {
+		// Most parameters are small: updating them inline saves the closure per tensor.
+		k.run(pd, gd, md, vd)
+		return
+	}
+	c.For(n, grain, func(lo, hi int) { k.run(pd[lo:hi], gd[lo:hi], md[lo:hi], vd[lo:hi]) })
+}
+
+// adamwKernel holds the per-step constants of AdamW's elementwise update.
+type adamwKernel struct {
+	b1, b2, gradScale, eps, stepSize, sqrtBC2, decay float32
+}
+
+func (k adamwKernel) run(pd, gd, md, vd []float32) {
+	b1, b2 := k.b1, k.b2
+	for i := range pd {
+		g := gd[i] * k.gradScale
+		mi := b1*md[i] + (1-b1)*g
+		vi := b2*vd[i] + (1-b2)*g*g
+		md[i], vd[i] = mi, vi
+		denom := float32(math.Sqrt(float64(vi)))/k.sqrtBC2 + k.eps
+		pd[i] = pd[i]*k.decay - k.stepSize*mi/denom
+	}
 }
 
 // SGD implements OptimKernels.

@@ -72,7 +72,8 @@ func (c *CPU) SumAxis(out, x *Tensor, axis int, alpha float32, accumulate bool) 
 	case inner == 1 && outer == 1:
 		// One long sum: chunks in parallel, added in chunk order so the result does not
 		// depend on the number of workers.
-		parts := make([]float64, (n+sumChunk-1)/sumChunk)
+		parts := c.f64((n + sumChunk - 1) / sumChunk)
+		defer c.putF64(parts)
 		c.For(len(parts), rowGrainFor(sumChunk), func(lo, hi int) {
 			for p := lo; p < hi; p++ {
 				parts[p] = float64(simd.Sum(xd[p*sumChunk : min((p+1)*sumChunk, n)]))
@@ -93,7 +94,8 @@ func (c *CPU) SumAxis(out, x *Tensor, axis int, alpha float32, accumulate bool) 
 		// Each output row sums n rows of x; split the outputs (not the summed axis)
 		// between workers so every sum runs in one fixed order.
 		c.For(outer*inner, rowGrainFor(n), func(lo, hi int) {
-			acc := make([]float32, min(hi-lo, inner))
+			acc := c.f32(min(hi-lo, inner))
+			defer c.putF32(acc)
 			for s := lo; s < hi; {
 				o, j := s/inner, s%inner
 				l := min(hi-s, inner-j)

@@ -195,8 +195,9 @@ func (c *CPU) DiagSSMKernel(k, logDt, invAReal, aImag, b, cp *Tensor, disc Discr
 		// Real and imaginary parts in separate arrays, modes in the inner loop: each mode's
 		// powers form a serial chain of multiplications, and interleaving the modes lets
 		// the chains overlap instead of waiting on each other.
-		pr, pi := make([]float64, n), make([]float64, n)
-		zr, zi := make([]float64, n), make([]float64, n)
+		work := c.f64(4 * n)
+		defer c.putF64(work)
+		pr, pi, zr, zi := work[:n], work[n:2*n], work[2*n:3*n], work[3*n:]
 		for hh := lo; hh < hi; hh++ {
 			for j := 0; j < n; j++ {
 				m := diagModeAt(logDt.data, invAReal.data, aImag.data, b.data, cp.data, hh, n, j, disc)
@@ -234,13 +235,18 @@ func (c *CPU) DiagSSMKernelBackward(dk, logDt, invAReal, aImag, b, cp *Tensor, d
 	}
 	L := dk.shape[1]
 	c.For(h, 1, func(lo, hi int) {
-		modes := make([]diagMode, n)
+		// The default model's 32 modes fit on the stack; larger states take the heap.
+		var onStack [32]diagMode
+		modes := onStack[:min(n, len(onStack))]
+		if n > len(onStack) {
+			modes = make([]diagMode, n)
+		}
 		// Powers zˡ and the two sums, split into real and imaginary arrays with the modes
-		// innermost, as in DiagSSMKernel.
-		pr, pi := make([]float64, n), make([]float64, n)
-		zr, zi := make([]float64, n), make([]float64, n)
-		s0r, s0i := make([]float64, n), make([]float64, n)
-		s1r, s1i := make([]float64, n), make([]float64, n)
+		// innermost, as in DiagSSMKernel. The arrays come from the scratch store.
+		work := c.f64(8 * n)
+		defer c.putF64(work)
+		pr, pi, zr, zi := work[:n], work[n:2*n], work[2*n:3*n], work[3*n:4*n]
+		s0r, s0i, s1r, s1i := work[4*n:5*n], work[5*n:6*n], work[6*n:7*n], work[7*n:]
 		for hh := lo; hh < hi; hh++ {
 			for j := range modes {
 				modes[j] = diagModeAt(logDt.data, invAReal.data, aImag.data, b.data, cp.data, hh, n, j, disc)

@@ -176,6 +176,18 @@ type Stepper struct {
 	// rate for the 1-based step, and is called once the step's gradient is computed (a
 	// time-bounded run reads the clock in it).
 	LRFactor func(step int) float64
+	// params caches Model.Params for the model it was taken from: building the list
+	// allocates, and a step walks it twice.
+	params   []*autograd.Var
+	paramsOf Model
+}
+
+// stepParams is the model's parameter list, rebuilt only when Model was replaced.
+func (s *Stepper) stepParams() []*autograd.Var {
+	if s.params == nil || s.paramsOf != s.Model {
+		s.params, s.paramsOf = s.Model.Params(), s.Model
+	}
+	return s.params
 }
 
 // NewStepper builds the optimizer for m from opts.
@@ -224,7 +236,7 @@ func (s *Stepper) Run(next func() data.Batch) (StepResult, error) {
 		}
 	}
 	sq := 0.0
-	for _, p := range s.Model.Params() {
+	for _, p := range s.stepParams() {
 		if p.Grad == nil {
 			continue
 		}
@@ -242,7 +254,7 @@ func (s *Stepper) Run(next func() data.Batch) (StepResult, error) {
 		factor = s.LRFactor(step)
 	}
 	s.Opt.Step(factor, scale)
-	for _, p := range s.Model.Params() {
+	for _, p := range s.stepParams() {
 		p.ZeroGrad()
 	}
 	s.Step = step

@@ -13,7 +13,37 @@ import (
 // Pool is a fixed set of workers. The zero value is not usable; call New.
 type Pool struct {
 	workers int
-	tasks   chan func()
+	tasks   chan share
+	// free holds loop descriptors for reuse, so a loop allocates nothing once as many
+	// loops have been in flight at once as ever will be (nesting depth times callers).
+	mu   sync.Mutex
+	free []*loop
+}
+
+// loop is one For call: its body and the count of shares not yet finished.
+type loop struct {
+	fn      func(lo, hi int)
+	pending atomic.Int32
+	// done receives one value, sent by whichever share finishes last; its buffer of
+	// one lets that share send without waiting, so it never touches the loop after.
+	done chan struct{}
+}
+
+// share is one range of a loop, sent to the workers by value.
+type share struct {
+	l      *loop
+	lo, hi int
+}
+
+func (s share) run() {
+	s.l.fn(s.lo, s.hi)
+	s.l.finish()
+}
+
+func (l *loop) finish() {
+	if l.pending.Add(-1) == 0 {
+		l.done <- struct{}{}
+	}
 }
 
 // New starts a pool with n workers (n <= 0 means GOMAXPROCS). The workers live as long
@@ -22,12 +52,12 @@ func New(n int) *Pool {
 	if n <= 0 {
 		n = runtime.GOMAXPROCS(0)
 	}
-	p := &Pool{workers: n, tasks: make(chan func(), 4*n)}
+	p := &Pool{workers: n, tasks: make(chan share, 4*n)}
 	// The caller always runs one share itself, so n-1 helpers suffice.
 	for i := 0; i < n-1; i++ {
 		go func() {
-			for f := range p.tasks {
-				f()
+			for t := range p.tasks {
+				t.run()
 			}
 		}()
 	}
@@ -56,38 +86,48 @@ func (p *Pool) For(n, grain int, fn func(lo, hi int)) {
 		return
 	}
 	chunk := (n + parts - 1) / parts
+	l := p.get()
+	l.fn = fn
 	// pending counts the shares not yet finished, the caller's own included, so done
-	// closes exactly once, after the last of them.
-	var pending atomic.Int32
-	pending.Store(int32((n + chunk - 1) / chunk))
-	done := make(chan struct{})
-	finish := func() {
-		if pending.Add(-1) == 0 {
-			close(done)
-		}
-	}
+	// receives exactly once, after the last of them.
+	l.pending.Store(int32((n + chunk - 1) / chunk))
 	for lo := chunk; lo < n; lo += chunk {
-		hi := min(lo+chunk, n)
-		task := func() {
-			fn(lo, hi)
-			finish()
-		}
+		t := share{l: l, lo: lo, hi: min(lo+chunk, n)}
 		select {
-		case p.tasks <- task:
+		case p.tasks <- t:
 		default:
-			task()
+			t.run()
 		}
 	}
-	fn(0, chunk)
-	finish()
+	share{l: l, lo: 0, hi: chunk}.run()
 	for {
 		select {
-		case <-done:
+		case <-l.done:
+			p.put(l)
 			return
 		case t := <-p.tasks:
-			t()
+			t.run()
 		}
 	}
+}
+
+func (p *Pool) get() *loop {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	if k := len(p.free); k > 0 {
+		l := p.free[k-1]
+		p.free = p.free[:k-1]
+		return l
+	}
+	return &loop{done: make(chan struct{}, 1)}
+}
+
+// put returns l for reuse once every share has finished and done has been drained.
+func (p *Pool) put(l *loop) {
+	l.fn = nil // drop the body so what it captured can be collected
+	p.mu.Lock()
+	p.free = append(p.free, l)
+	p.mu.Unlock()
 }
 
 var (

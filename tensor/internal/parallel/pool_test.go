@@ -36,3 +36,26 @@ func TestNestedForDoesNotDeadlock(t *testing.T) {
 		t.Fatalf("nested loops counted %d, want 1600", total.Load())
 	}
 }
+
+// TestForAllocatesNothing checks that a loop split across workers takes no memory from
+// the heap once the pool has its loop descriptors: a training step runs thousands of
+// loops, and each used to allocate its channel, counter and one closure per share.
+func TestForAllocatesNothing(t *testing.T) {
+	p := New(4)
+	out := make([]int32, 1000)
+	fn := func(lo, hi int) {
+		for i := lo; i < hi; i++ {
+			out[i]++
+		}
+	}
+	p.For(len(out), 1, fn) // the first loop allocates its descriptor
+	allocs := testing.AllocsPerRun(100, func() { p.For(len(out), 1, fn) })
+	if allocs != 0 {
+		t.Errorf("For allocated %v times per call, want 0", allocs)
+	}
+	for i, v := range out {
+		if v != 102 {
+			t.Fatalf("out[%d] = %d after 102 loops", i, v)
+		}
+	}
+}

@@ -21,13 +21,23 @@ func CorrRows(y, u, k []float32, rows, h, taps int) {
 	corrRows(y, u, k, rows, h, taps)
 }
 
+// accCols is the widest channel range the generic twins accumulate at once.
+const accCols = 64
+
 // corrRowsGeneric computes CorrRows for rows [r0, r1) and channels [c0, c1).
 func corrRowsGeneric(y, u, k []float32, h, taps, r0, r1, c0, c1 int) {
+	// Channels are independent, so wide ranges go in blocks of accCols: the accumulator
+	// row then fits a fixed array on the stack instead of a new slice per call, and every
+	// element sums the same products in the same order.
+	for ; c1-c0 > accCols; c0 += accCols {
+		corrRowsGeneric(y, u, k, h, taps, r0, r1, c0, c0+accCols)
+	}
 	w := c1 - c0
 	if w <= 0 {
 		return
 	}
-	acc := make([]float32, w)
+	var small [accCols]float32
+	acc := small[:w]
 	for r := r0; r < r1; r++ {
 		clear(acc)
 		for s := 0; s < taps; s++ {
@@ -68,10 +78,15 @@ func CorrSumRows(dst, a, b []float32, n, stride, width, taps int) {
 
 // corrSumRowsGeneric computes CorrSumRows for shifts [j0, j1) and channels [c0, c1).
 func corrSumRowsGeneric(dst, a, b []float32, n, stride, width, j0, j1, c0, c1 int) {
+	// In blocks of accCols channels, as in corrRowsGeneric.
+	for ; c1-c0 > accCols; c0 += accCols {
+		corrSumRowsGeneric(dst, a, b, n, stride, width, j0, j1, c0, c0+accCols)
+	}
 	if c1 <= c0 {
 		return
 	}
-	acc := make([]float32, c1-c0)
+	var small [accCols]float32
+	acc := small[:c1-c0]
 	for j := j0; j < j1; j++ {
 		clear(acc)
 		for t := 0; t < n; t++ {

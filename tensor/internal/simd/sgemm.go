@@ -77,7 +77,7 @@ const parallelMinFlops = 1 << 20
 
 // packBuffers holds one goroutine's scratch space: packed panels for the blocked product,
 // and the gathered input and the output of a matrix-vector product. Buffers are recycled
-// through a sync.Pool and grow to the largest size asked for, so repeated products of the
+// through packPool and grow to the largest size asked for, so repeated products of the
 // same shapes allocate nothing.
 type packBuffers struct {
 	a, b []float32
@@ -88,7 +88,36 @@ type packBuffers struct {
 	edge [maxTile]float32
 }
 
-var packPool = sync.Pool{New: func() any { return new(packBuffers) }}
+// packPool keeps packBuffers between products. It is a plain free list, not a sync.Pool:
+// a sync.Pool drops its contents at every garbage collection, and the next products then
+// allocate their panels again, so a training step would allocate hundreds of kilobytes
+// whenever a collection had run. The list holds at most as many buffers as products ever
+// ran at once.
+var packPool packStore
+
+type packStore struct {
+	mu   sync.Mutex
+	free []*packBuffers
+}
+
+// Get returns a recycled *packBuffers, or a new one when none is free.
+func (s *packStore) Get() any {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if k := len(s.free); k > 0 {
+		b := s.free[k-1]
+		s.free = s.free[:k-1]
+		return b
+	}
+	return new(packBuffers)
+}
+
+// Put gives back a *packBuffers from Get.
+func (s *packStore) Put(b any) {
+	s.mu.Lock()
+	s.free = append(s.free, b.(*packBuffers))
+	s.mu.Unlock()
+}
 
 // grown returns buf if it holds n values, otherwise a new slice that does. New slices
 // start on a 64-byte boundary, so every 16-float row of a packed B sliver is one cache
@@ -388,6 +417,38 @@ func sgemmParallel(kern gemmKernels, pool *parallel.Pool, workers int, transA, t
 	rowBlocks := (m + mc - 1) / mc
 	rowH := roundUp((m+rowBlocks-1)/rowBlocks, mr)
 	rowBlocks = (m + rowH - 1) / rowH
+	// The two loop bodies are built once per product and read the current block from st:
+	// closures made inside the loops cost a few allocations per block, hundreds per
+	// training step.
+	var st struct {
+		jc, nb, pc, kb, colBlocks, colW, tasks int
+		blockBeta                              float32
+		next                                   atomic.Int64
+	}
+	packShare := func(lo, hi int) {
+		packB(kern, shared.b[lo*nr*st.kb:], transB, b, ldb, st.pc, st.kb, st.jc+lo*nr, min(hi*nr, st.nb)-lo*nr)
+	}
+	work := func(int, int) {
+		kb, colBlocks, colW, nb := st.kb, st.colBlocks, st.colW, st.nb
+		bufs := packPool.Get().(*packBuffers)
+		defer packPool.Put(bufs)
+		bufs.a = grown(bufs.a, rowH*kb+packSlack)
+		packed := -1 // the row block now in bufs.a
+		for {
+			t := int(st.next.Add(1) - 1)
+			if t >= st.tasks {
+				return
+			}
+			ib, jb := t/colBlocks, t%colBlocks
+			i0, j0 := ib*rowH, jb*colW
+			mb, nw := min(rowH, m-i0), min(colW, nb-j0)
+			if ib != packed {
+				packA(kern, bufs.a, transA, a, lda, i0, mb, st.pc, kb)
+				packed = ib
+			}
+			macroKernel(kern, bufs.a, shared.b[j0*kb:], &bufs.edge, mb, nw, kb, alpha, st.blockBeta, c[i0*ldc+st.jc+j0:], ldc)
+		}
+	}
 	for jc := 0; jc < n; jc += nc {
 		nb := min(nc, n-jc)
 		slivers := (nb + nr - 1) / nr
@@ -395,38 +456,17 @@ func sgemmParallel(kern gemmKernels, pool *parallel.Pool, workers int, transA, t
 		colBlocks := min(max(1, (target+rowBlocks-1)/rowBlocks), slivers)
 		colW := roundUp((nb+colBlocks-1)/colBlocks, nr)
 		colBlocks = (nb + colW - 1) / colW
-		tasks := rowBlocks * colBlocks
+		st.jc, st.nb, st.colBlocks, st.colW, st.tasks = jc, nb, colBlocks, colW, rowBlocks*colBlocks
 		for pc := 0; pc < k; pc += kc {
 			kb := min(kc, k-pc)
-			blockBeta := beta
+			st.pc, st.kb, st.blockBeta = pc, kb, beta
 			if pc > 0 {
-				blockBeta = 1
+				st.blockBeta = 1
 			}
 			// Shares of at least 32K floats, so small blocks are packed by one worker.
-			pool.For(slivers, max(1, 32768/(nr*kb)), func(lo, hi int) {
-				packB(kern, shared.b[lo*nr*kb:], transB, b, ldb, pc, kb, jc+lo*nr, min(hi*nr, nb)-lo*nr)
-			})
-			var next atomic.Int64
-			pool.For(workers, 1, func(int, int) {
-				bufs := packPool.Get().(*packBuffers)
-				defer packPool.Put(bufs)
-				bufs.a = grown(bufs.a, rowH*kb+packSlack)
-				packed := -1 // the row block now in bufs.a
-				for {
-					t := int(next.Add(1) - 1)
-					if t >= tasks {
-						return
-					}
-					ib, jb := t/colBlocks, t%colBlocks
-					i0, j0 := ib*rowH, jb*colW
-					mb, nw := min(rowH, m-i0), min(colW, nb-j0)
-					if ib != packed {
-						packA(kern, bufs.a, transA, a, lda, i0, mb, pc, kb)
-						packed = ib
-					}
-					macroKernel(kern, bufs.a, shared.b[j0*kb:], &bufs.edge, mb, nw, kb, alpha, blockBeta, c[i0*ldc+jc+j0:], ldc)
-				}
-			})
+			pool.For(slivers, max(1, 32768/(nr*kb)), packShare)
+			st.next.Store(0)
+			pool.For(workers, 1, work)
 		}
 	}
 }
