@@ -44,6 +44,7 @@ type Kernels interface {
 	NNKernels
 	ConvKernels
 	SSMKernels
+	StatePassKernels
 	OptimKernels
 }
 
