@@ -112,6 +112,7 @@ type H3 struct {
 	Shift                             *ShiftSSM
 	Diag                              *DiagSSM
 	Dim, HeadDim                      int
+	Chunk                             int // state passing's chunk length (ChunkLen); 0: the device's
 }
 
 // H3Config sizes an H3 mixer.
@@ -162,6 +163,9 @@ func (m *H3) ForwardTrace(g *autograd.Graph, u *autograd.Var) (*autograd.Var, H3
 		panic(&tensor.ShapeError{Op: "H3", Shapes: [][]int{shape}, Msg: fmt.Sprintf("want (B, L, %d)", m.Dim)})
 	}
 	b, l := shape[0], shape[1]
+	if c := m.ChunkLen(); l > c {
+		return m.forwardChunked(g, u, c)
+	}
 	q := m.QProj.Forward(g, u)
 	k := m.KProj.Forward(g, u)
 	kt := m.Shift.Forward(g, k)
