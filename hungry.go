@@ -201,12 +201,11 @@ func (m *Model) GenerateIDs(ids []int32, n int, o sample.Options, rng *tensor.RN
 	if err != nil {
 		return nil, err
 	}
-	logits, err := st.Prefill(ids, len(ids))
+	logits, err := st.PrefillLast(ids)
 	if err != nil {
 		return nil, err
 	}
-	v := m.LM.Config.VocabSize
-	last := logits.Host()[(len(ids)-1)*v:]
+	last := logits.Host()
 	out := make([]int32, 0, n)
 	for {
 		next := sample.Next(last, o, rng)
@@ -240,7 +239,7 @@ func (s Score) MeanNLL() float64 { return s.NLL / float64(s.Predicted()) }
 func (s Score) Perplexity() float64 { return math.Exp(s.MeanNLL()) }
 
 // Score reads text as one sequence of at most maxTokens tokens (the rest is dropped) and
-// returns its likelihood from one forward pass.
+// returns its likelihood (model.LM.ScoreNLL: a chunk at a time for pure H3 models).
 func (m *Model) Score(text []byte, maxTokens int) (Score, error) {
 	ids := m.Tokenizer.Encode(text)
 	if len(ids) > maxTokens {
@@ -249,26 +248,11 @@ func (m *Model) Score(text []byte, maxTokens int) (Score, error) {
 	if len(ids) < 2 {
 		return Score{}, fmt.Errorf("%d tokens to score; at least 2 are needed", len(ids))
 	}
-	logits, err := m.LM.Logits(ids[:len(ids)-1], 1, len(ids)-1)
+	nll, _, err := m.LM.ScoreNLL(ids, 0)
 	if err != nil {
 		return Score{}, err
 	}
-	v := m.LM.Config.VocabSize
-	l := logits.Host()
-	s := Score{Tokens: len(ids)}
-	for t, target := range ids[1:] {
-		row := l[t*v : (t+1)*v]
-		mx := row[0]
-		for _, x := range row {
-			mx = max(mx, x)
-		}
-		sum := 0.0
-		for _, x := range row {
-			sum += math.Exp(float64(x - mx))
-		}
-		s.NLL += math.Log(sum) + float64(mx) - float64(row[target])
-	}
-	return s, nil
+	return Score{Tokens: len(ids), NLL: nll}, nil
 }
 
 // Run is a training run in a folder (train.Folder): run.json (how to rebuild the data),

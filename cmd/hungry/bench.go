@@ -27,6 +27,7 @@ func runBench(args []string, stdout, stderr io.Writer) error {
 	device := fs.String("device", "auto", "auto, cpu or cuda")
 	reps := fs.Int("reps", 3, "repetitions per measurement (the fastest counts)")
 	quick := fs.Bool("quick", false, "small sizes only (a smoke test)")
+	long := fs.Bool("long", false, "also the long-context rows (benchLong): minutes")
 	if err := fs.parse(args); err != nil {
 		return err
 	}
@@ -136,6 +137,11 @@ func runBench(args []string, stdout, stderr io.Writer) error {
 	}
 	add(fmt.Sprintf("generate h3 d=%d (recurrent step)", cfg.DModel), sec/genTokens, genTokens/sec, "tokens/s")
 
+	if *long {
+		if err := benchLong(dev, *quick, add); err != nil {
+			return err
+		}
+	}
 	if *asJSON {
 		return json.NewEncoder(stdout).Encode(map[string]any{"device": dev.Name(), "results": results})
 	}
