@@ -6,6 +6,7 @@ import (
 	"os"
 	"testing"
 
+	"github.com/hungry-ssm/hungry/autograd"
 	"github.com/hungry-ssm/hungry/tensor"
 )
 
@@ -181,5 +182,49 @@ func TestPrefillLastLong(t *testing.T) {
 	t.Logf("positions 99,999 to 100,003: worst difference %.3g of the largest logit", worst)
 	if !(worst <= 1e-4) {
 		t.Errorf("logits differ by %.3g > 1e-4", worst)
+	}
+}
+
+// TestLongTrainingGradients trains past one chunk, where the mixers and MLPs are
+// recomputed in the backward pass and the H3 convolutions pass state, and compares every
+// parameter's gradient with one single-shot pass that keeps its activations.
+func TestLongTrainingGradients(t *testing.T) {
+	const l = 300
+	for _, hd := range []int{1, 2} {
+		m := smallLM(t, hd, "bilinear", nil)
+		ids := randomIDs(tensor.NewRNG(10), 2*l, 37)
+		grads := func(chunk int) [][]float32 {
+			m.SetChunk(chunk)
+			defer m.SetChunk(0)
+			for _, p := range m.Params() {
+				p.ZeroGrad()
+			}
+			g := autograd.NewGraph()
+			logits := m.Forward(g, ids, 2, l, true, tensor.NewRNG(11))
+			if err := g.Backward(autograd.CrossEntropy(g, logits, ids, -100)); err != nil {
+				t.Fatal(err)
+			}
+			var out [][]float32
+			for _, p := range m.Params() {
+				out = append(out, p.GradTensor().Data())
+			}
+			return out
+		}
+		want, got := grads(l), grads(64)
+		worst := 0.0
+		for i, p := range m.Params() {
+			num, den := 0.0, 0.0
+			for j := range want[i] {
+				num = math.Max(num, math.Abs(float64(got[i][j])-float64(want[i][j])))
+				den = math.Max(den, math.Abs(float64(want[i][j])))
+			}
+			if den > 0 && !(num/den <= 1e-5) {
+				t.Errorf("head_dim %d: gradient of %s differs by %.3g relative", hd, p.Name, num/den)
+			}
+			if den > 0 {
+				worst = math.Max(worst, num/den)
+			}
+		}
+		t.Logf("head_dim %d: largest relative gradient difference %.3g", hd, worst)
 	}
 }
