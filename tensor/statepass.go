@@ -148,6 +148,8 @@ func (c *CPU) DiagSSMStateOut(y, x, logDt, invAReal, aImag, b, cp *Tensor, disc 
 	c.For(nb*nc, 1, func(lo, hi int) {
 		pr, pi := make([]float64, n), make([]float64, n)
 		zr, zi := make([]float64, n), make([]float64, n)
+		// Slices of one length, so that the compiler drops the inner loop's bounds checks.
+		pi, zr, zi = pi[:len(pr)], zr[:len(pr)], zi[:len(pr)]
 		for task := lo; task < hi; task++ {
 			bb, ch := task/nc, task%nc
 			hh := ch / rep
@@ -188,6 +190,8 @@ func (c *CPU) DiagSSMStateOutBackward(dy, x, logDt, invAReal, aImag, b, cp *Tens
 		zr, zi := make([]float64, n), make([]float64, n)
 		s0r, s0i := make([]float64, n), make([]float64, n)
 		s1r, s1i := make([]float64, n), make([]float64, n)
+		pi, zr, zi = pi[:len(pr)], zr[:len(pr)], zi[:len(pr)]
+		s0r, s0i, s1r, s1i = s0r[:len(pr)], s0i[:len(pr)], s1r[:len(pr)], s1i[:len(pr)]
 		gW, gZ := make([]complex128, n), make([]complex128, n)
 		for hh := lo; hh < hi; hh++ {
 			clear(gW)
@@ -248,6 +252,7 @@ func (c *CPU) DiagSSMStateNext(xNew, x, u, logDt, invAReal, aImag, b, cp *Tensor
 	c.For(nb*nc, 1, func(lo, hi int) {
 		ar, ai := make([]float64, n), make([]float64, n)
 		zr, zi := make([]float64, n), make([]float64, n)
+		ai, zr, zi = ai[:len(ar)], zr[:len(ar)], zi[:len(ar)]
 		for task := lo; task < hi; task++ {
 			bb, ch := task/nc, task%nc
 			hh := ch / rep
@@ -299,6 +304,7 @@ func (c *CPU) DiagSSMStateNextBackward(dxNew, x, u, logDt, invAReal, aImag, b, c
 		zr, zi := make([]float64, n), make([]float64, n)
 		gr, gi := make([]float64, n), make([]float64, n)
 		dr, di := make([]float64, n), make([]float64, n)
+		ai, er, ei, zr, zi, dr, di = ai[:len(ar)], er[:len(ar)], ei[:len(ar)], zr[:len(ar)], zi[:len(ar)], dr[:len(ar)], di[:len(ar)]
 		gZ, gW := make([]complex128, n), make([]complex128, n)
 		for hh := lo; hh < hi; hh++ {
 			clear(gZ)
