@@ -171,11 +171,11 @@ func (m *LM) Forward(g *autograd.Graph, ids []int32, batch, seqLen int, train bo
 		}
 		return autograd.Dropout(g, x, p, rng)
 	}
-	// Training longer than one state-passing chunk recomputes each mixer and MLP in the
-	// backward pass (autograd.Recompute) instead of keeping their activations: memory then
-	// grows with the context only through the blocks' inputs and outputs. A mixer with
-	// randomness of its own (attention's dropout) keeps its activations.
-	recompute := train && seqLen > m.ChunkLen()
+	// A recorded pass longer than one state-passing chunk recomputes each mixer and MLP in
+	// the backward pass (autograd.Recompute) instead of keeping their activations: memory
+	// then grows with the context only through the blocks' inputs and outputs. A mixer
+	// with randomness of its own (attention's dropout in training) keeps its activations.
+	recompute := g.Recording() && seqLen > m.ChunkLen()
 	return m.runWith(g, m.embed(g, ids, batch, seqLen, 0), drop, func(i int, x *autograd.Var) *autograd.Var {
 		if tm, ok := m.Blocks[i].Mixer.(trainingMixer); ok && train {
 			return tm.ForwardTrain(g, x, rng)
