@@ -307,14 +307,15 @@ func (s *Session) FeedIDs(ids []int32) error {
 	if len(ids) == 0 {
 		return nil
 	}
-	v := s.m.LM.Config.VocabSize
 	if s.st.Pos() == 0 {
-		logits, err := s.st.Prefill(ids, len(ids))
+		// Only the last position's logits are needed: a long prompt is read a chunk at a
+		// time, its memory bounded by the chunk rather than the prompt.
+		logits, err := s.st.PrefillLast(ids)
 		if err != nil {
 			return err
 		}
 		s.cost += len(ids)
-		s.last = logits.Host()[(len(ids)-1)*v:]
+		s.last = logits.Host()
 		return nil
 	}
 	for _, id := range ids {
@@ -449,36 +450,19 @@ func (m *Model) ScoreWindows(text []byte, context, stride int) (Score, error) {
 
 // windowNLL is the summed negative log-likelihood, in nats, of ids[scoreFrom:] each given
 // the ids of the window before it, and how many tokens that is (scoreFrom ≥ 1). It is
-// the one place ScoreWindows touches the model, so that a scorer with bounded memory
-// over long windows (chunk by chunk, carrying the recurrent state) can replace it
-// without changing the windows' schedule. Today it is one forward pass over the window,
-// whose logits take len(ids)·vocab floats. Non-finite logits are an error, not a NaN
-// perplexity: they mean damaged weights.
+// the one place ScoreWindows touches the model. A pure H3 model reads the window a chunk
+// at a time with its state carried (model.LM.ScoreNLL), so a window of a million tokens
+// needs one chunk's activations and logits. Non-finite predictions are an error, not a
+// NaN perplexity: they mean damaged weights.
 func windowNLL(lm *model.LM, ids []int32, scoreFrom int) (float64, int, error) {
-	logits, err := lm.Logits(ids[:len(ids)-1], 1, len(ids)-1)
+	nll, n, err := lm.ScoreNLL(ids, scoreFrom-1)
 	if err != nil {
 		return 0, 0, err
 	}
-	v := lm.Config.VocabSize
-	l := logits.Host()
-	sum := 0.0
-	for t := scoreFrom - 1; t < len(ids)-1; t++ {
-		row := l[t*v : (t+1)*v]
-		mx := row[0]
-		for _, x := range row {
-			mx = max(mx, x)
-		}
-		e := 0.0
-		for _, x := range row {
-			e += math.Exp(float64(x - mx))
-		}
-		nll := math.Log(e) + float64(mx) - float64(row[ids[t+1]])
-		if math.IsNaN(nll) || math.IsInf(nll, 0) {
-			return 0, 0, fmt.Errorf("the model's prediction of token %d is not finite (%g); its weights are damaged", t+1, nll)
-		}
-		sum += nll
+	if math.IsNaN(nll) || math.IsInf(nll, 0) {
+		return 0, 0, fmt.Errorf("the model's predictions are not finite (summed NLL %g); its weights are damaged", nll)
 	}
-	return sum, len(ids) - scoreFrom, nil
+	return nll, n, nil
 }
 
 // Run is a training run in a folder (train.Folder): run.json (how to rebuild the data),

@@ -112,6 +112,7 @@ type H3 struct {
 	Shift                             *ShiftSSM
 	Diag                              *DiagSSM
 	Dim, HeadDim                      int
+	Chunk                             int // state passing's chunk length (ChunkLen); 0: the device's
 }
 
 // H3Config sizes an H3 mixer.
@@ -160,6 +161,9 @@ func (m *H3) ForwardTrace(g *autograd.Graph, u *autograd.Var) (*autograd.Var, H3
 	shape := u.Shape()
 	if len(shape) != 3 || shape[2] != m.Dim {
 		panic(&tensor.ShapeError{Op: "H3", Shapes: [][]int{shape}, Msg: fmt.Sprintf("want (B, L, %d)", m.Dim)})
+	}
+	if c := m.ChunkLen(); shape[1] > c {
+		return m.forwardChunked(g, u, c)
 	}
 	q := m.QProj.Forward(g, u)
 	k := m.KProj.Forward(g, u)

@@ -171,12 +171,20 @@ func (m *LM) Forward(g *autograd.Graph, ids []int32, batch, seqLen int, train bo
 		}
 		return autograd.Dropout(g, x, p, rng)
 	}
-	return m.run(g, m.embed(g, ids, batch, seqLen, 0), drop, func(i int, x *autograd.Var) *autograd.Var {
+	// A recorded pass longer than one state-passing chunk recomputes each mixer and MLP in
+	// the backward pass (autograd.Recompute) instead of keeping their activations: memory
+	// then grows with the context only through the blocks' inputs and outputs. A mixer
+	// with randomness of its own (attention's dropout in training) keeps its activations.
+	recompute := g.Recording() && seqLen > m.ChunkLen()
+	return m.runWith(g, m.embed(g, ids, batch, seqLen, 0), drop, func(i int, x *autograd.Var) *autograd.Var {
 		if tm, ok := m.Blocks[i].Mixer.(trainingMixer); ok && train {
 			return tm.ForwardTrain(g, x, rng)
 		}
+		if recompute {
+			return autograd.Recompute(g, x, m.Blocks[i].Mixer.Forward)
+		}
 		return m.Blocks[i].Mixer.Forward(g, x)
-	})
+	}, recompute)
 }
 
 // embed returns the word (and position) embeddings (batch, seqLen, d) of ids whose first
@@ -197,6 +205,12 @@ func (m *LM) embed(g *autograd.Graph, ids []int32, batch, seqLen, pos0 int) *aut
 // i's mixer on its normalised input, so the convolutional and recurrent modes share the
 // residual wiring. drop applies dropout (or not) to a residual branch.
 func (m *LM) run(g *autograd.Graph, h *autograd.Var, drop func(*autograd.Var, float32) *autograd.Var, mix func(i int, x *autograd.Var) *autograd.Var) *autograd.Var {
+	return m.runWith(g, h, drop, mix, false)
+}
+
+// runWith is run that, with recompute set, recomputes each block's norm2 and MLP in the
+// backward pass instead of keeping their activations.
+func (m *LM) runWith(g *autograd.Graph, h *autograd.Var, drop func(*autograd.Var, float32) *autograd.Var, mix func(i int, x *autograd.Var) *autograd.Var, recompute bool) *autograd.Var {
 	var residual *autograd.Var
 	for i, b := range m.Blocks {
 		p := m.residP
@@ -212,8 +226,17 @@ func (m *LM) run(g *autograd.Graph, h *autograd.Var, drop func(*autograd.Var, fl
 			residual, normed = b.Norm1.AddForward(g, dropped, residual)
 		}
 		h = mix(i, normed)
-		residual, normed = b.Norm2.AddForward(g, drop(h, m.residP), residual)
-		h = b.MLP.Forward(g, normed)
+		if recompute {
+			// The MLP's activations are recomputed in the backward pass: the residual
+			// stream is all a chunked long-context step keeps per block.
+			residual = autograd.Add(g, drop(h, m.residP), residual)
+			h = autograd.Recompute(g, residual, func(g *autograd.Graph, r *autograd.Var) *autograd.Var {
+				return b.MLP.Forward(g, b.Norm2.Forward(g, r))
+			})
+		} else {
+			residual, normed = b.Norm2.AddForward(g, drop(h, m.residP), residual)
+			h = b.MLP.Forward(g, normed)
+		}
 	}
 	_, h = m.LnF.AddForward(g, drop(h, m.residP), residual)
 	if m.LMHead != nil {

@@ -45,6 +45,7 @@ type Kernels interface {
 	ConvKernels
 	H3ConvKernels
 	SSMKernels
+	StatePassKernels
 	OptimKernels
 	FusedKernels
 }

@@ -139,6 +139,15 @@ func (b *bencher) add(name string, t benchTiming, per float64, unit string, extr
 	}
 }
 
+// addOnce records a row measured by one run (too long to repeat): value is already
+// per that run.
+func (b *bencher) addOnce(name string, sec, value float64, unit string) {
+	b.results = append(b.results, benchResult{Name: name, Seconds: sec, Value: value, Unit: unit, MedianSeconds: sec, Reps: 1})
+	if !b.asJSON {
+		fmt.Fprintf(b.out, "%-52s %10.3f ms (one run)                   %12.2f %s\n", name, sec*1e3, value, unit)
+	}
+}
+
 // note prints (and records) a row that did not run, with the reason.
 func (b *bencher) note(name, why string) {
 	b.results = append(b.results, benchResult{Name: name, Note: why})
@@ -159,6 +168,7 @@ func runBench(args []string, stdout, stderr io.Writer) error {
 	lengths := fs.String("lengths", "1024", "comma-separated sequence lengths of the family training rows (--long: 1024,4096,16384)")
 	gpuShapes := fs.Bool("gpu-shapes", false, "H3-convolution rows at the GPU benchmark shapes (B=8 H=1024 L=256..8K, B=64 H=768 L=1K..8K) on any device; on by default on a GPU")
 	only := fs.String("only", "", `"h3conv": only the H3-convolution rows (at the GPU shapes on a GPU; scripts/gpu-check.sh uses it)`)
+	longContext := fs.Bool("long-context", false, "also evaluation at 64K, 256K and 1M tokens a chunk at a time, and single-shot beside it at 8K, 64K and 256K, with peak heap (minutes)")
 	if err := fs.parse(args); err != nil {
 		return err
 	}
@@ -230,6 +240,14 @@ func runBench(args []string, stdout, stderr io.Writer) error {
 	}
 	if *only == "" {
 		if err := benchFamilies(b, *quick, familyLengths); err != nil {
+			return err
+		}
+	}
+	if *longContext {
+		if *only != "" {
+			return usagef("--long-context and --only cannot be combined")
+		}
+		if err := benchLong(b, *quick); err != nil {
 			return err
 		}
 	}
