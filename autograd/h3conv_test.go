@@ -87,3 +87,43 @@ func TestH3OutputsOverwriteEmpty(t *testing.T) {
 		}
 	}
 }
+
+// TestProductsOverwriteEmpty is TestH3OutputsOverwriteEmpty for MatMul and Linear, whose
+// results also come from Graph.Empty: sizes on both sides of the CPU kernels' small/large
+// split, a batched product and k = 1.
+func TestProductsOverwriteEmpty(t *testing.T) {
+	rng := tensor.NewRNG(45)
+	cpu := tensor.DefaultCPU()
+	for _, c := range []struct{ rows, k, n int }{{1, 1, 1}, {7, 3, 5}, {1000, 1, 7}, {300, 24, 100}} {
+		x := tensor.RandNormal(cpu, rng, 1, c.rows, c.k)
+		xb := tensor.RandNormal(cpu, rng, 1, 3, c.rows, c.k)
+		w := tensor.RandNormal(cpu, rng, 1, c.n, c.k)
+		b := tensor.RandNormal(cpu, rng, 1, c.n)
+		run := func(g *Graph) [][]float32 {
+			var outs [][]float32
+			for _, v := range []*Var{
+				Linear(g, Constant(x), Constant(w), Constant(b)),
+				MatMul(g, Constant(x), Constant(w), false, true),
+				MatMul(g, Constant(xb), Constant(w), false, true),
+			} {
+				outs = append(outs, append([]float32(nil), v.Value.Data()...))
+			}
+			return outs
+		}
+		want := run(NewGraph())
+		arena := tensor.NewArena(cpu)
+		for _, shape := range [][]int{{c.rows, c.n}, {c.rows, c.n}, {3, c.rows, c.n}} {
+			cpu.Fill(arena.Zeros(shape...), float32(math.NaN()))
+		}
+		arena.Reset()
+		got := run(NewGraphIn(arena))
+		for o := range want {
+			for i := range want[o] {
+				if got[o][i] != want[o][i] {
+					t.Fatalf("rows=%d k=%d n=%d, output %d: [%d] = %v from a NaN-filled buffer, %v from a fresh one",
+						c.rows, c.k, c.n, o, i, got[o][i], want[o][i])
+				}
+			}
+		}
+	}
+}
