@@ -46,7 +46,10 @@ func h3ConvErrors(t *testing.T, dev tensor.Device, c h3Case, seed uint64) map[st
 	on := func(x *tensor.Tensor) *tensor.Tensor { return dev.FromHost(x.Host(), x.Shape()...) }
 	gkt, gv, gq, gdy, gk, gd := on(kt), on(v), on(q), on(dy), on(k), on(d)
 
+	// Both outputs start out as garbage: autograd takes them from Device.Empty, so the
+	// kernels must write every element.
 	khat := dev.Zeros(heads, bins, 2)
+	dev.Fill(khat, float32(math.NaN()))
 	dev.H3Spectrum(khat, gk)
 	y := on(host(1, c.b, c.l, c.h)) // overwritten, not added to
 	dev.H3Conv(y, gkt, gv, gq, gd, khat, c.dh)
