@@ -27,12 +27,12 @@ const (
 	// CPU's.
 	ConvF32
 	// ConvBF16 runs ConvTF32's radix-16 stages with bfloat16 inputs and fp32
-	// accumulation (mma.sync m16n8k16): half the tensor-core operand width, with 8
+	// accumulation (mma.sync m16n8k16): half the tensor-core operand width, with 7
 	// mantissa bits: the tests measure up to 8.8e-3 relative error at L = 8192.
 	ConvBF16
-	// ConvF16 is ConvBF16 with IEEE half inputs: 11 mantissa bits, so about TF32's
-	// error, while the unnormalised FFT's values stay well inside fp16's range for
-	// inputs of order one.
+	// ConvF16 is ConvBF16 with IEEE half inputs: 10 mantissa bits like TF32, and about
+	// its error (1.1e-3 at L = 8192), while the unnormalised FFT's values stay well
+	// inside fp16's range for inputs of order one.
 	ConvF16
 )
 
