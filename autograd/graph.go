@@ -173,6 +173,16 @@ func (g *Graph) Zeros(dev tensor.Device, shape ...int) *tensor.Tensor {
 	return dev.Zeros(shape...)
 }
 
+// Empty is Zeros for the output of a kernel that writes every element: its contents are
+// unspecified (a reused arena buffer keeps the last step's values, a GPU buffer is not
+// cleared), which saves the clearing pass.
+func (g *Graph) Empty(dev tensor.Device, shape ...int) *tensor.Tensor {
+	if g.arena.Serves(dev) {
+		return g.arena.Empty(shape...)
+	}
+	return dev.Empty(shape...)
+}
+
 // grad returns v's gradient for a backward function to accumulate into: for v a result
 // of this graph from the arena, otherwise v's own (GradTensor).
 func (g *Graph) grad(v *Var) *tensor.Tensor {
@@ -291,7 +301,7 @@ func (g *Graph) BackwardWith(out *Var, seed *tensor.Tensor) error {
 		return fmt.Errorf("autograd: output does not depend on any variable that requires a gradient")
 	}
 	// A copy, because takeGrad may hand the seed on to an input that accumulates into it.
-	out.Grad = g.Zeros(seed.Device(), seed.Shape()...)
+	out.Grad = g.Empty(seed.Device(), seed.Shape()...)
 	seed.Device().Copy(out.Grad, seed)
 	err := tensor.Catch(func() {
 		for i := len(g.tape) - 1; i >= 0; i-- {

@@ -16,7 +16,7 @@ func H3Spectrum(g *Graph, k *Var, length int) *Var {
 			Msg: fmt.Sprintf("want a kernel (heads, Lk) with Lk ≤ length = %d ≤ %d", length, tensor.MaxFFTConvLen)})
 	}
 	dev := k.Device()
-	out := g.Result(g.Zeros(dev, k.Shape()[0], tensor.H3SpectrumBins(length), 2), k)
+	out := g.Result(g.Empty(dev, k.Shape()[0], tensor.H3SpectrumBins(length), 2), k)
 	dev.H3Spectrum(out.Value, k.Value)
 	g.OnBackward(out, func() {
 		if k.RequiresGrad() {
@@ -35,7 +35,7 @@ func H3Spectrum(g *Graph, k *Var, length int) *Var {
 func H3Conv(g *Graph, kt, v, q, d, khat *Var, headDim int) *Var {
 	tensor.H3ConvShapes("H3Conv", nil, kt.Value, v.Value, q.Value, d.Value, khat.Value, headDim)
 	dev := kt.Device()
-	out := g.Result(g.Zeros(dev, kt.Shape()...), kt, v, q, d, khat)
+	out := g.Result(g.Empty(dev, kt.Shape()...), kt, v, q, d, khat)
 	dev.H3Conv(out.Value, kt.Value, v.Value, q.Value, d.Value, khat.Value, headDim)
 	g.OnBackward(out, func() {
 		dev.H3ConvBackward(g.gradOrNil(kt), g.gradOrNil(v), g.gradOrNil(q), g.gradOrNil(d), g.gradOrNil(khat),

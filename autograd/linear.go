@@ -15,8 +15,14 @@ func Linear(g *Graph, x, w, b *Var) *Var {
 	batchShape, m, n, _ := tensor.MatMulShapes(nil, x.Value, w.Value, false, true)
 	shape := append(append([]int(nil), batchShape...), m, n)
 	tensor.BroadcastShapes("Linear", shape, b.Shape())
-	out := g.Result(g.Zeros(dev, shape...), x, w, b)
-	if b.Value.Rank() == 1 && w.Value.Rank() == 2 {
+	// The fused kernel writes every element of out; the other path adds the bias to it.
+	fused := b.Value.Rank() == 1 && w.Value.Rank() == 2
+	alloc := g.Zeros
+	if fused {
+		alloc = g.Empty
+	}
+	out := g.Result(alloc(dev, shape...), x, w, b)
+	if fused {
 		dev.Linear(out.Value, x.Value, w.Value, b.Value)
 	} else {
 		dev.Binary(tensor.OpAdd, out.Value, out.Value, b.Value)

@@ -9,7 +9,8 @@ func MatMul(g *Graph, a, b *Var, transA, transB bool) *Var {
 	dev := a.Device()
 	batchShape, m, n, _ := tensor.MatMulShapes(nil, a.Value, b.Value, transA, transB)
 	shape := append(append([]int(nil), batchShape...), m, n)
-	out := g.Result(g.Zeros(dev, shape...), a, b)
+	// Without accumulate the product writes every element of out (beta 0 never reads it).
+	out := g.Result(g.Empty(dev, shape...), a, b)
 	dev.MatMul(out.Value, a.Value, b.Value, transA, transB, false)
 	g.OnBackward(out, func() { matMulBackward(g, dev, a, b, out.Grad, transA, transB) })
 	return out

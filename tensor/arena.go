@@ -40,14 +40,22 @@ func (a *Arena) Serves(dev Device) bool {
 }
 
 // Zeros lends a zero-filled tensor on the arena's CPU, valid until the next Reset.
-func (a *Arena) Zeros(shape ...int) *Tensor {
-	n := checkShape("Zeros", shape)
+func (a *Arena) Zeros(shape ...int) *Tensor { return a.lend("Zeros", true, shape) }
+
+// Empty lends a tensor like Zeros but leaves a reused buffer as the last step left it,
+// for the output of a kernel that writes every element.
+func (a *Arena) Empty(shape ...int) *Tensor { return a.lend("Empty", false, shape) }
+
+func (a *Arena) lend(op string, zero bool, shape []int) *Tensor {
+	n := checkShape(op, shape)
 	var buf []float32
 	if l := a.free[n]; len(l) > 0 {
 		buf = l[len(l)-1]
 		l[len(l)-1] = nil
 		a.free[n] = l[:len(l)-1]
-		clear(buf)
+		if zero {
+			clear(buf)
+		}
 	} else {
 		buf = make([]float32, n)
 		a.bytes += 4 * n

@@ -20,6 +20,10 @@ type Device interface {
 	Name() string
 	// Zeros allocates a zero-filled tensor.
 	Zeros(shape ...int) *Tensor
+	// Empty allocates a tensor whose elements are unspecified, for the output of a kernel
+	// that writes every element: on a GPU, Zeros' memset would be a pass over memory the
+	// kernel overwrites anyway.
+	Empty(shape ...int) *Tensor
 	// FromHost copies host data into a new tensor on the device.
 	FromHost(data []float32, shape ...int) *Tensor
 	// ToHost copies src's elements into dst (len(dst) == src.Numel()).
@@ -86,6 +90,10 @@ func (c *CPU) Zeros(shape ...int) *Tensor {
 	n := checkShape("Zeros", shape)
 	return &Tensor{shape: cloneInts(shape), data: make([]float32, n), dev: c}
 }
+
+// Empty implements Device. Go's allocator clears memory anyway, so on a fresh
+// allocation it is Zeros; the saving is the arena's (Arena.Empty).
+func (c *CPU) Empty(shape ...int) *Tensor { return c.Zeros(shape...) }
 
 // FromHost implements Device.
 func (c *CPU) FromHost(data []float32, shape ...int) *Tensor {

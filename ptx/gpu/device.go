@@ -356,6 +356,9 @@ func (d *Device) Zeros(shape ...int) *tensor.Tensor {
 	return t
 }
 
+// Empty implements tensor.Device: no memset, the kernel writing the tensor covers it.
+func (d *Device) Empty(shape ...int) *tensor.Tensor { return d.empty(shape...) }
+
 // FromHost implements tensor.Device.
 func (d *Device) FromHost(data []float32, shape ...int) *tensor.Tensor {
 	if len(data) != tensor.Numel(shape) {

@@ -26,16 +26,24 @@ const (
 	// ConvF32 runs radix-2 butterflies in fp32: about 3e-7 relative error, like the
 	// CPU's.
 	ConvF32
+	// ConvBF16 runs ConvTF32's radix-16 stages with bfloat16 inputs and fp32
+	// accumulation (mma.sync m16n8k16): half the tensor-core operand width, with 7
+	// mantissa bits: the tests measure up to 8.8e-3 relative error at L = 8192.
+	ConvBF16
+	// ConvF16 is ConvBF16 with IEEE half inputs: 10 mantissa bits like TF32, and about
+	// its error (1.1e-3 at L = 8192), while the unnormalised FFT's values stay well
+	// inside fp16's range for inputs of order one.
+	ConvF16
 )
 
 // convSettings is the device's choice of ConvPrecision; the zero value is ConvTF32.
-type convSettings struct{ f32 atomic.Bool }
+type convSettings struct{ prec atomic.Int32 }
 
 // SetConvPrecision selects the FFTs of the fused H3 convolution (H3Spectrum, H3Conv and
 // their backward) for the calls that follow. CausalConv, the general convolution, keeps
 // fp32 whatever is set: its callers (the S4D ablation) are compared with the CPU at
 // fp32 tolerances.
-func (d *Device) SetConvPrecision(p ConvPrecision) { d.conv.f32.Store(p == ConvF32) }
+func (d *Device) SetConvPrecision(p ConvPrecision) { d.conv.prec.Store(int32(p)) }
 
 // h3Kernels are the launchers of one precision.
 type h3Kernels struct {
@@ -48,11 +56,18 @@ type h3Kernels struct {
 var (
 	h3F32  = h3Kernels{kernels.H3SpectrumF32, kernels.H3SpectrumBwdF32, kernels.H3ConvFwdF32, kernels.H3ConvBwdF32}
 	h3TF32 = h3Kernels{kernels.H3SpectrumTf32, kernels.H3SpectrumBwdTf32, kernels.H3ConvFwdTf32, kernels.H3ConvBwdTf32}
+	h3BF16 = h3Kernels{kernels.H3SpectrumBf16, kernels.H3SpectrumBwdBf16, kernels.H3ConvFwdBf16, kernels.H3ConvBwdBf16}
+	h3F16  = h3Kernels{kernels.H3SpectrumF16, kernels.H3SpectrumBwdF16, kernels.H3ConvFwdF16, kernels.H3ConvBwdF16}
 )
 
 func (d *Device) h3() h3Kernels {
-	if d.conv.f32.Load() {
+	switch ConvPrecision(d.conv.prec.Load()) {
+	case ConvF32:
 		return h3F32
+	case ConvBF16:
+		return h3BF16
+	case ConvF16:
+		return h3F16
 	}
 	return h3TF32
 }

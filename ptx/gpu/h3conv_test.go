@@ -46,7 +46,10 @@ func h3ConvErrors(t *testing.T, dev tensor.Device, c h3Case, seed uint64) map[st
 	on := func(x *tensor.Tensor) *tensor.Tensor { return dev.FromHost(x.Host(), x.Shape()...) }
 	gkt, gv, gq, gdy, gk, gd := on(kt), on(v), on(q), on(dy), on(k), on(d)
 
+	// Both outputs start out as garbage: autograd takes them from Device.Empty, so the
+	// kernels must write every element.
 	khat := dev.Zeros(heads, bins, 2)
+	dev.Fill(khat, float32(math.NaN()))
 	dev.H3Spectrum(khat, gk)
 	y := on(host(1, c.b, c.l, c.h)) // overwritten, not added to
 	dev.H3Conv(y, gkt, gv, gq, gd, khat, c.dh)
@@ -152,6 +155,28 @@ func TestH3ConvInterpretedTF32(t *testing.T) {
 	testH3ConvTol(t, dev, []h3Case{{1, 7, 1, 1}, {2, 16, 3, 1}, {2, 20, 4, 1}, {1, 100, 2, 1}, {1, 33, 8, 8}, {1, 200, 2, 1}, {1, 257, 2, 1}}, h3ConvTolTF32)
 }
 
+// h3ConvTolBF16 is the bound for bfloat16 inputs: 7 mantissa bits, 2⁻⁸ relative
+// per rounding, through the same stages as TF32.
+const h3ConvTolBF16 = 1e-2
+
+// TestH3ConvInterpreted16 runs the 16-bit tensor-core variants (m16n8k16) on the shapes
+// of TestH3ConvInterpretedTF32: bf16 at the 1e-2, f16 (10 mantissa bits, as
+// TF32) at TF32's bound.
+func TestH3ConvInterpreted16(t *testing.T) {
+	cases := []h3Case{{1, 7, 1, 1}, {2, 16, 3, 1}, {2, 20, 4, 1}, {1, 100, 2, 1}, {1, 33, 8, 8}, {1, 200, 2, 1}, {1, 257, 2, 1}}
+	for _, p := range []struct {
+		name string
+		prec ConvPrecision
+		tol  float64
+	}{{"bf16", ConvBF16, h3ConvTolBF16}, {"f16", ConvF16, h3ConvTolTF32}} {
+		t.Run(p.name, func(t *testing.T) {
+			dev := NewInterpreted()
+			dev.SetConvPrecision(p.prec)
+			testH3ConvTol(t, dev, cases, p.tol)
+		})
+	}
+}
+
 // TestH3ConvInterpretedLong takes the acceptance lengths up to 8192, whose shared
 // memory needs the opt-in; the interpreter takes tens of seconds on them.
 func TestH3ConvInterpretedLong(t *testing.T) {
@@ -164,6 +189,9 @@ func TestH3ConvInterpretedLong(t *testing.T) {
 	tf := NewInterpreted()
 	tf.SetConvPrecision(ConvTF32)
 	testH3ConvTol(t, tf, []h3Case{{1, 1000, 2, 1}, {1, 4096, 1, 1}, {1, 8192, 1, 1}}, h3ConvTolTF32)
+	bf := NewInterpreted()
+	bf.SetConvPrecision(ConvBF16)
+	testH3ConvTol(t, bf, []h3Case{{1, 1000, 2, 1}, {1, 8192, 1, 1}}, h3ConvTolBF16)
 }
 
 // TestGPUH3Conv runs the interpreter's cases and the acceptance lengths on a GPU.

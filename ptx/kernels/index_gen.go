@@ -352,6 +352,46 @@ var H3ConvBwdTf32Kernel = &Info{Module: "h3conv", Name: "h3_conv_bwd_tf32", Para
 	Block: [3]int{256, 1, 1},
 	Doc:   "the gradients of h3_conv_fwd_f32 given dy, added to dkt, dv and dq (each may be 0 to skip it). Block (c, 0)\nloops over the batch and the outputs j of c's head: with g = dy_j q_c it adds dy_j (conv(z_cj) + d z_cj) to dq_c\nand (corr(g) + d g) v_j to dkt_c, writes dpart[c] = sum_{b,j} conj(Z_cj) G (the unscaled spectrum gradient, or\nskips it when dpart is 0) and ddpart[c] = sum g z_cj; with dh = 1 it also adds (corr(g) + d g) kt_c to dv_c.\nWith dh > 1 block (c, 1) adds sum_{b,i} (corr(dy_c q_i) + d dy_c q_i) kt_i to dv_c. v and q may be 0, read as\nones (dv and dq must then be 0)\nlaunch: block (256,1,1), grid (H, min(dh, 2), 1), dynamic shared memory 16 * N bytes; N = 2^logN >= max(L, 4), N <= 8192 (dynamic shared memory above 48 KiB needs the opt-in)"}
 
+// H3SpectrumBf16Kernel describes h3_spectrum_bf16 of module h3conv.
+var H3SpectrumBf16Kernel = &Info{Module: "h3conv", Name: "h3_spectrum_bf16", Params: []Param{{"khat", "u64"}, {"kern", "u64"}, {"tw", "u64"}, {"heads", "u32"}, {"Lk", "u32"}, {"N", "u32"}, {"logN", "u32"}},
+	Block: [3]int{256, 1, 1},
+	Doc:   "khat[h, f] = sum_{s < Lk} kern[h, s] exp(-2 pi i f s / 2N) for f <= N as (re, im) pairs: the spectra of the\nkernels (heads, Lk), Lk <= N, zero-padded to 2N; tw holds exp(-2 pi i j / 2N) for j < 64, then for j = 64h,\nh < max(1, N/64) (every H3 kernel takes this table)\nlaunch: block (256,1,1), grid (heads, 1, 1), dynamic shared memory 8 * N bytes; N = 2^logN >= max(L, 4), N <= 8192 (dynamic shared memory above 48 KiB needs the opt-in)"}
+
+// H3SpectrumBwdBf16Kernel describes h3_spectrum_bwd_bf16 of module h3conv.
+var H3SpectrumBwdBf16Kernel = &Info{Module: "h3conv", Name: "h3_spectrum_bwd_bf16", Params: []Param{{"dkern", "u64"}, {"dkhat", "u64"}, {"tw", "u64"}, {"heads", "u32"}, {"Lk", "u32"}, {"N", "u32"}, {"logN", "u32"}},
+	Block: [3]int{256, 1, 1},
+	Doc:   "dkern[h, s] += Re sum_{f <= N} dkhat[h, f] exp(2 pi i f s / 2N) for s < Lk: the gradient of the kernels given\nthat of their spectra (h3_spectrum_f32's adjoint), one inverse real transform per head\nlaunch: block (256,1,1), grid (heads, 1, 1), dynamic shared memory 8 * N bytes; N = 2^logN >= max(L, 4), N <= 8192 (dynamic shared memory above 48 KiB needs the opt-in)"}
+
+// H3ConvFwdBf16Kernel describes h3_conv_fwd_bf16 of module h3conv.
+var H3ConvFwdBf16Kernel = &Info{Module: "h3conv", Name: "h3_conv_fwd_bf16", Params: []Param{{"y", "u64"}, {"kt", "u64"}, {"v", "u64"}, {"q", "u64"}, {"d", "u64"}, {"khat", "u64"}, {"tw", "u64"}, {"B", "u32"}, {"L", "u32"}, {"H", "u32"}, {"dh", "u32"}, {"N", "u32"}, {"logN", "u32"}},
+	Block: [3]int{256, 1, 1},
+	Doc:   "y[b, t, h*dh+j] = sum_i q[b, t, h*dh+i] * (irfft(rfft(z_ij, 2N) * khat[h])[t] + d[h] z_ij[t]) with\nz_ij = kt[., h*dh+i] * v[., h*dh+j] for sequences (B, L, H), H = heads*dh, d (heads), khat (heads, N+1, 2)\nfrom h3_spectrum; v and q may be 0, read as ones (a plain causal convolution of kt). Block j loops over the\nbatch: it reads its inputs once (kt and q once per output of the head), writes y once and, with dh = 1, reads\nkhat once into shared memory (with dh > 1 that space holds the sum over i, and khat is read per term)\nlaunch: block (256,1,1), grid (H, 1, 1), dynamic shared memory 8*N + 8*N*min(dh-1, 1) + 8*(N+1)*max(2-dh, 0) bytes; N = 2^logN >= max(L, 4), N <= 8192 (dynamic shared memory above 48 KiB needs the opt-in)"}
+
+// H3ConvBwdBf16Kernel describes h3_conv_bwd_bf16 of module h3conv.
+var H3ConvBwdBf16Kernel = &Info{Module: "h3conv", Name: "h3_conv_bwd_bf16", Params: []Param{{"dkt", "u64"}, {"dv", "u64"}, {"dq", "u64"}, {"dpart", "u64"}, {"ddpart", "u64"}, {"dy", "u64"}, {"kt", "u64"}, {"v", "u64"}, {"q", "u64"}, {"d", "u64"}, {"khat", "u64"}, {"tw", "u64"}, {"B", "u32"}, {"L", "u32"}, {"H", "u32"}, {"dh", "u32"}, {"N", "u32"}, {"logN", "u32"}},
+	Block: [3]int{256, 1, 1},
+	Doc:   "the gradients of h3_conv_fwd_f32 given dy, added to dkt, dv and dq (each may be 0 to skip it). Block (c, 0)\nloops over the batch and the outputs j of c's head: with g = dy_j q_c it adds dy_j (conv(z_cj) + d z_cj) to dq_c\nand (corr(g) + d g) v_j to dkt_c, writes dpart[c] = sum_{b,j} conj(Z_cj) G (the unscaled spectrum gradient, or\nskips it when dpart is 0) and ddpart[c] = sum g z_cj; with dh = 1 it also adds (corr(g) + d g) kt_c to dv_c.\nWith dh > 1 block (c, 1) adds sum_{b,i} (corr(dy_c q_i) + d dy_c q_i) kt_i to dv_c. v and q may be 0, read as\nones (dv and dq must then be 0)\nlaunch: block (256,1,1), grid (H, min(dh, 2), 1), dynamic shared memory 16 * N bytes; N = 2^logN >= max(L, 4), N <= 8192 (dynamic shared memory above 48 KiB needs the opt-in)"}
+
+// H3SpectrumF16Kernel describes h3_spectrum_f16 of module h3conv.
+var H3SpectrumF16Kernel = &Info{Module: "h3conv", Name: "h3_spectrum_f16", Params: []Param{{"khat", "u64"}, {"kern", "u64"}, {"tw", "u64"}, {"heads", "u32"}, {"Lk", "u32"}, {"N", "u32"}, {"logN", "u32"}},
+	Block: [3]int{256, 1, 1},
+	Doc:   "khat[h, f] = sum_{s < Lk} kern[h, s] exp(-2 pi i f s / 2N) for f <= N as (re, im) pairs: the spectra of the\nkernels (heads, Lk), Lk <= N, zero-padded to 2N; tw holds exp(-2 pi i j / 2N) for j < 64, then for j = 64h,\nh < max(1, N/64) (every H3 kernel takes this table)\nlaunch: block (256,1,1), grid (heads, 1, 1), dynamic shared memory 8 * N bytes; N = 2^logN >= max(L, 4), N <= 8192 (dynamic shared memory above 48 KiB needs the opt-in)"}
+
+// H3SpectrumBwdF16Kernel describes h3_spectrum_bwd_f16 of module h3conv.
+var H3SpectrumBwdF16Kernel = &Info{Module: "h3conv", Name: "h3_spectrum_bwd_f16", Params: []Param{{"dkern", "u64"}, {"dkhat", "u64"}, {"tw", "u64"}, {"heads", "u32"}, {"Lk", "u32"}, {"N", "u32"}, {"logN", "u32"}},
+	Block: [3]int{256, 1, 1},
+	Doc:   "dkern[h, s] += Re sum_{f <= N} dkhat[h, f] exp(2 pi i f s / 2N) for s < Lk: the gradient of the kernels given\nthat of their spectra (h3_spectrum_f32's adjoint), one inverse real transform per head\nlaunch: block (256,1,1), grid (heads, 1, 1), dynamic shared memory 8 * N bytes; N = 2^logN >= max(L, 4), N <= 8192 (dynamic shared memory above 48 KiB needs the opt-in)"}
+
+// H3ConvFwdF16Kernel describes h3_conv_fwd_f16 of module h3conv.
+var H3ConvFwdF16Kernel = &Info{Module: "h3conv", Name: "h3_conv_fwd_f16", Params: []Param{{"y", "u64"}, {"kt", "u64"}, {"v", "u64"}, {"q", "u64"}, {"d", "u64"}, {"khat", "u64"}, {"tw", "u64"}, {"B", "u32"}, {"L", "u32"}, {"H", "u32"}, {"dh", "u32"}, {"N", "u32"}, {"logN", "u32"}},
+	Block: [3]int{256, 1, 1},
+	Doc:   "y[b, t, h*dh+j] = sum_i q[b, t, h*dh+i] * (irfft(rfft(z_ij, 2N) * khat[h])[t] + d[h] z_ij[t]) with\nz_ij = kt[., h*dh+i] * v[., h*dh+j] for sequences (B, L, H), H = heads*dh, d (heads), khat (heads, N+1, 2)\nfrom h3_spectrum; v and q may be 0, read as ones (a plain causal convolution of kt). Block j loops over the\nbatch: it reads its inputs once (kt and q once per output of the head), writes y once and, with dh = 1, reads\nkhat once into shared memory (with dh > 1 that space holds the sum over i, and khat is read per term)\nlaunch: block (256,1,1), grid (H, 1, 1), dynamic shared memory 8*N + 8*N*min(dh-1, 1) + 8*(N+1)*max(2-dh, 0) bytes; N = 2^logN >= max(L, 4), N <= 8192 (dynamic shared memory above 48 KiB needs the opt-in)"}
+
+// H3ConvBwdF16Kernel describes h3_conv_bwd_f16 of module h3conv.
+var H3ConvBwdF16Kernel = &Info{Module: "h3conv", Name: "h3_conv_bwd_f16", Params: []Param{{"dkt", "u64"}, {"dv", "u64"}, {"dq", "u64"}, {"dpart", "u64"}, {"ddpart", "u64"}, {"dy", "u64"}, {"kt", "u64"}, {"v", "u64"}, {"q", "u64"}, {"d", "u64"}, {"khat", "u64"}, {"tw", "u64"}, {"B", "u32"}, {"L", "u32"}, {"H", "u32"}, {"dh", "u32"}, {"N", "u32"}, {"logN", "u32"}},
+	Block: [3]int{256, 1, 1},
+	Doc:   "the gradients of h3_conv_fwd_f32 given dy, added to dkt, dv and dq (each may be 0 to skip it). Block (c, 0)\nloops over the batch and the outputs j of c's head: with g = dy_j q_c it adds dy_j (conv(z_cj) + d z_cj) to dq_c\nand (corr(g) + d g) v_j to dkt_c, writes dpart[c] = sum_{b,j} conj(Z_cj) G (the unscaled spectrum gradient, or\nskips it when dpart is 0) and ddpart[c] = sum g z_cj; with dh = 1 it also adds (corr(g) + d g) kt_c to dv_c.\nWith dh > 1 block (c, 1) adds sum_{b,i} (corr(dy_c q_i) + d dy_c q_i) kt_i to dv_c. v and q may be 0, read as\nones (dv and dq must then be 0)\nlaunch: block (256,1,1), grid (H, min(dh, 2), 1), dynamic shared memory 16 * N bytes; N = 2^logN >= max(L, 4), N <= 8192 (dynamic shared memory above 48 KiB needs the opt-in)"}
+
 // H3ConvBwdReduceF32Kernel describes h3_conv_bwd_reduce_f32 of module h3conv.
 var H3ConvBwdReduceF32Kernel = &Info{Module: "h3conv", Name: "h3_conv_bwd_reduce_f32", Params: []Param{{"dkhat", "u64"}, {"dd", "u64"}, {"dpart", "u64"}, {"ddpart", "u64"}, {"heads", "u32"}, {"dh", "u32"}, {"N", "u32"}},
 	Block: [3]int{256, 1, 1},
@@ -439,6 +479,14 @@ var Index = []*Info{
 	H3SpectrumBwdTf32Kernel,
 	H3ConvFwdTf32Kernel,
 	H3ConvBwdTf32Kernel,
+	H3SpectrumBf16Kernel,
+	H3SpectrumBwdBf16Kernel,
+	H3ConvFwdBf16Kernel,
+	H3ConvBwdBf16Kernel,
+	H3SpectrumF16Kernel,
+	H3SpectrumBwdF16Kernel,
+	H3ConvFwdF16Kernel,
+	H3ConvBwdF16Kernel,
 	H3ConvBwdReduceF32Kernel,
 	SgemmNtBiasKernel,
 	AddLayernormFwdF32Kernel,

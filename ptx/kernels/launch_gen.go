@@ -1060,6 +1060,142 @@ func H3ConvBwdTf32Grid(B, L, H, dh, N, logN int) (grid [3]int, shared int) {
 	return [3]int{H, min(dh, 2), 1}, 16 * N
 }
 
+// H3SpectrumBf16 launches h3_spectrum_bf16:
+//
+//	khat[h, f] = sum_{s < Lk} kern[h, s] exp(-2 pi i f s / 2N) for f <= N as (re, im) pairs: the spectra of the
+//	kernels (heads, Lk), Lk <= N, zero-padded to 2N; tw holds exp(-2 pi i j / 2N) for j < 64, then for j = 64h,
+//	h < max(1, N/64) (every H3 kernel takes this table)
+//	launch: block (256,1,1), grid (heads, 1, 1), dynamic shared memory 8 * N bytes; N = 2^logN >= max(L, 4), N <= 8192 (dynamic shared memory above 48 KiB needs the opt-in)
+func H3SpectrumBf16(l Launcher, khat, kern, tw Ptr, heads, Lk, N, logN uint32) error {
+	grid, shared := H3SpectrumBf16Grid(int(heads), int(Lk), int(N), int(logN))
+	return launch(l, H3SpectrumBf16Kernel, grid, shared, ptrArg(khat), ptrArg(kern), ptrArg(tw), u32Arg(heads), u32Arg(Lk), u32Arg(N), u32Arg(logN))
+}
+
+// H3SpectrumBf16Grid is the grid and the bytes of dynamic shared memory of one h3_spectrum_bf16 launch.
+func H3SpectrumBf16Grid(heads, Lk, N, logN int) (grid [3]int, shared int) {
+	return [3]int{heads, 1, 1}, 8 * N
+}
+
+// H3SpectrumBwdBf16 launches h3_spectrum_bwd_bf16:
+//
+//	dkern[h, s] += Re sum_{f <= N} dkhat[h, f] exp(2 pi i f s / 2N) for s < Lk: the gradient of the kernels given
+//	that of their spectra (h3_spectrum_f32's adjoint), one inverse real transform per head
+//	launch: block (256,1,1), grid (heads, 1, 1), dynamic shared memory 8 * N bytes; N = 2^logN >= max(L, 4), N <= 8192 (dynamic shared memory above 48 KiB needs the opt-in)
+func H3SpectrumBwdBf16(l Launcher, dkern, dkhat, tw Ptr, heads, Lk, N, logN uint32) error {
+	grid, shared := H3SpectrumBwdBf16Grid(int(heads), int(Lk), int(N), int(logN))
+	return launch(l, H3SpectrumBwdBf16Kernel, grid, shared, ptrArg(dkern), ptrArg(dkhat), ptrArg(tw), u32Arg(heads), u32Arg(Lk), u32Arg(N), u32Arg(logN))
+}
+
+// H3SpectrumBwdBf16Grid is the grid and the bytes of dynamic shared memory of one h3_spectrum_bwd_bf16 launch.
+func H3SpectrumBwdBf16Grid(heads, Lk, N, logN int) (grid [3]int, shared int) {
+	return [3]int{heads, 1, 1}, 8 * N
+}
+
+// H3ConvFwdBf16 launches h3_conv_fwd_bf16:
+//
+//	y[b, t, h*dh+j] = sum_i q[b, t, h*dh+i] * (irfft(rfft(z_ij, 2N) * khat[h])[t] + d[h] z_ij[t]) with
+//	z_ij = kt[., h*dh+i] * v[., h*dh+j] for sequences (B, L, H), H = heads*dh, d (heads), khat (heads, N+1, 2)
+//	from h3_spectrum; v and q may be 0, read as ones (a plain causal convolution of kt). Block j loops over the
+//	batch: it reads its inputs once (kt and q once per output of the head), writes y once and, with dh = 1, reads
+//	khat once into shared memory (with dh > 1 that space holds the sum over i, and khat is read per term)
+//	launch: block (256,1,1), grid (H, 1, 1), dynamic shared memory 8*N + 8*N*min(dh-1, 1) + 8*(N+1)*max(2-dh, 0) bytes; N = 2^logN >= max(L, 4), N <= 8192 (dynamic shared memory above 48 KiB needs the opt-in)
+func H3ConvFwdBf16(l Launcher, y, kt, v, q, d, khat, tw Ptr, B, L, H, dh, N, logN uint32) error {
+	grid, shared := H3ConvFwdBf16Grid(int(B), int(L), int(H), int(dh), int(N), int(logN))
+	return launch(l, H3ConvFwdBf16Kernel, grid, shared, ptrArg(y), ptrArg(kt), ptrArg(v), ptrArg(q), ptrArg(d), ptrArg(khat), ptrArg(tw), u32Arg(B), u32Arg(L), u32Arg(H), u32Arg(dh), u32Arg(N), u32Arg(logN))
+}
+
+// H3ConvFwdBf16Grid is the grid and the bytes of dynamic shared memory of one h3_conv_fwd_bf16 launch.
+func H3ConvFwdBf16Grid(B, L, H, dh, N, logN int) (grid [3]int, shared int) {
+	return [3]int{H, 1, 1}, 8*N + 8*N*min(dh-1, 1) + 8*(N+1)*max(2-dh, 0)
+}
+
+// H3ConvBwdBf16 launches h3_conv_bwd_bf16:
+//
+//	the gradients of h3_conv_fwd_f32 given dy, added to dkt, dv and dq (each may be 0 to skip it). Block (c, 0)
+//	loops over the batch and the outputs j of c's head: with g = dy_j q_c it adds dy_j (conv(z_cj) + d z_cj) to dq_c
+//	and (corr(g) + d g) v_j to dkt_c, writes dpart[c] = sum_{b,j} conj(Z_cj) G (the unscaled spectrum gradient, or
+//	skips it when dpart is 0) and ddpart[c] = sum g z_cj; with dh = 1 it also adds (corr(g) + d g) kt_c to dv_c.
+//	With dh > 1 block (c, 1) adds sum_{b,i} (corr(dy_c q_i) + d dy_c q_i) kt_i to dv_c. v and q may be 0, read as
+//	ones (dv and dq must then be 0)
+//	launch: block (256,1,1), grid (H, min(dh, 2), 1), dynamic shared memory 16 * N bytes; N = 2^logN >= max(L, 4), N <= 8192 (dynamic shared memory above 48 KiB needs the opt-in)
+func H3ConvBwdBf16(l Launcher, dkt, dv, dq, dpart, ddpart, dy, kt, v, q, d, khat, tw Ptr, B, L, H, dh, N, logN uint32) error {
+	grid, shared := H3ConvBwdBf16Grid(int(B), int(L), int(H), int(dh), int(N), int(logN))
+	return launch(l, H3ConvBwdBf16Kernel, grid, shared, ptrArg(dkt), ptrArg(dv), ptrArg(dq), ptrArg(dpart), ptrArg(ddpart), ptrArg(dy), ptrArg(kt), ptrArg(v), ptrArg(q), ptrArg(d), ptrArg(khat), ptrArg(tw), u32Arg(B), u32Arg(L), u32Arg(H), u32Arg(dh), u32Arg(N), u32Arg(logN))
+}
+
+// H3ConvBwdBf16Grid is the grid and the bytes of dynamic shared memory of one h3_conv_bwd_bf16 launch.
+func H3ConvBwdBf16Grid(B, L, H, dh, N, logN int) (grid [3]int, shared int) {
+	return [3]int{H, min(dh, 2), 1}, 16 * N
+}
+
+// H3SpectrumF16 launches h3_spectrum_f16:
+//
+//	khat[h, f] = sum_{s < Lk} kern[h, s] exp(-2 pi i f s / 2N) for f <= N as (re, im) pairs: the spectra of the
+//	kernels (heads, Lk), Lk <= N, zero-padded to 2N; tw holds exp(-2 pi i j / 2N) for j < 64, then for j = 64h,
+//	h < max(1, N/64) (every H3 kernel takes this table)
+//	launch: block (256,1,1), grid (heads, 1, 1), dynamic shared memory 8 * N bytes; N = 2^logN >= max(L, 4), N <= 8192 (dynamic shared memory above 48 KiB needs the opt-in)
+func H3SpectrumF16(l Launcher, khat, kern, tw Ptr, heads, Lk, N, logN uint32) error {
+	grid, shared := H3SpectrumF16Grid(int(heads), int(Lk), int(N), int(logN))
+	return launch(l, H3SpectrumF16Kernel, grid, shared, ptrArg(khat), ptrArg(kern), ptrArg(tw), u32Arg(heads), u32Arg(Lk), u32Arg(N), u32Arg(logN))
+}
+
+// H3SpectrumF16Grid is the grid and the bytes of dynamic shared memory of one h3_spectrum_f16 launch.
+func H3SpectrumF16Grid(heads, Lk, N, logN int) (grid [3]int, shared int) {
+	return [3]int{heads, 1, 1}, 8 * N
+}
+
+// H3SpectrumBwdF16 launches h3_spectrum_bwd_f16:
+//
+//	dkern[h, s] += Re sum_{f <= N} dkhat[h, f] exp(2 pi i f s / 2N) for s < Lk: the gradient of the kernels given
+//	that of their spectra (h3_spectrum_f32's adjoint), one inverse real transform per head
+//	launch: block (256,1,1), grid (heads, 1, 1), dynamic shared memory 8 * N bytes; N = 2^logN >= max(L, 4), N <= 8192 (dynamic shared memory above 48 KiB needs the opt-in)
+func H3SpectrumBwdF16(l Launcher, dkern, dkhat, tw Ptr, heads, Lk, N, logN uint32) error {
+	grid, shared := H3SpectrumBwdF16Grid(int(heads), int(Lk), int(N), int(logN))
+	return launch(l, H3SpectrumBwdF16Kernel, grid, shared, ptrArg(dkern), ptrArg(dkhat), ptrArg(tw), u32Arg(heads), u32Arg(Lk), u32Arg(N), u32Arg(logN))
+}
+
+// H3SpectrumBwdF16Grid is the grid and the bytes of dynamic shared memory of one h3_spectrum_bwd_f16 launch.
+func H3SpectrumBwdF16Grid(heads, Lk, N, logN int) (grid [3]int, shared int) {
+	return [3]int{heads, 1, 1}, 8 * N
+}
+
+// H3ConvFwdF16 launches h3_conv_fwd_f16:
+//
+//	y[b, t, h*dh+j] = sum_i q[b, t, h*dh+i] * (irfft(rfft(z_ij, 2N) * khat[h])[t] + d[h] z_ij[t]) with
+//	z_ij = kt[., h*dh+i] * v[., h*dh+j] for sequences (B, L, H), H = heads*dh, d (heads), khat (heads, N+1, 2)
+//	from h3_spectrum; v and q may be 0, read as ones (a plain causal convolution of kt). Block j loops over the
+//	batch: it reads its inputs once (kt and q once per output of the head), writes y once and, with dh = 1, reads
+//	khat once into shared memory (with dh > 1 that space holds the sum over i, and khat is read per term)
+//	launch: block (256,1,1), grid (H, 1, 1), dynamic shared memory 8*N + 8*N*min(dh-1, 1) + 8*(N+1)*max(2-dh, 0) bytes; N = 2^logN >= max(L, 4), N <= 8192 (dynamic shared memory above 48 KiB needs the opt-in)
+func H3ConvFwdF16(l Launcher, y, kt, v, q, d, khat, tw Ptr, B, L, H, dh, N, logN uint32) error {
+	grid, shared := H3ConvFwdF16Grid(int(B), int(L), int(H), int(dh), int(N), int(logN))
+	return launch(l, H3ConvFwdF16Kernel, grid, shared, ptrArg(y), ptrArg(kt), ptrArg(v), ptrArg(q), ptrArg(d), ptrArg(khat), ptrArg(tw), u32Arg(B), u32Arg(L), u32Arg(H), u32Arg(dh), u32Arg(N), u32Arg(logN))
+}
+
+// H3ConvFwdF16Grid is the grid and the bytes of dynamic shared memory of one h3_conv_fwd_f16 launch.
+func H3ConvFwdF16Grid(B, L, H, dh, N, logN int) (grid [3]int, shared int) {
+	return [3]int{H, 1, 1}, 8*N + 8*N*min(dh-1, 1) + 8*(N+1)*max(2-dh, 0)
+}
+
+// H3ConvBwdF16 launches h3_conv_bwd_f16:
+//
+//	the gradients of h3_conv_fwd_f32 given dy, added to dkt, dv and dq (each may be 0 to skip it). Block (c, 0)
+//	loops over the batch and the outputs j of c's head: with g = dy_j q_c it adds dy_j (conv(z_cj) + d z_cj) to dq_c
+//	and (corr(g) + d g) v_j to dkt_c, writes dpart[c] = sum_{b,j} conj(Z_cj) G (the unscaled spectrum gradient, or
+//	skips it when dpart is 0) and ddpart[c] = sum g z_cj; with dh = 1 it also adds (corr(g) + d g) kt_c to dv_c.
+//	With dh > 1 block (c, 1) adds sum_{b,i} (corr(dy_c q_i) + d dy_c q_i) kt_i to dv_c. v and q may be 0, read as
+//	ones (dv and dq must then be 0)
+//	launch: block (256,1,1), grid (H, min(dh, 2), 1), dynamic shared memory 16 * N bytes; N = 2^logN >= max(L, 4), N <= 8192 (dynamic shared memory above 48 KiB needs the opt-in)
+func H3ConvBwdF16(l Launcher, dkt, dv, dq, dpart, ddpart, dy, kt, v, q, d, khat, tw Ptr, B, L, H, dh, N, logN uint32) error {
+	grid, shared := H3ConvBwdF16Grid(int(B), int(L), int(H), int(dh), int(N), int(logN))
+	return launch(l, H3ConvBwdF16Kernel, grid, shared, ptrArg(dkt), ptrArg(dv), ptrArg(dq), ptrArg(dpart), ptrArg(ddpart), ptrArg(dy), ptrArg(kt), ptrArg(v), ptrArg(q), ptrArg(d), ptrArg(khat), ptrArg(tw), u32Arg(B), u32Arg(L), u32Arg(H), u32Arg(dh), u32Arg(N), u32Arg(logN))
+}
+
+// H3ConvBwdF16Grid is the grid and the bytes of dynamic shared memory of one h3_conv_bwd_f16 launch.
+func H3ConvBwdF16Grid(B, L, H, dh, N, logN int) (grid [3]int, shared int) {
+	return [3]int{H, min(dh, 2), 1}, 16 * N
+}
+
 // H3ConvBwdReduceF32 launches h3_conv_bwd_reduce_f32:
 //
 //	dkhat[h, f] += (f == 0 || f == N ? 1 : 2)/2N * sum_{i < dh} dpart[h*dh+i, f] and dd[h] += sum_{i < dh} ddpart[h*dh+i]

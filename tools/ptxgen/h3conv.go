@@ -94,8 +94,20 @@ const (
 // h3Precisions are the FFT variants every transforming kernel is generated in: "f32",
 // radix-2 butterflies in fp32; "tf32", radix-16 stages as 16-point DFTs on the tensor
 // cores (mma.sync m16n8k8, TF32 inputs, fp32 accumulation) and the log2 N mod 4 stages
-// left radix-2 in fp32.
-var h3Precisions = []string{"f32", "tf32"}
+// left radix-2 in fp32; "bf16" and "f16", the same radix-16 stages with 16-bit inputs
+// (mma.sync m16n8k16, fp32 accumulation), one mma per product instead of two.
+var h3Precisions = []string{"f32", "tf32", "bf16", "f16"}
+
+// halfPrec reports whether prec feeds the tensor cores 16-bit inputs.
+func halfPrec(prec string) bool { return prec == "bf16" || prec == "f16" }
+
+// pack2 is two fp32 values as one .b32 register of two 16-bit floats (prec), lo in the
+// low half: the order of an m16n8k16 fragment's element pairs.
+func pack2(k *Kernel, prec string, lo, hi Reg) Reg {
+	d := k.Reg(B32)
+	k.Op("cvt.rn."+prec+"x2.f32", d, hi, lo)
+	return d
+}
 
 func newH3Ctx(k *Kernel, tw, n, logn Reg, nbufs int, prec string) *h3Ctx {
 	c := &h3Ctx{k: k, tw: tw, n: n, logn: logn}
@@ -115,8 +127,8 @@ func newH3Ctx(k *Kernel, tw, n, logn Reg, nbufs int, prec string) *h3Ctx {
 		k.St("shared", ".f32", At(k.Tern("mad.lo.u32", j, Imm(8), c.twS), 0), v)
 	})
 	k.Op("bar.sync", 0)
-	if prec == "tf32" {
-		c.dft = newDFT16(c)
+	if prec != "f32" {
+		c.dft = newDFT16(c, prec)
 	}
 	return c
 }
@@ -127,30 +139,49 @@ func newH3Ctx(k *Kernel, tw, n, logn Reg, nbufs int, prec string) *h3Ctx {
 // negation, in TF32. A stage multiplies it by B = 16 × 8 columns, 8 sequences of 16
 // points per warp: b0 (t, g), b1 (t+4, g); the result C: c0 (g, 2t), c1 (g, 2t+1),
 // c2 (g+8, 2t), c3 (g+8, 2t+1).
+//
+// With 16-bit inputs (prec bf16 or f16) the matrix is the A fragment of mma.m16n8k16,
+// whole in chunk 0: four registers of two elements, (g, 2t..2t+1), (g+8, 2t..2t+1),
+// (g, 2t+8..2t+9), (g+8, 2t+8..2t+9); B is two registers, rows 2t..2t+1 and 2t+8..2t+9
+// of column g; C is laid out as above.
 type dft16 struct {
 	lane, warp, g, t Reg
+	prec             string
 	re, im, negIm    [2]Vec
 }
 
 const h3Warps = h3Threads / 32
 
-func newDFT16(c *h3Ctx) *dft16 {
+func newDFT16(c *h3Ctx, prec string) *dft16 {
 	k := c.k
-	f := &dft16{}
+	f := &dft16{prec: prec}
 	f.lane = k.Bin("and.b32", c.tid, Imm(31))
 	f.warp = k.Bin("shr.u32", c.tid, Imm(5))
 	f.g = k.Bin("shr.u32", f.lane, Imm(2))
 	f.t = k.Bin("and.b32", f.lane, Imm(3))
 	nOver8 := k.Bin("shr.u32", c.n, Imm(3))
 	k.Comment("the 16-point DFT's fragments: exp(-2 pi i m/16) = ±tw[(m mod 8)·N/8]")
+	// entry is F[g + row][col()].
+	entry := func(row int, col func() Reg) (re, im Reg) {
+		r := k.Bin("add.u32", f.g, Imm(row))
+		m := k.Bin("and.b32", k.Bin("mul.lo.u32", r, col()), Imm(15))
+		w := c.twiddle(k.Bin("mul.lo.u32", k.Bin("and.b32", m, Imm(7)), nOver8))
+		sign := k.Selp(".f32", F(-1), F(1), k.Setp("ge.u32", m, Imm(8)))
+		return k.Bin("mul.f32", w.re, sign), k.Bin("mul.f32", w.im, sign)
+	}
+	if halfPrec(prec) {
+		for _, rc := range [][2]int{{0, 0}, {8, 0}, {0, 8}, {8, 8}} {
+			re0, im0 := entry(rc[0], func() Reg { return k.Bin("add.u32", k.Bin("shl.b32", f.t, Imm(1)), Imm(rc[1])) })
+			re1, im1 := entry(rc[0], func() Reg { return k.Bin("add.u32", k.Bin("shl.b32", f.t, Imm(1)), Imm(rc[1]+1)) })
+			f.re[0] = append(f.re[0], pack2(k, prec, re0, re1))
+			f.im[0] = append(f.im[0], pack2(k, prec, im0, im1))
+			f.negIm[0] = append(f.negIm[0], pack2(k, prec, k.Un("neg.f32", im0), k.Un("neg.f32", im1)))
+		}
+		return f
+	}
 	for ch := 0; ch < 2; ch++ {
 		for _, rc := range [][2]int{{0, 0}, {8, 0}, {0, 4}, {8, 4}} {
-			r := k.Bin("add.u32", f.g, Imm(rc[0]))
-			col := k.Bin("add.u32", f.t, Imm(rc[1]+8*ch))
-			m := k.Bin("and.b32", k.Bin("mul.lo.u32", r, col), Imm(15))
-			w := c.twiddle(k.Bin("mul.lo.u32", k.Bin("and.b32", m, Imm(7)), nOver8))
-			sign := k.Selp(".f32", F(-1), F(1), k.Setp("ge.u32", m, Imm(8)))
-			re, im := k.Bin("mul.f32", w.re, sign), k.Bin("mul.f32", w.im, sign)
+			re, im := entry(rc[0], func() Reg { return k.Bin("add.u32", f.t, Imm(rc[1]+8*ch)) })
 			f.re[ch] = append(f.re[ch], k.Cvt("cvt.rna.tf32.f32", re))
 			f.im[ch] = append(f.im[ch], k.Cvt("cvt.rna.tf32.f32", im))
 			f.negIm[ch] = append(f.negIm[ch], k.Cvt("cvt.rna.tf32.f32", k.Un("neg.f32", im)))
@@ -182,7 +213,14 @@ func (c *h3Ctx) twiddleAny(j Reg) c32 {
 // stage works in place; it ends at a barrier.
 func (c *h3Ctx) mmaStage(bufs []Reg, logM Reg, inverse bool, hint string) {
 	k, f := c.k, c.dft
-	const mma = "mma.sync.aligned.m16n8k8.row.col.f32.tf32.tf32.f32"
+	half := halfPrec(f.prec)
+	mma := "mma.sync.aligned.m16n8k8.row.col.f32.tf32.tf32.f32"
+	// row is the DFT input (B row) of this lane's q-th loaded entry.
+	row := func(q int) Reg { return k.Bin("add.u32", f.t, Imm(4*q)) }
+	if half {
+		mma = "mma.sync.aligned.m16n8k16.row.col.f32." + f.prec + "." + f.prec + ".f32"
+		row = func(q int) Reg { return k.Bin("add.u32", k.Bin("shl.b32", f.t, Imm(1)), Imm(q&1+8*(q>>1))) }
+	}
 	m := k.Bin("shl.b32", k.Mov(".u32", Imm(1)), logM)
 	logS := k.Bin("add.u32", logM, Imm(4))
 	twSh := k.Bin("sub.u32", k.Bin("add.u32", c.logn, Imm(1)), logS) // exp(−2πi·j/S) = tw[j << twSh]
@@ -214,10 +252,11 @@ func (c *h3Ctx) mmaStage(bufs []Reg, logM Reg, inverse bool, hint string) {
 		outs = append(outs, nil)
 	}
 	for bi, buf := range bufs {
-		// B fragments: this lane's sequence g, rows t, t+4, t+8, t+12.
+		// B fragments: this lane's sequence g, rows t, t+4, t+8, t+12 (16-bit: 2t, 2t+1,
+		// 2t+8, 2t+9).
 		var xr, xi [4]Reg
 		for q := 0; q < 4; q++ {
-			r := k.Bin("add.u32", f.t, Imm(4*q))
+			r := row(q)
 			slot := r
 			if inverse {
 				slot = rev4(r)
@@ -228,7 +267,17 @@ func (c *h3Ctx) mmaStage(bufs []Reg, logM Reg, inverse bool, hint string) {
 			if inverse {
 				v = cmulConj(k, c.twiddleAny(k.Bin("shl.b32", k.Bin("mul.lo.u32", n2L, r), twSh)), v)
 			}
-			xr[q], xi[q] = k.Cvt("cvt.rna.tf32.f32", v.re), k.Cvt("cvt.rna.tf32.f32", v.im)
+			if half {
+				xr[q], xi[q] = v.re, v.im
+			} else {
+				xr[q], xi[q] = k.Cvt("cvt.rna.tf32.f32", v.re), k.Cvt("cvt.rna.tf32.f32", v.im)
+			}
+		}
+		chunks := 2
+		if half {
+			chunks = 1
+			xr = [4]Reg{pack2(k, f.prec, xr[0], xr[1]), pack2(k, f.prec, xr[2], xr[3])}
+			xi = [4]Reg{pack2(k, f.prec, xi[0], xi[1]), pack2(k, f.prec, xi[2], xi[3])}
 		}
 		zero := k.Mov(".f32", F(0))
 		cr := Vec{zero, zero, zero, zero}
@@ -238,7 +287,7 @@ func (c *h3Ctx) mmaStage(bufs []Reg, logM Reg, inverse bool, hint string) {
 			k.Op(mma, d, a, b, c)
 			return d
 		}
-		for ch := 0; ch < 2; ch++ {
+		for ch := 0; ch < chunks; ch++ {
 			br, bi := Vec{xr[2*ch], xr[2*ch+1]}, Vec{xi[2*ch], xi[2*ch+1]}
 			// Forward: Re = Fr·Xr − Fi·Xi, Im = Fr·Xi + Fi·Xr; inverse with conj(F).
 			cr = acc(cr, f.re[ch], br)
